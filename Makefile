@@ -1,0 +1,38 @@
+# The README's two commands: `make book` and `make test`. Both create .venv and install the pinned
+# environment first, so they work on a fresh machine that has only Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.icegrad-installed
+export ICEGRAD_CACHE_DIR ?= $(CURDIR)/.cache/icegrad
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MPLBACKEND ?= Agg
+
+.PHONY: install book test test-fast lint bench clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (icegrad)" > /dev/null
+	touch $@
+
+install: $(STAMP)
+
+book: install
+	$(BIN)/icegrad book
+
+test: install
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+test-fast: install
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks book data/scripts
+
+bench: install
+	$(BIN)/python benchmarks/attribution.py
+
+clean:
+	rm -rf _build .cache .pytest_cache
