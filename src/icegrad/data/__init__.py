@@ -1,0 +1,37 @@
+"""Monthly Arctic datasets in icegrad's schema (see :mod:`icegrad.data.schema`).
+
+:func:`load_dataset` is the one entry point chapters and the CLI use: ``data_source`` picks the
+embedded emulated Arctic (the default, no download) or a real-data pipeline.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import xarray as xr
+
+from icegrad.data.schema import DATA_SOURCES, SchemaError, validate_monthly_dataset
+
+# data_source -> module providing ``load(resolution_km=..., **options) -> xr.Dataset``
+_LOADERS = {"emulated": "icegrad.data.emulator"}
+
+
+def load_dataset(data_source: str = "emulated", resolution_km: int = 100, **options: object) -> xr.Dataset:
+    """Load (from cache, or build) the monthly dataset of ``data_source`` at ``resolution_km``.
+
+    Example
+    -------
+    >>> ds = load_dataset("emulated", resolution_km=200)  # doctest: +SKIP
+    """
+    if data_source not in DATA_SOURCES:
+        raise SchemaError(f"unknown data_source {data_source!r}; choose one of {DATA_SOURCES}")
+    if data_source not in _LOADERS:
+        raise NotImplementedError(
+            f"data_source={data_source!r} has no loader in this version of icegrad; "
+            f"available: {sorted(_LOADERS)}"
+        )
+    module = importlib.import_module(_LOADERS[data_source])
+    return validate_monthly_dataset(module.load(resolution_km=resolution_km, **options), check_values=False)
+
+
+__all__ = ["load_dataset", "validate_monthly_dataset"]
