@@ -23,10 +23,10 @@ book: install
 	$(BIN)/icegrad book
 
 test: install
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 test-fast: install
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks book data/scripts

@@ -1,0 +1,74 @@
+"""The book cannot rot: its structure is checked fast, and every chapter is executed at 200 km."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from icegrad import book
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = book.chapters(ROOT)
+COARSE = {"resolution_km": 200}
+
+
+def test_toc_lists_only_existing_pages() -> None:
+    for name in book.toc_files(ROOT):
+        assert (ROOT / f"{name}.ipynb").exists() or (ROOT / f"{name}.md").exists(), name
+    assert NOTEBOOKS, "the book has no executable chapter"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_is_parameterised_and_stored_without_outputs(notebook: Path) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), \
+        "notebooks are committed without outputs"
+
+
+def test_bad_parameters_fail_before_any_work() -> None:
+    notebook = NOTEBOOKS[0]
+    with pytest.raises(book.BookError, match="has no parameter 'no_such_parameter'"):
+        book.check_parameters(notebook, {"no_such_parameter": 1})
+    with pytest.raises(book.BookError, match="choose one of"):
+        book.check_parameters(notebook, {"resolution_km": "30"})
+    with pytest.raises(book.BookError, match="unknown chapter"):
+        book.find_chapter(ROOT, "99_nothing")
+
+
+def test_cli_reports_bad_parameter_with_exit_code_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "icegrad.cli", "run", NOTEBOOKS[0].stem, "-p", "resolution_km", "30"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 2
+    assert "resolution_km=30 is not allowed" in result.stderr
+
+
+@pytest.fixture(scope="session")
+def book_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("book-cache")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("book")
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_executes_at_coarse_settings(notebook: Path, book_cache: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(book_cache))
+    declared = papermill.inspect_notebook(str(notebook))
+    params = {k: v for k, v in COARSE.items() if k in declared}
+    output = book.execute_chapter(notebook, tmp_path / notebook.name, params, progress=False)
+    executed = nbformat.read(output, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    if notebook.stem == "03_september_2013":
+        figure = tmp_path / "figures" / "figure1.png"
+        assert figure.exists() and figure.stat().st_size > 10_000
