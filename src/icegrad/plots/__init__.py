@@ -1,0 +1,64 @@
+"""Figures for icegrad: offline polar maps of EASE2 fields, ROI overlays, colour scales, line plots.
+
+Importing this package points cartopy at the Natural Earth shapes embedded in icegrad's ``data/``
+folder, so every map draws without network access (see :mod:`icegrad.plots.basemap`).
+
+Example
+-------
+>>> from icegrad import plots
+>>> fig, axes = plots.polar_axes(1, 2)  # doctest: +SKIP
+>>> mesh = plots.polar_map(axes[0], sic, **plots.sic_style())  # doctest: +SKIP
+>>> plots.shared_colorbar(fig, mesh, axes, "sea ice concentration")  # doctest: +SKIP
+>>> plots.save_figure(fig, "figures/sic.png")  # doctest: +SKIP
+"""
+
+from icegrad.plots.basemap import (
+    DEFAULT_MIN_LAT,
+    EMBEDDED_SCALES,
+    PlotError,
+    add_land_and_coastline,
+    configure_offline_natural_earth,
+    ease2_crs,
+    map_crs,
+    polar_axes,
+    set_polar_extent,
+)
+from icegrad.plots.lines import year_series_plot, yearly
+from icegrad.plots.maps import polar_map, roi_fill, roi_outline
+from icegrad.plots.save import save_figure
+from icegrad.plots.styles import (
+    DIVERGING_CMAP,
+    SIC_CMAP,
+    diverging_style,
+    label_of,
+    shared_colorbar,
+    sic_style,
+    symmetric_limit,
+)
+
+configure_offline_natural_earth()
+
+__all__ = [
+    "DEFAULT_MIN_LAT",
+    "DIVERGING_CMAP",
+    "EMBEDDED_SCALES",
+    "SIC_CMAP",
+    "PlotError",
+    "add_land_and_coastline",
+    "configure_offline_natural_earth",
+    "diverging_style",
+    "ease2_crs",
+    "label_of",
+    "map_crs",
+    "polar_axes",
+    "polar_map",
+    "roi_fill",
+    "roi_outline",
+    "save_figure",
+    "set_polar_extent",
+    "shared_colorbar",
+    "sic_style",
+    "symmetric_limit",
+    "year_series_plot",
+    "yearly",
+]

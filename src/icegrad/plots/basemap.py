@@ -1,0 +1,126 @@
+"""Offline polar-stereographic map axes: the CRS of the data, the map, and its land and coastline.
+
+Cartopy fetches Natural Earth shapes from the internet the first time a map needs them. Binder,
+HPC nodes and the book's CI often have no network, so :func:`configure_offline_natural_earth` (run
+when :mod:`icegrad.plots` is imported) points cartopy's ``pre_existing_data_dir`` at the copy
+embedded in ``data/natural_earth``; only the scales embedded there (110m, 50m) are offered, so a map
+can never silently ask for a file that would have to be downloaded.
+
+The data never needs reprojecting: EASE-Grid 2.0 North is Lambert azimuthal equal-area on WGS84
+centred on the pole, so :func:`ease2_crs` tells cartopy where the grid's projected ``x``/``y`` are and
+matplotlib draws the cells directly onto the stereographic map.
+
+Example
+-------
+>>> fig, axes = polar_axes(1, 3)  # doctest: +SKIP
+>>> polar_map(axes[0], ds.siconca.isel(time=0))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cartopy
+import cartopy.crs as ccrs
+import cartopy.feature as cfeature
+import matplotlib.path as mpath
+import matplotlib.pyplot as plt
+import numpy as np
+from cartopy.mpl.geoaxes import GeoAxes
+from matplotlib.figure import Figure
+
+from icegrad.paths import data_dir
+
+EMBEDDED_SCALES = ("110m", "50m")
+DEFAULT_SCALE = "50m"
+DEFAULT_MIN_LAT = 57.0
+# NSIDC's polar stereographic convention: 45 deg W points down, so Greenland sits below the pole and
+# the Pacific sector (Chukchi, East Siberian, Beaufort seas) at the top of the map.
+DEFAULT_CENTRAL_LONGITUDE = -45.0
+LAND_COLOUR = "#b9b1a3"
+COAST_COLOUR = "#3b3b3b"
+
+
+class PlotError(ValueError):
+    """A plotting request icegrad cannot honour (wrong shape, unknown scale, missing years...)."""
+
+
+def configure_offline_natural_earth() -> None:
+    """Make cartopy read Natural Earth shapes from icegrad's embedded copy instead of downloading."""
+    cartopy.config["pre_existing_data_dir"] = data_dir() / "natural_earth"
+
+
+@lru_cache(maxsize=1)
+def ease2_crs() -> ccrs.Projection:
+    """Cartopy CRS of EASE-Grid 2.0 North (EPSG:6931): Lambert azimuthal equal-area on WGS84, pole-centred."""
+    return ccrs.LambertAzimuthalEqualArea(
+        central_longitude=0.0, central_latitude=90.0, false_easting=0.0, false_northing=0.0,
+        globe=ccrs.Globe(ellipse="WGS84"),
+    )
+
+
+def map_crs(central_longitude: float = DEFAULT_CENTRAL_LONGITUDE) -> ccrs.Projection:
+    """The display projection: north polar stereographic, as in most published Arctic sea-ice maps."""
+    return ccrs.NorthPolarStereo(central_longitude=central_longitude)
+
+
+def _check_scale(scale: str) -> str:
+    if scale not in EMBEDDED_SCALES:
+        raise PlotError(f"Natural Earth scale {scale!r} is not embedded in icegrad (offline maps need "
+                        f"a local copy); use one of {EMBEDDED_SCALES}.")
+    return scale
+
+
+def add_land_and_coastline(ax: GeoAxes, scale: str = DEFAULT_SCALE, *, land: bool = True,
+                           coastline: bool = True) -> None:
+    """Draw Natural Earth land (filled, above the data so land cells read as land) and coastline."""
+    _check_scale(scale)
+    if land:
+        ax.add_feature(cfeature.NaturalEarthFeature("physical", "land", scale),
+                       facecolor=LAND_COLOUR, edgecolor="none", zorder=2)
+    if coastline:
+        ax.add_feature(cfeature.NaturalEarthFeature("physical", "coastline", scale),
+                       facecolor="none", edgecolor=COAST_COLOUR, linewidth=0.4, zorder=3)
+
+
+def set_polar_extent(ax: GeoAxes, min_lat: float = DEFAULT_MIN_LAT) -> None:
+    """Show the cap north of ``min_lat`` inside a circular frame (the familiar Arctic 'disc')."""
+    if not 0.0 <= min_lat < 90.0:
+        raise PlotError(f"min_lat={min_lat!r} must be in [0, 90) degrees north")
+    # The cap is a disc centred on the pole in any polar projection: its radius is the projected
+    # distance of one point on the min_lat parallel. (set_extent with lon -180..180 degenerates to a
+    # quadrant, since both ends are the same meridian.)
+    x, y = ax.projection.transform_point(0.0, min_lat, ccrs.PlateCarree())
+    radius = float(np.hypot(x, y))
+    ax.set_xlim(-radius, radius)
+    ax.set_ylim(-radius, radius)
+    theta = np.linspace(0.0, 2.0 * np.pi, 181)
+    circle = mpath.Path(np.column_stack([np.sin(theta), np.cos(theta)]) * 0.5 + 0.5)
+    ax.set_boundary(circle, transform=ax.transAxes)
+
+
+def polar_axes(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    min_lat: float = DEFAULT_MIN_LAT,
+    central_longitude: float = DEFAULT_CENTRAL_LONGITUDE,
+    panel_size: float = 3.4,
+    figsize: tuple[float, float] | None = None,
+) -> tuple[Figure, np.ndarray]:
+    """A figure of ``nrows`` x ``ncols`` north-polar-stereographic map axes.
+
+    Returns the figure and a flat 1-D array of the axes (row-major), also for a single panel, so
+    callers index panels the same way whatever the layout. Land and coastline are drawn by
+    :func:`icegrad.plots.polar_map`, after the data, so they are not added here.
+    """
+    if nrows < 1 or ncols < 1:
+        raise PlotError(f"need at least one row and one column of panels, got {nrows} x {ncols}")
+    size = figsize or (panel_size * ncols, panel_size * nrows + 0.6)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False,
+                             subplot_kw={"projection": map_crs(central_longitude)},
+                             layout="constrained")
+    flat = axes.ravel()
+    for ax in flat:
+        set_polar_extent(ax, min_lat)
+    return fig, flat
