@@ -1,0 +1,96 @@
+"""IceNet's linear-trend SIC forecast: a per-cell straight line through past years of the same month.
+
+Rule (for a forecast starting in month ``s`` and lead ``k``, target month ``T = s + k - 1``): fit,
+by ordinary least squares, SIC against year on the values of the *same calendar month* as ``T`` in
+*every* earlier year the dataset holds, i.e. months ``T - 12, T - 24, ...`` back to the data's start.
+All of them precede ``s`` (``T - 12 <= s - 7``), so the forecast uses only what was known at the
+start. Evaluate the line at ``T``'s year and clip to [0, 1]. There is no minimum beyond one year:
+with a single past year the least-squares line has no defined slope and the forecast is that year's
+value (the minimum-norm solution, i.e. persistence of last year's same month); with two or more years
+it is the usual OLS line. Land is 0.
+
+The fit is closed-form and vectorised: running sums of ``1, q, q^2, v, q v`` (``q`` the year number
+of each month, ``v`` the SIC) along each calendar month's series give every start's fit at once with
+no loop over cells or starts.
+
+Example
+-------
+>>> trend = linear_trend_forecast(ds["siconca"], ["2013-09"])  # doctest: +SKIP
+>>> trend.sel(lead=1)  # September 2013 from Septembers up to 2012   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from icegrad.data.input_checks import InputError, require_finite
+from icegrad.data.start_months import StartMonths, as_start_months, start_offsets
+from icegrad.variables import N_LEADS
+
+LINEAR_TREND_RULE = (
+    "per-cell OLS of SIC on year over the same calendar month of every earlier year in the data "
+    "(months T-12, T-24, ...; all before the forecast start), evaluated at the target year and clipped "
+    "to [0, 1]; one past year gives persistence of that year"
+)
+
+
+def linear_trend_forecast(
+    sic: xr.DataArray, start_months: StartMonths, n_leads: int = N_LEADS
+) -> xr.DataArray:
+    """Linear-trend SIC forecast (time, lead, y, x) for each start month and leads 1..``n_leads``."""
+    starts = as_start_months(start_months)
+    offsets = start_offsets(sic, starts)
+    require_finite(sic.isel(time=slice(0, int(offsets.max()))), ocean_only=True, valid_range=(0.0, 1.0))
+    values = np.nan_to_num(np.asarray(sic.values, dtype=np.float64), nan=0.0)
+    targets = offsets[:, None] + np.arange(n_leads)[None, :]
+    forecast = trend_at(values[: int(offsets.max())], targets)
+    origin = pd.Timestamp(sic["time"].values[0])
+    target_time = np.array([[origin + pd.DateOffset(months=int(t)) for t in row] for row in targets],
+                           dtype="datetime64[ns]")
+    coords = {"time": starts, "lead": ("lead", np.arange(1, n_leads + 1), {"long_name": "lead (months)"}),
+              "target_time": (("time", "lead"), target_time, {"long_name": "target month"})}
+    coords.update({name: sic[name] for name in ("y", "x", "lat", "lon", "land") if name in sic.coords})
+    return xr.DataArray(forecast.astype(np.float32), dims=("time", "lead", "y", "x"), coords=coords,
+                        name="siconca_linear_trend",
+                        attrs={"units": "1", "long_name": "linear-trend sea ice concentration forecast",
+                               "standard_name": "sea_ice_area_fraction", "comment": LINEAR_TREND_RULE})
+
+
+def trend_at(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Clipped OLS trend of ``values`` (months, y, x) evaluated at month offsets ``targets`` (any shape).
+
+    Each target ``T`` is fitted on months ``T - 12, T - 24, ... >= 0``; ``T - 12`` must be inside
+    ``values``. Returns ``targets.shape + (y, x)``.
+    """
+    n = values.shape[0]
+    last = np.asarray(targets) - 12
+    if last.min() < 0 or last.max() > n - 1:
+        raise InputError("each linear-trend target needs its month 12 months earlier inside the values; "
+                         "give at least 12 months of history before the forecast start")
+    q = np.arange(n) // 12  # year number within each calendar month's series (index = month + 12 q)
+    sum_v = _same_month_cumsum(values)
+    sum_qv = _same_month_cumsum(values * q[:, None, None])
+    q_last = q[last]
+    count = (q_last + 1).astype(np.float64)
+    sum_q = q_last * (q_last + 1) / 2.0
+    sum_qq = q_last * (q_last + 1) * (2 * q_last + 1) / 6.0
+    denom = count * sum_qq - sum_q**2  # 0 exactly when a single year is available
+    sv, sqv = sum_v[last], sum_qv[last]
+    expand = (..., None, None)
+    safe_denom = np.where(denom > 0, denom, 1.0)[expand]
+    slope = np.where(denom[expand] > 0, (count[expand] * sqv - sum_q[expand] * sv) / safe_denom, 0.0)
+    x_target = (np.asarray(targets) // 12).astype(np.float64)
+    forecast = sv / count[expand] + slope * (x_target - sum_q / count)[expand]
+    return np.clip(forecast, 0.0, 1.0)
+
+
+def _same_month_cumsum(values: np.ndarray) -> np.ndarray:
+    """Running sum along time of each calendar month's own series (index i sums i, i-12, i-24, ...)."""
+    n = values.shape[0]
+    n_years = -(-n // 12)
+    padded = np.zeros((n_years * 12, *values.shape[1:]), dtype=np.float64)
+    padded[:n] = values
+    by_year = padded.reshape(n_years, 12, *values.shape[1:])
+    return np.cumsum(by_year, axis=0).reshape(n_years * 12, *values.shape[1:])[:n]
