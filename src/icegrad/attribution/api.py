@@ -1,0 +1,218 @@
+"""The one entry point: explain an IceNet ensemble's ROI forecast with a gradient method.
+
+Example
+-------
+>>> ds = attribute(members, sample, roi, leads=(1, 2, 3), method="integrated_gradients",
+...                steps=64, baseline="zeros")  # doctest: +SKIP
+>>> ds.attribution.sel(lead=1).sum(("channel", "y", "x"))  # ~ target - target(baseline)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from icegrad.attribution import methods
+from icegrad.attribution.errors import AttributionError
+from icegrad.attribution.execution import DEFAULT_MEMORY_BUDGET
+from icegrad.attribution.methods import METHODS, Execution, GradientEngine, MemberAttribution
+from icegrad.attribution.references import resolve_baseline
+from icegrad.attribution.results import build_result, cached_result
+from icegrad.attribution.targets import check_leads, roi_target, sample_for_forecast
+from icegrad.variables import CHANNEL_NAMES, N_LEADS
+
+ALL_LEADS = tuple(range(1, N_LEADS + 1))
+_UNITS = {"vanilla_gradient": "1 per normalised input unit", "smoothgrad": "1 per normalised input unit",
+          "gradient_x_input": "1", "integrated_gradients": "1"}
+
+
+def attribute(
+    members: keras.Model | Sequence[keras.Model],
+    inputs_sample: xr.DataArray,
+    roi: xr.DataArray | np.ndarray,
+    leads: int | Sequence[int] = ALL_LEADS,
+    method: str = "integrated_gradients",
+    *,
+    steps: int = 64,
+    baseline: str | np.ndarray | xr.DataArray = "zeros",
+    climatology: xr.DataArray | None = None,
+    rule: str = "midpoint",
+    samples: int = 32,
+    noise_level: float = 0.1,
+    noise_scale: str = "range",
+    seed: int = 0,
+    target: str = "sip",
+    weighting: str = "area",
+    land: xr.DataArray | np.ndarray | None = None,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    batch_size: int | None = None,
+    jit_compile: bool = False,
+    precision: str = "float32",
+    device: str | None = None,
+    model_id: str | None = None,
+    data_source: str | None = None,
+    cache: bool = False,
+) -> xr.Dataset:
+    """Attribute each member's ROI target at ``leads`` to every value of one input sample.
+
+    ``inputs_sample`` is ``(y, x, channel)`` (a length-one ``time`` is dropped) in the model's
+    normalised units. ``method`` is one of :data:`~icegrad.attribution.methods.METHODS`; ``steps``,
+    ``baseline``/``climatology`` and ``rule`` configure integrated gradients, ``samples``,
+    ``noise_level``, ``noise_scale`` and ``seed`` SmoothGrad. ``target`` and ``weighting`` define the
+    scalar (see :mod:`icegrad.attribution.targets`); ``land`` defaults to the sample's ``land``
+    coordinate or channel. ``memory_budget`` (bytes, None = unlimited) or ``batch_size`` bound the batch
+    of IG steps / SmoothGrad samples; ``jit_compile``, ``precision`` and ``device`` choose how it runs
+    and do not change results beyond rounding. With ``cache=True`` the result is stored under
+    ``cache_dir()/attributions`` keyed by every parameter that changes it, including hashes of the
+    weights, input, ROI and baseline. Returns a dataset in the :mod:`~icegrad.attribution.results` schema.
+    """
+    models = [members] if isinstance(members, keras.Model) else list(members)
+    if not models:
+        raise AttributionError("no ensemble members given; pass a keras.Model or a list of them")
+    if method not in METHODS:
+        raise AttributionError(f"unknown method {method!r}; choose one of {METHODS}")
+    leads = check_leads(leads)
+    sample = check_sample(inputs_sample, models[0])
+    land = land_for(sample, land)
+    target_fn = roi_target(roi, leads, target, land, weighting)
+    base, base_label = resolve_baseline(baseline, sample, climatology) if method == "integrated_gradients" \
+        else (None, "none")
+    method_params: dict[str, Any] = {"integrated_gradients": {"steps": steps, "rule": rule},
+                                     "smoothgrad": {"samples": samples, "noise_level": noise_level,
+                                                    "noise_scale": noise_scale, "seed": seed}}.get(method, {})
+    if method == "integrated_gradients":
+        methods.integration_points(steps, rule)  # validates before any model work
+    execution = Execution(memory_budget, batch_size, jit_compile, precision, device)
+
+    def compute() -> xr.Dataset:
+        x = np.asarray(sample.values, dtype=np.float32)
+        outs = [_run(GradientEngine(model, target_fn, execution), method, x, base, method_params)
+                for model in models]
+        attrs = {
+            "method": method, "target": f"{target_fn.description} ({target})", "roi_rule": target_fn.rule,
+            "model_id": model_id or ", ".join(m.name for m in models),
+            "data_source": data_source or str(sample.attrs.get("data_source", "unknown")),
+            "steps": int(outs[0].evaluations), "baseline": base_label, "precision": precision,
+            "batch_size": int(outs[0].batch_size), "attribution_units": _UNITS[method],
+            **{f"{method}_{k}": v for k, v in method_params.items()},
+        }
+        if attrs["data_source"] == "emulated":
+            attrs["comment"] = "inputs come from icegrad's synthetic (emulated) Arctic, not observations"
+        lead_coords = _lead_coords(sample, leads)
+        return build_result(
+            np.stack([o.attribution for o in outs]), np.repeat(x[np.newaxis], len(leads), axis=0),
+            np.stack([o.target for o in outs]),
+            np.stack([o.baseline_target for o in outs]) if method == "integrated_gradients" else None,
+            sample, target_fn.weights > 0, leads, attrs, lead_coords)
+
+    if not cache:
+        return compute()
+    params = {"method": method, "leads": leads, "target": target, "weighting": weighting,
+              "baseline": base_label, "baseline_hash": _digest(base), "precision": precision,
+              "input_hash": _digest(sample.values), "roi_hash": _digest(target_fn.weights),
+              "weights_hash": [_model_digest(m) for m in models], "model_id": model_id,
+              "data_source": data_source, **method_params}
+    return cached_result(params, compute)
+
+
+def attribute_forecast(
+    members: keras.Model | Sequence[keras.Model],
+    inputs: xr.DataArray,
+    target_month: str | pd.Timestamp,
+    roi: xr.DataArray | np.ndarray,
+    leads: int | Sequence[int] = ALL_LEADS,
+    **options: Any,
+) -> xr.Dataset:
+    """Attribute the forecasts of one *target month* (e.g. ``"2013-09"``) made at each of ``leads``.
+
+    Lead ``l`` is explained with the input sample of its own start month (target - (l - 1) months),
+    taken from ``inputs`` ``(time, y, x, channel)``; the per-lead results are joined along ``lead``.
+    ``options`` are those of :func:`attribute`.
+    """
+    parts = [attribute(members, sample_for_forecast(inputs, target_month, lead), roi, lead, **options)
+             for lead in check_leads(leads)]
+    ds = xr.concat(parts, dim="lead", data_vars="minimal", coords="minimal", compat="override",
+                   join="override", combine_attrs="override")
+    ds["roi"] = parts[0]["roi"]
+    ds.attrs["target_month"] = f"{pd.Timestamp(target_month):%Y-%m}"
+    return ds
+
+
+def _run(engine: GradientEngine, method: str, x: np.ndarray, baseline: np.ndarray | None,
+         params: dict[str, Any]) -> MemberAttribution:
+    if method == "integrated_gradients":
+        assert baseline is not None
+        return methods.integrated_gradients(engine, x, baseline, **params)
+    if method == "smoothgrad":
+        return methods.smoothgrad(engine, x, **params)
+    return getattr(methods, method)(engine, x)
+
+
+def check_sample(sample: xr.DataArray, model: keras.Model) -> xr.DataArray:
+    if not isinstance(sample, xr.DataArray):
+        raise AttributionError(f"inputs_sample must be an xarray.DataArray (y, x, channel), got "
+                               f"{type(sample).__name__}; wrap arrays with xr.DataArray(a, dims=...)")
+    if "time" in sample.dims:
+        if sample.sizes["time"] != 1:
+            raise AttributionError(f"inputs_sample holds {sample.sizes['time']} times; pick one with "
+                                   ".isel(time=i), or use attribute_forecast(...) for a target month")
+        sample = sample.isel(time=0)
+    if set(sample.dims) != {"y", "x", "channel"}:
+        raise AttributionError(f"inputs_sample has dims {sample.dims}; expected (y, x, channel)")
+    sample = sample.transpose("y", "x", "channel")
+    expected = tuple(model.input_shape[1:])
+    if sample.shape != expected:
+        raise AttributionError(f"inputs_sample of shape {sample.shape} (y, x, channel) does not fit "
+                               f"model {model.name!r}, which takes {expected}")
+    if "channel" not in sample.coords:
+        if sample.sizes["channel"] != len(CHANNEL_NAMES):
+            raise AttributionError("inputs_sample has no 'channel' coordinate; label its channels "
+                                   "with IceNet names (icegrad.variables.CHANNEL_NAMES)")
+        sample = sample.assign_coords(channel=list(CHANNEL_NAMES))
+    bad = ~np.isfinite(sample.values)
+    if bad.any():
+        where = [str(c) for c in sample["channel"].values[bad.any(axis=(0, 1))]][:5]
+        raise AttributionError(f"inputs_sample has {int(bad.sum())} NaN/inf value(s) (channels {where}); "
+                               "IceNet inputs must be finite - fill land/missing cells (e.g. with 0, the "
+                               "normalised mean) when building them")
+    return sample
+
+
+def land_for(sample: xr.DataArray, land: xr.DataArray | np.ndarray | None) -> np.ndarray | None:
+    if land is not None:
+        return np.asarray(land, dtype=bool)
+    if "land" in sample.coords:
+        return np.asarray(sample["land"], dtype=bool)
+    if "land" in sample["channel"].values:
+        return np.asarray(sample.sel(channel="land").values > 0.5)
+    return None
+
+
+def _lead_coords(sample: xr.DataArray, leads: tuple[int, ...]) -> dict[str, list[str]] | None:
+    start = sample.attrs.get("forecast_start")
+    if start is None and "time" in sample.coords:
+        start = f"{pd.Timestamp(sample['time'].values):%Y-%m}"
+    if start is None:
+        return None
+    stamp = pd.Timestamp(start)
+    return {"forecast_start": [f"{stamp:%Y-%m}"] * len(leads),
+            "target_month": [f"{stamp + pd.DateOffset(months=lead - 1):%Y-%m}" for lead in leads]}
+
+
+def _digest(array: np.ndarray | None) -> str | None:
+    if array is None:
+        return None
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def _model_digest(model: keras.Model) -> str:
+    sha = hashlib.sha256(model.to_json().encode())
+    for weight in model.get_weights():
+        sha.update(np.ascontiguousarray(weight).tobytes())
+    return sha.hexdigest()[:16]
