@@ -23,6 +23,7 @@ from icegrad.plots.basemap import (
     polar_axes,
     set_polar_extent,
 )
+from icegrad.plots.figure1 import extent_panel, figure1, figure1_caption, source_label
 from icegrad.plots.lines import year_series_plot, yearly
 from icegrad.plots.maps import polar_map, roi_fill, roi_outline
 from icegrad.plots.save import save_figure
@@ -48,6 +49,9 @@ __all__ = [
     "configure_offline_natural_earth",
     "diverging_style",
     "ease2_crs",
+    "extent_panel",
+    "figure1",
+    "figure1_caption",
     "label_of",
     "map_crs",
     "polar_axes",
@@ -58,6 +62,7 @@ __all__ = [
     "set_polar_extent",
     "shared_colorbar",
     "sic_style",
+    "source_label",
     "symmetric_limit",
     "year_series_plot",
     "yearly",

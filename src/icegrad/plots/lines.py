@@ -41,9 +41,10 @@ def year_series_plot(
 ) -> list[Line2D]:
     """Plot a yearly series (or one ``month`` of a monthly one) and mark ``mark_years`` with labels.
 
-    Marked years are highlighted with a coloured point and their value, so the reader can compare
-    the case-study years with the trend. A year that is not in the series is an error, not a silent
-    omission, because the caption will name it. Returns the marker artists, one per marked year.
+    Marked years are highlighted with a coloured point and listed with their value in the legend, so
+    the reader can compare the case-study years with the trend. A year that is not in the series is an
+    error, not a silent omission, because the caption will name it. Returns one marker artist per
+    marked year.
     """
     values = series if "year" in series.dims else yearly(series, month)
     years = values["year"].values
@@ -55,10 +56,11 @@ def year_series_plot(
     for i, year in enumerate(sorted(set(int(y) for y in mark_years))):
         value = float(values.sel(year=year))
         colour = MARK_COLOURS[i % len(MARK_COLOURS)]
-        (marker,) = ax.plot([year], [value], "o", color=colour, markersize=7, zorder=3, label=str(year))
-        ax.annotate(f"{year}\n{value:.2f}", (year, value), textcoords="offset points", xytext=(0, -22),
-                    ha="center", fontsize="x-small", color=colour)
+        (marker,) = ax.plot([year], [value], "o", color=colour, markersize=7, zorder=3,
+                            label=f"{year}: {value:.2f}")
         markers.append(marker)
+    if markers:
+        ax.legend(fontsize="small", frameon=False)
     ax.set_xlabel("year")
     ax.set_ylabel(label_of(values))
     ax.grid(alpha=0.3)
