@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import urllib.request
+import socket
 from pathlib import Path
 
 import cartopy
@@ -66,8 +66,11 @@ def test_maps_draw_land_and_coastline_without_network(scale: str, tmp_path: Path
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("a download was attempted")
 
-    monkeypatch.setattr(cartopy.io.Downloader, "acquire_resource", no_network)
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    # Every way cartopy (or anything else) could fetch a file: its downloaders and name resolution.
+    for downloader in {type(d) for d in cartopy.config["downloaders"].values()} | {cartopy.io.Downloader}:
+        monkeypatch.setattr(downloader, "acquire_resource", no_network)
+        monkeypatch.setattr(downloader, "_urlopen", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
     # An empty download folder: only the embedded copy can satisfy cartopy.
     monkeypatch.setitem(cartopy.config, "data_dir", tmp_path / "empty")
     land = cfeature.NaturalEarthFeature("physical", "land", scale)
