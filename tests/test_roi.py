@@ -17,6 +17,7 @@ from icegrad.roi import (
     SIGNS,
     RoiError,
     RoiRule,
+    compare_rules,
     region_of_interest,
     roi_summary,
     select_cells,
@@ -274,3 +275,18 @@ def test_summary_rejects_empty_or_non_boolean_masks(ds: xr.Dataset) -> None:
         roi_summary(empty)
     with pytest.raises(RoiError, match="boolean"):
         roi_summary(empty.astype("float64"))
+
+
+def test_compare_rules_reports_size_and_overlap(ds: xr.Dataset) -> None:
+    table = compare_rules(ds, ["threshold:0.5", "threshold:0.5,min_cells:4", "threshold:0.25,sign:negative",
+                               "threshold:0.99"])
+    assert list(table.index) == ["threshold:0.5", "threshold:0.5,min_cells:4", "threshold:0.25,sign:negative",
+                                 "threshold:0.99"]
+    assert list(table.n_cells) == [21, 20, 15, 0]
+    assert table.loc["threshold:0.5", "overlap_with_first"] == 1.0
+    assert table.loc["threshold:0.5,min_cells:4", "overlap_with_first"] == pytest.approx(20 / 21)
+    assert table.loc["threshold:0.25,sign:negative", "overlap_with_first"] == 0.0
+    assert table.loc["threshold:0.5,min_cells:4", "area_km2"] == pytest.approx(20 * RES**2)
+    assert np.isnan(table.loc["threshold:0.99", "area_km2"])
+    with pytest.raises(RoiError, match="year 1990"):
+        compare_rules(ds, ["threshold:0.5"], reference_year=1990)

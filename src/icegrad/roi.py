@@ -37,7 +37,8 @@ RoiRule(selection='threshold', value=0.5, min_cells=4, sign='positive')
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -266,3 +267,37 @@ def roi_summary(roi: xr.DataArray) -> RoiSummary:
     to_lonlat = pyproj.Transformer.from_crs(grid.EASE2_NORTH_EPSG, 4326, always_xy=True)
     lon, lat = to_lonlat.transform(x0, y0)
     return RoiSummary(int(inside.sum()), float(weights.sum()), float(lat), float(lon))
+
+
+def compare_rules(
+    ds: xr.Dataset,
+    rules: Sequence[str | RoiRule],
+    reference_year: int = 2007,
+    target_year: int = 2013,
+    month: int = 9,
+) -> pd.DataFrame:
+    """Size, centroid and overlap with the first rule's ROI for each rule: how much the choice matters.
+
+    Overlap is the Jaccard index (shared cells / cells in either) with the first rule's region. A rule
+    that selects nothing gets a row with zero cells rather than stopping the comparison.
+    """
+    if not rules:
+        raise RoiError("compare_rules needs at least one rule")
+    rows, first = [], None
+    for rule in rules:
+        parsed = RoiRule.parse(rule)
+        try:
+            mask = region_of_interest(ds, reference_year, target_year, month, parsed).values
+        except RoiError as err:
+            if "selects no ocean cell" not in str(err):
+                raise
+            mask = np.zeros(ds["land"].shape, dtype=bool)
+        first = mask if first is None else first
+        union = int((mask | first).sum())
+        row: dict[str, object] = {"rule": str(parsed), "n_cells": int(mask.sum()), "area_km2": float("nan"),
+                                  "centroid_lat": float("nan"), "centroid_lon": float("nan")}
+        if mask.any():
+            row.update(asdict(roi_summary(xr.DataArray(mask, coords=ds["land"].coords, dims=("y", "x")))))
+        row["overlap_with_first"] = int((mask & first).sum()) / union if union else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("rule")
