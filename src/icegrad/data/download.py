@@ -1,0 +1,166 @@
+"""Downloading data files safely: retries, atomic writes, content checks and a SHA-256 registry.
+
+Real-data sources fetch many files over flaky networks. :func:`fetch` makes each file either fully
+present and verified or absent: pooch's HTTP downloader streams into a temporary file beside the
+target (:func:`icegrad.io.atomic_path`), a source-specific ``verify`` callback must accept it (for
+netCDF: it opens and holds the expected variable), and only then is it renamed into place and its
+SHA-256 recorded in the folder's registry. An interrupted run therefore leaves no partial file, and
+re-running it fetches only what is missing. On reuse the file's hash is checked against the
+registry, which catches files corrupted or replaced since their download.
+
+The registry is the plain-text format pooch uses (``name sha256:hex`` per line), so the folder can
+also serve as a pooch cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pooch
+import requests
+
+from icegrad.io import atomic_path
+
+REGISTRY_NAME = "sha256_registry.txt"
+TIMEOUT_S = 60
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class DownloadError(ValueError):
+    """A file that could not be fetched; the message names the URL and what to do."""
+
+
+class RemoteFileMissingError(DownloadError):
+    """The server has no such file (HTTP 404)."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """A file whose SHA-256 differs from the one recorded when it was first downloaded."""
+
+
+class InvalidDownloadError(DownloadError):
+    """Downloaded bytes that are not the expected product (truncated, an error page, another file)."""
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks so large files need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ChecksumRegistry:
+    """The ``name sha256:hex`` registry file of one download folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / REGISTRY_NAME
+        self._hashes: dict[str, str] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip() and not line.startswith("#"):
+                    name, _, digest = line.partition(" ")
+                    self._hashes[name] = digest.strip().removeprefix("sha256:")
+
+    def get(self, name: str) -> str | None:
+        """The recorded hex SHA-256 of ``name``, or None if it was never recorded."""
+        return self._hashes.get(name)
+
+    def record(self, name: str, digest: str) -> None:
+        """Store ``digest`` for ``name`` and rewrite the registry atomically."""
+        self._hashes[name] = digest
+        text = "".join(f"{n} sha256:{d}\n" for n, d in sorted(self._hashes.items()))
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(text)
+
+
+def _retryable(err: Exception) -> bool:
+    if isinstance(err, requests.HTTPError):
+        return err.response is not None and err.response.status_code in RETRY_STATUS
+    transient = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                 InvalidDownloadError)
+    return isinstance(err, transient)
+
+
+def _with_retries(url: str, attempt: Callable[[], None], retries: int, backoff_s: float) -> None:
+    """Run ``attempt`` until it succeeds; retry transient failures with exponential back-off."""
+    for n in range(retries + 1):
+        try:
+            attempt()
+            return
+        except (requests.RequestException, InvalidDownloadError) as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            if status == 404:
+                raise RemoteFileMissingError(f"{url} does not exist on the server (HTTP 404); check the "
+                                             "month/version is published there") from None
+            if not _retryable(err):
+                raise DownloadError(f"downloading {url} failed: {err}") from err
+            if n == retries:
+                raise DownloadError(f"downloading {url} failed after {retries + 1} attempts; last error: "
+                                    f"{err}. Check the network and re-run: finished files are kept.") from err
+            time.sleep(backoff_s * 2**n)
+
+
+def get_text(url: str, *, retries: int = 3, backoff_s: float = 2.0) -> str:
+    """A small text resource (e.g. an archive's directory listing), with the same retry policy."""
+    buffer = io.BytesIO()
+
+    def attempt() -> None:
+        buffer.seek(0)
+        buffer.truncate()
+        pooch.HTTPDownloader(progressbar=False, timeout=TIMEOUT_S)(url, buffer, None)
+
+    _with_retries(url, attempt, retries, backoff_s)
+    return buffer.getvalue().decode("utf-8", errors="replace")
+
+
+def fetch(url: str, target: Path, *, verify: Callable[[Path], None], registry: ChecksumRegistry,
+          retries: int = 3, backoff_s: float = 2.0, progressbar: bool = False) -> Path:
+    """Make ``target`` a verified copy of ``url`` and return it; reuse it if already verified.
+
+    ``verify(path)`` must raise ``ValueError`` or ``OSError`` for a file that is not the expected
+    product; such a download counts as a failed attempt and is retried. A file whose hash differs
+    from the registry is re-downloaded once with a warning; if the server's copy also differs,
+    :class:`ChecksumMismatchError` is raised and nothing is kept.
+    """
+    target = Path(target)
+    expected = registry.get(target.name)
+    if target.exists():
+        if expected is None:
+            _verify(verify, target, url)
+            registry.record(target.name, sha256_of(target))
+            return target
+        if sha256_of(target) == expected:
+            return target
+        warnings.warn(f"{target} no longer matches the SHA-256 recorded at download; fetching it again",
+                      stacklevel=2)
+        target.unlink()
+
+    def attempt() -> None:
+        with atomic_path(target) as tmp:
+            pooch.HTTPDownloader(progressbar=progressbar, timeout=TIMEOUT_S)(url, str(tmp), None)
+            _verify(verify, tmp, url)
+            digest = sha256_of(tmp)
+            if expected is not None and digest != expected:
+                raise ChecksumMismatchError(
+                    f"{url} has SHA-256 {digest} but {expected} was recorded in {registry.path} when it was "
+                    "first downloaded; the server's file changed (e.g. reprocessed). If that is expected, "
+                    f"delete the line for {target.name} from the registry and re-run."
+                )
+        registry.record(target.name, digest)
+
+    _with_retries(url, attempt, retries, backoff_s)
+    return target
+
+
+def _verify(verify: Callable[[Path], None], path: Path, url: str) -> None:
+    try:
+        verify(path)
+    except (ValueError, OSError) as err:
+        raise InvalidDownloadError(f"the file from {url} is not the expected product: {err}") from None

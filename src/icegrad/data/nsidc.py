@@ -1,0 +1,494 @@
+"""Real Arctic sea-ice concentration: the NOAA/NSIDC Climate Data Record (G02202), versions 3 and 4.
+
+The CDR is the observational record IceNet-style studies check against: monthly passive-microwave
+sea-ice concentration on NSIDC's polar stereographic north 25 km grid (EPSG:3411, 304 x 448). This
+module reads its monthly files, regrids them to EASE-Grid 2.0 North (:mod:`icegrad.data.regrid`)
+and returns icegrad's monthly dataset schema with one variable, ``siconca`` — real SIC has no ERA5
+fields, so chapters using it build the SIC-only channels.
+
+Two file layouts are read, from a file or a folder of files:
+
+* single-month files as NSIDC distributes them — v3 ``seaice_conc_monthly_nh_f13_200709_v03r01.nc``
+  (variable ``seaice_conc_monthly_cdr``; ``goddard_merged_seaice_conc_monthly`` on request), v4
+  ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``);
+* multi-month record files holding the same variables along ``time``.
+
+Decoding is done on the raw bytes, not by xarray's mask-and-scale: v3 stores concentrations as
+*int8* with ``_Unsigned="true"`` and flags -5..-1 (= 251..255 unsigned), v4 as uint8 251..255, and
+xarray's default decoding leaves the flags as concentrations of 2.51..2.55. Here values 0..100
+times ``scale_factor`` become SIC in [0, 1]; flags become NaN plus a separate ``flag`` variable.
+
+Gaps. The v3 record has no data for 1987-12..1988-01 (an F08 sensor outage) and the compact v3
+record file in ``shared/`` also lacks 1987-10..1988-12. :func:`load` never invents months: by default
+it keeps the longest run of consecutive months inside ``[start, end]`` (the latest, on a tie) and
+warns with :class:`NSIDCGapWarning`; ``gaps="error"`` raises instead.
+
+Example
+-------
+>>> ds = load(100, "2007-01", "2013-12", path="seaice_conc_monthly_nh_sic.nc")  # doctest: +SKIP
+>>> ds.siconca.sel(time="2012-09")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import cftime
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from icegrad import grid
+from icegrad.data import regrid
+from icegrad.data.download import ChecksumRegistry, fetch, get_text
+from icegrad.data.land import land_mask
+from icegrad.data.schema import month_starts, validate_monthly_dataset
+from icegrad.io import cached_netcdf
+from icegrad.paths import cache_dir as icegrad_cache_dir
+
+NSIDC_DIR_ENV = "ICEGRAD_NSIDC_DIR"
+FLAG_CODES = tuple(regrid.FLAG_MEANINGS)  # 251..255
+
+
+@dataclass(frozen=True)
+class Product:
+    """What distinguishes one CDR version: variable names, file names, archive and DOI."""
+
+    version: int
+    product_version: str
+    variables: tuple[str, ...]  # first = the CDR concentration icegrad uses by default
+    file_pattern: re.Pattern[str]  # groups: "month" (YYYYMM) and "platform" (e.g. f17)
+    archive_url: str
+    doi: str  # used only when a file does not state its DOI
+
+
+PRODUCTS = {
+    3: Product(
+        3, "v03r01", ("seaice_conc_monthly_cdr", "goddard_merged_seaice_conc_monthly"),
+        re.compile(r"seaice_conc_monthly_nh_(?P<platform>[a-z]\d\d)_(?P<month>\d{6})_v03r01\.nc"),
+        "https://noaadata.apps.nsidc.org/NOAA/G02202_V3/north/monthly/", "10.7265/N59P2ZTG",
+    ),
+    4: Product(
+        4, "v04r00", ("cdr_seaice_conc_monthly",),
+        re.compile(r"seaice_conc_monthly_nh_(?P<month>\d{6})_(?P<platform>[a-z]\d\d)_v04r00\.nc"),
+        "https://noaadata.apps.nsidc.org/NOAA/G02202_V4/north/monthly/", "10.7265/efmz-2t65",
+    ),
+}
+PRODUCT_TITLE = "NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice Concentration"
+DAILY_VARIABLES = ("seaice_conc_cdr", "cdr_seaice_conc")
+
+
+class NSIDCError(ValueError):
+    """A problem with NSIDC CDR input; the message names the file or month and the fix."""
+
+
+class NotNSIDCFileError(NSIDCError):
+    """A file that is not a monthly northern-hemisphere NSIDC sea-ice concentration CDR file."""
+
+
+class UnknownVersionError(NSIDCError):
+    """A CDR version icegrad cannot read (it reads G02202 versions 3 and 4)."""
+
+
+class MissingMonthError(NSIDCError):
+    """A requested month that the files (or the archive) do not hold."""
+
+
+class NSIDCGapWarning(UserWarning):
+    """The requested months had gaps, so a shorter consecutive run was kept."""
+
+
+def describe_months(months: Iterable[pd.Timestamp]) -> str:
+    """Months as compact runs, e.g. ``1987-09, 1989-01..2017-12`` — for coverage messages."""
+    periods = sorted({pd.Timestamp(m).to_period("M") for m in months})
+    if not periods:
+        return "no months"
+    runs: list[list[pd.Period]] = [[periods[0], periods[0]]]
+    for p in periods[1:]:
+        if p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return ", ".join(f"{a}" if a == b else f"{a}..{b}" for a, b in runs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading files on the native grid
+# ----------------------------------------------------------------------------------------------
+
+def _file_version(nc: netCDF4.Dataset, path: Path) -> int:
+    """The CDR version of an open file, from its variables and ``product_version`` attribute."""
+    names = set(nc.variables)
+    by_variable = [v for v, p in PRODUCTS.items() if p.variables[0] in names]
+    stated = str(getattr(nc, "product_version", getattr(nc, "original_product_version", "")))
+    match = re.match(r"v0?(\d+)r", stated)
+    if match and int(match.group(1)) not in PRODUCTS:
+        raise UnknownVersionError(f"{path.name} is G02202 product version {stated}; icegrad reads versions "
+                                  f"{sorted(PRODUCTS)} (v03r01, v04r00). Download version 4 with "
+                                  "icegrad.data.nsidc.download(start, end, version=4).")
+    if not by_variable:
+        if names & set(DAILY_VARIABLES):
+            raise NotNSIDCFileError(f"{path.name} is a *daily* NSIDC CDR file; icegrad needs the monthly "
+                                    "files (seaice_conc_monthly_nh_*.nc).")
+        raise NotNSIDCFileError(
+            f"{path} is not an NSIDC sea-ice concentration CDR monthly file: it has none of the variables "
+            f"{[p.variables[0] for p in PRODUCTS.values()]} (it has {sorted(names)[:8]}). Point path at "
+            "G02202 v3/v4 monthly northern-hemisphere files."
+        )
+    version = by_variable[0]
+    if match and int(match.group(1)) != version:
+        raise UnknownVersionError(f"{path.name} states product_version {stated} but has the variables of "
+                                  f"version {version}; the file is inconsistent, re-download it.")
+    return version
+
+
+def _file_times(nc: netCDF4.Dataset, path: Path) -> pd.DatetimeIndex:
+    """Month starts of the file's time axis (CF ``days since 1601-01-01`` in NSIDC files)."""
+    if "time" not in nc.variables:
+        raise NotNSIDCFileError(f"{path.name} has no 'time' variable; it is not a CDR monthly file")
+    var = nc.variables["time"]
+    dates = cftime.num2date(np.atleast_1d(var[:]), var.units, getattr(var, "calendar", "standard"),
+                            only_use_cftime_datetimes=False, only_use_python_datetimes=True)
+    return pd.DatetimeIndex(pd.to_datetime(list(dates))).to_period("M").to_timestamp()
+
+
+def _conc_variable(nc: netCDF4.Dataset, version: int, variable: str | None, path: Path) -> str:
+    allowed = PRODUCTS[version].variables
+    name = variable or allowed[0]
+    if name not in allowed:
+        raise NSIDCError(f"variable={name!r} is not a version-{version} concentration; "
+                         f"choose one of {allowed}")
+    if name not in nc.variables:
+        raise NotNSIDCFileError(f"{path.name} lacks the variable {name!r}")
+    return name
+
+
+def _decode(raw: np.ndarray, var: netCDF4.Variable, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Raw int8/uint8 concentrations -> (SIC fraction with NaN at flags, flag codes with 0 = valid)."""
+    codes = raw.view(np.uint8) if raw.dtype == np.int8 else raw.astype(np.uint8)
+    valid_max = int(np.asarray(getattr(var, "valid_range", [0, 100])).view(np.uint8)[-1])
+    flagged = np.isin(codes, FLAG_CODES)
+    bad = ~flagged & (codes > valid_max)
+    if bad.any():
+        raise NSIDCError(f"{path.name}: {int(bad.sum())} value(s) above valid_range max {valid_max} that are "
+                         f"not NSIDC flags {FLAG_CODES}; the file is corrupt or not a CDR file")
+    scale = float(getattr(var, "scale_factor", 0.01))
+    sic = np.where(flagged, np.nan, codes.astype(np.float64) * scale).astype(np.float32)
+    return sic, np.where(flagged, codes, 0).astype(np.uint8)
+
+
+def _file_xy(nc: netCDF4.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Projected coordinates from the file (v3 record: x/y; NSIDC files: xgrid/ygrid) or the grid."""
+    x_ref, y_ref = regrid.polar_stereo_north_coords()
+    for xn, yn in (("x", "y"), ("xgrid", "ygrid")):
+        if xn in nc.variables and yn in nc.variables and nc.variables[xn].ndim == 1:
+            return np.asarray(nc.variables[xn][:], dtype=np.float64), np.asarray(nc.variables[yn][:],
+                                                                                dtype=np.float64)
+    return x_ref, y_ref
+
+
+def _file_doi(nc: netCDF4.Dataset, version: int) -> str:
+    for attr in ("doi", "id"):
+        value = str(getattr(nc, attr, ""))
+        match = re.search(r"10\.\d{4,}/\S+", value)
+        if match:
+            return match.group(0)
+    return PRODUCTS[version].doi
+
+
+def _read_file(path: Path, version: int | None, variable: str | None,
+               months: pd.DatetimeIndex | None) -> xr.Dataset:
+    try:
+        nc = netCDF4.Dataset(path)
+    except OSError as err:
+        raise NotNSIDCFileError(f"{path} cannot be opened as netCDF ({err}); it is not a CDR file or "
+                                "is truncated — delete and re-download it") from None
+    with nc:
+        file_version = _file_version(nc, path)
+        if version is not None and file_version != version:
+            raise UnknownVersionError(f"{path.name} is G02202 version {file_version} but version={version} "
+                                      "was requested; pass version=None or the matching version")
+        name = _conc_variable(nc, file_version, variable, path)
+        var = nc.variables[name]
+        var.set_auto_maskandscale(False)
+        if tuple(var.shape[-2:]) != regrid.NSIDC_NORTH_SHAPE or var.ndim not in (2, 3):
+            raise NotNSIDCFileError(f"{path.name}: {name} has shape {var.shape}; expected (time,) 448 x 304 "
+                                    "(the northern-hemisphere grid; southern files are 332 x 316)")
+        times = _file_times(nc, path)
+        keep = np.arange(len(times)) if months is None else np.flatnonzero(times.isin(months))
+        raw = np.asarray(var[:]) if var.ndim == 2 else np.asarray(var[keep, :, :])
+        raw = raw.reshape(-1, *regrid.NSIDC_NORTH_SHAPE)
+        if var.ndim == 2:
+            raw = raw[keep]
+        sic, flag = _decode(raw, var, path)
+        x, y = _file_xy(nc)
+        attrs = {"version": file_version, "product_version": PRODUCTS[file_version].product_version,
+                 "doi": _file_doi(nc, file_version), "variable": name}
+    coords = {"time": times[keep].astype("datetime64[ns]"),
+              "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
+              "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"})}
+    ds = xr.Dataset(
+        {"sic": (("time", "y", "x"), sic, {"units": "1", "standard_name": "sea_ice_area_fraction",
+                                            "long_name": "sea ice area fraction (NaN where flagged)"}),
+         "flag": (("time", "y", "x"), flag, {
+             "long_name": "NSIDC flag of cells without a concentration (0 = valid)",
+             "flag_values": np.array((0, *FLAG_CODES), dtype=np.uint8),
+             "flag_meanings": "valid " + " ".join(regrid.FLAG_MEANINGS.values())})},
+        coords=coords, attrs={**attrs, "source_files": path.name},
+    )
+    ds = ds.sortby("x").sortby("y", ascending=False)
+    regrid.check_on_polar_stereo(ds["sic"])
+    return ds
+
+
+def find_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The netCDF files named by ``path``: a file, a folder (its ``*.nc`` files) or a list of files."""
+    if isinstance(path, (str, os.PathLike)):
+        p = Path(path).expanduser()
+        if p.is_dir():
+            files = sorted(f for f in p.glob("*.nc") if not f.name.startswith("."))
+            if not files:
+                raise NSIDCError(f"folder {p} holds no .nc files; download some with "
+                                 "icegrad.data.nsidc.download(start, end, cache_dir=...)")
+            return files
+        paths = [p]
+    else:
+        paths = [Path(q).expanduser() for q in path]
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise NSIDCError(f"NSIDC file(s) not found: {absent}; check path (or {NSIDC_DIR_ENV})")
+    return paths
+
+
+def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Timestamp, Path]:
+    """Which file holds each month; reads only the headers and time axes.
+
+    Errors when files mix versions (unless ``version`` picks one; other versions are then skipped)
+    or when two files hold the same month.
+    """
+    index: dict[pd.Timestamp, Path] = {}
+    versions: dict[int, Path] = {}
+    for path in files:
+        try:
+            nc = netCDF4.Dataset(path)
+        except OSError as err:
+            raise NotNSIDCFileError(f"{path} cannot be opened as netCDF ({err}); delete or re-download it") \
+                from None
+        with nc:
+            file_version = _file_version(nc, path)
+            if version is not None and file_version != version:
+                continue
+            versions.setdefault(file_version, path)
+            for month in _file_times(nc, path):
+                if month in index:
+                    raise NSIDCError(f"month {month:%Y-%m} is in both {index[month].name} and {path.name}; "
+                                     "remove one of them from the folder")
+                index[month] = path
+    if len(versions) > 1:
+        raise NSIDCError(f"the files mix CDR versions {sorted(versions)} (e.g. {list(versions.values())}); "
+                         "pass version=3 or version=4 to use one")
+    if not index:
+        raise MissingMonthError(f"no version-{version} CDR months in {[f.name for f in files][:5]}")
+    return dict(sorted(index.items()))
+
+
+def open_cdr(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], version: int | None = None,
+             variable: str | None = None, months: Iterable[pd.Timestamp] | None = None) -> xr.Dataset:
+    """Decode CDR monthly files on their native polar stereographic grid.
+
+    Returns ``sic`` (time, y, x) in [0, 1] with NaN where NSIDC flags a cell and ``flag`` (0 = valid,
+    251 pole hole, 252 lakes, 253 coast, 254 land, 255 missing); ``x``/``y`` in metres (EPSG:3411);
+    attrs ``version``, ``product_version``, ``doi``, ``variable``, ``source_files``. ``months``
+    restricts the months read; asking for a month the files lack raises :class:`MissingMonthError`.
+    """
+    if version is not None and version not in PRODUCTS:
+        raise UnknownVersionError(f"version={version!r}; icegrad reads G02202 versions {sorted(PRODUCTS)}")
+    index = month_index(find_files(path), version)
+    wanted = pd.DatetimeIndex(sorted(index) if months is None else
+                              pd.DatetimeIndex(list(months)).to_period("M").to_timestamp())
+    absent = wanted.difference(pd.DatetimeIndex(list(index)))
+    if len(absent):
+        raise MissingMonthError(f"month(s) {describe_months(absent)} are not in the NSIDC files, which cover "
+                                f"{describe_months(index)}")
+    by_file: dict[Path, list[pd.Timestamp]] = {}
+    for month in wanted:
+        by_file.setdefault(index[month], []).append(month)
+    parts = [_read_file(f, version, variable, pd.DatetimeIndex(ms)) for f, ms in by_file.items()]
+    ds = xr.concat(parts, dim="time", combine_attrs="drop_conflicts").sortby("time")
+    names = [f.name for f in by_file]
+    ds.attrs["source_files"] = ", ".join(names) if len(names) <= 4 else (
+        f"{len(names)} files: {names[0]} ... {names[-1]}")
+    return ds
+
+
+# ----------------------------------------------------------------------------------------------
+# The monthly dataset on EASE2
+# ----------------------------------------------------------------------------------------------
+
+def consecutive_run(requested: pd.DatetimeIndex, available: Iterable[pd.Timestamp]) -> pd.DatetimeIndex:
+    """The longest run of consecutive ``requested`` months that are ``available`` (latest on a tie)."""
+    have = requested.isin(pd.DatetimeIndex(list(available)))
+    best, best_len, start = (0, 0), 0, None
+    for i, ok in enumerate([*have, False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            if i - start >= best_len:
+                best, best_len = (start, i), i - start
+            start = None
+    return requested[best[0]:best[1]]
+
+
+def _select_months(index: dict[pd.Timestamp, Path], start: str, end: str,
+                   gaps: Literal["longest", "error"]) -> pd.DatetimeIndex:
+    requested = month_starts(start, end)
+    if not len(requested):
+        raise NSIDCError(f"start={start!r} is after end={end!r}")
+    first, last = min(index), max(index)
+    if requested[0] < first or requested[-1] > last:
+        raise MissingMonthError(
+            f"requested {start}..{end} but the NSIDC files cover only {describe_months(index)}; choose "
+            f"start/end inside that, or download more months with icegrad.data.nsidc.download({start!r}, "
+            f"{end!r})"
+        )
+    missing = requested.difference(pd.DatetimeIndex(list(index)))
+    if not len(missing):
+        return requested
+    if gaps == "error":
+        raise MissingMonthError(f"month(s) {describe_months(missing)} inside {start}..{end} are missing from "
+                                "the NSIDC files; pass gaps='longest' to keep the longest consecutive run")
+    if gaps != "longest":
+        raise NSIDCError(f"gaps={gaps!r}; choose 'longest' or 'error'")
+    run = consecutive_run(requested, index)
+    if not len(run):
+        raise MissingMonthError(f"none of {start}..{end} is in the NSIDC files ({describe_months(index)})")
+    warnings.warn(
+        f"NSIDC files lack {describe_months(missing)} inside {start}..{end}; keeping the longest consecutive "
+        f"run {run[0]:%Y-%m}..{run[-1]:%Y-%m} ({len(run)} months), since icegrad datasets have no gaps",
+        NSIDCGapWarning, stacklevel=3,
+    )
+    return run
+
+
+def default_folder(version: int = 4) -> Path:
+    """Where :func:`download` stores files and :func:`load` looks for them by default."""
+    override = os.environ.get(NSIDC_DIR_ENV)
+    return Path(override).expanduser() if override else icegrad_cache_dir() / "nsidc" / f"G02202_V{version}"
+
+
+def _source_text(ds: xr.Dataset) -> str:
+    version = int(ds.attrs["version"])
+    return (f"{PRODUCT_TITLE}, Version {version} (NSIDC G02202 {PRODUCTS[version].product_version}, "
+            f"variable {ds.attrs['variable']}), doi:{ds.attrs['doi']}; files: {ds.attrs['source_files']}")
+
+
+def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
+    """Decoded CDR months (from :func:`open_cdr`) as an icegrad monthly dataset on EASE2."""
+    siconca = regrid.ps_to_ease2(native["sic"], native["flag"], resolution_km)
+    ds = siconca.to_dataset()
+    ds = ds.assign_coords(land=(("y", "x"), np.asarray(land_mask(resolution_km).values),
+                                {"long_name": "land mask", "flag_meanings": "ocean land"}))
+    ds.attrs = {
+        "title": f"NSIDC sea-ice concentration CDR on {grid.grid_name(resolution_km)}",
+        "data_source": "nsidc",
+        "source": _source_text(native),
+        "Conventions": "CF-1.8",
+        "resolution_km": resolution_km,
+        "references": "Meier, W. N., et al. NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice "
+                      f"Concentration, Version {native.attrs['version']}. NSIDC. doi:{native.attrs['doi']}",
+        "comment": siconca.attrs["comment"],
+    }
+    return validate_monthly_dataset(ds)
+
+
+def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
+         path: str | os.PathLike[str] | None = None, version: int | None = None, refresh: bool = False, *,
+         variable: str | None = None, gaps: Literal["longest", "error"] = "longest") -> xr.Dataset:
+    """Monthly NSIDC CDR sea-ice concentration on EASE2 at ``resolution_km``, in icegrad's schema.
+
+    ``path`` is a CDR file or a folder of them (default: ``$ICEGRAD_NSIDC_DIR``, else the folder
+    :func:`download` fills). Months beyond the files' first or last month raise
+    :class:`MissingMonthError` listing the coverage; gaps inside ``[start, end]`` are handled per
+    ``gaps`` (see the module docstring). The result is cached under the parameters and the files'
+    names, sizes and modification times.
+    """
+    grid.coarsening_factor(resolution_km)
+    files = find_files(path if path is not None else default_folder(version or 4))
+    index = month_index(files, version)
+    months = _select_months(index, start, end, gaps)
+    used = sorted({index[m] for m in months})
+    params = {
+        "resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
+        "version": version, "variable": variable,
+        "files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in used],
+    }
+
+    def compute() -> xr.Dataset:
+        return build_dataset(open_cdr(used, version, variable, months), resolution_km)
+
+    return cached_netcdf("nsidc", params, compute, refresh=refresh)
+
+
+# ----------------------------------------------------------------------------------------------
+# Downloading from NSIDC's public HTTPS archive
+# ----------------------------------------------------------------------------------------------
+
+def remote_files(listing_html: str, version: int) -> dict[pd.Timestamp, str]:
+    """Month -> file name from an archive directory listing.
+
+    The platform code in NSIDC's names (n07, f08, f11, f13, f17, ...) changes with the satellite,
+    so names are taken from the listing rather than guessed. Should a month appear under two
+    platforms, the later platform (higher code) is used, as NSIDC's own record does after overlaps.
+    """
+    pattern = PRODUCTS[version].file_pattern
+    found: dict[pd.Timestamp, str] = {}
+    for match in sorted(pattern.finditer(listing_html), key=lambda m: m.group("platform")):
+        found[pd.Timestamp(f"{match.group('month')[:4]}-{match.group('month')[4:]}-01")] = match.group(0)
+    return found
+
+
+def verify_monthly_file(path: Path, version: int) -> None:
+    """Accept a downloaded file only if it decodes as a monthly CDR file of ``version``."""
+    _read_file(Path(path), version, None, None)
+
+
+def download(start: str, end: str, version: int = 4, cache_dir: str | os.PathLike[str] | None = None, *,
+             base_url: str | None = None, retries: int = 3, backoff_s: float = 2.0) -> list[Path]:
+    """Fetch the monthly NH CDR files for ``start..end`` over HTTPS (no account needed).
+
+    Files go to ``cache_dir`` (default :func:`default_folder`); each is checked to decode as the
+    expected product and its SHA-256 is recorded in the folder's registry and verified on reuse, so
+    re-running after an interruption fetches only what is missing. ``base_url`` points at a mirror.
+    Returns the local paths in month order.
+    """
+    if version not in PRODUCTS:
+        raise UnknownVersionError(f"version={version!r}; NSIDC G02202 versions {sorted(PRODUCTS)} can be "
+                                  "downloaded")
+    months = month_starts(start, end)
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_folder(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    url = base_url or PRODUCTS[version].archive_url
+    url = url if url.endswith("/") else url + "/"
+    pattern = PRODUCTS[version].file_pattern
+    local = {pd.Timestamp(f"{m.group('month')[:4]}-{m.group('month')[4:]}-01"): m.group(0)
+             for f in folder.glob("*.nc") if (m := pattern.fullmatch(f.name))}
+    names = {m: local[m] for m in months if m in local}
+    if len(names) < len(months):
+        remote = remote_files(get_text(url, retries=retries, backoff_s=backoff_s), version)
+        absent = [m for m in months if m not in remote and m not in local]
+        if absent:
+            raise MissingMonthError(f"month(s) {describe_months(absent)} are not in the NSIDC archive {url}, "
+                                    f"which lists {describe_months(remote)}")
+        names.update({m: remote[m] for m in months if m not in names})
+    registry = ChecksumRegistry(folder)
+    check = partial(verify_monthly_file, version=version)
+    return [fetch(url + names[m], folder / names[m], verify=check, registry=registry, retries=retries,
+                  backoff_s=backoff_s) for m in months]
