@@ -58,7 +58,8 @@ def make_monthly_dataset(
                       {"units": spec.units, "long_name": spec.long_name, "standard_name": spec.standard_name})
     ds = xr.Dataset(data, coords={**grid.coords, "time": times, "land": land.drop_vars(
         [c for c in land.coords if c not in ("y", "x")])})
-    ds.attrs = {"data_source": "emulated", "source": "synthetic test fixture (random fields), not observations",
+    ds.attrs = {"data_source": "emulated",
+                "source": "synthetic test fixture (random fields), not observations",
                 "title": "icegrad test dataset", "Conventions": "CF-1.8", "resolution_km": RESOLUTION_KM}
     return ds
 
@@ -88,6 +89,11 @@ def norm_stats(monthly_ds: xr.Dataset) -> xr.Dataset:
     return fit_normalisation(monthly_ds, TRAIN_YEARS)
 
 
-def month_index(ds: xr.Dataset, month: str | pd.Timestamp) -> int:
-    """Position of ``month`` on the dataset's time axis."""
+def _month_index(ds: xr.Dataset, month: str | pd.Timestamp) -> int:
     return int(pd.DatetimeIndex(ds["time"].values).get_loc(pd.Timestamp(month)))
+
+
+@pytest.fixture(scope="session")
+def month_index() -> Callable[[xr.Dataset, str | pd.Timestamp], int]:
+    """``month_index(ds, month)``: the position of ``month`` on the dataset's time axis."""
+    return _month_index
