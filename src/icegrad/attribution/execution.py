@@ -97,12 +97,16 @@ def activation_elements(model: keras.Model) -> int:
                                "batch_size= explicitly instead of relying on the memory budget") from None
 
 
+def sample_bytes(activations: int, inputs: int, n_targets: int, precision: str = "float32") -> int:
+    """The module's per-sample memory formula, from activation and input element counts."""
+    dtype_bytes = {"float32": 4, "float64": 8}.get(precision, 2)
+    return int(dtype_bytes * activations * (1 + BACKWARD_FACTOR) + 4 * inputs * (2 + n_targets))
+
+
 def bytes_per_sample(model: keras.Model, n_targets: int, precision: str = "float32") -> int:
     """Estimated peak bytes one sample needs for a forward pass and ``n_targets`` backward passes."""
-    dtype_bytes = {"float32": 4, "float64": 8}.get(precision, 2)
     inputs = math.prod(int(d) for d in model.input_shape[1:])
-    activations = activation_elements(model)
-    return int(dtype_bytes * activations * (1 + BACKWARD_FACTOR) + 4 * inputs * (2 + n_targets))
+    return sample_bytes(activation_elements(model), inputs, n_targets, precision)
 
 
 def chunk_size(

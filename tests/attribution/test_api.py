@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from icegrad.attribution.api import attribute, attribute_forecast
+from icegrad.attribution.errors import AttributionError
+from icegrad.attribution.references import climatology_baseline
+from icegrad.attribution.results import REQUIRED_ATTRS, load_result, save_result
+
+
+@pytest.fixture(scope="module")
+def result(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray) -> xr.Dataset:
+    return attribute([tiny_icenet, tiny_icenet], sample, roi, leads=(1, 3), steps=8, data_source="emulated")
+
+
+def test_result_follows_the_schema(result: xr.Dataset, sample: xr.DataArray) -> None:
+    assert result["attribution"].dims == ("member", "lead", "channel", "y", "x")
+    assert result.sizes == {"member": 2, "lead": 2, "channel": 50, "y": 32, "x": 32}
+    assert set(REQUIRED_ATTRS) <= set(result.attrs) and result.attrs["steps"] == 8
+    assert list(result["group"].values[:12]) == ["sic"] * 12 and result["group"].values[-1] == "seasonal"
+    assert result["roi"].dtype == bool and "synthetic" in result.attrs["comment"]
+    np.testing.assert_array_equal(result["input"].sel(lead=3).transpose("y", "x", "channel"), sample)
+    # the land channel marks x < 4 as land, so the ROI (x 12..21) is untouched, but land cells are excluded
+    assert result["roi"].sum() == 100
+    # identical members give identical attributions
+    np.testing.assert_array_equal(result["attribution"][0], result["attribution"][1])
+
+
+def test_save_and_load_round_trip(result: xr.Dataset, tmp_path: Path) -> None:
+    path = save_result(result, tmp_path / "r.nc")
+    back = load_result(path)
+    assert back["roi"].dtype == bool
+    xr.testing.assert_allclose(back["attribution"], result["attribution"])
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_cache_returns_the_stored_result(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray,
+                                         isolated_cache: Path) -> None:
+    first = attribute(tiny_icenet, sample, roi, 1, "gradient_x_input", cache=True)
+    files = list((isolated_cache / "attributions").glob("*.nc"))
+    assert len(files) == 1
+    second = attribute(tiny_icenet, sample, roi, 1, "gradient_x_input", cache=True)
+    assert second.attrs["created"] == first.attrs["created"]
+    attribute(tiny_icenet, sample, roi, 2, "gradient_x_input", cache=True)
+    assert len(list((isolated_cache / "attributions").glob("*.nc"))) == 2
+
+
+def test_attribute_forecast_uses_each_leads_own_start(tiny_icenet: keras.Model, roi: np.ndarray,
+                                                      helpers: object) -> None:
+    times = pd.date_range("2013-06-01", "2013-09-01", freq="MS")
+    inputs = xr.concat([helpers.make_sample(seed=i) for i in range(4)], dim="time").assign_coords(time=times)
+    ds = attribute_forecast(tiny_icenet, inputs, "2013-09", roi, leads=(1, 2), method="vanilla_gradient")
+    assert list(ds["forecast_start"].values) == ["2013-09", "2013-08"]
+    assert list(ds["target_month"].values) == ["2013-09", "2013-09"]
+    np.testing.assert_array_equal(ds["input"].sel(lead=2).transpose("y", "x", "channel"),
+                                  inputs.sel(time="2013-08-01"))
+    with pytest.raises(AttributionError, match="no inputs for target month"):
+        attribute_forecast(tiny_icenet, inputs, "2013-09", roi, leads=(5,))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"method": "deeplift"}, "unknown method.*integrated_gradients"),
+    ({"baseline": "blurred"}, "unknown baseline.*zeros"),
+    ({"baseline": "climatology"}, "needs climatology"),
+    ({"steps": 0}, "steps must be"),
+    ({"leads": (0,)}, "outside 1..6"),
+])
+def test_bad_arguments_are_named(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray,
+                                 kwargs: dict, message: str) -> None:
+    with pytest.raises(AttributionError, match=message):
+        attribute(tiny_icenet, sample, roi, **kwargs)
+
+
+def test_bad_inputs_are_named(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray) -> None:
+    with pytest.raises(AttributionError, match="NaN"):
+        attribute(tiny_icenet, sample.where(sample.channel != "tas_anom_1"), roi)
+    with pytest.raises(AttributionError, match="all land"):
+        attribute(tiny_icenet, sample, np.pad(np.ones((32, 2), bool), ((0, 0), (0, 30))))
+    with pytest.raises(AttributionError, match="does not fit"):
+        attribute(tiny_icenet, sample.isel(channel=slice(0, 10)), roi)
+
+
+def test_climatology_baseline_is_used(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray,
+                                      helpers: object) -> None:
+    times = pd.date_range("2000-09-01", periods=3, freq="12MS")
+    inputs = xr.concat([helpers.make_sample(seed=10 + i) for i in range(3)], "time").assign_coords(time=times)
+    clim = climatology_baseline(inputs, month=9, years=[2000, 2001])
+    np.testing.assert_allclose(clim, inputs.isel(time=[0, 1]).mean("time"))
+    ds = attribute(tiny_icenet, sample, roi, 1, steps=4, baseline="climatology", climatology=clim)
+    assert ds.attrs["baseline"].startswith("climatology")
+    with pytest.raises(AttributionError, match="no input samples"):
+        climatology_baseline(inputs, month=3)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icegrad.attribution import methods
+from icegrad.attribution.errors import AttributionError
+from icegrad.attribution.methods import Execution, GradientEngine, integration_points
+from icegrad.attribution.targets import roi_target
+
+LEADS = (1, 4, 6)
+SIDE = 32
+
+
+@pytest.fixture(scope="module")
+def linear(helpers: SimpleNamespace) -> keras.Model:
+    return helpers.linear_model()
+
+
+@pytest.fixture(scope="module")
+def linear_engine(linear: keras.Model, roi: np.ndarray) -> GradientEngine:
+    return GradientEngine(linear, roi_target(roi, LEADS), Execution(batch_size=5))
+
+
+def exact_gradient(model: keras.Model, roi: np.ndarray, leads: tuple[int, ...] = LEADS) -> np.ndarray:
+    """d target / d input of the linear model, from its kernel: (lead, y, x, channel)."""
+    kernel = model.layers[1].get_weights()[0][0, 0]  # (channel, 18) -> class * 6 + lead
+    per_class = kernel.reshape(-1, 3, 6)
+    weights = roi_target(roi, leads).weights
+    sip = per_class[:, 1, :] + per_class[:, 2, :]  # (channel, lead)
+    return np.stack([weights[..., None] * sip[None, None, :, lead - 1] for lead in leads])
+
+
+@pytest.mark.parametrize("rule", methods.RULES)
+def test_integration_points_are_a_quadrature_of_one(rule: str) -> None:
+    alphas, weights = integration_points(8, rule)
+    assert weights.sum() == pytest.approx(1.0)
+    assert (alphas >= 0).all() and (alphas <= 1).all()
+    # every rule integrates a linear function exactly; midpoint and trapezoid are symmetric
+    if rule in ("midpoint", "trapezoid"):
+        assert (weights * alphas).sum() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("steps", "rule"), [(0, "midpoint"), (-3, "left"), (4, "simpson")])
+def test_bad_integration_settings(steps: int, rule: str) -> None:
+    with pytest.raises(AttributionError):
+        integration_points(steps, rule)
+
+
+def test_vanilla_gradient_of_linear_model_is_its_kernel(linear: keras.Model, linear_engine: GradientEngine,
+                                                        roi: np.ndarray) -> None:
+    x = np.random.default_rng(0).standard_normal((SIDE, SIDE, 4)).astype("float32")
+    result = methods.vanilla_gradient(linear_engine, x)
+    np.testing.assert_allclose(result.attribution, exact_gradient(linear, roi), atol=1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), scale=st.floats(0.1, 10.0))
+def test_gradient_x_input_of_linear_model_is_the_exact_contribution(
+        linear: keras.Model, linear_engine: GradientEngine, roi: np.ndarray, seed: int, scale: float) -> None:
+    x = (np.random.default_rng(seed).standard_normal((SIDE, SIDE, 4)) * scale).astype("float32")
+    result = methods.gradient_x_input(linear_engine, x)
+    np.testing.assert_allclose(result.attribution, exact_gradient(linear, roi) * x, rtol=1e-5, atol=1e-8)
+    zero = linear_engine.targets(np.zeros((1, SIDE, SIDE, 4)))[0]
+    total = result.attribution.reshape(len(LEADS), -1).sum(axis=1)
+    np.testing.assert_allclose(total, result.target - zero, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), steps=st.integers(1, 9), rule=st.sampled_from(methods.RULES))
+def test_ig_completeness_is_exact_on_a_linear_model_for_any_baseline(
+        linear_engine: GradientEngine, seed: int, steps: int, rule: str) -> None:
+    rng = np.random.default_rng(seed)
+    x, baseline = rng.standard_normal((2, SIDE, SIDE, 4)).astype("float32") * 3
+    result = methods.integrated_gradients(linear_engine, x, baseline, steps=steps, rule=rule)
+    total = result.attribution.reshape(len(LEADS), -1).sum(axis=1)
+    np.testing.assert_allclose(total, result.target - result.baseline_target, rtol=1e-4, atol=1e-5)
+
+
+def _ig_runs(model: keras.Model, roi: np.ndarray, executions: list[Execution]) -> list:
+    x = np.random.default_rng(2).standard_normal(model.input_shape[1:]).astype("float32")
+    target = roi_target(roi, (1, 2))
+    return [methods.integrated_gradients(GradientEngine(model, target, ex), x, np.zeros_like(x), 12)
+            for ex in executions]
+
+
+def _assert_same(runs: list) -> None:
+    for other in runs[1:]:
+        np.testing.assert_allclose(other.attribution, runs[0].attribution, rtol=1e-3, atol=1e-7)
+        np.testing.assert_allclose(other.target, runs[0].target, rtol=1e-5)
+
+
+def test_batching_does_not_change_results(tiny_icenet: keras.Model, roi: np.ndarray) -> None:
+    runs = _ig_runs(tiny_icenet, roi, [Execution(memory_budget=None), Execution(batch_size=5)])
+    assert [r.batch_size for r in runs] == [12, 4]
+    _assert_same(runs)
+
+
+def test_xla_does_not_change_results_on_a_linear_model(linear: keras.Model, roi: np.ndarray) -> None:
+    _assert_same(_ig_runs(linear, roi, [Execution(batch_size=5), Execution(batch_size=5, jit_compile=True)]))
+
+
+@pytest.mark.slow
+def test_xla_does_not_change_results_on_icenet(tiny_icenet: keras.Model, roi: np.ndarray) -> None:
+    runs = [Execution(batch_size=6), Execution(batch_size=6, jit_compile=True)]
+    _assert_same(_ig_runs(tiny_icenet, roi, runs))
+
+
+def test_smoothgrad_is_deterministic_and_independent_of_batching(
+        linear_engine: GradientEngine, tiny_icenet: keras.Model, roi: np.ndarray) -> None:
+    x = np.random.default_rng(3).standard_normal((SIDE, SIDE, 50)).astype("float32")
+    target = roi_target(roi, (1,))
+    engine = GradientEngine(tiny_icenet, target, Execution(batch_size=6))
+    a = methods.smoothgrad(GradientEngine(tiny_icenet, target, Execution(batch_size=3)), x, samples=6, seed=4)
+    b = methods.smoothgrad(engine, x, samples=6, seed=4)
+    c = methods.smoothgrad(engine, x, samples=6, seed=5)
+    np.testing.assert_allclose(a.attribution, b.attribution, rtol=1e-4, atol=1e-8)
+    assert not np.allclose(a.attribution, c.attribution)
+    # on a linear model noise cannot change the gradient
+    xl = x[..., :4]
+    smooth = methods.smoothgrad(linear_engine, xl, samples=4, noise_level=0.5)
+    np.testing.assert_allclose(smooth.attribution, methods.vanilla_gradient(linear_engine, xl).attribution,
+                               rtol=1e-5, atol=1e-8)
+
+
+def test_noise_sigma_follows_channel_scale() -> None:
+    x = np.zeros((4, 4, 3))
+    x[..., 0] = np.arange(16).reshape(4, 4)
+    x[..., 1] = 7.0  # constant channel: no noise
+    x[..., 2] = np.tile([0.0, 2.0], 8).reshape(4, 4)
+    np.testing.assert_allclose(methods.noise_sigma(x, 0.1, "range"), [1.5, 0.0, 0.2])
+    np.testing.assert_allclose(methods.noise_sigma(x, 1.0, "std"), [x[..., 0].std(), 0.0, 1.0])
+    with pytest.raises(AttributionError, match="noise_scale"):
+        methods.noise_sigma(x, 0.1, "iqr")
+    with pytest.raises(AttributionError, match="noise_level"):
+        methods.noise_sigma(x, 0.0)
