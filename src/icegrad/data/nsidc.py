@@ -276,6 +276,7 @@ def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Ti
     """
     index: dict[pd.Timestamp, Path] = {}
     versions: dict[int, Path] = {}
+    skipped: dict[int, Path] = {}
     for path in files:
         try:
             nc = netCDF4.Dataset(path)
@@ -285,6 +286,7 @@ def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Ti
         with nc:
             file_version = _file_version(nc, path)
             if version is not None and file_version != version:
+                skipped.setdefault(file_version, path)
                 continue
             versions.setdefault(file_version, path)
             for month in _file_times(nc, path):
@@ -295,8 +297,12 @@ def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Ti
     if len(versions) > 1:
         raise NSIDCError(f"the files mix CDR versions {sorted(versions)} (e.g. {list(versions.values())}); "
                          "pass version=3 or version=4 to use one")
+    if not index and skipped:
+        example = next(iter(skipped.values())).name
+        raise UnknownVersionError(f"the files are G02202 version {sorted(skipped)} (e.g. {example}) but "
+                                  f"version={version} was requested; pass version=None or the matching one")
     if not index:
-        raise MissingMonthError(f"no version-{version} CDR months in {[f.name for f in files][:5]}")
+        raise MissingMonthError(f"the files hold no CDR months: {[f.name for f in files][:5]}")
     return dict(sorted(index.items()))
 
 

@@ -1,0 +1,373 @@
+"""NSIDC CDR readers, the EASE2 dataset and downloads: on files written here in the real structure,
+and on the real v3 record and v4 samples in ../shared when present."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import xarray as xr
+
+from icegrad.data import load_dataset, nsidc, regrid
+from icegrad.data.download import ChecksumRegistry, DownloadError
+from icegrad.diagnostics import sea_ice_extent
+
+EPOCH = pd.Timestamp("1601-01-01")
+V3_RECORD = "nsidc_g02202v3_monthly_nh_sic.nc"
+V4_MONTHLY = "seaice_conc_monthly_nh_202112_f17_v04r00.nc"
+V4_DAILY = "seaice_conc_daily_nh_20211231_f17_v04r00.nc"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing small files with the exact structure of the real ones
+# ---------------------------------------------------------------------------------------------
+
+def synthetic_codes(seed: int = 0) -> np.ndarray:
+    """Unsigned NSIDC codes (448, 304): ice cap near the pole, open water, land, coast, flags."""
+    x, y = regrid.polar_stereo_north_coords()
+    xx, yy = np.meshgrid(x, y)
+    r = np.hypot(xx, yy)
+    rng = np.random.default_rng(seed)
+    codes = np.where(r < 1_500_000, 90, np.where(r < 2_000_000, 40, 0)).astype(np.uint8)
+    codes[r < 2_000_000] -= rng.integers(0, 5, size=int((r < 2_000_000).sum()), dtype=np.uint8)
+    codes[400:448, 0:60] = 254  # land
+    codes[398:400, 0:62] = 253  # coast
+    codes[10:12, 10:12] = 252  # lake
+    codes[200:202, 20:22] = 255  # missing
+    codes[r < 100_000] = 251  # pole hole
+    return codes
+
+
+def write_v3(path: Path, months: list[str], codes: list[np.ndarray], platform: str = "f13") -> Path:
+    """A v03r01 monthly file: int8 with _Unsigned, flags -5..-1, dims (time, ygrid, xgrid)."""
+    x, y = regrid.polar_stereo_north_coords()
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("ygrid", 448)
+        nc.createDimension("xgrid", 304)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.setncatts({"units": "days since 1601-01-01 00:00:00", "calendar": "gregorian", "axis": "T"})
+        t[:] = [(pd.Timestamp(m) - EPOCH).days for m in months]
+        for name, values in (("xgrid", x), ("ygrid", y)):
+            v = nc.createVariable(name, "f4", (name,))
+            v.units = "meters"
+            v[:] = values
+        for var in ("seaice_conc_monthly_cdr", "goddard_merged_seaice_conc_monthly"):
+            v = nc.createVariable(var, "i1", ("time", "ygrid", "xgrid"), fill_value=np.int8(-1), zlib=True)
+            v.setncatts({"valid_range": np.array([0, 100], np.int8), "_Unsigned": "true",
+                         "scale_factor": np.float32(0.01), "units": "1",
+                         "flag_values": np.array([-5, -4, -3, -2, -1], np.int8),
+                         "flag_meanings": "pole_hole lakes coastal land_mask missing_data"})
+            v.set_auto_maskandscale(False)
+            v[:] = np.stack(codes).view(np.int8)
+        nc.setncatts({"product_version": "v03r01", "id": "G02202", "platform": platform})
+    return path
+
+
+def write_v4(path: Path, month: str, codes: np.ndarray, product_version: str = "v04r00") -> Path:
+    """A v04r00 monthly file: uint8 flags 251..255, dim tdim, float32 time, xgrid/ygrid, no lat/lon."""
+    x, y = regrid.polar_stereo_north_coords()
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("tdim", None)
+        nc.createDimension("y", 448)
+        nc.createDimension("x", 304)
+        t = nc.createVariable("time", "f4", ("tdim",))
+        t.setncatts({"units": "days since 1601-01-01 00:00:00", "calendar": "gregorian"})
+        t[:] = [(pd.Timestamp(month) - EPOCH).days]
+        for name, dim, values in (("xgrid", "x", x), ("ygrid", "y", y)):
+            v = nc.createVariable(name, "f4", (dim,))
+            v.units = "meters"
+            v[:] = values
+        v = nc.createVariable("cdr_seaice_conc_monthly", "u1", ("tdim", "y", "x"), fill_value=np.uint8(255),
+                              zlib=True)
+        v.setncatts({"valid_range": np.array([0, 100], np.uint8), "_Unsigned": "true",
+                     "scale_factor": np.float32(0.01), "units": "1",
+                     "flag_values": np.array([251, 252, 253, 254, 255], np.uint8),
+                     "flag_meanings": "pole_hole lakes coastal land_mask missing_data"})
+        v.set_auto_maskandscale(False)
+        v[:] = codes[None]
+        nc.setncatts({"product_version": product_version, "id": "https://doi.org/10.7265/sr8p-kc62"})
+    return path
+
+
+def v3_folder(folder: Path, months: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, month in enumerate(months):
+        write_v3(folder / f"seaice_conc_monthly_nh_f13_{month.replace('-', '')}_v03r01.nc", [month],
+                 [synthetic_codes(i)])
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_decoding_gives_fractions_nan_at_flags_and_a_flag_mask(tmp_path: Path, version: int) -> None:
+    codes = synthetic_codes()
+    path = (write_v3(tmp_path / "v3.nc", ["2007-09"], [codes]) if version == 3
+            else write_v4(tmp_path / "v4.nc", "2007-09", codes))
+    ds = nsidc.open_cdr(path)
+    assert ds.attrs["version"] == version
+    assert list(ds.time.values) == [np.datetime64("2007-09-01", "ns")]
+    sic, flag = ds.sic.values[0], ds.flag.values[0]
+    valid = codes <= 100
+    np.testing.assert_allclose(sic[valid], codes[valid] / 100.0, rtol=1e-6)
+    assert np.isnan(sic[~valid]).all()
+    np.testing.assert_array_equal(flag, np.where(valid, 0, codes))
+    assert ds.sic.attrs["units"] == "1" and ds.x.attrs["units"] == "m"
+
+
+def test_xarray_default_decoding_would_turn_flags_into_concentrations(tmp_path: Path) -> None:
+    """Why the reader decodes raw bytes: xarray leaves the v3 flags as SIC 2.51..2.54."""
+    path = write_v3(tmp_path / "v3.nc", ["2007-09"], [synthetic_codes()])
+    with xr.open_dataset(path) as naive:
+        assert float(naive["seaice_conc_monthly_cdr"].max()) > 2.5
+    assert float(nsidc.open_cdr(path).sic.max()) <= 1.0
+
+
+def test_record_file_and_folder_of_single_months_agree(tmp_path: Path) -> None:
+    months = ["2012-08", "2012-09", "2012-10"]
+    codes = [synthetic_codes(i) for i in range(3)]
+    record = write_v3(tmp_path / "record.nc", months, codes)
+    folder = v3_folder(tmp_path / "singles", months)
+    a, b = nsidc.open_cdr(record), nsidc.open_cdr(folder)
+    xr.testing.assert_equal(a.sic, b.sic)
+    assert "3 files" not in b.attrs["source_files"] and "f13_201209" in b.attrs["source_files"]
+    one = nsidc.open_cdr(record, months=[pd.Timestamp("2012-09-01")])
+    xr.testing.assert_equal(one.sic, a.sic.isel(time=[1]))
+
+
+def test_goddard_merged_variable_on_request(tmp_path: Path) -> None:
+    path = write_v3(tmp_path / "v3.nc", ["2007-09"], [synthetic_codes()])
+    ds = nsidc.open_cdr(path, variable="goddard_merged_seaice_conc_monthly")
+    assert ds.attrs["variable"] == "goddard_merged_seaice_conc_monthly"
+    with pytest.raises(nsidc.NSIDCError, match="choose one of"):
+        nsidc.open_cdr(path, variable="cdr_seaice_conc_monthly")
+
+
+def test_clear_errors_for_wrong_files_versions_and_months(tmp_path: Path) -> None:
+    other = tmp_path / "other.nc"
+    xr.Dataset({"tas": (("y", "x"), np.zeros((2, 2)))}).to_netcdf(other)
+    with pytest.raises(nsidc.NotNSIDCFileError, match="not an NSIDC"):
+        nsidc.open_cdr(other)
+    v5 = write_v4(tmp_path / "v5.nc", "2021-12", synthetic_codes(), product_version="v05r00")
+    with pytest.raises(nsidc.UnknownVersionError, match="v05r00"):
+        nsidc.open_cdr(v5)
+    v3 = write_v3(tmp_path / "v3.nc", ["2007-09"], [synthetic_codes()])
+    with pytest.raises(nsidc.UnknownVersionError, match="version=4"):
+        nsidc.open_cdr(v3, version=4)
+    with pytest.raises(nsidc.MissingMonthError, match="cover 2007-09"):
+        nsidc.open_cdr(v3, months=[pd.Timestamp("2008-09-01")])
+    garbage = tmp_path / "garbage.nc"
+    garbage.write_bytes(b"not netcdf")
+    with pytest.raises(nsidc.NotNSIDCFileError, match="re-download"):
+        nsidc.open_cdr(garbage)
+
+
+def test_folder_mixing_versions_needs_a_choice(tmp_path: Path) -> None:
+    write_v3(tmp_path / "a_v3.nc", ["2007-09"], [synthetic_codes()])
+    write_v4(tmp_path / "b_v4.nc", "2021-12", synthetic_codes())
+    with pytest.raises(nsidc.NSIDCError, match="mix CDR versions"):
+        nsidc.open_cdr(tmp_path)
+    assert nsidc.open_cdr(tmp_path, version=4).attrs["version"] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# load(): schema, coverage, gaps, cache
+# ---------------------------------------------------------------------------------------------
+
+def test_load_builds_the_schema_with_siconca_only(tmp_path: Path, isolated_cache: Path) -> None:
+    folder = v3_folder(tmp_path / "nsidc", ["2012-08", "2012-09"])
+    ds = load_dataset("nsidc", resolution_km=200, start="2012-08", end="2012-09", path=folder)
+    assert list(ds.data_vars) == ["siconca"] and ds.sizes == {"time": 2, "y": 54, "x": 54}
+    assert ds.attrs["data_source"] == "nsidc"
+    assert "G02202" in ds.attrs["source"] and "10.7265/N59P2ZTG" in ds.attrs["source"]
+    assert "seaice_conc_monthly_nh_f13_201209_v03r01.nc" in ds.attrs["source"]
+    assert np.isnan(ds.siconca.values[:, ds.land.values]).all()
+    assert list((isolated_cache / "nsidc").glob("*.nc"))
+
+
+def test_load_outside_coverage_lists_the_coverage(tmp_path: Path, isolated_cache: Path) -> None:
+    folder = v3_folder(tmp_path / "nsidc", ["2012-08", "2012-09"])
+    with pytest.raises(nsidc.MissingMonthError, match=r"cover only 2012-08\.\.2012-09"):
+        nsidc.load(200, "2012-01", "2012-09", path=folder)
+
+
+def test_gaps_keep_the_longest_run_with_a_warning_or_raise(tmp_path: Path, isolated_cache: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = v3_folder(tmp_path / "nsidc", ["2012-01", "2012-03", "2012-04", "2012-05"])
+    monkeypatch.setenv(nsidc.NSIDC_DIR_ENV, str(folder))
+    with pytest.warns(nsidc.NSIDCGapWarning, match="lack 2012-02"):
+        ds = nsidc.load(200, "2012-01", "2012-05")
+    assert [f"{t:%Y-%m}" for t in pd.DatetimeIndex(ds.time.values)] == ["2012-03", "2012-04", "2012-05"]
+    with pytest.raises(nsidc.MissingMonthError, match="2012-02"):
+        nsidc.load(200, "2012-01", "2012-05", gaps="error")
+
+
+def test_consecutive_run_prefers_the_latest_on_a_tie() -> None:
+    requested = pd.date_range("2000-01-01", periods=6, freq="MS")
+    run = nsidc.consecutive_run(requested, requested[[0, 1, 3, 4]])
+    assert list(run) == list(requested[[3, 4]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Download from a local archive that looks like NSIDC's (platform changes between months)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "archive"
+    root.mkdir()
+    write_v4(root / "seaice_conc_monthly_nh_200712_f13_v04r00.nc", "2007-12", synthetic_codes(1))
+    write_v4(root / "seaice_conc_monthly_nh_200801_f17_v04r00.nc", "2008-01", synthetic_codes(2))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", root
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_download_finds_platform_codes_in_the_listing(archive: tuple[str, Path], tmp_path: Path,
+                                                      isolated_cache: Path) -> None:
+    url, root = archive
+    cache = tmp_path / "mine"
+    paths = nsidc.download("2007-12", "2008-01", cache_dir=cache, base_url=url, backoff_s=0)
+    assert [p.name for p in paths] == ["seaice_conc_monthly_nh_200712_f13_v04r00.nc",
+                                       "seaice_conc_monthly_nh_200801_f17_v04r00.nc"]
+    assert ChecksumRegistry(cache).get(paths[0].name) is not None
+    # offline re-use: the archive can vanish, the verified files are used as they are
+    for f in root.iterdir():
+        f.unlink()
+    assert nsidc.download("2007-12", "2008-01", cache_dir=cache, base_url=url, backoff_s=0) == paths
+    ds = nsidc.load(200, "2007-12", "2008-01", path=cache)
+    assert ds.sizes["time"] == 2 and "10.7265/sr8p-kc62" in ds.attrs["source"]
+
+
+def test_download_of_months_the_archive_lacks_says_what_it_has(archive: tuple[str, Path],
+                                                               tmp_path: Path) -> None:
+    url, _ = archive
+    with pytest.raises(nsidc.MissingMonthError, match=r"2008-02.*lists 2007-12\.\.2008-01"):
+        nsidc.download("2008-01", "2008-02", cache_dir=tmp_path / "c", base_url=url, backoff_s=0)
+    assert not list((tmp_path / "c").glob("*.nc"))
+
+
+def test_download_rejects_a_file_of_the_wrong_product(archive: tuple[str, Path], tmp_path: Path) -> None:
+    url, root = archive
+    bad = root / "seaice_conc_monthly_nh_200802_f17_v04r00.nc"
+    xr.Dataset({"tas": (("y", "x"), np.zeros((2, 2)))}).to_netcdf(bad)
+    with pytest.raises(DownloadError, match="not the expected product"):
+        nsidc.download("2008-02", "2008-02", cache_dir=tmp_path / "c", base_url=url, retries=0, backoff_s=0)
+    assert not (tmp_path / "c" / bad.name).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The real files in ../shared
+# ---------------------------------------------------------------------------------------------
+
+def real(shared_reference: Path, name: str) -> Path:
+    path = shared_reference / "real_files" / name
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+SEPTEMBERS = pd.to_datetime(["2007-09-01", "2012-09-01", "2013-09-01"])
+
+
+@pytest.fixture(scope="module")
+def real_septembers(shared_reference: Path) -> xr.Dataset:
+    return nsidc.open_cdr(real(shared_reference, V3_RECORD), months=SEPTEMBERS)
+
+
+def test_real_v3_record_decodes_to_the_documented_counts(real_septembers: xr.Dataset) -> None:
+    """Counts from the README of ../shared/reference/real_files (raw integers >= 15, pole hole)."""
+    raw = np.round(real_septembers.sic.values * 100)
+    assert [int((raw[i] >= 15).sum()) for i in range(3)] == [6972, 6565, 9127]
+    assert [int((real_septembers.flag.values[i] == 251).sum()) for i in range(3)] == [468, 44, 44]
+    assert [int((real_septembers.flag.values[i] == 254).sum()) for i in range(3)] == [63212] * 3
+    assert real_septembers.attrs["doi"] == "10.7265/N59P2ZTG"
+
+
+def test_real_v4_monthly_and_daily(shared_reference: Path) -> None:
+    ds = nsidc.open_cdr(real(shared_reference, V4_MONTHLY))
+    assert ds.attrs["version"] == 4 and ds.attrs["doi"] == "10.7265/sr8p-kc62"
+    assert list(ds.time.values) == [np.datetime64("2021-12-01", "ns")]
+    assert float(ds.sic.max()) <= 1.0 and set(np.unique(ds.flag.values)) <= {0, 251, 252, 253, 254, 255}
+    winter_extent = sea_ice_extent(regrid.ps_to_ease2(ds.sic, ds.flag, 25)).item()
+    assert 10.0 < winter_extent < 14.5  # December: roughly 12 million km2 in the 2020s
+    with pytest.raises(nsidc.NotNSIDCFileError, match="daily"):
+        nsidc.open_cdr(real(shared_reference, V4_DAILY))
+
+
+def native_extent(native: xr.Dataset) -> np.ndarray:
+    """Independent extent on the polar stereographic grid: true cell areas, raw >= 15 %, pole = ice."""
+    xx, yy = np.meshgrid(native.x.values, native.y.values)
+    proj = pyproj.Proj(regrid.NSIDC_NORTH_EPSG)
+    lon, lat = proj(xx, yy, inverse=True)
+    area = 625.0 / proj.get_factors(lon, lat).areal_scale
+    ice = (np.round(native.sic.values * 100) > 15) | (native.flag.values == regrid.POLE_HOLE_FLAG)
+    return (ice * area).sum(axis=(1, 2)) / 1e6
+
+
+def sea_ice_index_september(shared_reference: Path) -> pd.Series:
+    path = shared_reference / "nsidc_sea_ice_index_v3" / "north" / "N_09_extent_v3.0.csv"
+    table = pd.read_csv(path, skipinitialspace=True)
+    return table.set_index("year")["extent"].replace(-9999, np.nan)
+
+
+@pytest.fixture(scope="module")
+def real_ease2(real_septembers: xr.Dataset) -> np.ndarray:
+    return sea_ice_extent(regrid.ps_to_ease2(real_septembers.sic, real_septembers.flag, 25)).values
+
+
+def test_regridding_preserves_the_real_september_extents(real_septembers: xr.Dataset,
+                                                         real_ease2: np.ndarray) -> None:
+    np.testing.assert_allclose(real_ease2, native_extent(real_septembers), atol=0.1)
+    e2007, e2012, e2013 = real_ease2
+    assert e2012 < e2007 < e2013
+
+
+def test_real_september_changes_match_the_sea_ice_index(shared_reference: Path,
+                                                        real_ease2: np.ndarray) -> None:
+    """Year-to-year changes agree with the Sea Ice Index within 0.3 million km2."""
+    sii = sea_ice_index_september(shared_reference).loc[[2007, 2012, 2013]].to_numpy()
+    np.testing.assert_allclose(np.diff(real_ease2), np.diff(sii), atol=0.3)
+    np.testing.assert_allclose(real_ease2[2] - real_ease2[0], sii[2] - sii[0], atol=0.3)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "The CDR (max of NASA Team and Bootstrap) has higher September extent than the Sea Ice Index "
+    "(NASA Team): measured on the native grid with true cell areas and the pole hole as ice, "
+    "4.86/4.32/5.97 vs 4.27/3.57/5.21 million km2 for 2007/2012/2013, so 0.3 cannot hold for the "
+    "absolute levels whatever the regridding does."))
+def test_real_september_extents_within_0_3_of_the_sea_ice_index(shared_reference: Path,
+                                                               real_ease2: np.ndarray) -> None:
+    sii = sea_ice_index_september(shared_reference).loc[[2007, 2012, 2013]].to_numpy()
+    np.testing.assert_allclose(real_ease2, sii, atol=0.3)
+
+
+@pytest.mark.slow
+def test_whole_real_v3_record_loads_at_25km(shared_reference: Path, isolated_cache: Path) -> None:
+    path = real(shared_reference, V3_RECORD)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = nsidc.load(25, "1987-09", "2017-12", path=path)
+    assert any(issubclass(w.category, nsidc.NSIDCGapWarning) for w in caught)
+    assert ds.sizes["time"] == 348 and f"{pd.Timestamp(ds.time.values[0]):%Y-%m}" == "1989-01"
+    sept = sea_ice_extent(ds.siconca.sel(time=ds.time.dt.month == 9))
+    assert int(sept.idxmin().dt.year) == 2012
+    cached = nsidc.load(25, "1987-09", "2017-12", path=path)
+    xr.testing.assert_identical(cached.siconca, ds.siconca)
