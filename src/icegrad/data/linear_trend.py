@@ -21,6 +21,8 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -58,32 +60,55 @@ def linear_trend_forecast(
                                "standard_name": "sea_ice_area_fraction", "comment": LINEAR_TREND_RULE})
 
 
+@dataclass(frozen=True)
+class TrendFits:
+    """The same-month OLS line ending at every month ``i``: fitted on months ``i, i - 12, ... >= 0``.
+
+    Stored as the mean SIC, the slope per year and the mean year number of each fit, so that the
+    forecast for target ``T`` is ``mean[T-12] + slope[T-12] * (year(T) - mean_year[T-12])``: fitting
+    once per month and evaluating per target costs one gather per channel, whatever the number of
+    starts and leads.
+    """
+
+    mean: np.ndarray  # (months, y, x)
+    slope: np.ndarray  # (months, y, x), 0 where a single year is available
+    mean_year: np.ndarray  # (months,)
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> TrendFits:
+        """Fit every month's line from ``values`` (months, y, x), NaN-free, in closed form."""
+        n = values.shape[0]
+        q = np.arange(n) // 12  # year number within each calendar month's series (index = month + 12 q)
+        count = (q + 1).astype(np.float64)
+        sum_q = q * (q + 1) / 2.0
+        sum_qq = q * (q + 1) * (2 * q + 1) / 6.0
+        denom = count * sum_qq - sum_q**2  # 0 exactly when a single year is available
+        sum_v = _same_month_cumsum(values)
+        sum_qv = _same_month_cumsum(values * q[:, None, None])
+        expand = (..., None, None)
+        safe_denom = np.where(denom > 0, denom, 1.0)[expand]
+        covariance = count[expand] * sum_qv - sum_q[expand] * sum_v
+        slope = np.where(denom[expand] > 0, covariance / safe_denom, 0.0)
+        return cls(mean=sum_v / count[expand], slope=slope, mean_year=sum_q / count)
+
+    def at(self, targets: np.ndarray) -> np.ndarray:
+        """Clipped forecasts at month offsets ``targets`` (any shape): ``targets.shape + (y, x)``."""
+        targets = np.asarray(targets)
+        last = targets - 12
+        if last.min() < 0 or last.max() > self.mean.shape[0] - 1:
+            raise InputError("each linear-trend target needs its month 12 months earlier inside the data; "
+                             "give at least 12 months of history before the forecast start")
+        dx = (targets // 12 - self.mean_year[last])[..., None, None]
+        return np.clip(self.mean[last] + self.slope[last] * dx, 0.0, 1.0)
+
+
 def trend_at(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Clipped OLS trend of ``values`` (months, y, x) evaluated at month offsets ``targets`` (any shape).
 
     Each target ``T`` is fitted on months ``T - 12, T - 24, ... >= 0``; ``T - 12`` must be inside
     ``values``. Returns ``targets.shape + (y, x)``.
     """
-    n = values.shape[0]
-    last = np.asarray(targets) - 12
-    if last.min() < 0 or last.max() > n - 1:
-        raise InputError("each linear-trend target needs its month 12 months earlier inside the values; "
-                         "give at least 12 months of history before the forecast start")
-    q = np.arange(n) // 12  # year number within each calendar month's series (index = month + 12 q)
-    sum_v = _same_month_cumsum(values)
-    sum_qv = _same_month_cumsum(values * q[:, None, None])
-    q_last = q[last]
-    count = (q_last + 1).astype(np.float64)
-    sum_q = q_last * (q_last + 1) / 2.0
-    sum_qq = q_last * (q_last + 1) * (2 * q_last + 1) / 6.0
-    denom = count * sum_qq - sum_q**2  # 0 exactly when a single year is available
-    sv, sqv = sum_v[last], sum_qv[last]
-    expand = (..., None, None)
-    safe_denom = np.where(denom > 0, denom, 1.0)[expand]
-    slope = np.where(denom[expand] > 0, (count[expand] * sqv - sum_q[expand] * sv) / safe_denom, 0.0)
-    x_target = (np.asarray(targets) // 12).astype(np.float64)
-    forecast = sv / count[expand] + slope * (x_target - sum_q / count)[expand]
-    return np.clip(forecast, 0.0, 1.0)
+    return TrendFits.fit(np.asarray(values, dtype=np.float64)).at(targets)
 
 
 def _same_month_cumsum(values: np.ndarray) -> np.ndarray:
