@@ -1,0 +1,196 @@
+"""An IceNet ensemble: member networks plus everything needed to use them correctly later.
+
+A trained network is useless without the normalisation it was trained with and the order of its
+input channels, and unreproducible without a record of the data, splits and seeds behind it. An
+:class:`IceNetEnsemble` keeps all four together and saves them as one folder:
+
+``member_<seed>.keras`` (Keras 3 format, one per member), ``normalisation.nc`` (the statistics from
+:func:`icegrad.data.inputs.fit_normalisation`) and ``manifest.json`` (channels, provenance). The
+folder is written under a temporary name and renamed into place, so a crash never leaves a
+half-saved ensemble that a later run would load.
+
+Example
+-------
+>>> ens = IceNetEnsemble.load(path)  # doctest: +SKIP
+>>> sip = ens.predict(inputs, mean=True).sel(**{"class": ["marginal_ice", "full_ice"]}).sum("class")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import xarray as xr
+
+import icegrad
+from icegrad.io import write_netcdf
+from icegrad.model.icenet import ModelShapeError, TemperatureScale, check_input_shape
+from icegrad.variables import SIC_CLASSES
+
+MANIFEST_FILE = "manifest.json"
+STATS_FILE = "normalisation.nc"
+
+
+class EnsembleError(ValueError):
+    """An ensemble folder or an ensemble's inputs that cannot be used as they are."""
+
+
+def git_commit() -> str | None:
+    """The commit of the icegrad source tree in use, or None when it is not a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def base_manifest(**fields: Any) -> dict[str, Any]:
+    """A manifest with the provenance every ensemble records (version, commit, creation time) added."""
+    return {
+        **fields,
+        "icegrad_version": icegrad.__version__,
+        "git_commit": git_commit(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+class IceNetEnsemble:
+    """Member networks sharing one input definition (channels, grid, normalisation) and provenance."""
+
+    def __init__(self, members: Sequence[keras.Model], stats: xr.Dataset, channels: Sequence[str],
+                 manifest: dict[str, Any]) -> None:
+        if not members:
+            raise EnsembleError("an ensemble needs at least one member model")
+        shapes = {tuple(m.input_shape[1:]) for m in members}
+        if len(shapes) != 1:
+            raise EnsembleError(f"members disagree on the input shape: {sorted(shapes)}; an ensemble's "
+                                "members must share grid and channels")
+        (shape,) = shapes
+        if shape[-1] != len(channels):
+            raise EnsembleError(f"members take {shape[-1]} channels but {len(channels)} channel names "
+                                "were given; pass the channel list the members were trained with")
+        self.members = list(members)
+        self.stats = stats
+        self.channels = tuple(channels)
+        self.manifest = dict(manifest)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        y, x, c = self.members[0].input_shape[1:]
+        return (f"<IceNetEnsemble: {len(self)} member(s), {y}x{x} grid, {c} channels, "
+                f"data_source={self.manifest.get('data_source')!r}>")
+
+    @property
+    def member_names(self) -> list[str]:
+        """Names of the members, from the manifest's seeds when known (``seed36``), else by position."""
+        seeds = self.manifest.get("seeds")
+        if seeds and len(seeds) == len(self.members):
+            return [f"seed{s}" for s in seeds]
+        return [f"member{i}" for i in range(len(self.members))]
+
+    def _aligned(self, inputs: xr.DataArray) -> xr.DataArray:
+        missing = [c for c in self.channels if c not in inputs["channel"].values]
+        if missing:
+            raise EnsembleError(f"inputs lack channel(s) {missing[:5]}{'...' if len(missing) > 5 else ''}; "
+                                "build them with the ensemble's channel list (ensemble.channels)")
+        out = inputs.sel(channel=list(self.channels)).transpose("time", "y", "x", "channel")
+        check_input_shape(self.members[0], out.shape)
+        return out
+
+    def predict(self, inputs: xr.DataArray, *, mean: bool = False, batch_size: int = 4) -> xr.DataArray:
+        """Class probabilities ``(member, time, y, x, class, lead)``; ``mean=True`` averages members.
+
+        ``inputs`` is :func:`icegrad.data.inputs.build_inputs`'s output ``(time, y, x, channel)``,
+        normalised with this ensemble's statistics; channels are matched by name.
+        """
+        if not isinstance(inputs, xr.DataArray) or set(inputs.dims) != {"time", "y", "x", "channel"}:
+            raise EnsembleError("inputs must be an xarray.DataArray with dims (time, y, x, channel), as "
+                                "made by icegrad.data.inputs.build_inputs")
+        aligned = self._aligned(inputs)
+        values = np.asarray(aligned.values, dtype="float32")
+        probs = np.stack([np.asarray(m.predict(values, batch_size=batch_size, verbose=0))
+                          for m in self.members])
+        n_classes, n_leads = probs.shape[-2:]
+        coords = {
+            "member": self.member_names,
+            "time": aligned["time"],
+            "class": list(SIC_CLASSES[:n_classes]) if n_classes == len(SIC_CLASSES) else np.arange(n_classes),
+            "lead": np.arange(1, n_leads + 1),
+        }
+        coords.update({name: c for name, c in aligned.coords.items()
+                       if set(c.dims) <= {"y", "x"} and name != "channel"})
+        out = xr.DataArray(probs, dims=("member", "time", "y", "x", "class", "lead"), coords=coords,
+                           name="class_probability")
+        out["lead"].attrs = {"long_name": "lead time", "units": "months"}
+        out.attrs = {"units": "1", "long_name": "probability of the sea ice concentration class",
+                     "data_source": str(self.manifest.get("data_source", "unknown"))}
+        if mean:
+            out = out.mean("member", keep_attrs=True)
+            out.attrs["long_name"] = "ensemble-mean probability of the sea ice concentration class"
+        return out
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the ensemble to ``directory`` atomically (replacing an existing one) and return it."""
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+        try:
+            files = []
+            for name, model in zip(self.member_names, self.members, strict=True):
+                files.append(f"member_{name}.keras")
+                model.save(tmp / files[-1])
+            write_netcdf(self.stats, tmp / STATS_FILE)
+            manifest = {**self.manifest, "channels": list(self.channels), "member_files": files}
+            (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str))
+            _replace_dir(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> IceNetEnsemble:
+        """Read an ensemble written by :meth:`save`."""
+        folder = Path(directory)
+        manifest_path = folder / MANIFEST_FILE
+        if not manifest_path.is_file():
+            raise EnsembleError(f"{folder} is not an icegrad ensemble folder (no {MANIFEST_FILE}); "
+                                "point to a folder written by IceNetEnsemble.save or train one first")
+        manifest = json.loads(manifest_path.read_text())
+        members = []
+        for name in manifest["member_files"]:
+            if not (folder / name).is_file():
+                raise EnsembleError(f"ensemble member file {folder / name} is missing; the folder is "
+                                    "incomplete: delete it and train (or save) the ensemble again")
+            members.append(keras.saving.load_model(
+                folder / name, compile=False, custom_objects={"TemperatureScale": TemperatureScale}))
+        with xr.open_dataset(folder / STATS_FILE) as stats:
+            stats = stats.load()
+        channels = manifest.pop("channels")
+        manifest.pop("member_files")
+        try:
+            return cls(members, stats, channels, manifest)
+        except ModelShapeError as err:
+            raise EnsembleError(str(err)) from None
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first, then deleted."""
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old / target.name)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)

@@ -1,0 +1,135 @@
+"""Training: losses against hand formulas, temperature fitting with a known answer, determinism."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from icegrad.data.input_checks import InputError
+from icegrad.model.icenet import build_icenet, icenet_layer_order, temperature_layer
+from icegrad.model.losses import (
+    CategoricalFocalLoss,
+    UnknownLossError,
+    WeightedCategoricalCrossentropy,
+    make_loss,
+)
+from icegrad.model.train import (
+    Arrays,
+    TrainConfig,
+    TrainingError,
+    fit_member,
+    fit_temperature,
+    make_tf_dataset,
+)
+
+probabilities = arrays(np.float32, (2, 3, 3, 2), elements=st.floats(0.0625, 1.0, width=32))
+
+
+def _normalise(p: np.ndarray) -> np.ndarray:
+    return p / p.sum(axis=-2, keepdims=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(p=probabilities, labels=arrays(np.int64, (2, 3, 2), elements=st.integers(0, 2)))
+def test_focal_loss_matches_formula_and_is_bounded_by_crossentropy(p, labels):
+    p = _normalise(p)
+    y = np.moveaxis(np.eye(3, dtype="float32")[labels], -1, -2)  # (2, 3, class, lead)
+    focal = np.asarray(CategoricalFocalLoss(2.0).call(y, p))
+    ce = np.asarray(WeightedCategoricalCrossentropy().call(y, p))
+    p_true = np.clip((y * p).sum(axis=-2), 1e-7, 1 - 1e-7)
+    np.testing.assert_allclose(focal, -((1 - p_true) ** 2) * np.log(p_true), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ce, -np.log(p_true), rtol=1e-4, atol=1e-6)
+    assert focal.shape == (2, 3, 2)
+    assert (focal <= ce + 1e-6).all()
+    np.testing.assert_allclose(np.asarray(CategoricalFocalLoss(0.0).call(y, p)), ce, rtol=1e-5, atol=1e-6)
+
+
+def test_sample_weights_zero_out_inactive_cells():
+    y = np.zeros((1, 2, 2, 3, 1), dtype="float32")
+    y[..., 0, :] = 1
+    p = np.full((1, 2, 2, 3, 1), 1 / 3, dtype="float32")
+    p_bad = p.copy()
+    p_bad[0, 0, 0, :, 0] = [0.01, 0.01, 0.98]  # a terrible forecast, but in an inactive cell
+    w = np.ones((1, 2, 2, 1), dtype="float32")
+    w[0, 0, 0] = 0
+    loss = make_loss("crossentropy")
+    assert float(loss(y, p_bad, sample_weight=w)) == pytest.approx(float(loss(y, p, sample_weight=w)))
+    assert float(loss(y, p_bad)) > float(loss(y, p))
+
+
+def test_unknown_loss_and_bad_config_are_reported():
+    with pytest.raises(UnknownLossError, match="focal"):
+        make_loss("dice")
+    with pytest.raises(TrainingError, match="loss"):
+        TrainConfig(loss="dice")
+    with pytest.raises(TrainingError, match="members"):
+        TrainConfig(members=0)
+    with pytest.raises(InputError):
+        TrainConfig(val_years=(2000, 2005))
+
+
+def test_mismatched_arrays_are_reported(tiny_arrays):
+    with pytest.raises(TrainingError, match="same samples"):
+        Arrays(tiny_arrays["x"], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
+    with pytest.raises(TrainingError, match="expected"):
+        Arrays(tiny_arrays["x"][0], tiny_arrays["y"], tiny_arrays["w"])
+
+
+def test_tf_dataset_batches_and_shuffles_reproducibly(tiny_arrays):
+    arrays_ = Arrays(**tiny_arrays)
+    first = [b[0].numpy() for b in make_tf_dataset(arrays_, 3, shuffle=True, seed=5)]
+    again = [b[0].numpy() for b in make_tf_dataset(arrays_, 3, shuffle=True, seed=5)]
+    assert [len(b) for b in first] == [3, 3, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    unshuffled = next(iter(make_tf_dataset(arrays_, 8, shuffle=False, seed=0)))[0].numpy()
+    np.testing.assert_array_equal(unshuffled, tiny_arrays["x"])
+
+
+def test_temperature_fit_recovers_a_known_temperature():
+    """A network with constant logits b, on labels whose weighted class shares are softmax(b / 2.5),
+    has its validation NLL minimised exactly at T = 2.5."""
+    model = build_icenet(16, 16, 1, filters_factor=0.0625, n_leads=1, seed=0)
+    bias = np.array([0.0, 1.5, 3.0], dtype="float32")
+    head = model.get_layer(icenet_layer_order(1)[0][-1])
+    head.kernel.assign(np.zeros(head.kernel.shape, dtype="float32"))
+    head.bias.assign(bias)
+    target_share = np.exp(bias / 2.5) / np.exp(bias / 2.5).sum()
+    classes = np.arange(16 * 16).reshape(16, 16) % 3
+    y = np.broadcast_to(np.eye(3, dtype="float32")[classes][None, ..., None], (2, 16, 16, 3, 1)).copy()
+    counts = np.bincount(classes.ravel(), minlength=3)
+    w = np.broadcast_to((target_share / counts)[classes][None, ..., None], (2, 16, 16, 1)).astype("float32")
+    x = np.random.default_rng(0).standard_normal((2, 16, 16, 1)).astype("float32")
+    fitted = fit_temperature(model, Arrays(x, y, w))
+    assert fitted == pytest.approx(2.5, rel=1e-3)
+    assert float(temperature_layer(model).temperature.numpy()) == pytest.approx(fitted)
+
+
+def test_temperature_fit_needs_active_cells(tiny_arrays):
+    model = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=0)
+    with pytest.raises(TrainingError, match="zero"):
+        fit_temperature(model, Arrays(tiny_arrays["x"], tiny_arrays["y"], np.zeros_like(tiny_arrays["w"])))
+
+
+@pytest.mark.slow  # two trainings: graph tracing alone takes ~10-30 s each on 2 shared cores
+def test_training_is_deterministic_learns_and_early_stops(tiny_arrays):
+    train = Arrays(**tiny_arrays)
+    val = Arrays(tiny_arrays["x"][:4], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
+    config = TrainConfig(filters_factor=0.0625, epochs=4, batch_size=4, patience=1, verbose=0,
+                         learning_rate=5e-3)
+    model_a, summary_a = fit_member(train, val, config, seed=7)
+    model_b, summary_b = fit_member(train, val, config, seed=7)
+    for wa, wb in zip(model_a.get_weights(), model_b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    assert summary_a == summary_b
+    assert 1 <= summary_a["epochs_run"] <= 4
+    assert summary_a["temperature"] > 0
+    untrained = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=7)
+    loss = make_loss("focal")
+
+    def val_loss(m: keras.Model) -> float:
+        return float(loss(val.y, m.predict(val.x, verbose=0), sample_weight=val.w))
+    assert val_loss(model_a) < val_loss(untrained)
