@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyproj
 import pytest
@@ -9,10 +11,12 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy import ndimage
 
 from icegrad import grid
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
+from icegrad.io import write_netcdf
 from icegrad.roi import (
     SIGNS,
     RoiError,
@@ -225,8 +229,6 @@ def test_top_fraction_selects_expected_count_and_never_land(
 def test_threshold_with_specks_removed_keeps_only_large_components(
     data: tuple[np.ndarray, np.ndarray], threshold: float, min_cells: int
 ) -> None:
-    from scipy import ndimage
-
     diff, land = data
     ocean = ~land
     raw = select_cells(diff, ocean, RoiRule("threshold", threshold))
@@ -290,3 +292,26 @@ def test_compare_rules_reports_size_and_overlap(ds: xr.Dataset) -> None:
     assert np.isnan(table.loc["threshold:0.99", "area_km2"])
     with pytest.raises(RoiError, match="year 1990"):
         compare_rules(ds, ["threshold:0.5"], reference_year=1990)
+
+
+def test_roi_survives_a_netcdf_round_trip(ds: xr.Dataset, tmp_path: Path) -> None:
+    roi = region_of_interest(ds, rule="threshold:0.5,min_cells:4")
+    path = write_netcdf(roi, tmp_path / "roi.nc")
+    with xr.open_dataset(path) as saved:
+        back = saved["roi"].load()
+    assert back.dtype == bool
+    np.testing.assert_array_equal(back.values, roi.values)
+    assert back.attrs["rule"] == "threshold:0.5,min_cells:4" and back.attrs["n_cells"] == 20
+
+
+@pytest.mark.slow
+def test_default_roi_on_the_emulated_arctic_is_one_pacific_sector_region(isolated_cache: Path) -> None:
+    emulator = pytest.importorskip("icegrad.data.emulator")
+    arctic = emulator.load(resolution_km=200)
+    roi = region_of_interest(arctic, 2007, 2013, 9, "threshold:0.5")
+    summary = roi_summary(roi)
+    # The letter's region (Chukchi, East Siberian, Beaufort seas) straddles the date line.
+    assert abs(summary.centroid_lon) > 140 and 68 < summary.centroid_lat < 85
+    _, n_regions = ndimage.label(roi.values, structure=np.ones((3, 3)))
+    assert n_regions == 1
+    assert roi.attrs["data_source"] == "emulated"
