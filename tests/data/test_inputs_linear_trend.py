@@ -84,6 +84,8 @@ def test_trend_channels_equal_the_forecast(monthly_ds, norm_stats):
     np.testing.assert_allclose(inputs.values, trend.transpose("time", "y", "x", "lead").values, atol=1e-6)
 
 
-def test_needs_a_year_of_history(monthly_ds):
+def test_bad_requests(monthly_ds):
     with pytest.raises(InputError, match="lack 12 months of history"):
         linear_trend_forecast(monthly_ds["siconca"], ["1979-06"])
+    with pytest.raises(InputError, match="n_leads must be between 1 and 6"):
+        linear_trend_forecast(monthly_ds["siconca"], ["1981-06"], n_leads=13)

@@ -41,7 +41,12 @@ LINEAR_TREND_RULE = (
 def linear_trend_forecast(
     sic: xr.DataArray, start_months: StartMonths, n_leads: int = N_LEADS
 ) -> xr.DataArray:
-    """Linear-trend SIC forecast (time, lead, y, x) for each start month and leads 1..``n_leads``."""
+    """Linear-trend SIC forecast (time, lead, y, x) for each start month and leads 1..``n_leads``.
+
+    ``n_leads`` is at most 6 (IceNet's leads), which keeps every fitted month before the start.
+    """
+    if not 1 <= n_leads <= N_LEADS:
+        raise InputError(f"n_leads must be between 1 and {N_LEADS}, got {n_leads}")
     starts = as_start_months(start_months)
     offsets = start_offsets(sic, starts)
     require_finite(sic.isel(time=slice(0, int(offsets.max()))), ocean_only=True, valid_range=(0.0, 1.0))
