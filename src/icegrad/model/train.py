@@ -157,7 +157,8 @@ def fit_member(train: Arrays, val: Arrays, config: TrainConfig, seed: int) -> tu
                                          restore_best_weights=True)
     history = model.fit(make_tf_dataset(train, config.batch_size, shuffle=True, seed=seed),
                         validation_data=make_tf_dataset(val, config.batch_size, shuffle=False, seed=seed),
-                        epochs=config.epochs, callbacks=[stop], verbose=config.verbose)
+                        epochs=config.epochs, callbacks=[stop], verbose=config.verbose,
+                        shuffle=False)  # the tf.data pipeline shuffles, reproducibly
     temperature = fit_temperature(model, val, batch_size=config.batch_size)
     summary = {"seed": seed, "epochs_run": len(history.history["loss"]),
                "best_val_loss": float(min(history.history["val_loss"])),
