@@ -102,7 +102,7 @@ def noise_lattice(latent: Latent, n_months: int, seed: int) -> np.ndarray:
     size = grid.BASE_SIZE // grid.coarsening_factor(NOISE_RESOLUTION_KM)
     raw = rng.standard_normal((n_months, size, size))
     smooth = gaussian_filter(raw, sigma=(0.0, 1.0, 1.0), mode="nearest")
-    return smooth / smooth.std()
+    return smooth / smooth.std(axis=(1, 2), keepdims=True)  # per month, so a window is a true slice
 
 
 class Upsampler:
