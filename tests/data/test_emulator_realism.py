@@ -1,0 +1,247 @@
+"""Does the emulated Arctic look like the Arctic? Geography, seasonal cycle, extents, events, physics.
+
+One 1979-2020 run per resolution (module fixture): the default 100 km and the 200 km used by quick
+book builds. The observation comparison reads the NSIDC Sea Ice Index from ../shared/reference and
+skips cleanly when that folder is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy import ndimage
+from scipy.signal import detrend
+
+from icegrad.data import emulator
+from icegrad.data.emulator import climate
+from icegrad.diagnostics import sea_ice_extent
+
+# Observed September extents (million km2), NSIDC Sea Ice Index v3 (Fetterer et al. 2017).
+OBSERVED_SEPTEMBER = {2007: 4.27, 2012: 3.57, 2013: 5.21}
+
+
+@pytest.fixture(scope="module", params=[100, 200])
+def arctic(request: pytest.FixtureRequest) -> xr.Dataset:
+    return emulator.generate(request.param, "1979-01", "2020-12", seed=0)
+
+
+@pytest.fixture(scope="module")
+def extent(arctic: xr.Dataset) -> pd.Series:
+    return sea_ice_extent(arctic["siconca"]).to_series()
+
+
+def _month(series: pd.Series, month: int) -> pd.Series:
+    out = series[series.index.month == month]
+    out.index = out.index.year
+    return out
+
+
+def _box(ds: xr.Dataset, lat: tuple[float, float], lon: tuple[float, float]) -> xr.DataArray:
+    inside = (ds.lat >= lat[0]) & (ds.lat <= lat[1]) & (ds.lon >= lon[0]) & (ds.lon <= lon[1])
+    return inside & ~ds["land"]
+
+
+def _monthly_mean_sic(ds: xr.Dataset, mask: xr.DataArray) -> pd.Series:
+    sic = ds["siconca"].where(mask).weighted(ds.cell_area.where(mask, 0)).mean(("y", "x"))
+    return sic.groupby("time.month").mean().to_series()
+
+
+# --- geography and the seasonal cycle -------------------------------------------------------------
+
+
+def test_no_ice_where_there_never_is(arctic: xr.Dataset) -> None:
+    sic = arctic["siconca"]
+    assert float(sic.where(arctic.lat < 45).max()) == 0.0, "ice south of 45 N"
+    atlantic = _box(arctic, (45, 62), (-40, -5))
+    assert int(atlantic.sum()) > 5
+    assert float(sic.where(atlantic).max()) == 0.0, "ice in the open North Atlantic south of Iceland"
+    for lat, lon in [((40, 48), (45, 56)), ((40, 47), (27, 42)), ((41, 49.5), (-93, -75))]:  # Caspian,
+        inland = _box(arctic, lat, lon)                                                      # Black Sea,
+        assert float(sic.where(inland).max(skipna=True).fillna(0)) == 0.0                    # Great Lakes
+
+
+def test_marginal_seas_freeze_and_clear_in_the_right_months(arctic: xr.Dataset) -> None:
+    regions = emulator.regions(arctic.attrs["resolution_km"])
+    bering = _monthly_mean_sic(arctic, regions.sel(region="bering_okhotsk", drop=True))
+    assert bering[3] > 0.2 and bering[7:10].max() < 0.01, bering.round(2).to_dict()
+    for lat, lon in (((55, 60), (140, 155)), ((60, 65), (-180, -165))):  # northern Okhotsk, Bering shelf
+        assert _monthly_mean_sic(arctic, _box(arctic, lat, lon))[3] > 0.7
+    hudson = _monthly_mean_sic(arctic, _box(arctic, (55, 63), (-94, -78)))
+    assert hudson[[2, 3]].min() > 0.85 and hudson[9] < 0.05, hudson.round(2).to_dict()
+    baffin = _monthly_mean_sic(arctic, _box(arctic, (68, 75), (-70, -58)))
+    assert baffin[3] > 0.85 and baffin[9] < 0.1, baffin.round(2).to_dict()
+    barents = _monthly_mean_sic(arctic, _box(arctic, (70, 78), (20, 55)))
+    assert barents[9] < 0.05 and 0.2 < barents[3] < 0.9, barents.round(2).to_dict()
+    central = _monthly_mean_sic(arctic, regions.sel(region="central_arctic", drop=True))
+    assert central.min() > 0.7 and central[[1, 2, 3]].min() > 0.95, central.round(2).to_dict()
+
+
+def test_seasonal_cycle_peaks_in_march_and_bottoms_in_september(extent: pd.Series) -> None:
+    cycle = extent.groupby(extent.index.month).mean()
+    assert int(cycle.idxmax()) in (2, 3) and int(cycle.idxmin()) == 9
+    assert 14.5 < cycle.max() < 16.0 and 5.0 < cycle.min() < 6.5
+
+
+# --- extents and the three Septembers ------------------------------------------------------------
+
+
+def test_march_and_september_extents_and_their_decline(arctic: xr.Dataset, extent: pd.Series) -> None:
+    march, september = _month(extent, 3), _month(extent, 9)
+    # the 200 km coastline loses some sea to land, so its March extents run ~0.2 million km2 lower
+    low = 14.0 if arctic.attrs["resolution_km"] == 100 else 13.7
+    assert march.between(low, 16.0).all(), march.round(2).to_dict()
+    assert 15.2 < march.loc[1979:1988].mean() < 16.2
+    assert 13.9 < march.loc[2011:2020].mean() < 15.0
+    assert 6.5 < september.loc[1980:1989].mean() < 7.5
+    assert 4.0 < september.loc[2010:2019].mean() < 5.2
+
+
+def test_the_three_septembers_are_ordered_and_close_to_observed(extent: pd.Series) -> None:
+    september = _month(extent, 9)
+    assert september[2012] < september[2007] < september[2013]
+    for year, observed in OBSERVED_SEPTEMBER.items():
+        assert abs(september[year] - observed) < 0.4, (year, september[year], observed)
+
+
+def test_2013_minus_2007_is_one_coherent_pacific_area(arctic: xr.Dataset) -> None:
+    sic = arctic["siconca"]
+    diff = (sic.sel(time="2013-09").squeeze("time") - sic.sel(time="2007-09").squeeze("time")).fillna(0)
+    big = (diff >= 0.5).values
+    labels, n = ndimage.label(big)
+    assert n >= 1
+    areas = ndimage.sum(arctic.cell_area.values, labels, range(1, n + 1)) / 1e6
+    largest = labels == (int(np.argmax(areas)) + 1)
+    assert 1.0 < areas.max() < 2.2, areas
+    assert areas.max() > 0.85 * areas.sum(), "the difference is scattered, not one area"
+    pacific = emulator.regions(arctic.attrs["resolution_km"]).sel(region="pacific_sector").values
+    share = (arctic.cell_area.values * (largest & pacific)).sum() / (arctic.cell_area.values * largest).sum()
+    assert share > 0.8, share
+
+
+# --- comparison with the NSIDC Sea Ice Index ------------------------------------------------------
+
+
+def _observed(shared_reference: Path, month: int) -> pd.Series:
+    path = shared_reference / "nsidc_sea_ice_index_v3" / "north" / f"N_{month:02d}_extent_v3.0.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    table = pd.read_csv(path, skipinitialspace=True)
+    table = table[table["extent"] > -9999]  # -9999 marks a missing month
+    return table.set_index("year")["extent"].astype(float)
+
+
+@pytest.mark.parametrize(("month", "min_corr", "max_rmse"), [(9, 0.85, 0.55), (3, 0.6, 0.55)])
+def test_extents_track_the_sea_ice_index(arctic, extent, shared_reference, record_property,
+                                         month, min_corr, max_rmse) -> None:
+    observed = _observed(shared_reference, month)
+    emulated = _month(extent, month)
+    years = emulated.index.intersection(observed.index)
+    assert len(years) >= 40
+    e, o = emulated.loc[years], observed.loc[years]
+    corr = float(np.corrcoef(e, o)[0, 1])
+    rmse = float(np.sqrt(((e - o) ** 2).mean()))
+    res = arctic.attrs["resolution_km"]
+    record_property(f"month{month}_{res}km_correlation", round(corr, 3))
+    record_property(f"month{month}_{res}km_rmse_million_km2", round(rmse, 3))
+    print(f"\nemulated vs NSIDC month {month} extent at {res} km, {years.min()}-{years.max()}: "
+          f"correlation {corr:.3f}, RMSE {rmse:.3f} million km2, bias {float((e - o).mean()):+.3f}")
+    assert corr > min_corr and rmse < max_rmse
+
+
+# --- physically tied fields -----------------------------------------------------------------------
+
+
+def test_sea_surface_temperature_is_tied_to_the_ice(arctic: xr.Dataset) -> None:
+    sic, tos = arctic["siconca"], arctic["tos"]
+    assert float(np.abs(tos.where(sic > 0.95) - 271.35).max()) < 0.15
+    open_water = tos.where(sic == 0)
+    assert float(open_water.min()) >= 271.35 - 1e-3
+    mean = open_water.mean("time")
+    assert float(xr.corr(mean, arctic.lat)) < -0.7, "open water should warm toward the south"
+
+
+def test_shortwave_is_insolation_times_clouds_and_reflected_by_ice(arctic: xr.Dataset) -> None:
+    lat = arctic.lat.values
+    for month in (6, 12):
+        rsds = arctic["rsds"].sel(time=f"2000-{month:02d}").values[0]
+        toa = climate.toa_insolation(lat, month)
+        if month == 12:
+            assert np.all(rsds[lat > 70] == 0.0), "sunlight in the polar night"
+        lit = toa > 1.0
+        assert np.all((rsds[lit] / toa[lit] >= 0.15 - 1e-4) & (rsds[lit] / toa[lit] <= 0.85 + 1e-4))
+    june = arctic.sel(time="2000-06").squeeze("time")
+    ocean = ~june["land"] & (june.rsds > 50)
+    albedo = (june.rsus / june.rsds).where(ocean)
+    assert float(np.abs(albedo.where(june.siconca == 0) - 0.07).max()) < 1e-3
+    assert float(albedo.where(june.siconca > 0.9).min()) > 0.6
+
+
+def test_air_temperatures_are_arctic(arctic: xr.Dataset) -> None:
+    central = emulator.regions(arctic.attrs["resolution_km"]).sel(region="central_arctic", drop=True)
+    winter = float(arctic.tas.where(central).sel(time=arctic.time.dt.month.isin([1, 2])).mean()) - 273.15
+    summer_ice = arctic.tas.where((arctic.siconca > 0.8) & (arctic.time.dt.month == 7))
+    assert -33 < winter < -22
+    assert -3 < float(summer_ice.mean()) - 273.15 < 1
+    arctic_cells = arctic.lat > 65
+    assert float((arctic.ta500 - arctic.tas).where(arctic_cells).mean()) < -10
+    anom = arctic.groupby("time.month") - arctic.groupby("time.month").mean()
+    assert float(xr.corr(anom.tas.where(arctic_cells), anom.ta500.where(arctic_cells))) > 0.6
+
+
+def test_pressure_heights_and_stratospheric_wind(arctic: xr.Dataset) -> None:
+    north = arctic.lat > 60
+    assert 1008 < float(arctic.psl.where(north).mean()) / 100 < 1018
+    assert 4.9 < float(arctic.zg500.where(north).mean()) / 1000 < 5.8
+    assert 9.6 < float(arctic.zg250.where(north).mean()) / 1000 < 10.8
+    anom = arctic.groupby("time.month") - arctic.groupby("time.month").mean()
+    assert float(xr.corr(anom.psl.where(north), anom.zg500.where(north))) > 0.3
+    band = (arctic.lat > 55) & (arctic.lat < 70)
+    cycle = arctic.ua10.where(band).mean(("y", "x")).groupby("time.month").mean()
+    assert cycle.sel(month=1) > 20 and -20 < cycle.sel(month=7) < 0
+
+
+def test_surface_wind_is_geostrophic_and_turned_toward_low_pressure(arctic: xr.Dataset) -> None:
+    month = arctic.sel(time="1995-01").squeeze("time")
+    dp_drow, dp_dx = np.gradient(month.psl.values, arctic.attrs["resolution_km"] * 1000.0)
+    grad = np.stack([dp_dx, -dp_drow])  # along +x, +y
+    wind = np.stack([month.uas.values, month.vas.values])
+    strong = (np.hypot(*grad) > 2e-4) & (month.lat.values > 50)
+    along_isobars = (-grad[1] * wind[0] + grad[0] * wind[1])[strong]  # (k x grad p) . V
+    down_gradient = (grad * wind).sum(axis=0)[strong]
+    assert strong.sum() > 20
+    assert (along_isobars > 0).mean() > 0.99, "low pressure must be on the left of the wind"
+    assert (down_gradient < 0).mean() > 0.99, "friction must turn the wind toward low pressure"
+
+
+# --- the links and the planted events show in the data --------------------------------------------
+
+
+def test_warm_sunny_pacific_summers_precede_low_ice_septembers(arctic: xr.Dataset) -> None:
+    pacific = emulator.regions(arctic.attrs["resolution_km"]).sel(region="pacific_sector", drop=True)
+    regional = arctic.where(pacific).mean(("y", "x"))
+    anom = regional.groupby("time.month") - regional.groupby("time.month").mean()
+    sept = detrend(anom.siconca.sel(time=anom.time.dt.month == 9).values)
+    for name, months in (("tas", [7, 8, 9]), ("rsds", [6, 7]), ("psl", [6, 7, 8])):
+        summer = anom[name].sel(time=anom.time.dt.month.isin(months)).coarsen(time=len(months)).mean()
+        corr = np.corrcoef(detrend(summer.values), sept)[0, 1]  # the links, not the shared trend
+        print(f"\n{name} months {months} vs September Pacific SIC: r = {corr:.2f}")
+        assert corr < -0.4, name
+    assert float(anom.psl.sel(time=slice("2007-06", "2007-08")).mean()) > 300.0, "the 2007 Beaufort High"
+    jja = {year: float(regional.tas.sel(time=slice(f"{year}-06", f"{year}-08")).mean())
+           for year in (2007, 2013)}
+    assert jja[2013] < jja[2007] - 2.0, f"the cool 2013 summer after the warm 2007 one: {jja}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resolution_km", [25, 50])
+def test_fine_grids_agree_with_the_coarse_one(resolution_km: int) -> None:
+    fine = emulator.generate(resolution_km, "2012-03", "2012-09", seed=0)
+    coarse = emulator.generate(100, "2012-03", "2012-09", seed=0)
+    fine_extent = sea_ice_extent(fine.siconca).values
+    coarse_extent = sea_ice_extent(coarse.siconca).values
+    assert np.allclose(fine_extent, coarse_extent, atol=0.6), (fine_extent, coarse_extent)
+    assert fine.siconca.dtype == np.float32
