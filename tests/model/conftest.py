@@ -13,6 +13,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import xarray as xr
+
+from icegrad.data.land import land_mask
+from icegrad.data.schema import month_starts
+from icegrad.grid import ease2_grid
+from icegrad.variables import MONTHLY_VARIABLES
 
 
 def icenet_layer_specs(n_channels: int, factor: float, n_leads: int = 6, n_classes: int = 3
@@ -167,3 +173,32 @@ def layer_specs():
 def legacy_h5_writer():
     """:func:`write_legacy_icenet_h5`, for tests of the Keras 2 HDF5 loader."""
     return write_legacy_icenet_h5
+
+
+def make_sic_dataset(start: str = "1979-01", end: str = "1985-12", seed: int = 0) -> xr.Dataset:
+    """A SIC-only monthly dataset on the 200 km grid: synthetic ice edge by latitude, season and trend."""
+    rng = np.random.default_rng(seed)
+    grid = ease2_grid(200)
+    land = land_mask(200)
+    times = month_starts(start, end).astype("datetime64[ns]")
+    months = times.month.to_numpy()[:, None, None]
+    years = (times.year.to_numpy() - 1979)[:, None, None]
+    edge = 68.0 + 9.0 * np.cos(2 * np.pi * (months - 3) / 12) + 0.3 * years
+    noise = rng.normal(0, 0.05, (len(times), 54, 54))
+    sic = 1 / (1 + np.exp(-(grid["lat"].values[None] - edge) / 2.0)) + noise
+    sic = np.where(land.values[None], np.nan, np.clip(sic, 0, 1)).astype("float32")
+    spec = MONTHLY_VARIABLES["siconca"]
+    ds = xr.Dataset(
+        {"siconca": (("time", "y", "x"), sic, {"units": spec.units, "long_name": spec.long_name,
+                                               "standard_name": spec.standard_name})},
+        coords={**grid.coords, "time": times,
+                "land": land.drop_vars([c for c in land.coords if c not in ("y", "x")])})
+    ds.attrs = {"data_source": "emulated", "source": "SYNTHETIC test fixture (model tests), not observations",
+                "title": "icegrad model-test dataset", "Conventions": "CF-1.8", "resolution_km": 200}
+    return ds
+
+
+@pytest.fixture(scope="session")
+def sic_dataset() -> xr.Dataset:
+    """1979-1985 SIC-only synthetic dataset (shared: copy before modifying)."""
+    return make_sic_dataset()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -17,14 +19,19 @@ from icegrad.model.losses import (
     WeightedCategoricalCrossentropy,
     make_loss,
 )
+from icegrad.model.skill import evaluate_skill
 from icegrad.model.train import (
     Arrays,
     TrainConfig,
     TrainingError,
     fit_member,
     fit_temperature,
+    load_or_train,
     make_tf_dataset,
+    model_cache_key,
+    train_ensemble,
 )
+from icegrad.variables import SIC_ONLY_CHANNEL_NAMES
 
 probabilities = arrays(np.float32, (2, 3, 3, 2), elements=st.floats(0.0625, 1.0, width=32))
 
@@ -133,3 +140,46 @@ def test_training_is_deterministic_learns_and_early_stops(tiny_arrays):
     def val_loss(m: keras.Model) -> float:
         return float(loss(val.y, m.predict(val.x, verbose=0), sample_weight=val.w))
     assert val_loss(model_a) < val_loss(untrained)
+
+
+SMALL_SPLITS = {"train_years": (1980, 1982), "val_years": (1983, 1983), "test_years": (1984, 1984)}
+
+
+def test_cache_key_follows_config_and_data_but_not_verbosity(sic_dataset):
+    config = TrainConfig(channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    key = model_cache_key(sic_dataset, config)
+    assert key == model_cache_key(sic_dataset, dataclasses.replace(config, verbose=0))
+    assert key != model_cache_key(sic_dataset, dataclasses.replace(config, members=2))
+    changed = sic_dataset.copy(deep=True)
+    changed["siconca"][0, 0, 0] = 0.5
+    assert key != model_cache_key(changed, config)
+
+
+def test_data_source_mismatch_is_reported_before_training(sic_dataset):
+    with pytest.raises(TrainingError, match="data_source='emulated'"):
+        train_ensemble(sic_dataset, TrainConfig(data_source="osisaf", **SMALL_SPLITS))
+
+
+@pytest.mark.slow  # trains two tiny members on a synthetic 200 km dataset (~1 min on 2 shared cores)
+def test_train_ensemble_end_to_end_cached_and_scored(sic_dataset, isolated_cache, monkeypatch):
+    config = TrainConfig(members=2, epochs=1, filters_factor=0.0625, batch_size=6, verbose=0,
+                         channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    ensemble = load_or_train(sic_dataset, config)
+    assert len(ensemble) == 2 and ensemble.channels == SIC_ONLY_CHANNEL_NAMES
+    assert ensemble.manifest["seeds"] == [36, 37] and ensemble.manifest["n_train_samples"] == 36
+    assert ensemble.manifest["n_val_samples"] == 12
+    assert (isolated_cache / "models" / model_cache_key(sic_dataset, config) / "manifest.json").is_file()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("load_or_train retrained an ensemble that was cached")
+
+    monkeypatch.setattr("icegrad.model.train.train_ensemble", no_training)
+    cached = load_or_train(sic_dataset, config)
+    for a, b in zip(ensemble.members[1].get_weights(), cached.members[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    scores = evaluate_skill(cached, sic_dataset)
+    assert list(scores["model"].values) == ["icenet", "linear_trend", "persistence"]
+    assert scores.sizes["lead"] == 6 and scores.attrs["years"] == "1984-1984"
+    assert ((scores["binary_accuracy"] >= 0) & (scores["binary_accuracy"] <= 100)).all()
+    assert (scores["sie_error"] >= 0).all()

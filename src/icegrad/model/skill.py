@@ -1,0 +1,142 @@
+"""Forecast skill of an IceNet ensemble against the two baselines IceNet was compared with.
+
+Two metrics per lead month, on the test years, as in Andersson et al. (2021):
+
+* **binary accuracy** (%): a cell is forecast as ice when the sea-ice probability
+  P(marginal) + P(full) exceeds 0.5, observed as ice when its SIC exceeds 0.15; the share of correct
+  cells is weighted by IceNet's sample weights, so it counts only the active region (cells that held
+  ice in that calendar month in some training year) and every month equally;
+* **sea-ice-extent error** (million km^2): mean absolute difference between forecast and observed
+  extent, summed over the grid's true cell areas (land excluded). As in IceNet, every forecast is
+  open water outside the active region: a network is never trained there (its sample weight is zero),
+  so whatever it outputs in those cells is not a forecast.
+
+The baselines are the inputs' own SIC channels, not recomputed, so they are exactly what the network
+saw: the linear-trend forecast ``siconca_linear_trend_<lead>`` and persistence of the last observed
+month ``siconca_abs_1``, each thresholded at SIC > 0.15.
+
+Example
+-------
+>>> skill = evaluate_skill(ensemble, ds)          # doctest: +SKIP
+>>> skill_table(skill).query("lead == 1")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from icegrad import grid
+from icegrad.data import inputs as data_inputs
+from icegrad.data.splits import Splits
+from icegrad.diagnostics import EXTENT_THRESHOLD
+from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.variables import SIC_CLASSES
+
+ICE_CLASSES = list(SIC_CLASSES[1:])
+PROBABILITY_THRESHOLD = 0.5
+BASELINE_CHANNELS = ("siconca_abs_1", *(f"siconca_linear_trend_{k}" for k in range(1, 7)))
+
+
+class SkillError(ValueError):
+    """Forecasts and observations that cannot be scored together."""
+
+
+def sea_ice_probability(probabilities: xr.DataArray) -> xr.DataArray:
+    """P(SIC > 0.15) = P(marginal) + P(full) from class probabilities ``(..., class, lead)``."""
+    out = probabilities.sel({"class": ICE_CLASSES}).sum("class")
+    out.name = "sea_ice_probability"
+    out.attrs = {"units": "1", "long_name": "sea ice probability, P(SIC > 0.15)"}
+    return out
+
+
+def baseline_forecasts(inputs: xr.DataArray, n_leads: int) -> dict[str, xr.DataArray]:
+    """Binary ice forecasts ``(time, y, x, lead)`` of the linear-trend and persistence baselines."""
+    missing = [c for c in BASELINE_CHANNELS[: n_leads + 1] if c not in inputs["channel"].values]
+    if missing:
+        raise SkillError(f"inputs lack the baseline channel(s) {missing}; build them with "
+                         "icegrad.data.inputs.build_inputs(..., channels=BASELINE_CHANNELS)")
+    leads = xr.DataArray(np.arange(1, n_leads + 1), dims="lead", name="lead")
+    trend = xr.concat([inputs.sel(channel=f"siconca_linear_trend_{k}", drop=True) for k in leads.values],
+                      dim=leads)
+    persistence = inputs.sel(channel="siconca_abs_1", drop=True).expand_dims(lead=leads)
+    return {name: (field > EXTENT_THRESHOLD).astype("float32").transpose("time", "y", "x", "lead")
+            for name, field in (("linear_trend", trend), ("persistence", persistence))}
+
+
+def skill_scores(forecasts: Mapping[str, xr.DataArray], targets: xr.Dataset) -> xr.Dataset:
+    """Binary accuracy and SIE error ``(model, lead)`` of sea-ice probability forecasts.
+
+    ``forecasts`` maps a model name to P(SIC > 0.15) (or a 0/1 forecast) ``(time, y, x, lead)``;
+    ``targets`` is :func:`icegrad.data.inputs.build_targets`'s output for the same start months.
+    """
+    observed = targets["targets"].sel({"class": ICE_CLASSES}).sum("class") > 0.5
+    weight = targets["sample_weight"]
+    active = weight > 0
+    if float(weight.sum()) <= 0:
+        raise SkillError("the targets' sample weights are all zero: no active cells to score")
+    ocean = ~targets["land"] if "land" in targets.coords else xr.ones_like(observed.isel(time=0, lead=0))
+    area = grid.ease2_grid(grid.resolution_of(targets))["cell_area"].drop_vars(["lat", "lon", "crs"])
+    observed_extent = (observed.where(ocean, False) * area).sum(("y", "x")) / 1e6
+    accuracy, sie_error = [], []
+    for name, sip in forecasts.items():
+        if sip.sizes != observed.sizes or sip.sizes["time"] == 0:
+            raise SkillError(f"forecast {name!r} has sizes {dict(sip.sizes)}; the targets have "
+                             f"{dict(observed.sizes)} (time, y, x, lead must match)")
+        predicted = (sip.transpose(*observed.dims) > PROBABILITY_THRESHOLD).assign_coords(observed.coords)
+        predicted = predicted & active
+        correct = (predicted == observed).astype("float64")
+        accuracy.append(100 * (correct * weight).sum(("time", "y", "x")) / weight.sum(("time", "y", "x")))
+        extent = (predicted.where(ocean, False) * area).sum(("y", "x")) / 1e6
+        sie_error.append(abs(extent - observed_extent).mean("time"))
+    models = xr.DataArray(list(forecasts), dims="model", name="model")
+    out = xr.Dataset({
+        "binary_accuracy": xr.concat(accuracy, dim=models).assign_attrs(
+            units="%", long_name="binary accuracy of P(SIC > 0.15) > 0.5 over the active region"),
+        "sie_error": xr.concat(sie_error, dim=models).assign_attrs(
+            units="1e6 km2", long_name="mean absolute sea ice extent error"),
+    })
+    out["lead"].attrs = {"long_name": "lead time", "units": "months"}
+    out.attrs = {"n_forecasts": int(observed.sizes["time"]),
+                 "first_start": f"{pd.Timestamp(observed.time.values[0]):%Y-%m}",
+                 "last_start": f"{pd.Timestamp(observed.time.values[-1]):%Y-%m}",
+                 "data_source": str(targets.attrs.get("data_source", "unknown"))}
+    return out
+
+
+def evaluate_skill(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, int] | None = None,
+                   *, batch_size: int = 4) -> xr.Dataset:
+    """Skill ``(model, lead)`` of the ensemble mean and both baselines on ``years`` (default: the test split).
+
+    The start months are those of the test years whose targets all lie in ``ds``.
+    """
+    splits = ensemble.manifest.get("splits") or {}
+    train_years = tuple(splits.get("train", Splits().train))
+    years = tuple(years or splits.get("test", Splits().test))
+    n_leads = ensemble.members[0].output_shape[-1]
+    starts = data_inputs.available_start_months(ds, n_leads)
+    starts = starts[(starts.year >= years[0]) & (starts.year <= years[1])]
+    if len(starts) == 0:
+        raise SkillError(f"no forecast start month in {years[0]}-{years[1]} has {n_leads} months of "
+                         "observations in the dataset; choose years the data covers")
+    inputs = data_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
+    targets = data_inputs.build_targets(ds, starts, n_leads, train_years=train_years)
+    probabilities = ensemble.predict(inputs, mean=True, batch_size=batch_size)
+    baseline_inputs = data_inputs.build_inputs(ds, starts, ensemble.stats, list(BASELINE_CHANNELS))
+    forecasts = {"icenet": sea_ice_probability(probabilities), **baseline_forecasts(baseline_inputs, n_leads)}
+    out = skill_scores(forecasts, targets)
+    out.attrs.update({"years": f"{years[0]}-{years[1]}", "members": len(ensemble),
+                      "icenet_forecast": "ensemble mean of the members' class probabilities"})
+    return out
+
+
+def skill_table(skill: xr.Dataset) -> pd.DataFrame:
+    """A tidy table (one row per model, lead and metric) with the metric's units."""
+    rows = []
+    for metric, var in skill.data_vars.items():
+        frame = var.to_dataframe(name="value").reset_index()[["model", "lead", "value"]]
+        rows.append(frame.assign(metric=metric, units=var.attrs.get("units", "")))
+    return pd.concat(rows, ignore_index=True)[["model", "lead", "metric", "value", "units"]]

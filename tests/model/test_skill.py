@@ -1,0 +1,111 @@
+"""Skill metrics on hand-built forecasts whose accuracy and extent error are known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from icegrad.grid import ease2_grid
+from icegrad.model.skill import (
+    SkillError,
+    baseline_forecasts,
+    sea_ice_probability,
+    skill_scores,
+    skill_table,
+)
+from icegrad.variables import SIC_CLASSES
+
+SIDE = 54  # the 200 km grid: every cell covers 40 000 km2
+CELL_AREA_MKM2 = 0.04
+
+
+def make_targets(n_time: int = 2, n_leads: int = 2) -> xr.Dataset:
+    """Ice (full class) in the top-left 10x10 block, active region rows 0-19, land in the last column."""
+    g = ease2_grid(200)
+    classes = np.zeros((n_time, SIDE, SIDE, n_leads), dtype=int)
+    classes[:, :10, :10] = 2
+    one_hot = np.moveaxis(np.eye(3, dtype="float32")[classes], -1, -2)
+    weight = np.zeros((n_time, SIDE, SIDE, n_leads), dtype="float32")
+    weight[:, :20] = 1.0
+    land = np.zeros((SIDE, SIDE), dtype=bool)
+    land[:, -1] = True
+    weight[:, :, -1] = 0.0
+    coords = {"time": np.array(["2019-01-01", "2019-02-01"][:n_time], dtype="datetime64[ns]"),
+              "lead": np.arange(1, n_leads + 1), "class": list(SIC_CLASSES),
+              "y": g.y, "x": g.x, "land": (("y", "x"), land)}
+    return xr.Dataset({"targets": (("time", "y", "x", "class", "lead"), one_hot),
+                       "sample_weight": (("time", "y", "x", "lead"), weight)}, coords=coords,
+                      attrs={"data_source": "emulated"})
+
+
+def sip_from(ice: np.ndarray, targets: xr.Dataset) -> xr.DataArray:
+    return xr.DataArray(ice.astype("float32"), dims=("time", "y", "x", "lead"),
+                        coords={k: targets[k] for k in ("time", "y", "x", "lead")})
+
+
+def test_perfect_and_known_wrong_forecasts():
+    targets = make_targets()
+    perfect = np.zeros((2, SIDE, SIDE, 2))
+    perfect[:, :10, :10] = 0.9
+    wrong = perfect.copy()
+    wrong[:, 10:15, :10] = 0.8   # 50 extra ice cells inside the active region
+    wrong[:, 30:40, 30:40] = 1.0  # outside the active region: never counted as a forecast
+    wrong[:, :10, -1] = 1.0      # on land: not counted either
+    scores = skill_scores({"perfect": sip_from(perfect, targets), "wrong": sip_from(wrong, targets)}, targets)
+    assert scores["binary_accuracy"].dims == ("model", "lead")
+    np.testing.assert_allclose(scores["binary_accuracy"].sel(model="perfect"), 100.0)
+    np.testing.assert_allclose(scores["sie_error"].sel(model="perfect"), 0.0)
+    active_cells = 20 * (SIDE - 1)
+    np.testing.assert_allclose(scores["binary_accuracy"].sel(model="wrong"), 100 * (1 - 50 / active_cells))
+    np.testing.assert_allclose(scores["sie_error"].sel(model="wrong"), 50 * CELL_AREA_MKM2, rtol=1e-6)
+    assert scores["sie_error"].attrs["units"] == "1e6 km2" and scores["binary_accuracy"].attrs["units"] == "%"
+
+
+def test_probability_threshold_is_one_half():
+    targets = make_targets(n_time=1, n_leads=1)
+    ice = np.zeros((1, SIDE, SIDE, 1))
+    ice[:, :10, :10] = 0.5  # exactly one half is not "ice"
+    scores = skill_scores({"m": sip_from(ice, targets)}, targets)
+    assert float(scores["sie_error"].item()) == pytest.approx(100 * CELL_AREA_MKM2)
+
+
+def test_sea_ice_probability_sums_the_ice_classes():
+    probs = xr.DataArray(np.array([[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]]), dims=("cell", "class"),
+                         coords={"class": list(SIC_CLASSES)})
+    np.testing.assert_allclose(sea_ice_probability(probs), [0.8, 0.3])
+
+
+def test_baselines_threshold_the_sic_channels():
+    channels = ["siconca_abs_1", "siconca_linear_trend_1", "siconca_linear_trend_2"]
+    values = np.zeros((1, 2, 2, 3), dtype="float32")
+    values[0, 0, 0] = [0.2, 0.1, 0.9]  # persistence ice, trend lead 1 open, trend lead 2 ice
+    values[0, 1, 1] = [0.15, 0.16, 0.0]  # SIC must exceed 0.15 strictly
+    inputs = xr.DataArray(values, dims=("time", "y", "x", "channel"), coords={"channel": channels})
+    forecasts = baseline_forecasts(inputs, n_leads=2)
+    assert forecasts["persistence"].dims == ("time", "y", "x", "lead")
+    np.testing.assert_array_equal(forecasts["persistence"][0, 0, 0], [1, 1])
+    np.testing.assert_array_equal(forecasts["linear_trend"][0, 0, 0], [0, 1])
+    np.testing.assert_array_equal(forecasts["persistence"][0, 1, 1], [0, 0])
+    np.testing.assert_array_equal(forecasts["linear_trend"][0, 1, 1], [1, 0])
+    with pytest.raises(SkillError, match="baseline channel"):
+        baseline_forecasts(inputs.sel(channel=channels[:2]), n_leads=2)
+
+
+def test_mismatched_forecasts_and_empty_weights_are_reported():
+    targets = make_targets()
+    with pytest.raises(SkillError, match="sizes"):
+        skill_scores({"m": sip_from(np.zeros((1, SIDE, SIDE, 2)), targets.isel(time=[0]))}, targets)
+    with pytest.raises(SkillError, match="no active cells"):
+        skill_scores({"m": sip_from(np.zeros((2, SIDE, SIDE, 2)), targets)},
+                     targets.assign(sample_weight=targets["sample_weight"] * 0))
+
+
+def test_tidy_table_has_one_row_per_model_lead_metric():
+    targets = make_targets()
+    scores = skill_scores({"a": sip_from(np.zeros((2, SIDE, SIDE, 2)), targets),
+                           "b": sip_from(np.ones((2, SIDE, SIDE, 2)), targets)}, targets)
+    table = skill_table(scores)
+    assert list(table.columns) == ["model", "lead", "metric", "value", "units"]
+    assert len(table) == 2 * 2 * 2
+    assert set(table["units"]) == {"%", "1e6 km2"}
