@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,12 +97,21 @@ def _global_attrs(resolution_km: int, first: pd.Timestamp, last: pd.Timestamp,
     }
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the emulator's source, part of the cache key: an edited rule never serves stale data."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def load(resolution_km: int = 100, seed: int = 0, start: str = "1979-01", end: str = "2020-12",
          refresh: bool = False) -> xr.Dataset:
     """The emulated Arctic from the disk cache, generating (atomically) and storing it on first use."""
     first, last = _check(resolution_km, start, end, seed)
     params = {"resolution_km": resolution_km, "seed": int(seed), "start": f"{first:%Y-%m}",
-              "end": f"{last:%Y-%m}", "version": icegrad.__version__}
+              "end": f"{last:%Y-%m}", "version": icegrad.__version__, "code": code_fingerprint()}
     ds = cached_netcdf("emulator", params,
                        lambda: generate(resolution_km, f"{first:%Y-%m}", f"{last:%Y-%m}", seed),
                        refresh=refresh)

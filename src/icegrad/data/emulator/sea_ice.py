@@ -33,7 +33,7 @@ THETA = np.array([66.5, 65.7, 65.4, 65.9, 66.9, 68.7, 71.8, 74.65, 75.65, 72.9, 
 WINTER = np.array([1.0, 1.0, 1.0, 0.9, 0.7, 0.4, 0.15, 0.0, 0.0, 0.2, 0.6, 0.9])
 WIDTH = np.array([1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.35, 1.35, 1.3, 1.2, 1.1, 1.0])
 CMAX = np.array([0.98, 0.98, 0.98, 0.97, 0.95, 0.92, 0.88, 0.86, 0.88, 0.93, 0.96, 0.97])
-TREND_GAIN = np.array([0.7, 0.7, 0.7, 0.7, 0.75, 0.85, 0.95, 1.0, 1.0, 1.0, 0.9, 0.8])
+TREND_GAIN = np.array([0.62, 0.62, 0.62, 0.64, 0.72, 0.85, 0.95, 1.0, 1.0, 1.0, 0.9, 0.8])
 
 # Geographic features: (lat, lon) centre, radius (km), winter and summer shift of effective latitude.
 FEATURES: tuple[tuple[tuple[float, float], float, float, float], ...] = (
