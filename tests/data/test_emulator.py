@@ -218,6 +218,14 @@ def test_true_sensitivity_is_zero_for_unlinked_variables_and_shaped_for_attribut
     assert float(sens.sel(variable="siconca", lag=1).sum()) > 0
 
 
+def test_perturbations_must_target_an_input_of_the_rule_inside_the_run() -> None:
+    with pytest.raises(emulator.EmulatorError, match="zg250"):
+        emulator.Perturbation("zg250", "2000-01", 0, 0, 1.0)
+    with pytest.raises(emulator.EmulatorError, match="outside"):
+        late = emulator.Perturbation("tas", "2001-01", 0, 0, 1.0)
+        emulator.generate(RES, "2000-01", "2000-03", perturbation=late)
+
+
 def test_true_sensitivity_rejects_what_it_cannot_answer(sens_setup) -> None:
     ds, roi = sens_setup
     with pytest.raises(emulator.EmulatorError, match="months_back"):

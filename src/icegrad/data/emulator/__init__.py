@@ -28,6 +28,8 @@ the sea-ice state:
   coasts and brings clear skies.
 * **Sea surface temperature** in the Atlantic sector, lag 1 in November-May (-0.5 per K) and lag 2
   in December-April (-0.3): warm Atlantic inflow keeps the Barents and Greenland seas open.
+  The link acts through the *open-water* SST anomaly; under the ice ``tos`` shows the freezing
+  point, as observed SST does.
 
 No link at all from ``ta500``, ``rsus``, ``zg500``, ``zg250``, ``ua10``, ``uas`` or ``vas``. Some of
 them are strongly *correlated* with the ice (``rsus`` is caused by it; ``ta500`` follows ``tas``;
@@ -41,7 +43,8 @@ Example
 >>> emulator.true_links()[["variable", "lag", "region", "sign"]].head(3)  # doctest: +SKIP
 """
 
-from icegrad.data.emulator.dataset import EmulatorError, generate, load
+from icegrad.data.emulator.dataset import generate, load
+from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.geography import REGION_NAMES, regions
 from icegrad.data.emulator.links import LINKED_DRIVERS, UNLINKED_VARIABLES, true_links
 from icegrad.data.emulator.sensitivity import true_sensitivity

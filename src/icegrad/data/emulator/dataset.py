@@ -14,6 +14,7 @@ import xarray as xr
 import icegrad
 from icegrad import grid
 from icegrad.data.emulator.drivers import EPOCH
+from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.simulate import Perturbation, simulate
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
@@ -21,10 +22,6 @@ from icegrad.io import cached_netcdf
 from icegrad.variables import MONTHLY_VARIABLES
 
 LAST_MONTH = pd.Timestamp("2050-12-01")
-
-
-class EmulatorError(ValueError):
-    """Parameters the emulated Arctic cannot honour (dates out of range, bad seed or resolution)."""
 
 
 def _check(resolution_km: int, start: str, end: str, seed: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -61,10 +58,14 @@ def generate(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-
     True
     """
     first, last = _check(resolution_km, start, end, seed)
+    if perturbation is not None and not EPOCH <= pd.Timestamp(perturbation.time) <= last:
+        raise EmulatorError(f"perturbation month {perturbation.time!r} is outside {EPOCH:%Y-%m} to "
+                            f"{last:%Y-%m}, so it could not change the output")
     arrays = simulate(resolution_km, first, last, int(seed), perturbation)
     g = grid.ease2_grid(resolution_km)
     coords = {name: g[name] for name in ("y", "x", "lat", "lon", "cell_area", "crs")}
-    coords["time"] = ("time", month_starts(f"{first:%Y-%m}", f"{last:%Y-%m}"), {"long_name": "month"})
+    coords["time"] = ("time", month_starts(f"{first:%Y-%m}", f"{last:%Y-%m}"),
+                      {"standard_name": "time", "long_name": "month (first day)"})
     coords["land"] = land_mask(resolution_km).drop_vars(["lat", "lon", "cell_area", "x", "y", "crs"],
                                                         errors="ignore")
     data_vars = {}

@@ -99,7 +99,7 @@ def regions(resolution_km: int = 100) -> xr.DataArray:
         attrs={"long_name": "emulator sea region mask", "units": "1",
                "description": "; ".join(f"{r.name}: {r.long_name}, {r.describe()}" for r in REGIONS)},
     )
-    out.coords["long_name"] = ("region", [r.long_name for r in REGIONS])
+    out.coords["region_long_name"] = ("region", [r.long_name for r in REGIONS])
     return out
 
 

@@ -20,7 +20,7 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.data.emulator import sea_ice
-from icegrad.data.emulator.dataset import EmulatorError
+from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.simulate import link_weights
 from icegrad.variables import MONTHLY_VARIABLES
 

@@ -16,8 +16,9 @@ import pandas as pd
 from icegrad import grid
 from icegrad.data.emulator import climate, sea_ice
 from icegrad.data.emulator.drivers import EPOCH, Weather, n_months_since_epoch
+from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.geography import REGION_NAMES, region_index
-from icegrad.data.emulator.links import LINKS, Link
+from icegrad.data.emulator.links import LINKED_DRIVERS, LINKS, Link
 from icegrad.data.land import land_mask
 from icegrad.variables import MONTHLY_VARIABLES
 
@@ -36,6 +37,12 @@ class Perturbation:
     row: int
     col: int
     delta: float
+
+    def __post_init__(self) -> None:
+        inputs = ("siconca", *LINKED_DRIVERS)
+        if self.variable not in inputs:
+            raise EmulatorError(f"cannot perturb {self.variable!r}: only the sea-ice rule's inputs {inputs} "
+                                "change SIC (the other fields have no link, so their sensitivity is zero)")
 
 
 def link_weights(resolution_km: int) -> list[tuple[Link, np.ndarray]]:
