@@ -1,0 +1,109 @@
+"""The book's cached stages: data -> ROI -> trained ensemble -> attributions.
+
+Each chapter calls these with its parameters. Every stage is cached on disk under a key made from the
+parameters that change its result (the dataset by source and resolution, the ensemble by its training
+configuration and a fingerprint of the data, attributions by method settings and hashes of weights,
+inputs and ROI), so the model is trained once for the whole book and a chapter re-run with another
+method or lead recomputes only the attributions.
+
+Example
+-------
+>>> ds = dataset("emulated", 200)                                   # doctest: +SKIP
+>>> roi = region(ds)                                                # 2013 vs 2007, September
+>>> ens = ensemble(ds, members=2)
+>>> result = attributions(ds, ens, roi, "2013-09", leads=(1, 3), method="integrated_gradients")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from icegrad.attribution import attribute_forecast
+from icegrad.attribution.references import climatology_baseline
+from icegrad.attribution.targets import check_leads, forecast_start
+from icegrad.data import inputs as data_inputs
+from icegrad.data import load_dataset
+from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.model.train import TrainConfig, load_or_train
+from icegrad.model.weights import load_icenet_release
+from icegrad.roi import DEFAULT_RULE, region_of_interest
+
+BOOK_ROI_RULE = "threshold:0.5,sign:abs"
+"""The book's ROI rule: cells where September SIC changed by at least 0.5 between the two years."""
+
+
+def dataset(data_source: str = "emulated", resolution_km: int = 100) -> xr.Dataset:
+    """The monthly dataset of ``data_source`` at ``resolution_km`` (cached by its loader)."""
+    return load_dataset(data_source, resolution_km=resolution_km)
+
+
+def region(ds: xr.Dataset, reference_year: int = 2007, target_year: int = 2013, month: int = 9,
+           roi_rule: str = BOOK_ROI_RULE) -> xr.DataArray:
+    """The region of interest (see :func:`icegrad.roi.region_of_interest`; cheap, not cached)."""
+    return region_of_interest(ds, reference_year, target_year, month, roi_rule or DEFAULT_RULE)
+
+
+def ensemble(ds: xr.Dataset, members: int = 5, width: float = 0.25, epochs: int | None = None,
+             weights: str | Path | None = None, seed_base: int = 36) -> IceNetEnsemble:
+    """The trained IceNet ensemble for ``ds``: from the cache, trained once, or the original release.
+
+    ``weights`` names a folder holding the IceNet release's ``network_tempscaled_<seed>.h5`` files;
+    when given, those networks are loaded (``members`` of them, seeds 36 upwards) instead of training.
+    ``width`` is IceNet's filter factor (2 in the paper; the book uses a narrow network on CPU).
+    """
+    if weights:
+        release = load_icenet_release(weights, range(seed_base, seed_base + members),
+                                      height=ds.sizes["y"], width=ds.sizes["x"])
+        stats = data_inputs.fit_normalisation(ds)
+        return IceNetEnsemble(release.members, stats, release.channels, release.manifest)
+    options = {"members": members, "filters_factor": width, "seed_base": seed_base,
+               "data_source": str(ds.attrs.get("data_source"))}
+    if epochs is not None:
+        options["epochs"] = epochs
+    return load_or_train(ds, TrainConfig(**options))
+
+
+def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,
+                    leads: Sequence[int]) -> xr.DataArray:
+    """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``."""
+    starts = sorted({forecast_start(target_month, lead) for lead in check_leads(leads)})
+    return data_inputs.build_inputs(ds, pd.DatetimeIndex(starts), ens.stats, list(ens.channels))
+
+
+def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: int) -> xr.DataArray:
+    """The climatological IG baseline for one lead: the mean training-years input of that start month."""
+    start = pd.Timestamp(forecast_start(target_month, lead))
+    years = ens.manifest.get("splits", {}).get("train") or data_inputs.Splits().train
+    starts = pd.date_range(f"{years[0]}-{start.month:02d}", f"{years[1]}-{start.month:02d}", freq="12MS")
+    inputs = data_inputs.build_inputs(ds, starts, ens.stats, list(ens.channels))
+    return climatology_baseline(inputs, month=start.month, years=range(years[0], years[1] + 1))
+
+
+def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray, target_month: str = "2013-09",
+                 leads: Sequence[int] = (1, 2, 3, 4, 5, 6), method: str = "integrated_gradients",
+                 steps: int = 64, baseline: str = "zeros", **options: object) -> xr.Dataset:
+    """Attributions of every member's ROI forecast for ``target_month`` at each lead (cached).
+
+    ``baseline`` is ``"zeros"`` (normalised units) or ``"climatology"`` (the training-years mean input
+    of each lead's start month); ``options`` go to :func:`icegrad.attribution.attribute`.
+    """
+    leads = check_leads(leads)
+    inputs = forecast_inputs(ds, ens, target_month, leads)
+    model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
+    common = {"method": method, "steps": steps, "cache": True, "model_id": model_id,
+              "data_source": str(ds.attrs.get("data_source")), "land": ds["land"], **options}
+    if method != "integrated_gradients" or baseline != "climatology":
+        result = attribute_forecast(ens.members, inputs, target_month, roi, leads,
+                                    baseline=baseline, **common)
+        return result.assign_coords(member=ens.member_names)
+    parts = [attribute_forecast(ens.members, inputs, target_month, roi, [lead], baseline="climatology",
+                                climatology=baseline_for(ds, ens, target_month, lead), **common)
+             for lead in leads]
+    result = xr.concat(parts, dim="lead", data_vars="minimal", coords="minimal", compat="override",
+                       join="override", combine_attrs="override")
+    result["roi"] = parts[0]["roi"]
+    return result.assign_coords(member=ens.member_names)
