@@ -118,9 +118,11 @@ def _literal(text: str) -> Any:
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Turn a command-line string into the type of the parameter's default value."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
+    if not isinstance(value, str) or isinstance(default, str):
         return value
     parsed = _literal(value)
+    if default is None:
+        return parsed
     if isinstance(default, bool) or type(parsed) is type(default):
         return parsed
     if isinstance(default, float) and isinstance(parsed, int):
