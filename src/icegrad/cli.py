@@ -1,6 +1,8 @@
 """``icegrad``: the command line over the same functions the book calls.
 
     icegrad data --source emulated --resolution 100     build (or load) and summarise a dataset
+    icegrad train --members 5 --width 0.25              train (or load) the cached IceNet ensemble
+    icegrad attribute --target-month 2013-09 --method integrated_gradients --output ig.nc
     icegrad chapters                                    list the book's chapters and their parameters
     icegrad run 03 -p target_year 2012                  re-execute one chapter with other parameters
     icegrad book                                        execute every chapter and build the HTML
@@ -9,11 +11,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from icegrad import grid
 from icegrad.data.schema import DATA_SOURCES
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 
 def _parameters(pairs: Sequence[Sequence[str]] | None) -> dict[str, str]:
@@ -36,6 +41,52 @@ def _cmd_data(args: argparse.Namespace) -> int:
     for t, value in zip(september.time.dt.year.values, september.values, strict=True):
         print(f"  {t}: {value:5.2f}")
     return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from icegrad import pipeline
+    from icegrad.model.skill import evaluate_skill, skill_table
+
+    ds = pipeline.dataset(args.source, args.resolution)
+    ens = pipeline.ensemble(ds, members=args.members, width=args.width, epochs=args.epochs,
+                            weights=args.weights or None)
+    print(ens)
+    if args.skill:
+        print(skill_table(evaluate_skill(ens, ds)).to_string())
+    return 0
+
+
+def _cmd_attribute(args: argparse.Namespace) -> int:
+    from icegrad import pipeline
+    from icegrad.attribution.methods import METHODS
+    from icegrad.attribution.results import save_result
+    from icegrad.roi import RoiRule
+
+    if args.method not in METHODS:  # checked before any data is loaded or model trained
+        raise ValueError(f"unknown method {args.method!r}; choose one of {METHODS}")
+    if args.roi_rule:
+        RoiRule.parse(args.roi_rule)
+    ds = pipeline.dataset(args.source, args.resolution)
+    roi = pipeline.region(ds, args.reference_year, args.target_year, args.month, args.roi_rule)
+    ens = pipeline.ensemble(ds, members=args.members, width=args.width, epochs=args.epochs,
+                            weights=args.weights or None)
+    result = pipeline.attributions(ds, ens, roi, args.target_month, leads=args.leads, method=args.method,
+                                   steps=args.steps, baseline=args.baseline)
+    path = save_result(result, args.output)
+    print(f"attributions ({args.method}, leads {args.leads}) written to {path}")
+    return 0
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default="emulated", choices=DATA_SOURCES)
+    parser.add_argument("--resolution", type=int, default=100, choices=grid.SUPPORTED_RESOLUTIONS_KM)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--members", type=int, default=5, help="ensemble members (default 5)")
+    parser.add_argument("--width", type=float, default=0.25, help="IceNet filter factor (paper: 2)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig's)")
+    parser.add_argument("--weights", default="", help="folder with the IceNet release's h5 files")
 
 
 def _cmd_chapters(args: argparse.Namespace) -> int:
@@ -73,9 +124,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="build or load a monthly dataset and print a summary")
-    data.add_argument("--source", default="emulated", choices=DATA_SOURCES)
-    data.add_argument("--resolution", type=int, default=100, choices=grid.SUPPORTED_RESOLUTIONS_KM)
+    _add_data_options(data)
     data.set_defaults(func=_cmd_data)
+
+    train = sub.add_parser("train", help="train (or load from the cache) an IceNet ensemble")
+    _add_data_options(train)
+    _add_model_options(train)
+    train.add_argument("--skill", action="store_true", help="print test-year skill against the baselines")
+    train.set_defaults(func=_cmd_train)
+
+    attribute = sub.add_parser("attribute", help="attribute the ROI forecast of a target month to the inputs")
+    _add_data_options(attribute)
+    _add_model_options(attribute)
+    attribute.add_argument("--target-month", default="2013-09", help="YYYY-MM (default 2013-09)")
+    attribute.add_argument("--leads", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
+    attribute.add_argument("--method", default="integrated_gradients",
+                           help="integrated_gradients, vanilla_gradient, gradient_x_input or smoothgrad")
+    attribute.add_argument("--steps", type=int, default=64, help="integration steps for IG")
+    attribute.add_argument("--baseline", default="zeros", choices=("zeros", "climatology"))
+    attribute.add_argument("--reference-year", type=int, default=2007)
+    attribute.add_argument("--target-year", type=int, default=2013)
+    attribute.add_argument("--month", type=int, default=9, help="calendar month of the ROI comparison")
+    attribute.add_argument("--roi-rule", default=None, help="ROI rule string (default: the book's)")
+    attribute.add_argument("--output", default="attributions.nc", help="netCDF file to write")
+    attribute.set_defaults(func=_cmd_attribute)
 
     listing = sub.add_parser("chapters", help="list the chapters and their parameters")
     listing.set_defaults(func=_cmd_chapters)

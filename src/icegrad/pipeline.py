@@ -30,7 +30,7 @@ from icegrad.data import load_dataset
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.train import TrainConfig, load_or_train
 from icegrad.model.weights import load_icenet_release
-from icegrad.roi import DEFAULT_RULE, region_of_interest
+from icegrad.roi import region_of_interest
 
 BOOK_ROI_RULE = "threshold:0.5,sign:abs"
 """The book's ROI rule: cells where September SIC changed by at least 0.5 between the two years."""
@@ -42,9 +42,9 @@ def dataset(data_source: str = "emulated", resolution_km: int = 100) -> xr.Datas
 
 
 def region(ds: xr.Dataset, reference_year: int = 2007, target_year: int = 2013, month: int = 9,
-           roi_rule: str = BOOK_ROI_RULE) -> xr.DataArray:
+           roi_rule: str | None = BOOK_ROI_RULE) -> xr.DataArray:
     """The region of interest (see :func:`icegrad.roi.region_of_interest`; cheap, not cached)."""
-    return region_of_interest(ds, reference_year, target_year, month, roi_rule or DEFAULT_RULE)
+    return region_of_interest(ds, reference_year, target_year, month, roi_rule or BOOK_ROI_RULE)
 
 
 def ensemble(ds: xr.Dataset, members: int = 5, width: float = 0.25, epochs: int | None = None,
