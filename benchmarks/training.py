@@ -25,13 +25,15 @@ def main() -> None:
     parser.add_argument("--members", type=int, help="override TrainConfig.members")
     parser.add_argument("--epochs", type=int, help="override TrainConfig.epochs")
     parser.add_argument("--filters-factor", type=float, help="override TrainConfig.filters_factor")
+    parser.add_argument("--learning-rate", type=float, help="override TrainConfig.learning_rate")
     args = parser.parse_args()
 
     from icegrad.data import load_dataset
     from icegrad.model import skill
     from icegrad.model.train import TrainConfig, load_or_train
 
-    overrides = {"members": args.members, "epochs": args.epochs, "filters_factor": args.filters_factor}
+    overrides = {"members": args.members, "epochs": args.epochs, "filters_factor": args.filters_factor,
+                 "learning_rate": args.learning_rate}
     config = dataclasses.replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
     t0 = time.perf_counter()
     ds = load_dataset("emulated", resolution_km=args.resolution)

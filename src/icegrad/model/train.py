@@ -198,6 +198,8 @@ def train_members(train: Arrays, val: Arrays, config: TrainConfig) -> tuple[list
     models, summaries = [], []
     for i, seed in enumerate(config.seeds, start=1):
         log.info("training member %d/%d (seed %d)", i, config.members, seed)
+        if config.verbose:
+            print(f"IceNet member {i}/{config.members} (seed {seed})", flush=True)
         model, summary = fit_member(train, val, config, seed)
         models.append(model)
         summaries.append(summary)
