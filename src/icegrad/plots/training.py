@@ -1,0 +1,143 @@
+"""How well the book's IceNet learned: training curves, fitted temperatures and test-year skill.
+
+Everything here reads what training recorded rather than recomputing it: the per-member summaries
+(and, when present, the per-epoch Keras history) in an ensemble's manifest
+(:func:`icegrad.model.train.train_ensemble`), and the skill dataset of
+:func:`icegrad.model.skill.evaluate_skill`. An ensemble trained before per-epoch histories were
+recorded still gets an honest figure: each member's last training loss and best validation loss as
+points, and a note on the figure saying the curves are not available.
+
+Example
+-------
+>>> training_summary(ens)                      # doctest: +SKIP
+>>> fig = training_curves(ens)                 # doctest: +SKIP
+>>> fig = skill_curves(evaluate_skill(ens, ds))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+
+from icegrad.plots.basemap import PlotError
+from icegrad.plots.figure1 import source_label
+from icegrad.plots.lines import MARK_COLOURS
+
+SUMMARY_COLUMNS = ("member", "seed", "epochs_run", "final_train_loss", "best_val_loss", "temperature")
+MODEL_LABELS = {"icenet": "IceNet (ensemble mean)", "linear_trend": "linear trend",
+                "persistence": "persistence"}
+MODEL_STYLES = {"icenet": {"color": "#1f4e79", "marker": "o", "linewidth": 2.0},
+                "linear_trend": {"color": "#c0392b", "marker": "s", "linestyle": "--"},
+                "persistence": {"color": "0.45", "marker": "^", "linestyle": ":"}}
+
+
+def _manifest(ensemble: Any) -> Mapping[str, Any]:
+    """The manifest of an :class:`~icegrad.model.ensemble.IceNetEnsemble`, or a manifest mapping itself."""
+    manifest = getattr(ensemble, "manifest", ensemble)
+    if not isinstance(manifest, Mapping):
+        raise PlotError(f"expected an IceNetEnsemble or its manifest dict, got {type(ensemble).__name__}")
+    return manifest
+
+
+def _member_summaries(ensemble: Any) -> list[Mapping[str, Any]]:
+    summaries = _manifest(ensemble).get("members_summary")
+    if not summaries:
+        raise PlotError("the ensemble's manifest has no 'members_summary': it was not trained by icegrad "
+                        "(e.g. the IceNet release's weights), so there is no training record to show")
+    return list(summaries)
+
+
+def training_summary(ensemble: Any) -> pd.DataFrame:
+    """One row per member: seed, epochs run, last training loss, best validation loss, temperature."""
+    rows = []
+    for summary in _member_summaries(ensemble):
+        missing = [k for k in SUMMARY_COLUMNS[1:] if k not in summary]
+        if missing:
+            raise PlotError(f"a member summary lacks {missing}; retrain the ensemble with this version of "
+                            "icegrad (load_or_train(..., refresh=True))")
+        rows.append({"member": f"seed{summary['seed']}", **{k: summary[k] for k in SUMMARY_COLUMNS[1:]}})
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).set_index("member")
+
+
+def member_history(summary: Mapping[str, Any]) -> dict[str, list[float]] | None:
+    """The per-epoch ``loss`` and ``val_loss`` of one member summary, or None if it was not recorded.
+
+    The history is Keras's ``History.history`` dict stored under ``history``; its two series must
+    have one value per epoch run.
+    """
+    history = summary.get("history")
+    if history is None:
+        return None
+    curves = {k: [float(v) for v in history.get(k, [])] for k in ("loss", "val_loss")}
+    if not curves["loss"] or len(curves["loss"]) != len(curves["val_loss"]):
+        raise PlotError(f"member seed{summary.get('seed')}'s history needs equally long, non-empty "
+                        f"'loss' and 'val_loss' lists; got lengths {len(curves['loss'])} and "
+                        f"{len(curves['val_loss'])}")
+    return curves
+
+
+def training_curves(ensemble: Any, *, figsize: tuple[float, float] = (6.5, 3.6)) -> Figure:
+    """Training (solid) and validation (dashed) loss per epoch for every member, one colour each.
+
+    Without recorded histories the figure shows each member's last training loss (circle) and best
+    validation loss (cross) at its last epoch, and says so on its face.
+    """
+    summaries = _member_summaries(ensemble)
+    histories = [member_history(s) for s in summaries]
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    for i, (summary, history) in enumerate(zip(summaries, histories, strict=True)):
+        colour, label = MARK_COLOURS[i % len(MARK_COLOURS)], f"seed{summary.get('seed', i)}"
+        if history is not None:
+            epochs = range(1, len(history["loss"]) + 1)
+            ax.plot(epochs, history["loss"], "-o", color=colour, markersize=3, label=f"{label} train")
+            ax.plot(epochs, history["val_loss"], "--o", color=colour, markersize=3, label=f"{label} val")
+        else:
+            epoch = int(summary["epochs_run"])
+            ax.plot([epoch], [summary["final_train_loss"]], "o", color=colour, label=f"{label} train (last)")
+            ax.plot([epoch], [summary["best_val_loss"]], "x", color=colour, label=f"{label} val (best)")
+    if any(h is None for h in histories):
+        ax.text(0.02, 0.98, "per-epoch history not recorded in this ensemble's manifest:\n"
+                "last training and best validation loss only", transform=ax.transAxes, va="top",
+                fontsize="small", color="0.3")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{_manifest(ensemble).get('loss', 'training')} loss")
+    ax.set_title(f"IceNet training, {len(summaries)} member(s) — "
+                 f"{source_label(str(_manifest(ensemble).get('data_source', 'unknown')))}", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", ncols=2, frameon=False, loc="upper right")
+    return fig
+
+
+def _check_skill(skill: xr.Dataset, metrics: Sequence[str]) -> None:
+    missing = [m for m in metrics if m not in skill.data_vars]
+    if missing or not {"model", "lead"} <= set(skill.dims):
+        raise PlotError(f"expected icegrad.model.skill.evaluate_skill's output with dims (model, lead) "
+                        f"and variables {list(metrics)}; missing {missing}, dims {list(skill.dims)}")
+
+
+def skill_curves(skill: xr.Dataset, metrics: Sequence[str] = ("binary_accuracy", "sie_error"),
+                 *, figsize: tuple[float, float] = (9.0, 3.4)) -> Figure:
+    """One panel per metric against lead time, a line per model (IceNet, linear trend, persistence)."""
+    _check_skill(skill, metrics)
+    fig, axes = plt.subplots(1, len(metrics), figsize=figsize, layout="constrained", squeeze=False)
+    leads = skill["lead"].values
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        var = skill[metric]
+        for model in skill["model"].values:
+            ax.plot(leads, var.sel(model=model).values, label=MODEL_LABELS.get(str(model), str(model)),
+                    **MODEL_STYLES.get(str(model), {}))
+        ax.set_xticks(leads)
+        ax.set_xlabel("lead time (months)")
+        ax.set_ylabel(f"{metric.replace('_', ' ')} ({var.attrs.get('units', '')})")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small", frameon=False)
+    span = skill.attrs.get("years") or f"{skill.attrs.get('first_start')} to {skill.attrs.get('last_start')}"
+    source = source_label(str(skill.attrs.get("data_source")))
+    fig.suptitle(f"Skill of forecasts started in {span} — {source}", fontsize="medium")
+    return fig
