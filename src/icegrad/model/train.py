@@ -55,9 +55,11 @@ class TrainConfig:
     """Everything that decides what :func:`train_ensemble` produces (and so names its cache entry).
 
     The defaults are the book's: a narrow IceNet (``filters_factor=0.25``, filters 16-128 instead of
-    128-1024) whose five members train in about a quarter of an hour on two CPU cores at 100 km
-    (see ``benchmarks/training.py``). ``filters_factor=2``, ``members=25`` and more epochs give the
-    paper's setting on a GPU.
+    128-1024), three epochs, five members. ``benchmarks/training.py`` measured 18.8 min for them at
+    100 km on two CPU cores shared with other jobs (about 45-50 s per epoch once traced). Three epochs
+    leave this network short of convergence (it does not yet beat the linear-trend baseline on the
+    emulated Arctic); raise ``epochs`` where time allows. ``filters_factor=2``, ``members=25`` and many
+    more epochs give the paper's setting on a GPU.
     """
 
     members: int = 5
