@@ -134,6 +134,7 @@ def test_training_is_deterministic_learns_and_early_stops(tiny_arrays):
     assert summary_a == summary_b
     assert 1 <= summary_a["epochs_run"] <= 4
     assert summary_a["temperature"] > 0
+    assert len(summary_a["history"]["val_loss"]) == summary_a["epochs_run"]
     untrained = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=7)
     loss = make_loss("focal")
 

@@ -146,7 +146,8 @@ def set_determinism(seed: int, deterministic: bool = True) -> None:
 def fit_member(train: Arrays, val: Arrays, config: TrainConfig, seed: int) -> tuple[keras.Model, dict]:
     """Train one IceNet member on ``train``, early-stopped on ``val``, then temperature-scaled on ``val``.
 
-    Returns the model and a summary (epochs run, best validation loss, fitted temperature).
+    Returns the model and a summary (epochs run, best validation loss, fitted temperature, and the
+    per-epoch Keras history, so the book can plot training curves from the saved manifest).
     """
     set_determinism(seed, config.deterministic)
     _, height, width, n_channels = train.x.shape
@@ -164,7 +165,8 @@ def fit_member(train: Arrays, val: Arrays, config: TrainConfig, seed: int) -> tu
     temperature = fit_temperature(model, val, batch_size=config.batch_size)
     summary = {"seed": seed, "epochs_run": len(history.history["loss"]),
                "best_val_loss": float(min(history.history["val_loss"])),
-               "final_train_loss": float(history.history["loss"][-1]), "temperature": temperature}
+               "final_train_loss": float(history.history["loss"][-1]), "temperature": temperature,
+               "history": {k: [float(v) for v in values] for k, values in history.history.items()}}
     return model, summary
 
 
