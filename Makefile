@@ -32,7 +32,8 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks book data/scripts
 
 bench: install
-	$(BIN)/python benchmarks/attribution.py
+	$(BIN)/python benchmarks/attribution.py $(if $(wildcard /tmp/xplique_pkg),--xplique-path /tmp/xplique_pkg,)
+	$(BIN)/python benchmarks/training.py
 
 clean:
 	rm -rf _build .cache .pytest_cache
