@@ -14,7 +14,8 @@ from icegrad import book
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = book.chapters(ROOT)
-COARSE = {"resolution_km": 200}
+# Coarse settings: every chapter runs end to end, on a small grid with a small ensemble.
+COARSE = {"resolution_km": 200, "members": 2, "epochs": 1, "steps": 8, "leads": [1, 3]}
 
 
 def test_toc_lists_only_existing_pages() -> None:
