@@ -13,7 +13,8 @@ import xarray as xr
 from icegrad.data.schema import DATA_SOURCES, SchemaError, validate_monthly_dataset
 
 # data_source -> module providing ``load(resolution_km=..., **options) -> xr.Dataset``
-_LOADERS = {"emulated": "icegrad.data.emulator", "nsidc": "icegrad.data.nsidc"}
+_LOADERS = {"emulated": "icegrad.data.emulator", "nsidc": "icegrad.data.nsidc",
+            "osisaf": "icegrad.data.osisaf"}
 
 
 def load_dataset(data_source: str = "emulated", resolution_km: int = 100, **options: object) -> xr.Dataset:
