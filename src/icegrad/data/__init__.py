@@ -14,7 +14,7 @@ from icegrad.data.schema import DATA_SOURCES, SchemaError, validate_monthly_data
 
 # data_source -> module providing ``load(resolution_km=..., **options) -> xr.Dataset``
 _LOADERS = {"emulated": "icegrad.data.emulator", "nsidc": "icegrad.data.nsidc",
-            "osisaf": "icegrad.data.osisaf"}
+            "osisaf": "icegrad.data.osisaf", "observed": "icegrad.data.observed"}
 
 
 def load_dataset(data_source: str = "emulated", resolution_km: int = 100, **options: object) -> xr.Dataset:
