@@ -290,9 +290,11 @@ class Archive:
                     self.send_error(404)
                 elif step == "500":
                     self.send_error(500)
-                else:  # "cut": promise the whole file, send half and hang up; "ok": the file
+                else:  # "cut": promise the whole file, send half and hang up; "short": a consistent
+                    # reply holding the first half only (a truncated file); "ok": the file
+                    payload = body[: len(body) // 2] if step == "short" else body
                     self.send_response(200)
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(body if step == "ok" else body[: len(body) // 2])
                     self.close_connection = True
@@ -301,10 +303,14 @@ class Archive:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
     def add_days(self, tmp: Path, days: list[str]) -> None:
+        """Serve ``days``; to keep tests fast, the days of one month share the first day's content."""
+        content: dict[pd.Period, bytes] = {}
         for d in pd.DatetimeIndex(days):
             product = osisaf.product_for(d.to_period("M").to_timestamp())
-            local = write_osisaf(tmp / product.file_name(d), d + pd.Timedelta(hours=12), daily_percent(d))
-            self.files[product.url("", d).lstrip("/")] = local.read_bytes()
+            if d.to_period("M") not in content:
+                local = write_osisaf(tmp / product.file_name(d), d + pd.Timedelta(hours=12), daily_percent(d))
+                content[d.to_period("M")] = local.read_bytes()
+            self.files[product.url("", d).lstrip("/")] = content[d.to_period("M")]
 
     def path_of(self, day: str) -> str:
         d = pd.Timestamp(day)
@@ -352,9 +358,9 @@ def test_download_spans_osi450_and_osi430b(archive: Archive, tmp_path: Path) -> 
 def test_download_retries_server_errors_and_truncated_files(archive: Archive, tmp_path: Path) -> None:
     days = ["1995-06-01", "1995-06-02"]
     archive.add_days(tmp_path / "src", days)
-    archive.plan[archive.path_of(days[0])] = ["500", "cut"]
+    archive.plan[archive.path_of(days[0])] = ["500", "cut", "short"]
     report = osisaf.download("1995-06", "1995-06", tmp_path / "dl", base_url=archive.url, backoff_s=0)
-    assert archive.requests[archive.path_of(days[0])] == 3
+    assert archive.requests[archive.path_of(days[0])] == 4
     assert len(report.files[pd.Timestamp("1995-06-01")]) == 2
     assert not partial_files(tmp_path / "dl")
 
