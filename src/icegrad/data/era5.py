@@ -281,8 +281,9 @@ def normalise(ds: xr.Dataset, name: str) -> tuple[xr.Dataset, list[pd.Timestamp]
             raise ERA5Error(f"{name}: {var} has units {ds[var].attrs['units']!r}, expected {expected!r}; is "
                             "it the monthly_averaged_reanalysis product?")
     if "level" in ds.dims:  # one variable per level, e.g. z_500hPa: groups hold different levels
-        ds = xr.merge([ds[v].sel(level=lev, drop=True).rename(f"{v}_{int(lev)}hPa")
-                       for v in ds.data_vars for lev in ds["level"].values if "level" in ds[v].dims])
+        flat = [ds[v] for v in ds.data_vars if "level" not in ds[v].dims]
+        ds = xr.merge(flat + [ds[v].sel(level=lev, drop=True).rename(f"{v}_{int(lev)}hPa")
+                              for v in ds.data_vars for lev in ds["level"].values if "level" in ds[v].dims])
     months = pd.DatetimeIndex(ds["time"].values).to_period("M").to_timestamp()
     lon = ((ds["longitude"].values + 180.0) % 360.0) - 180.0
     ds = ds.assign_coords(time=months.values.astype("datetime64[ns]"), longitude=lon)
