@@ -64,9 +64,10 @@ import cdsapi
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage, sparse
+from scipy import sparse
 
 from icegrad import grid
+from icegrad.data import regrid
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts, validate_monthly_dataset
 from icegrad.io import atomic_path, cached_netcdf, parameter_key
@@ -372,18 +373,6 @@ def rotate_to_grid(u_east: np.ndarray, v_north: np.ndarray,
     return u_east * cos - v_north * sin, u_east * sin + v_north * cos
 
 
-def _fill_sea_from_nearest(values: np.ndarray, land: np.ndarray) -> None:
-    """In place, per month: sea cells without a value take the nearest sea value (grid distance)."""
-    for t in range(values.shape[0]):
-        has = np.isfinite(values[t])
-        needs = ~has & ~land
-        if needs.any():
-            if not has.any():
-                raise ERA5Error("a month of sst has no data at all over the EASE2 grid")
-            rows, cols = ndimage.distance_transform_edt(~has, return_distances=False, return_indices=True)
-            values[t][needs] = values[t][rows[needs], cols[needs]]
-
-
 def _source_fields(block: xr.Dataset) -> dict[str, xr.DataArray]:
     """Schema variables (still on latitude/longitude) from a block of CDS fields, in schema units."""
     needed = {"t2m", "sst", "ssrd", "ssr", "msl", "u10", "v10", "t_500hPa", "z_500hPa", "z_250hPa", "u_10hPa"}
@@ -428,7 +417,8 @@ def to_ease2(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
                                                         dtype=np.float64)).reshape(len(chunk), *shape25)
                 for name, da in fields.items()}
         on25["uas"], on25["vas"] = rotate_to_grid(on25.pop("u10"), on25.pop("v10"), base["lon"].values)
-        _fill_sea_from_nearest(on25["tos"], land25)
+        has = np.isfinite(on25["tos"])
+        regrid.fill_from_nearest(on25["tos"], ~has & ~land25, has)
         on25["tos"][:, land25] = np.nan
         for name in CLIMATE_VARIABLES:
             values = on25[name]

@@ -62,9 +62,9 @@ import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
 
 from icegrad import grid
+from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts, validate_monthly_dataset
@@ -388,16 +388,6 @@ def open_month(files: Sequence[Path], month: pd.Timestamp) -> MonthMean:
                      stats["not_sea"].values.astype(bool), len(times))
 
 
-def fill_from_nearest(values: np.ndarray, needs: np.ndarray, has_data: np.ndarray) -> None:
-    """In place: give cells in ``needs`` the value of the nearest cell in ``has_data`` (grid distance)."""
-    if not needs.any():
-        return
-    if not has_data.any():
-        raise OSISAFError("a month has no sea-ice concentration at all; its files are empty or all flagged")
-    rows, cols = ndimage.distance_transform_edt(~has_data, return_distances=False, return_indices=True)
-    values[needs] = values[rows[needs], cols[needs]]
-
-
 FILL_RULES = (
     "Monthly mean of OSI SAF daily ice_conc (percent / 100) over the days with data, after masking cells "
     "status_flag marks land or lake; a month needs at least {min_days} daily files and every OSI sea cell "
@@ -471,7 +461,7 @@ def monthly_siconca(selection: Selection, min_days: int) -> np.ndarray:
                 "damaged or incomplete — re-download them or lower min_days"
             )
         values = mean.sic
-        fill_from_nearest(values, ~land & ~sea, sea)
+        regrid.fill_from_nearest(values, ~land & ~sea, sea)
         values[land] = np.nan
         out[i] = values
     return out

@@ -138,26 +138,29 @@ def _fill_pole_hole(sic: np.ndarray, pole: np.ndarray, valid: np.ndarray) -> Non
         sic[t][pole[t]] = sic[t][ring].mean()
 
 
-def _fill_from_nearest_valid(sic: np.ndarray, needs: np.ndarray, valid: np.ndarray) -> None:
-    """In place: give cells in ``needs`` the value of the nearest valid cell of the same month.
+def fill_from_nearest(values: np.ndarray, needs: np.ndarray, valid: np.ndarray) -> None:
+    """In place: give cells in ``needs`` the value of the nearest ``valid`` cell of the same month.
 
-    Months share their invalid pattern (it changes only with the pole hole and rare gaps), so the
-    nearest-cell table is computed once per distinct pattern.
+    Arrays are ``(y, x)`` or ``(time, y, x)``; distance is measured in grid cells. Months share their
+    invalid pattern (it changes only with the pole hole and rare gaps), so the nearest-cell table is
+    computed once per distinct pattern. Used by every real-data reader for coast, lake and gap cells.
     """
+    if values.ndim == 2:
+        values, needs, valid = values[np.newaxis], needs[np.newaxis], valid[np.newaxis]
     tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-    for t in range(sic.shape[0]):
+    for t in range(values.shape[0]):
         if not needs[t].any():
             continue
         if not valid[t].any():
-            raise RegridError("a month has no valid sea-ice concentration at all; the file's data are "
-                              "all flags or missing — check it is a real CDR file")
+            raise RegridError("a month has no valid value at all to fill from; its data are all flags or "
+                              "missing — check the source files")
         key = valid[t].tobytes()
         if key not in tables:
             rows, cols = ndimage.distance_transform_edt(~valid[t], return_distances=False,
                                                         return_indices=True)
             tables[key] = (rows, cols)
         rows, cols = tables[key]
-        sic[t][needs[t]] = sic[t][rows[needs[t]], cols[needs[t]]]
+        values[t][needs[t]] = values[t][rows[needs[t]], cols[needs[t]]]
 
 
 def ps_to_ease2(sic: xr.DataArray, flag: xr.DataArray, resolution_km: int = 25) -> xr.DataArray:
@@ -179,7 +182,7 @@ def ps_to_ease2(sic: xr.DataArray, flag: xr.DataArray, resolution_km: int = 25) 
     _fill_pole_hole(values, pole, valid)
     valid |= pole
     land = np.asarray(land_mask(grid.BASE_RESOLUTION_KM).values)
-    _fill_from_nearest_valid(values, ~valid & ~land, valid)
+    fill_from_nearest(values, ~valid & ~land, valid)
     values[:, land] = np.nan
     spec = MONTHLY_VARIABLES["siconca"]
     base = grid.ease2_grid(grid.BASE_RESOLUTION_KM)
