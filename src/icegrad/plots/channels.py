@@ -148,7 +148,7 @@ def channel_panels(
         field = sample.sel(channel=name, drop=True)
         style, title = _style(family, field, limit), name
         if family == "season":
-            title = f"{name} = {float(field.mean()):+.2f}"
+            title = f"{name} = {round(float(field.mean()), 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
         mesh = polar_map(ax, field, title=title, scale=scale, land=family != "land", **style)
         ax.title.set_fontsize("x-small")
         key = "sic" if family in ("sic", "trend") else "zscore" if family in ("anomaly", "wind") else ""

@@ -5,7 +5,7 @@ Everything here reads what training recorded rather than recomputing it: the per
 (:func:`icegrad.model.train.train_ensemble`), and the skill dataset of
 :func:`icegrad.model.skill.evaluate_skill`. An ensemble trained before per-epoch histories were
 recorded still gets an honest figure: each member's last training loss and best validation loss as
-points, and a note on the figure saying the curves are not available.
+points, and a note in its title saying the curves are not available.
 
 Example
 -------
@@ -31,6 +31,7 @@ from icegrad.plots.lines import MARK_COLOURS
 SUMMARY_COLUMNS = ("member", "seed", "epochs_run", "final_train_loss", "best_val_loss", "temperature")
 MODEL_LABELS = {"icenet": "IceNet (ensemble mean)", "linear_trend": "linear trend",
                 "persistence": "persistence"}
+METRIC_LABELS = {"binary_accuracy": "binary accuracy", "sie_error": "sea-ice-extent error"}
 MODEL_STYLES = {"icenet": {"color": "#1f4e79", "marker": "o", "linewidth": 2.0},
                 "linear_trend": {"color": "#c0392b", "marker": "s", "linestyle": "--"},
                 "persistence": {"color": "0.45", "marker": "^", "linestyle": ":"}}
@@ -84,33 +85,37 @@ def member_history(summary: Mapping[str, Any]) -> dict[str, list[float]] | None:
 def training_curves(ensemble: Any, *, figsize: tuple[float, float] = (6.5, 3.6)) -> Figure:
     """Training (solid) and validation (dashed) loss per epoch for every member, one colour each.
 
-    Without recorded histories the figure shows each member's last training loss (circle) and best
-    validation loss (cross) at its last epoch, and says so on its face.
+    If any member lacks a recorded history, the figure instead shows, per member, the last training
+    loss (circle) and the best validation loss (cross), and says in its title that the curves are not
+    available: a partial set of curves would invite comparisons the record cannot support.
     """
     summaries = _member_summaries(ensemble)
     histories = [member_history(s) for s in summaries]
+    manifest = _manifest(ensemble)
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    for i, (summary, history) in enumerate(zip(summaries, histories, strict=True)):
-        colour, label = MARK_COLOURS[i % len(MARK_COLOURS)], f"seed{summary.get('seed', i)}"
-        if history is not None:
-            epochs = range(1, len(history["loss"]) + 1)
-            ax.plot(epochs, history["loss"], "-o", color=colour, markersize=3, label=f"{label} train")
-            ax.plot(epochs, history["val_loss"], "--o", color=colour, markersize=3, label=f"{label} val")
-        else:
-            epoch = int(summary["epochs_run"])
-            ax.plot([epoch], [summary["final_train_loss"]], "o", color=colour, label=f"{label} train (last)")
-            ax.plot([epoch], [summary["best_val_loss"]], "x", color=colour, label=f"{label} val (best)")
-    if any(h is None for h in histories):
-        ax.text(0.02, 0.98, "per-epoch history not recorded in this ensemble's manifest:\n"
-                "last training and best validation loss only", transform=ax.transAxes, va="top",
-                fontsize="small", color="0.3")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{_manifest(ensemble).get('loss', 'training')} loss")
+    names = [f"seed{summary.get('seed', i)}" for i, summary in enumerate(summaries)]
+    recorded = all(h is not None for h in histories)
+    if recorded:
+        for i, (name, history) in enumerate(zip(names, histories, strict=True)):
+            colour, epochs = MARK_COLOURS[i % len(MARK_COLOURS)], range(1, len(history["loss"]) + 1)
+            ax.plot(epochs, history["loss"], "-o", color=colour, markersize=3, label=f"{name} train")
+            ax.plot(epochs, history["val_loss"], "--o", color=colour, markersize=3, label=f"{name} val")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize="x-small", ncols=2, frameon=False)
+        note = ""
+    else:
+        ax.plot(names, [s["final_train_loss"] for s in summaries], "o", color="#1f4e79",
+                label="last training loss")
+        ax.plot(names, [s["best_val_loss"] for s in summaries], "x", color="#c0392b", markersize=8,
+                label="best validation loss")
+        ax.set_xlabel("member")
+        ax.legend(fontsize="small", frameon=False)
+        note = "\n(per-epoch history not recorded in this ensemble's manifest)"
+    ax.set_ylabel(f"{manifest.get('loss', 'training')} loss")
     ax.set_title(f"IceNet training, {len(summaries)} member(s) — "
-                 f"{source_label(str(_manifest(ensemble).get('data_source', 'unknown')))}", fontsize="medium")
+                 f"{source_label(str(manifest.get('data_source', 'unknown')))}{note}", fontsize="medium")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", ncols=2, frameon=False, loc="upper right")
     return fig
 
 
@@ -134,7 +139,7 @@ def skill_curves(skill: xr.Dataset, metrics: Sequence[str] = ("binary_accuracy",
                     **MODEL_STYLES.get(str(model), {}))
         ax.set_xticks(leads)
         ax.set_xlabel("lead time (months)")
-        ax.set_ylabel(f"{metric.replace('_', ' ')} ({var.attrs.get('units', '')})")
+        ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric.replace('_', ' '))} ({var.attrs.get('units', '')})")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize="small", frameon=False)
     span = skill.attrs.get("years") or f"{skill.attrs.get('first_start')} to {skill.attrs.get('last_start')}"
