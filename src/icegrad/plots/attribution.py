@@ -37,8 +37,9 @@ from icegrad.plots.maps import polar_map, roi_outline
 from icegrad.plots.styles import diverging_style, sic_style
 from icegrad.variables import GROUPS, MONTHLY_VARIABLES, channel
 
-POSITIVE_COLOUR = "#2166ac"
-NEGATIVE_COLOUR = "#b2182b"
+# The same sides as the maps' diverging colormap (cmocean balance): red positive, blue negative.
+POSITIVE_COLOUR = "#b2182b"
+NEGATIVE_COLOUR = "#2166ac"
 MAGNITUDE_COLOUR = "#5e5e5e"
 MAP_QUANTILE = 0.99
 """Colour limit of attribution maps: the 99th percentile of |value|, so that the few extreme cells
