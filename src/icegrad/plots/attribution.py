@@ -27,8 +27,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib.collections import QuadMesh
+from matplotlib.colorbar import Colorbar
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from icegrad.attribution.aggregate import STATISTICS
 from icegrad.plots.basemap import DEFAULT_MIN_LAT, PlotError, polar_axes
@@ -188,6 +191,14 @@ def group_heatmap(summary: xr.Dataset, statistic: str = "net", annotate: bool = 
     return fig
 
 
+def _map_colorbar(fig: Figure, mesh: QuadMesh, ax: object, label: str) -> Colorbar:
+    """A colour bar under one map, with few ticks: map panels are narrow and the values have many digits."""
+    bar = fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.75, pad=0.03, label=label,
+                       ticks=MaxNLocator(nbins=4, symmetric=True))
+    bar.formatter.set_powerlimits((-2, 3))
+    return bar
+
+
 def member_field(result: xr.Dataset, name: str, member: str | int = "mean") -> xr.DataArray:
     """``result[name]`` for one member (a ``member`` coordinate value) or the ensemble ``"mean"``."""
     da = result[name]
@@ -235,14 +246,14 @@ def attribution_maps(result: xr.Dataset, channels: Sequence[str], lead: int, mem
         field = inputs.sel(channel=name, drop=True)
         left, right = axes[2 * row], axes[2 * row + 1]
         mesh = polar_map(left, field, title=f"{name}: input", **input_style(name, field))
-        fig.colorbar(mesh, ax=left, orientation="horizontal", shrink=0.7, pad=0.03,
-                     label="SIC (fraction)" if channel(name).variable == "siconca" else "normalised input")
+        _map_colorbar(fig, mesh, left,
+                      "SIC (fraction)" if channel(name).variable == "siconca" else "normalised input")
         values = attribution.sel(channel=name, drop=True)
         net = float(values.sum())
         mesh = polar_map(right, values, title=f"{name}: attribution (net {net:+.3g})",
                          **diverging_style(values, quantile))
-        fig.colorbar(mesh, ax=right, orientation="horizontal", shrink=0.7, pad=0.03,
-                     label=f"attribution ({units})" if units != "1" else "attribution (target units)")
+        _map_colorbar(fig, mesh, right,
+                      f"attribution ({units})" if units != "1" else "attribution (target units)")
         for ax in (left, right):
             roi_outline(ax, roi, color=OUTLINE_COLOUR, linewidth=1.0)
     who = "ensemble mean" if member == "mean" else f"member {member}"
@@ -264,7 +275,7 @@ def compare_maps(fields: Sequence[xr.DataArray], roi: xr.DataArray, titles: Sequ
     fig, axes = polar_axes(1, len(fields), min_lat=min_lat, panel_size=3.2)
     for ax, field, title, label in zip(axes, fields, titles, labels, strict=True):
         mesh = polar_map(ax, field, title=title, **diverging_style(field, quantile))
-        fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.75, pad=0.03, label=label)
+        _map_colorbar(fig, mesh, ax, label)
         roi_outline(ax, roi.astype(bool), color=OUTLINE_COLOUR, linewidth=1.0)
     return fig
 
