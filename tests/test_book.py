@@ -39,6 +39,13 @@ def test_bad_parameters_fail_before_any_work() -> None:
         book.check_parameters(notebook, {"no_such_parameter": 1})
     with pytest.raises(book.BookError, match="choose one of"):
         book.check_parameters(notebook, {"resolution_km": "30"})
+    attribution_chapter = book.find_chapter(ROOT, "06")
+    with pytest.raises(book.BookError, match="choose one of"):
+        book.check_parameters(attribution_chapter, {"method": "saliency"})
+    assert book.check_parameters(attribution_chapter, {"steps": "16", "leads": "[1, 2]"}) == {
+        "steps": 16, "leads": [1, 2]}
+    with pytest.raises(book.BookError, match="should be a int"):
+        book.check_parameters(attribution_chapter, {"steps": "many"})
     with pytest.raises(book.BookError, match="unknown chapter"):
         book.find_chapter(ROOT, "99_nothing")
 

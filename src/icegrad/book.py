@@ -36,6 +36,18 @@ PARAMETER_CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 
+def parameter_choices() -> dict[str, tuple[Any, ...]]:
+    """:data:`PARAMETER_CHOICES` plus the attribution methods and baselines.
+
+    Those two come from :mod:`icegrad.attribution`, which imports TensorFlow, so they are looked up
+    only when a chapter's parameters are checked, never on ``import icegrad.book``.
+    """
+    from icegrad.attribution.methods import METHODS
+    from icegrad.attribution.references import BASELINES
+
+    return {**PARAMETER_CHOICES, "method": METHODS, "baseline": BASELINES}
+
+
 class BookError(ValueError):
     """A chapter name or parameter that the book does not have, or a failed build step."""
 
@@ -100,7 +112,7 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str,
                             + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items()))
         default = _literal(declared[name]["default"])
         value = _coerce(name, value, default)
-        choices = PARAMETER_CHOICES.get(name)
+        choices = parameter_choices().get(name)
         if choices is not None and value not in choices:
             raise BookError(f"parameter {name}={value!r} is not allowed; choose one of {choices}")
         checked[name] = value
