@@ -8,8 +8,13 @@ truth, so that the book can ask whether gradient attribution finds it. It is bui
    summers of 2007, 2012 and 2013 planted as weather; climatologies and physical ties turn them into
    fields in real units (:mod:`.climate`).
 2. **Sea ice** (:mod:`.sea_ice`): a logistic rule per cell — effective latitude against a seasonal,
-   slowly retreating ice edge — plus the lagged links below. No spatial coupling, so the exact
-   sensitivity (:func:`true_sensitivity`) follows from the chain rule.
+   slowly retreating ice edge — plus the lagged links below and one documented noise term, a hidden
+   "thickness" anomaly (:mod:`.thickness`: smooth, a few hundred km across, AR(1) with a ~10-month
+   memory, never stored in the dataset). It gives the ice edge the local year-to-year variability of
+   the real one, so a per-cell linear trend no longer forecasts it almost perfectly, and past SIC
+   carries information the trend lacks. It depends on no input, so it is not a link and adds nothing
+   to the sensitivity. No spatial coupling, so the exact sensitivity (:func:`true_sensitivity`)
+   follows from the chain rule.
 
 The links (the ground truth, also as data: :func:`true_links`), per unit of anomaly, in logits of
 the sea-ice state:

@@ -19,6 +19,7 @@ from icegrad.data.emulator.drivers import EPOCH, Weather, n_months_since_epoch
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.geography import REGION_NAMES, region_index
 from icegrad.data.emulator.links import LINKED_DRIVERS, LINKS, Link
+from icegrad.data.emulator.thickness import ThicknessAnomaly
 from icegrad.data.land import land_mask
 from icegrad.variables import MONTHLY_VARIABLES
 
@@ -67,6 +68,7 @@ def simulate(resolution_km: int, start: pd.Timestamp, end: pd.Timestamp, seed: i
     weather = Weather(resolution_km, end, seed)
     first = n_months_since_epoch(start) - 1
     n_total = n_months_since_epoch(end)
+    thickness = ThicknessAnomaly(resolution_km, n_total, seed)
     out = {name: np.empty((n_total - first, *lat.shape), np.float32) for name in MONTHLY_VARIABLES}
     perturb_index = (n_months_since_epoch(pd.Timestamp(perturbation.time)) - 1) if perturbation else -1
     tau_clim = climate.cloud_transmissivity(lat)
@@ -88,7 +90,7 @@ def simulate(resolution_km: int, start: pd.Timestamp, end: pd.Timestamp, seed: i
 
         eff = clim.effective_lat
         base = sea_ice.base_state(eff, year, month)
-        state = base.copy()
+        state = base + thickness(index, month)  # hidden noise, not a link: see the thickness module
         for lk, weight in weights:
             if month in lk.months and lk.lag < len(history):
                 if lk.variable == "siconca":
