@@ -142,6 +142,7 @@ def test_training_curves_plot_every_members_recorded_losses() -> None:
     np.testing.assert_allclose(lines[0].get_ydata(), [0.9, 0.5, 0.4])
     np.testing.assert_allclose(lines[3].get_ydata(), [1.0, 0.61, 0.7])
     np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3])
+    assert list(fig.axes[0].get_xticks()) == [1, 2, 3]  # whole epochs only
     assert "EMULATED" in fig.axes[0].get_title() and "not recorded" not in fig.axes[0].get_title()
 
 

@@ -83,7 +83,7 @@ def member_history(summary: Mapping[str, Any]) -> dict[str, list[float]] | None:
 
 
 def training_curves(ensemble: Any, *, figsize: tuple[float, float] = (6.5, 3.6)) -> Figure:
-    """Training (solid) and validation (dashed) loss per epoch for every member, one colour each.
+    """Training (solid, dots) and validation (dashed, squares) loss per epoch for every member.
 
     If any member lacks a recorded history, the figure instead shows, per member, the last training
     loss (circle) and the best validation loss (cross), and says in its title that the curves are not
@@ -99,8 +99,9 @@ def training_curves(ensemble: Any, *, figsize: tuple[float, float] = (6.5, 3.6))
         for i, (name, history) in enumerate(zip(names, histories, strict=True)):
             colour, epochs = MARK_COLOURS[i % len(MARK_COLOURS)], range(1, len(history["loss"]) + 1)
             ax.plot(epochs, history["loss"], "-o", color=colour, markersize=3, label=f"{name} train")
-            ax.plot(epochs, history["val_loss"], "--o", color=colour, markersize=3, label=f"{name} val")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.plot(epochs, history["val_loss"], "--s", color=colour, markersize=4, markerfacecolor="none",
+                    label=f"{name} val")
+        ax.set_xticks(range(1, max(len(h["loss"]) for h in histories) + 1))
         ax.set_xlabel("epoch")
         ax.legend(fontsize="x-small", ncols=2, frameon=False)
         note = ""
