@@ -5,6 +5,11 @@ emulated Arctic, by default) in a fresh temporary cache and prints wall-clock ti
 input building, every member, and the total, with the skill of the result on the test years so the
 number is never the time of a network that learnt nothing.
 
+On a machine shared with other jobs the wall-clock time measures the neighbours as much as the
+training, so it also prints the process's CPU time (all threads) and the load average: on an idle
+two-core machine the training cannot take longer than its CPU time, nor less than half of it, which
+brackets what an otherwise idle CI machine would see.
+
     python benchmarks/training.py                       # the book's default ensemble
     python benchmarks/training.py --members 1 --epochs 1 --resolution 200   # a quick smoke run
 """
@@ -43,9 +48,11 @@ def main() -> None:
     print(f"config: {config}")
     with tempfile.TemporaryDirectory() as cache:
         os.environ["ICEGRAD_CACHE_DIR"] = cache  # time a real training, never a cache hit
-        t0 = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        t0, cpu0 = time.perf_counter(), time.process_time()
         ensemble = load_or_train(ds, config)
-        total = time.perf_counter() - t0
+        total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        load_after = os.getloadavg()[0]
         t0 = time.perf_counter()
         scores = skill.evaluate_skill(ensemble, ds)
         t_skill = time.perf_counter() - t0
@@ -54,6 +61,9 @@ def main() -> None:
               f"{summary['best_val_loss']:.4f}, temperature {summary['temperature']:.3f}")
     print(f"training {len(ensemble)} member(s) incl. input building and saving: {total:.1f} s "
           f"({total / 60:.1f} min; {total / len(ensemble):.1f} s per member) on {os.cpu_count()} CPU core(s)")
+    cores = min(os.cpu_count() or 1, 2)
+    print(f"CPU time {cpu:.1f} s; 1-min load average {load_before:.1f} before, {load_after:.1f} after; "
+          f"an idle {cores}-core machine would need between {cpu / cores / 60:.1f} and {cpu / 60:.1f} min")
     print(f"skill on the test years (computed in {t_skill:.1f} s):")
     print(skill.skill_table(scores).pivot_table(index=["metric", "model"], columns="lead", values="value")
           .round(2).to_string())
