@@ -42,8 +42,8 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         ds = pipeline.dataset("emulated", 200)
         stats = data_inputs.fit_normalisation(ds)
         models = [build_icenet(54, 54, 50, filters_factor=0.125, seed=seed) for seed in (0, 1)]
-        ens = IceNetEnsemble(models, stats, CHANNEL_NAMES, {"data_source": "emulated", "seeds": [36, 37],
-                                                            "created": "test"})
+        manifest = {"data_source": "emulated", "seeds": [36, 37], "created": "test"}
+        ens = IceNetEnsemble(models, stats, CHANNEL_NAMES, manifest)
         ens.save(root / "ensemble")
         yield {"root": root, "ds": ds, "ensemble_dir": root / "ensemble", "ensemble": ens}
 
@@ -103,6 +103,7 @@ def test_plan_keys_are_unique_per_combination(months: list[str], leads: list[int
     (lambda: plan_jobs([MONTH], [1], 1, [METHOD], step=8), "unknown sweep setting"),
     (lambda: plan_jobs([MONTH], [1], 1, [METHOD], steps=0), "positive integer"),
     (lambda: plan_jobs([MONTH], [1], 1, [METHOD], baseline="mean"), "baseline"),
+    (lambda: plan_jobs([MONTH], [1], 1, [METHOD], roi_rule="biggest"), "ROI"),
 ])
 def test_plan_rejects_bad_input_before_any_work(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -201,6 +202,17 @@ def test_a_store_refuses_results_of_another_ensemble(setting: dict, done_store, 
         run_sweep(jobs, store, ensemble_dir=other, resolution_km=200, progress=False)
     with pytest.raises(SweepError, match="no saved ensemble"):
         run_sweep(jobs, tmp_path / "fresh", ensemble_dir=tmp_path, resolution_km=200, progress=False)
+
+
+def test_a_job_refuses_data_other_than_the_drivers(setting: dict, jobs, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))
+    context = sweep.JobContext(str(setting["ensemble_dir"]), "emulated", 200, str(setting["root"] / "cache"),
+                               data_fingerprint="0" * 16)  # as if the driver had loaded other data
+    with pytest.raises(SweepError, match="differ from the driver's"):
+        sweep.run_job(jobs[0], tmp_path / "store", context)
+    built, read_back = setting["ds"], pipeline.dataset("emulated", 200)
+    assert sweep.data_fingerprint(built) == sweep.data_fingerprint(read_back)
 
 
 @pytest.mark.slow

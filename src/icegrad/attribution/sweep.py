@@ -60,7 +60,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,9 @@ from icegrad.attribution.results import load_result, save_result
 from icegrad.attribution.targets import TARGETS, check_leads, forecast_start, sample_for_forecast
 from icegrad.io import atomic_path, parameter_key
 from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
+from icegrad.model.train import dataset_fingerprint
 from icegrad.paths import cache_dir
+from icegrad.roi import RoiRule
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,7 @@ class JobContext:
     resolution_km: int = 100
     cache_dir: str | None = None
     tf_threads: int | None = None
+    data_fingerprint: str | None = None
 
 
 @dataclass
@@ -184,8 +187,8 @@ def plan_jobs(target_months: Iterable[str], leads: Iterable[int], members: int |
 
     ``members`` is a count (members 0..n-1) or explicit member indices. ``settings`` override
     :data:`DEFAULT_SETTINGS` (``steps``, ``baseline`` "zeros"/"climatology", ``target``, and the ROI:
-    ``reference_year``, ``target_year``, ``month``, ``roi_rule``) and may add :data:`OPTIONAL_SETTINGS`.
-    Bad values fail here, before any work.
+    ``reference_year``, ``target_year``, ``month``, ``roi_rule``) and may add :data:`OPTIONAL_SETTINGS`;
+    a setting given as None keeps its default. Bad values fail here, before any work.
     """
     months = [_month_label(m) for m in target_months]
     lead_list = list(check_leads(list(leads)))
@@ -216,7 +219,8 @@ def _check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise SweepError(f"unknown sweep setting(s) {unknown}; allowed: "
                          f"{sorted([*DEFAULT_SETTINGS, *OPTIONAL_SETTINGS])}")
-    merged = {**DEFAULT_SETTINGS, **settings}
+    merged = {**DEFAULT_SETTINGS, **{k: v for k, v in settings.items() if v is not None}}
+    RoiRule.parse(str(merged["roi_rule"]))  # RoiError (a ValueError) names a bad rule now, not per job
     if isinstance(merged["steps"], bool) or not isinstance(merged["steps"], int) or merged["steps"] < 1:
         raise SweepError(f"steps must be a positive integer, got {merged['steps']!r}")
     if merged["baseline"] not in BASELINES:
@@ -338,21 +342,35 @@ def _pin_tensorflow_threads(threads: int | None) -> None:
     _PINNED.append(threads)
 
 
+def data_fingerprint(ds: xr.Dataset) -> str:
+    """A digest of a dataset's values and months, the same however it was obtained (built or read back)."""
+    return dataset_fingerprint(ds.assign_coords(time=ds["time"].values.astype("datetime64[ns]")))
+
+
 @lru_cache(maxsize=2)
-def _loaded(ensemble_dir: str, identity: str, data_source: str, resolution_km: int,
-            cache: str | None) -> tuple[xr.Dataset, IceNetEnsemble]:
-    """The dataset and ensemble of a context, loaded once per process and reused by its later jobs
-    (``identity``, the saved manifest's digest, makes a re-saved ensemble load afresh)."""
+def _dataset(data_source: str, resolution_km: int, cache: str | None) -> tuple[xr.Dataset, str]:
+    """The dataset and its fingerprint, loaded once per process and reused by its later jobs."""
     with _icegrad_cache(cache):
         ds = pipeline.dataset(data_source, resolution_km)
-    return ds, IceNetEnsemble.load(ensemble_dir)
+    return ds, data_fingerprint(ds)
+
+
+@lru_cache(maxsize=2)
+def _ensemble(ensemble_dir: str, identity: str) -> IceNetEnsemble:
+    """The saved ensemble, loaded once per process (``identity``, the manifest's digest, makes a
+    re-saved ensemble load afresh)."""
+    return IceNetEnsemble.load(ensemble_dir)
 
 
 def compute_job(job: Job, context: JobContext) -> xr.Dataset:
     """The attribution result of one job (one member, one lead), in the results schema."""
     _pin_tensorflow_threads(context.tf_threads)
-    ds, ens = _loaded(str(context.ensemble_dir), _ensemble_identity(context.ensemble_dir),
-                      context.data_source, int(context.resolution_km), context.cache_dir)
+    ds, fingerprint = _dataset(context.data_source, int(context.resolution_km), context.cache_dir)
+    if context.data_fingerprint is not None and fingerprint != context.data_fingerprint:
+        raise SweepError(f"the {context.data_source} data loaded here (cache {context.cache_dir}) differ "
+                         "from the driver's; every worker must run the driver's icegrad version and read "
+                         "its cache folder")
+    ens = _ensemble(str(context.ensemble_dir), _ensemble_identity(context.ensemble_dir))
     if job.member >= len(ens):
         raise SweepError(f"job {job.key} asks for member {job.member}, but the ensemble in "
                          f"{context.ensemble_dir} has {len(ens)} member(s)")
@@ -395,8 +413,9 @@ def run_sweep(jobs: Sequence[Job], store: str | os.PathLike[str], *, ensemble_di
 
     Without ``scheduler`` the jobs run one after another in this process. With a scheduler address
     (``"tcp://host:8786"``) or a ``distributed.Client`` they are submitted to that Dask cluster; workers
-    load the data (from this process's icegrad cache folder, which they must be able to read) and the
-    ensemble saved in ``ensemble_dir`` themselves. ``tf_threads`` pins each process's TensorFlow pool
+    load the data (from this process's icegrad cache folder, which they must be able to read, and
+    refuse to run if they do not get the same data as this process) and the ensemble saved in
+    ``ensemble_dir`` themselves. ``tf_threads`` pins each process's TensorFlow pool
     (default: untouched in-process, 1 on a cluster). A failed job does not stop the others; with
     ``raise_on_failure`` a :class:`SweepError` carrying the report is raised at the end, and calling
     ``run_sweep`` again runs only the jobs still missing.
@@ -409,7 +428,11 @@ def run_sweep(jobs: Sequence[Job], store: str | os.PathLike[str], *, ensemble_di
         tf_threads = 1
     context = JobContext(str(Path(ensemble_dir).resolve()), data_source, int(resolution_km),
                          str(cache_dir()), tf_threads)
-    _prepare_store(store, jobs, context)
+    _prepare_store(store, jobs, context)  # refuses another ensemble before any data are loaded
+    # the driver's view of the data, which every worker must reproduce (stale code or another cache
+    # would silently give other numbers); in-process the load is reused by the jobs
+    _, fingerprint = _dataset(data_source, int(resolution_km), context.cache_dir)
+    context = replace(context, data_fingerprint=fingerprint)
     report = SweepReport(store)
     todo = [job for job in jobs if not is_done(store, job)]
     report.skipped = [job.key for job in jobs if job not in todo]
@@ -602,5 +625,6 @@ def job_summary(jobs: Sequence[Job]) -> pd.DataFrame:
 
 
 __all__ = ["DEFAULT_SETTINGS", "JOB_AXES", "Job", "JobContext", "SweepError", "SweepReport",
-           "compute_job", "is_done", "job_path", "job_summary", "load_results", "open_sweep", "plan_jobs",
-           "run_job", "run_sweep", "stored_jobs", "sweep_command", "sweep_index", "write_index"]
+           "compute_job", "data_fingerprint", "is_done", "job_path", "job_summary", "load_results",
+           "open_sweep", "plan_jobs", "run_job", "run_sweep", "stored_jobs", "sweep_command", "sweep_index",
+           "write_index"]
