@@ -121,8 +121,8 @@ def _draw_ranking(ax: Any, table: pd.DataFrame, selection: Selection, units: str
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
     ax.set_xlabel(STATISTIC_LABELS[by] + (f" ({units})" if units != "1" else ""))
-    spread_note = ", ±1 std over members" if error is not None else ""
-    ax.set_title(f"top {len(table)} channels by {STATISTIC_LABELS[by]}{spread_note}", fontsize="medium")
+    spread_note = "ensemble mean, error bars ±1 std over members" if error is not None else _who(selection)
+    ax.set_title(f"top {len(table)} channels by {STATISTIC_LABELS[by]}\n{spread_note}", fontsize="medium")
 
 
 def default_selection(collection: Collection, **chosen: Any) -> Selection:
