@@ -216,7 +216,9 @@ def dataset_fingerprint(ds: xr.Dataset) -> str:
     for name in sorted(ds.data_vars):
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(ds[name].values).tobytes())
-    digest.update(np.asarray(ds["time"].values).tobytes())
+    # Time in one fixed precision: freshly generated data and data read back from netCDF may carry
+    # datetime64[us] and [ns] for the same months, which must not change the key.
+    digest.update(np.asarray(ds["time"].values).astype("datetime64[ns]").tobytes())
     return digest.hexdigest()[:16]
 
 
