@@ -232,3 +232,21 @@ def test_dask_local_cluster_gives_the_in_process_results(setting: dict, done_sto
         local = xr.open_dataset(sweep.job_path(done_store[0], job))
         np.testing.assert_array_equal(remote["attribution"].values, local["attribution"].values)
         np.testing.assert_array_equal(remote["target_value"].values, local["target_value"].values)
+
+
+def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, done_store, jobs,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))
+    monkeypatch.setattr(sweep.pipeline, "ensemble", lambda ds, **options: setting["ensemble"])
+    store = _copy(done_store[0], tmp_path)  # every job of this plan is already done
+    report = sweep.sweep_command(store, target_months=[MONTH], leads=list(LEADS), methods=[METHOD],
+                                 resolution_km=200, members=2, progress=False)
+    assert sorted(report.skipped) == sorted(j.key for j in jobs) and not report.ran
+    assert IceNetEnsemble.load(store / "ensemble").member_names == ["seed36", "seed37"]
+    retrained = IceNetEnsemble(setting["ensemble"].members, setting["ensemble"].stats, CHANNEL_NAMES,
+                               {**setting["ensemble"].manifest, "created": "later"})
+    monkeypatch.setattr(sweep.pipeline, "ensemble", lambda ds, **options: retrained)
+    with pytest.raises(SweepError, match="holds another ensemble"):
+        sweep.sweep_command(store, target_months=[MONTH], leads=[1], methods=[METHOD], resolution_km=200,
+                            members=2, progress=False)
