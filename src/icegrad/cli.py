@@ -84,7 +84,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--members", type=int, default=5, help="ensemble members (default 5)")
-    parser.add_argument("--width", type=float, default=0.25, help="IceNet filter factor (paper: 2)")
+    parser.add_argument("--width", type=float, default=None,
+                        help="IceNet filter factor (paper: 2; default: TrainConfig's)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig's)")
     parser.add_argument("--weights", default="", help="folder with the IceNet release's h5 files")
 

@@ -47,21 +47,24 @@ def region(ds: xr.Dataset, reference_year: int = 2007, target_year: int = 2013, 
     return region_of_interest(ds, reference_year, target_year, month, roi_rule or BOOK_ROI_RULE)
 
 
-def ensemble(ds: xr.Dataset, members: int = 5, width: float = 0.25, epochs: int | None = None,
+def ensemble(ds: xr.Dataset, members: int = 5, width: float | None = None, epochs: int | None = None,
              weights: str | Path | None = None, seed_base: int = 36) -> IceNetEnsemble:
     """The trained IceNet ensemble for ``ds``: from the cache, trained once, or the original release.
 
     ``weights`` names a folder holding the IceNet release's ``network_tempscaled_<seed>.h5`` files;
     when given, those networks are loaded (``members`` of them, seeds 36 upwards) instead of training.
-    ``width`` is IceNet's filter factor (2 in the paper; the book uses a narrow network on CPU).
+    ``width`` is IceNet's filter factor (2 in the paper; the book uses a narrow network on CPU);
+    ``width`` and ``epochs`` left as None take :class:`~icegrad.model.train.TrainConfig`'s defaults.
     """
     if weights:
         release = load_icenet_release(weights, range(seed_base, seed_base + members),
                                       height=ds.sizes["y"], width=ds.sizes["x"])
         stats = data_inputs.fit_normalisation(ds)
         return IceNetEnsemble(release.members, stats, release.channels, release.manifest)
-    options = {"members": members, "filters_factor": width, "seed_base": seed_base,
-               "data_source": str(ds.attrs.get("data_source"))}
+    options: dict[str, object] = {"members": members, "seed_base": seed_base,
+                                  "data_source": str(ds.attrs.get("data_source"))}
+    if width is not None:
+        options["filters_factor"] = width
     if epochs is not None:
         options["epochs"] = epochs
     return load_or_train(ds, TrainConfig(**options))
