@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pooch
@@ -164,3 +165,27 @@ def _verify(verify: Callable[[Path], None], path: Path, url: str) -> None:
         verify(path)
     except (ValueError, OSError) as err:
         raise InvalidDownloadError(f"the file from {url} is not the expected product: {err}") from None
+
+
+def local_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], pattern: str, *,
+                recursive: bool, error: type[ValueError], product: str, empty_hint: str) -> list[Path]:
+    """The files a user named: a file, a list of files, or a folder searched for ``pattern``.
+
+    Every real-data reader accepts its input this way; ``error`` is the reader's own exception so the
+    message names the product (``product``) and how to get files (``empty_hint``).
+    """
+    if isinstance(path, str | os.PathLike):
+        folder = Path(path).expanduser()
+        if folder.is_dir():
+            found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+            files = sorted(f for f in found if not f.name.startswith("."))
+            if not files:
+                raise error(f"folder {folder} holds no {pattern} files; {empty_hint}")
+            return files
+        paths = [folder]
+    else:
+        paths = [Path(q).expanduser() for q in path]
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise error(f"{product} file(s) not found: {absent}; check the path")
+    return paths

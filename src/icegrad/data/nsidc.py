@@ -48,7 +48,7 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.data import regrid
-from icegrad.data.download import ChecksumRegistry, fetch, get_text
+from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts, validate_monthly_dataset
 from icegrad.io import cached_netcdf
@@ -251,21 +251,8 @@ def _read_file(path: Path, version: int | None, variable: str | None,
 
 def find_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The netCDF files named by ``path``: a file, a folder (its ``*.nc`` files) or a list of files."""
-    if isinstance(path, (str, os.PathLike)):
-        p = Path(path).expanduser()
-        if p.is_dir():
-            files = sorted(f for f in p.glob("*.nc") if not f.name.startswith("."))
-            if not files:
-                raise NSIDCError(f"folder {p} holds no .nc files; download some with "
-                                 "icegrad.data.nsidc.download(start, end, cache_dir=...)")
-            return files
-        paths = [p]
-    else:
-        paths = [Path(q).expanduser() for q in path]
-    absent = [str(p) for p in paths if not p.is_file()]
-    if absent:
-        raise NSIDCError(f"NSIDC file(s) not found: {absent}; check path (or {NSIDC_DIR_ENV})")
-    return paths
+    return local_files(path, "*.nc", recursive=False, error=NSIDCError, product=f"NSIDC (or {NSIDC_DIR_ENV})",
+                       empty_hint="download some with icegrad.data.nsidc.download(start, end, cache_dir=...)")
 
 
 def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Timestamp, Path]:

@@ -65,7 +65,7 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.data import regrid
-from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch
+from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts, validate_monthly_dataset
 from icegrad.io import atomic_path, cached_netcdf
@@ -312,21 +312,9 @@ def index_files(paths: Sequence[Path]) -> FileIndex:
 
 def find_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """OSI SAF files named by ``path``: a folder (searched recursively), a file or a list of files."""
-    if isinstance(path, (str, os.PathLike)):
-        p = Path(path).expanduser()
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("ice_conc_*.nc") if not f.name.startswith("."))
-            if not files:
-                raise OSISAFError(f"folder {p} holds no ice_conc_nh_ease2-250_*.nc files; download them with "
-                                  f"icegrad.data.osisaf.download(start, end, folder={str(p)!r})")
-            return files
-        paths = [p]
-    else:
-        paths = [Path(q).expanduser() for q in path]
-    absent = [str(p) for p in paths if not p.is_file()]
-    if absent:
-        raise OSISAFError(f"OSI SAF file(s) not found: {absent}; check path (or {OSISAF_DIR_ENV})")
-    return paths
+    return local_files(path, "ice_conc_*.nc", recursive=True, error=OSISAFError,
+                       product=f"OSI SAF (or {OSISAF_DIR_ENV})",
+                       empty_hint="download them with icegrad.data.osisaf.download(start, end, folder=...)")
 
 
 def _flag_bits(status: xr.DataArray) -> int:
