@@ -59,8 +59,20 @@ def test_uniform_ocean_stays_uniform_and_land_is_nan(value: float) -> None:
     sic, flag = ps_field(np.full((448, 304), value))
     out = regrid.ps_to_ease2(sic, flag, 25)
     land = land_mask(25).values
+    covered = regrid.nearest_source_index().reshape(432, 432) >= 0
     assert np.isnan(out.values[0][land]).all()
-    np.testing.assert_allclose(out.values[0][~land], value, rtol=1e-6)
+    np.testing.assert_allclose(out.values[0][~land & covered], value, rtol=1e-6)
+    np.testing.assert_array_equal(out.values[0][~land & ~covered], 0.0)
+
+
+def test_ocean_outside_the_nsidc_grid_is_open_water_even_beside_ice() -> None:
+    """The NSIDC grid holds all the ice the product reports: no ice is copied past its edge."""
+    sic, flag = ps_field(np.ones((448, 304)))
+    out = regrid.ps_to_ease2(sic, flag, 25).values[0]
+    g = grid.ease2_grid(25)
+    outside = (regrid.nearest_source_index().reshape(432, 432) < 0) & ~land_mask(25).values
+    assert outside.sum() > 30_000 and g.lat.values[outside].max() < 56.0
+    np.testing.assert_array_equal(out[outside], 0.0)
 
 
 def test_flags_over_ocean_take_the_nearest_valid_value() -> None:

@@ -22,10 +22,14 @@ Rules for cells without a valid concentration (all documented in the output's ``
   field continuous.
 * **land**: NaN wherever :func:`icegrad.data.land.land_mask` says land, whatever NSIDC says, so
   every icegrad data source shares one coastline.
-* **coast, lakes, missing data, outside the NSIDC grid** (flags 252-255 or no source cell within
-  25 km) over EASE2 ocean: the value of the nearest EASE2 cell holding a valid concentration (in grid
-  distance). These are thin coastal strips, rare gaps and the far-south corners of the EASE2 grid,
-  which are open ocean.
+* **outside the NSIDC grid** (no source cell within 25 km) over EASE2 ocean: open water, 0. These are
+  the far-south parts of the EASE2 grid (the North Pacific south of Alaska, the Mediterranean, Black
+  and Caspian seas, all south of 56 N); NSIDC's grid was laid out to hold all the sea ice it
+  reports, so the product says "no ice" there by omission. (Filling them from the nearest valid cell,
+  as before, copied winter ice across the Black and Caspian seas: 1.6 million km2 of spurious extent
+  in March 2013.)
+* **coast, lakes, missing data** (flags 252-255) over EASE2 ocean: the value of the nearest EASE2
+  cell holding a valid concentration (in grid distance). These are thin coastal strips and rare gaps.
 """
 
 from __future__ import annotations
@@ -53,8 +57,8 @@ FILL_RULES = (
     "Regridded from the NSIDC polar stereographic north 25 km grid (EPSG:3411) to EASE-Grid 2.0 "
     "North by nearest neighbour within 25 km (pyresample KD-tree). Pole hole: filled each month "
     "with the mean concentration of the ring of valid cells around it. Land (icegrad Natural Earth "
-    "mask): NaN. Coast, lake, missing-data cells and cells outside the NSIDC grid over ocean: value "
-    "of the nearest valid cell."
+    "mask): NaN. Ocean outside the NSIDC grid (south of 56 N): 0 (open water). Coast, lake and "
+    "missing-data cells over ocean: value of the nearest valid cell."
 )
 
 
@@ -178,10 +182,16 @@ def ps_to_ease2(sic: xr.DataArray, flag: xr.DataArray, resolution_km: int = 25) 
     values = _resample(np.asarray(sic.values, dtype=np.float32), np.nan)
     flags = _resample(np.asarray(flag.values, dtype=np.uint8), 255)
     valid = np.isfinite(values)
+    if not valid.any(axis=(1, 2)).all():
+        raise RegridError("a month has no valid value at all to fill from; its data are all flags or "
+                          "missing — check the source files")
     pole = flags == POLE_HOLE_FLAG
     _fill_pole_hole(values, pole, valid)
     valid |= pole
     land = np.asarray(land_mask(grid.BASE_RESOLUTION_KM).values)
+    outside = (nearest_source_index() < 0).reshape(grid.BASE_SIZE, grid.BASE_SIZE) & ~land
+    values[:, outside] = 0.0
+    valid |= outside
     fill_from_nearest(values, ~valid & ~land, valid)
     values[:, land] = np.nan
     spec = MONTHLY_VARIABLES["siconca"]
