@@ -10,7 +10,9 @@ Two file layouts are read, from a file or a folder of files:
 
 * single-month files as NSIDC distributes them — v3 ``seaice_conc_monthly_nh_f13_200709_v03r01.nc``
   (variable ``seaice_conc_monthly_cdr``; ``goddard_merged_seaice_conc_monthly`` on request), v4
-  ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``);
+  ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``; the NASA Team and
+  Bootstrap inputs of the CDR, ``nsidc_nt_seaice_conc_monthly`` and ``nsidc_bt_seaice_conc_monthly``,
+  on request: NASA Team is the Sea Ice Index's algorithm);
 * multi-month record files holding the same variables along ``time``.
 
 Decoding is done on the raw bytes, not by xarray's mask-and-scale: v3 stores concentrations as
@@ -21,7 +23,8 @@ times ``scale_factor`` become SIC in [0, 1]; flags become NaN plus a separate ``
 Gaps. The v3 record has no data for 1987-12..1988-01 (an F08 sensor outage) and the compact v3
 record file in ``shared/`` also lacks 1987-10..1988-12. :func:`load` never invents months: by default
 it keeps the longest run of consecutive months inside ``[start, end]`` (the latest, on a tie) and
-warns with :class:`NSIDCGapWarning`; ``gaps="error"`` raises instead.
+warns with :class:`NSIDCGapWarning`; ``gaps="error"`` raises instead. Without ``start`` and ``end``
+it takes the longest consecutive run the files hold (1989-01..2017-12 for the shared v3 record).
 
 Example
 -------
@@ -77,12 +80,18 @@ PRODUCTS = {
         "https://noaadata.apps.nsidc.org/NOAA/G02202_V3/north/monthly/", "10.7265/N59P2ZTG",
     ),
     4: Product(
-        4, "v04r00", ("cdr_seaice_conc_monthly",),
+        4, "v04r00",
+        ("cdr_seaice_conc_monthly", "nsidc_nt_seaice_conc_monthly", "nsidc_bt_seaice_conc_monthly"),
         re.compile(r"seaice_conc_monthly_nh_(?P<month>\d{6})_(?P<platform>[a-z]\d\d)_v04r00\.nc"),
         "https://noaadata.apps.nsidc.org/NOAA/G02202_V4/north/monthly/", "10.7265/efmz-2t65",
     ),
 }
 PRODUCT_TITLE = "NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice Concentration"
+NASA_TEAM_VARIABLE = "nsidc_nt_seaice_conc_monthly"
+"""The v4 NASA Team field: the algorithm of the NSIDC Sea Ice Index, so extents computed from it are the
+ones to compare with the index (the CDR field takes the larger of NASA Team and Bootstrap per cell)."""
+DOWNLOAD_PERIOD = ("1979-01", "2020-12")
+"""Months :func:`load` downloads when the default folder is empty and no period is given (IceNet's)."""
 DAILY_VARIABLES = ("seaice_conc_cdr", "cdr_seaice_conc")
 
 
@@ -402,21 +411,30 @@ def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
     return validate_monthly_dataset(ds)
 
 
-def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
+def load(resolution_km: int = 100, start: str | None = None, end: str | None = None,
          path: str | os.PathLike[str] | None = None, version: int | None = None, refresh: bool = False, *,
-         variable: str | None = None, gaps: Literal["longest", "error"] = "longest") -> xr.Dataset:
+         variable: str | None = None, gaps: Literal["longest", "error"] = "longest",
+         download_missing: bool = True) -> xr.Dataset:
     """Monthly NSIDC CDR sea-ice concentration on EASE2 at ``resolution_km``, in icegrad's schema.
 
     ``path`` is a CDR file or a folder of them (default: ``$ICEGRAD_NSIDC_DIR``, else the folder
-    :func:`download` fills). Months beyond the files' first or last month raise
+    :func:`download` fills). Only in that last case, and with ``download_missing``, the months
+    ``start..end`` (default :data:`DOWNLOAD_PERIOD`) the folder lacks are downloaded first; months the
+    archive does not hold are skipped with a warning. Without ``start``/``end`` the longest run of
+    consecutive months the files hold is used. Months beyond the files' first or last month raise
     :class:`MissingMonthError` listing the coverage; gaps inside ``[start, end]`` are handled per
     ``gaps`` (see the module docstring). The result is cached under the parameters and the files'
     names, sizes and modification times.
     """
     grid.coarsening_factor(resolution_km)
+    if path is None and not os.environ.get(NSIDC_DIR_ENV) and download_missing:
+        download(start or DOWNLOAD_PERIOD[0], end or DOWNLOAD_PERIOD[1], version or 4, skip_absent=True)
     files = find_files(path if path is not None else default_folder(version or 4))
     index = month_index(files, version)
-    months = _select_months(index, start, end, gaps)
+    if start is None and end is None:
+        months = consecutive_run(month_starts(f"{min(index):%Y-%m}", f"{max(index):%Y-%m}"), index)
+    else:
+        months = _select_months(index, start or f"{min(index):%Y-%m}", end or f"{max(index):%Y-%m}", gaps)
     used = sorted({index[m] for m in months})
     params = {
         "resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
@@ -454,12 +472,15 @@ def verify_monthly_file(path: Path, version: int) -> None:
 
 
 def download(start: str, end: str, version: int = 4, cache_dir: str | os.PathLike[str] | None = None, *,
-             base_url: str | None = None, retries: int = 3, backoff_s: float = 2.0) -> list[Path]:
+             base_url: str | None = None, retries: int = 3, backoff_s: float = 2.0,
+             skip_absent: bool = False) -> list[Path]:
     """Fetch the monthly NH CDR files for ``start..end`` over HTTPS (no account needed).
 
     Files go to ``cache_dir`` (default :func:`default_folder`); each is checked to decode as the
     expected product and its SHA-256 is recorded in the folder's registry and verified on reuse, so
     re-running after an interruption fetches only what is missing. ``base_url`` points at a mirror.
+    Months the archive lacks raise :class:`MissingMonthError`, or with ``skip_absent`` are left out
+    with an :class:`NSIDCGapWarning` (the SSM/I outage of 1987-12..1988-01 is such a gap).
     Returns the local paths in month order.
     """
     if version not in PRODUCTS:
@@ -477,11 +498,14 @@ def download(start: str, end: str, version: int = 4, cache_dir: str | os.PathLik
     if len(names) < len(months):
         remote = remote_files(get_text(url, retries=retries, backoff_s=backoff_s), version)
         absent = [m for m in months if m not in remote and m not in local]
-        if absent:
+        if absent and not skip_absent:
             raise MissingMonthError(f"month(s) {describe_months(absent)} are not in the NSIDC archive {url}, "
                                     f"which lists {describe_months(remote)}")
-        names.update({m: remote[m] for m in months if m not in names})
+        if absent:
+            warnings.warn(f"the NSIDC archive {url} lacks {describe_months(absent)}; downloading the other "
+                          "months", NSIDCGapWarning, stacklevel=2)
+        names.update({m: remote[m] for m in months if m not in names and m in remote})
     registry = ChecksumRegistry(folder)
     check = partial(verify_monthly_file, version=version)
     return [fetch(url + names[m], folder / names[m], verify=check, registry=registry, retries=retries,
-                  backoff_s=backoff_s) for m in months]
+                  backoff_s=backoff_s) for m in months if m in names]
