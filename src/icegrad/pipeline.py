@@ -26,7 +26,7 @@ from icegrad.attribution import attribute_forecast
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_leads, forecast_start
 from icegrad.data import inputs as data_inputs
-from icegrad.data import load_dataset
+from icegrad.data import load_dataset, real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.train import TrainConfig, load_or_train
 from icegrad.model.weights import load_icenet_release
@@ -55,6 +55,9 @@ def ensemble(ds: xr.Dataset, members: int = 5, width: float | None = None, epoch
     when given, those networks are loaded (``members`` of them, seeds 36 upwards) instead of training.
     ``width`` is IceNet's filter factor (2 in the paper; the book uses a narrow network on CPU);
     ``width`` and ``epochs`` left as None take :class:`~icegrad.model.train.TrainConfig`'s defaults.
+    Data without ERA5 fields (``data_source="nsidc"``) train the same network on the 21 SIC-only
+    channels, and a record ending before 2020 gets test years inside it
+    (:mod:`icegrad.data.real_record`).
     """
     if weights:
         release = load_icenet_release(weights, range(seed_base, seed_base + members),
@@ -63,6 +66,11 @@ def ensemble(ds: xr.Dataset, members: int = 5, width: float | None = None, epoch
         return IceNetEnsemble(release.members, stats, release.channels, release.manifest)
     options: dict[str, object] = {"members": members, "seed_base": seed_base,
                                   "data_source": str(ds.attrs.get("data_source"))}
+    channels, splits = real_record.channels_for(ds), real_record.splits_for(ds)
+    if channels != TrainConfig.channels:  # only non-defaults, so emulated cache keys stay as they were
+        options["channels"] = channels
+    if splits != data_inputs.Splits():
+        options.update(train_years=splits.train, val_years=splits.validate, test_years=splits.test)
     if width is not None:
         options["filters_factor"] = width
     if epochs is not None:

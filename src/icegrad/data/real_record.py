@@ -1,0 +1,118 @@
+"""Running the book on a real record: where it is, which inputs it lacks, which years it can train on.
+
+Real sea-ice concentration alone (``data_source="nsidc"``) has no ERA5 fields, so IceNet is trained
+on the 21 channels SIC can make (:data:`icegrad.variables.SIC_ONLY_CHANNEL_NAMES`: SIC lags 1-12,
+linear-trend forecasts 1-6, land, cos/sin month) with the same architecture; :func:`channels_for`
+picks them from the dataset's variables and :func:`missing_channels` names the 29 it lacks, so the
+book states them from the channel lists rather than from a typed sentence. A real record can also be
+shorter than IceNet's 1979-2020 (the shared v3 record ends in 2017), so :func:`splits_for` keeps
+IceNet's training/validation boundary and moves the test years inside the record.
+
+Example
+-------
+>>> describe_channels(missing_channels(SIC_ONLY_CHANNEL_NAMES))[:40]
+'tas_anom_1-3, ta500_anom_1-3, tos_anom_1-'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from icegrad.data import nsidc
+from icegrad.data.input_checks import InputError
+from icegrad.data.splits import Splits
+from icegrad.data.start_months import available_start_months
+from icegrad.variables import CHANNEL_NAMES, CHANNELS, N_LEADS, SIC_ONLY_CHANNEL_NAMES
+
+NSIDC_COMMAND = "icegrad data --source nsidc --resolution {resolution_km}"
+"""Downloads the NSIDC CDR (version 4, 1979-2020, no account) into icegrad's cache and builds the grid."""
+
+
+def nsidc_record() -> Path | None:
+    """The NSIDC CDR files :func:`icegrad.data.nsidc.load` reads without downloading, or None.
+
+    That is ``$ICEGRAD_NSIDC_DIR`` (a folder or one record file: tests and CI point it at the shared
+    record) or else the folder :func:`icegrad.data.nsidc.download` fills.
+    """
+    folder = nsidc.default_folder()
+    try:
+        nsidc.find_files(folder)
+    except nsidc.NSIDCError:
+        return None
+    return folder
+
+
+def channels_for(ds: xr.Dataset) -> tuple[str, ...]:
+    """IceNet's 50 channels when ``ds`` holds every variable they need, else the 21 SIC-only ones.
+
+    A dataset with some but not all climate variables is an error: silently dropping a few would
+    make a model that is neither IceNet nor the documented SIC-only variant.
+    """
+    needed = {c.variable for c in CHANNELS} - {"land", "month"}
+    present = needed & set(ds.data_vars)
+    if present == needed:
+        return CHANNEL_NAMES
+    if present == {"siconca"}:
+        return SIC_ONLY_CHANNEL_NAMES
+    raise InputError(f"the dataset has {sorted(present)} but IceNet needs all of {sorted(needed)} (or SIC "
+                     "alone, for the SIC-only variant); load data_source='observed' for the full inputs")
+
+
+def missing_channels(channels: Iterable[str]) -> tuple[str, ...]:
+    """IceNet's channels that are not in ``channels``, in IceNet's order."""
+    have = set(channels)
+    return tuple(name for name in CHANNEL_NAMES if name not in have)
+
+
+def describe_channels(names: Sequence[str]) -> str:
+    """Channel names in compact runs, e.g. ``tas_anom_1-3, uas_abs_1`` (for the book's text)."""
+    runs: dict[str, list[int]] = {}
+    plain: list[str] = []
+    for name in names:
+        match = re.fullmatch(r"(.+)_(\d+)", name)
+        if match:
+            runs.setdefault(match.group(1), []).append(int(match.group(2)))
+        else:
+            plain.append(name)
+    parts = []
+    for stem, lags in runs.items():
+        consecutive = lags == list(range(lags[0], lags[0] + len(lags)))
+        if len(lags) > 1 and consecutive:
+            parts.append(f"{stem}_{lags[0]}-{lags[-1]}")
+        else:
+            parts.extend(f"{stem}_{lag}" for lag in lags)
+    return ", ".join(parts + plain)
+
+
+def splits_for(ds: xr.Dataset, n_leads: int = N_LEADS) -> Splits:
+    """IceNet's splits, fitted to the years ``ds`` holds.
+
+    IceNet trains on 1980-2011, validates on 2012-2017 (so the letter's 2013 case is a validation
+    month) and tests on 2018-2020. A record starting later trains from its first whole year (the
+    normalisation statistics need whole training years); a record ending before 2020 keeps the
+    first validation year and makes its last three years with a full ``n_leads`` of targets the test
+    years (2015-2017 for a record ending in December 2017).
+    """
+    default = Splits()
+    months = pd.DatetimeIndex(ds["time"].values)
+    first_whole_year = months[0].year if months[0].month == 1 else months[0].year + 1
+    train = (max(default.train[0], first_whole_year), default.train[1])
+    years = sorted(set(available_start_months(ds, n_leads).year))
+
+    def served(first: int, last: int) -> bool:
+        return any(first <= y <= last for y in years)
+
+    if not served(*train) or not served(default.validate[0], default.validate[0] + 3):
+        span = f"{years[0]}-{years[-1]}" if years else "nothing"
+        raise InputError(f"forecast starts span {span}; icegrad needs starts in {default.train} for "
+                         f"training and through at least {default.validate[0] + 3} for validation and "
+                         "testing — load a longer record")
+    if served(*default.test):
+        return Splits(train=train, validate=default.validate, test=default.test)
+    last = years[-1]
+    return Splits(train=train, validate=(default.validate[0], last - 3), test=(last - 2, last))
