@@ -47,6 +47,21 @@ def nsidc_record() -> Path | None:
     return folder
 
 
+def nsidc_figure1(resolution_km: int, reference_year: int, target_year: int, month: int,
+                  roi_rule: str) -> tuple[xr.Dataset, xr.DataArray] | None:
+    """The NSIDC record and its ROI for chapter 3's observed Figure 1, or None without a local record.
+
+    Never downloads: the book shows the observed panel only where the record is already at hand.
+    """
+    if nsidc_record() is None:
+        return None
+    from icegrad.data import load_dataset
+    from icegrad.roi import region_of_interest
+
+    ds = load_dataset("nsidc", resolution_km=resolution_km, download_missing=False)
+    return ds, region_of_interest(ds, reference_year, target_year, month, roi_rule)
+
+
 def channels_for(ds: xr.Dataset) -> tuple[str, ...]:
     """IceNet's 50 channels when ``ds`` holds every variable they need, else the 21 SIC-only ones.
 
@@ -107,7 +122,7 @@ def splits_for(ds: xr.Dataset, n_leads: int = N_LEADS) -> Splits:
     def served(first: int, last: int) -> bool:
         return any(first <= y <= last for y in years)
 
-    if not served(*train) or not served(default.validate[0], default.validate[0] + 3):
+    if not served(*train) or not years or years[-1] < default.validate[0] + 3:
         span = f"{years[0]}-{years[-1]}" if years else "nothing"
         raise InputError(f"forecast starts span {span}; icegrad needs starts in {default.train} for "
                          f"training and through at least {default.validate[0] + 3} for validation and "

@@ -31,6 +31,8 @@ def source_label(data_source: str) -> str:
     """How a figure names its data: emulated data is always called EMULATED (synthetic)."""
     if data_source == "emulated":
         return "EMULATED Arctic (synthetic data, not observations)"
+    if data_source == "nsidc":
+        return "NSIDC CDR (observed)"
     return f"observed data ({data_source})"
 
 
