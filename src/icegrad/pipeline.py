@@ -90,6 +90,7 @@ def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: i
     start = pd.Timestamp(forecast_start(target_month, lead))
     years = ens.manifest.get("splits", {}).get("train") or data_inputs.Splits().train
     starts = pd.date_range(f"{years[0]}-{start.month:02d}", f"{years[1]}-{start.month:02d}", freq="12MS")
+    starts = starts.intersection(data_inputs.available_start_months(ds))  # a record's first year lacks lags
     inputs = data_inputs.build_inputs(ds, starts, ens.stats, list(ens.channels))
     return climatology_baseline(inputs, month=start.month, years=range(years[0], years[1] + 1))
 

@@ -104,6 +104,17 @@ def describe_channels(names: Sequence[str]) -> str:
     return ", ".join(parts + plain)
 
 
+def inputs_note(channels: Sequence[str]) -> str:
+    """One sentence for the book on which of IceNet's inputs a network reads (and lacks)."""
+    missing = missing_channels(channels)
+    if not missing:
+        return f"The network reads all {len(CHANNEL_NAMES)} of IceNet's inputs."
+    return (f"The network is the SIC-only variant: IceNet's architecture on the {len(channels)} inputs "
+            f"sea-ice concentration alone can make ({describe_channels(list(channels))}). It lacks IceNet's "
+            f"other {len(missing)} inputs, the ERA5 climate fields ({describe_channels(missing)}), so "
+            "nothing here can credit or blame them.")
+
+
 def splits_for(ds: xr.Dataset, n_leads: int = N_LEADS) -> Splits:
     """IceNet's splits, fitted to the years ``ds`` holds.
 
