@@ -26,6 +26,7 @@ from icegrad.model.train import (
     TrainingError,
     fit_member,
     fit_temperature,
+    learning_rate,
     load_or_train,
     make_tf_dataset,
     model_cache_key,
@@ -136,11 +137,26 @@ def test_training_is_deterministic_learns_and_early_stops(tiny_arrays):
     assert summary_a["temperature"] > 0
     assert len(summary_a["history"]["val_loss"]) == summary_a["epochs_run"]
     untrained = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=7)
-    loss = make_loss("focal")
+    loss = make_loss(config.loss)
 
     def val_loss(m: keras.Model) -> float:
         return float(loss(val.y, m.predict(val.x, verbose=0), sample_weight=val.w))
     assert val_loss(model_a) < val_loss(untrained)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_over_exactly_the_planned_epochs():
+    config = TrainConfig(epochs=3, batch_size=2, learning_rate=2e-3, lr_schedule="cosine")
+    schedule = learning_rate(config, n_samples=7)  # 4 steps per epoch (the last batch is short)
+    assert float(schedule(0)) == pytest.approx(0.0, abs=1e-9)
+    assert float(schedule(2)) == pytest.approx(1e-3, rel=1e-5)  # halfway up the one-epoch ramp
+    assert float(schedule(4)) == pytest.approx(2e-3, rel=1e-5)
+    assert float(schedule(8)) == pytest.approx(1e-3, rel=1e-5)  # halfway down the cosine
+    assert float(schedule(12)) == pytest.approx(0.0, abs=1e-9)
+    one_epoch = learning_rate(dataclasses.replace(config, epochs=1), n_samples=7)
+    assert float(one_epoch(0)) == pytest.approx(2e-3)
+    assert learning_rate(dataclasses.replace(config, lr_schedule="constant"), 7) == 2e-3
+    with pytest.raises(TrainingError, match="lr_schedule='step'"):
+        TrainConfig(lr_schedule="step")
 
 
 SMALL_SPLITS = {"train_years": (1980, 1982), "val_years": (1983, 1983), "test_years": (1984, 1984)}
