@@ -33,6 +33,20 @@ def test_chapter_is_parameterised_and_stored_without_outputs(notebook: Path) -> 
         "notebooks are committed without outputs"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_model_defaults_are_the_libraries(notebook: Path) -> None:
+    """A chapter run with its defaults uses the ensemble TrainConfig describes (and the CLI trains)."""
+    from icegrad.model.train import TrainConfig
+
+    defaults = TrainConfig()
+    expected = {"members": defaults.members, "width": defaults.filters_factor, "epochs": defaults.epochs}
+    declared = papermill.inspect_notebook(str(notebook))
+    for name, value in expected.items():
+        if name in declared:
+            assert book._literal(declared[name]["default"]) == value, \
+                f"{notebook.name}: {name} defaults to {declared[name]['default']}, TrainConfig to {value}"
+
+
 def test_bad_parameters_fail_before_any_work() -> None:
     notebook = NOTEBOOKS[0]
     with pytest.raises(book.BookError, match="has no parameter 'no_such_parameter'"):

@@ -97,11 +97,13 @@ def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: i
 
 def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray, target_month: str = "2013-09",
                  leads: Sequence[int] = (1, 2, 3, 4, 5, 6), method: str = "integrated_gradients",
-                 steps: int = 64, baseline: str = "zeros", **options: object) -> xr.Dataset:
+                 steps: int = 64, baseline: str = "climatology", **options: object) -> xr.Dataset:
     """Attributions of every member's ROI forecast for ``target_month`` at each lead (cached).
 
-    ``baseline`` is ``"zeros"`` (normalised units) or ``"climatology"`` (the training-years mean input
-    of each lead's start month); ``options`` go to :func:`icegrad.attribution.attribute`.
+    ``baseline`` is ``"climatology"`` (the training-years mean input of each lead's start month: the
+    book's default, which explains the forecast's departure from a typical year) or ``"zeros"``
+    (normalised units: average weather but no ice and no land); ``options`` go to
+    :func:`icegrad.attribution.attribute`.
     """
     leads = check_leads(leads)
     inputs = forecast_inputs(ds, ens, target_month, leads)

@@ -93,7 +93,7 @@ JOB_AXES = ("target_month", "lead", "member", "method")
 """The dimensions a sweep spans, in the order of :func:`open_sweep`'s dataset."""
 
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "steps": 64, "baseline": "zeros", "target": "sip", "reference_year": 2007, "target_year": 2013,
+    "steps": 64, "baseline": "climatology", "target": "sip", "reference_year": 2007, "target_year": 2013,
     "month": 9, "roi_rule": pipeline.BOOK_ROI_RULE,
 }
 """Settings shared by every job of a sweep: method options, the target, and the ROI's definition."""
@@ -594,7 +594,7 @@ def load_results(store: str | os.PathLike[str]) -> dict[tuple[str, str], xr.Data
 
 def sweep_command(store: str | os.PathLike[str], *, target_months: Sequence[str], leads: Sequence[int],
                   methods: Sequence[str], data_source: str = "emulated", resolution_km: int = 100,
-                  members: int = 5, width: float = 0.25, epochs: int | None = None,
+                  members: int = 5, width: float | None = None, epochs: int | None = None,
                   weights: str | None = None, scheduler: str | None = None, progress: bool = True,
                   **settings: Any) -> SweepReport:
     """``icegrad attribute --sweep STORE [--scheduler ADDRESS]``: plan, prepare and run a whole sweep.
