@@ -1,0 +1,326 @@
+"""Does attribution find the truth? Scoring attributions against the emulated Arctic's exact answer.
+
+The emulated Arctic generates sea ice from its drivers by documented links
+(:func:`icegrad.data.emulator.true_links`), and :func:`icegrad.data.emulator.true_sensitivity` gives
+the exact derivative of the ROI-mean SIC in a target month with respect to every driver anomaly,
+month and cell. This module expresses that truth on IceNet's input channels and scores an attribution
+result against it.
+
+From the emulator's units to IceNet's channels
+----------------------------------------------
+Attributions are taken with respect to the *normalised* inputs the network reads, so the truth is
+converted by the chain rule ``d T / d z = d T / d v * d v / d z`` where ``v`` is the physical value and
+``z`` the channel (:mod:`icegrad.data.normalisation`):
+
+* ``siconca_abs_k``: SIC enters as a fraction, not normalised: scale 1;
+* ``{var}_anom_k``: ``z = (v - climatology - mean) / std``, so ``d v / d z`` is the variable's scalar
+  ``{var}_std`` from the ensemble's ``stats``; the same for the z-scored absolute winds (``ua10``,
+  ``uas``, ``vas``), whose truth is zero anyway;
+* a channel built from month ``s - k`` of a forecast started in ``s`` lies ``lead - 1 + k`` months
+  before the month that ``lead`` targets: that is the ``lag`` read from the truth;
+* channels the emulator's rule never reads have a true sensitivity of exactly zero: the unlinked
+  variables (``ta500``, ``rsus``, ``zg500``, ``zg250``, ``ua10``, ``uas``, ``vas``; several are
+  correlated with linked ones, which is what makes them a fair test), the linear-trend forecasts
+  (functions of earlier SIC, which the rule does not read: its trend is a deterministic function of
+  the year), the land mask and cos/sin month. A network may legitimately *use* such a channel as a
+  proxy; the score measures agreement with the causal truth, not whether the network is wrong.
+
+``tas``, ``psl`` and ``rsds`` enter the emulator's fields as climatology plus the driver anomaly, so
+the mapping is exact for them. ``tos`` is not: the links act on the *open-water* SST anomaly, and the
+observed SST blends it with the freezing point by ice concentration, so its truth is mapped as if
+SST were all open water (exact where SIC is zero). For the book's Pacific-sector ROI the ``tos``
+links (Atlantic sector) contribute nothing either way.
+
+Two further differences are deliberate and stated, not hidden: the truth is for the ROI-mean *SIC*
+while the model's target is the ROI-mean sea-ice *probability* P(SIC > 0.15), and the network is
+trained on the data, not told the rule. Hence only scale-free scores are used.
+
+Which truth for which method
+----------------------------
+Vanilla gradients and SmoothGrad estimate a *sensitivity* and are compared with the truth itself.
+Gradient x input and integrated gradients estimate a *contribution* relative to a reference input
+(zero, or the climatological baseline), so they are compared with the first-order true contribution
+``truth * (input - reference)`` - exact for a linear rule, an approximation when the reference is far
+(the additive benchmark in :mod:`icegrad.attribution.additive` has an exact answer for both).
+
+Scores (per lead, on the ensemble-mean attribution)
+---------------------------------------------------
+* ``spearman``: rank correlation over all channels of channel importance (mean |map| per cell) with
+  the truth's; unlinked channels rank last in the truth (ties);
+* ``sign_agreement``: the share of linked channels whose net attribution (sum over cells) has the
+  sign of the net truth;
+* ``spatial_correlation``: Pearson correlation over grid cells of each linked channel's map with the
+  true map, averaged over those channels;
+* ``top_recall``: the share of the truth's ``k`` most important channels among the method's ``k``
+  most important (``k`` = the number of linked channels, at most :data:`TOP_K`);
+* ``fidelity``: the unweighted mean of the first three, a single number to rank methods by.
+
+A channel counts as *linked* at a lead when its true importance is at least :data:`LINKED_SHARE` of
+the largest one's: the truth of a channel many months back (a persistence chain through winter) is
+non-zero but so small that its sign is a matter of rounding.
+
+Example
+-------
+>>> run = score_methods(ds, ens, roi, "2013-09", leads=(1, 3), steps=8)  # doctest: +SKIP
+>>> run.scores.groupby("label")["fidelity"].mean()                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+
+from icegrad.attribution.errors import AttributionError
+from icegrad.attribution.methods import METHODS
+from icegrad.attribution.results import validate_result
+from icegrad.attribution.targets import check_leads
+from icegrad.variables import MONTHLY_VARIABLES, channel
+
+METHOD_SPECS: tuple[tuple[str, str], ...] = (
+    ("vanilla_gradient", "none"),
+    ("gradient_x_input", "none"),
+    ("integrated_gradients", "zeros"),
+    ("integrated_gradients", "climatology"),
+    ("smoothgrad", "none"),
+)
+"""Every method of the book, integrated gradients with each of its baselines."""
+
+SENSITIVITY_METHODS = ("vanilla_gradient", "smoothgrad")
+"""Methods that estimate d target / d input (compared with the truth itself, not a contribution)."""
+TRUTH_KINDS = ("sensitivity", "contribution")
+LINKED_SHARE = 0.01
+TOP_K = 5
+SCORE_COLUMNS = ("spearman", "sign_agreement", "spatial_correlation", "top_recall", "fidelity")
+
+
+class FidelityError(AttributionError):
+    """A fidelity evaluation was asked for something it cannot score (e.g. observed data)."""
+
+
+def spec_label(method: str, baseline: str = "none") -> str:
+    """A short name for a (method, baseline) pair, e.g. ``integrated_gradients (climatology)``."""
+    return f"{method} ({baseline})" if method == "integrated_gradients" else method
+
+
+def matched_kind(method: str) -> str:
+    """The truth a method estimates: ``sensitivity`` for the gradients, else ``contribution``."""
+    if method not in METHODS:
+        raise FidelityError(f"unknown method {method!r}; choose one of {METHODS}")
+    return "sensitivity" if method in SENSITIVITY_METHODS else "contribution"
+
+
+def channel_scale(stats: xr.Dataset, name: str) -> float | None:
+    """``d value / d channel`` (physical units per normalised unit), or None for a channel with no truth.
+
+    SIC channels enter as fractions (scale 1); z-scored channels scale by their variable's ``std``.
+    """
+    spec = channel(name)
+    if spec.kind not in ("abs", "anom") or spec.variable not in MONTHLY_VARIABLES:
+        return None
+    if spec.variable == "siconca":
+        return 1.0
+    key = f"{spec.variable}_std"
+    if key not in stats:
+        raise FidelityError(f"the normalisation statistics lack {key!r}, needed to express the truth for "
+                            f"{name} in normalised units; pass the ensemble's stats (ens.stats)")
+    return float(stats[key])
+
+
+def true_channel_sensitivity(ds: xr.Dataset, stats: xr.Dataset, target_month: str, leads: Sequence[int],
+                             roi: xr.DataArray, channels: Sequence[str]) -> xr.DataArray:
+    """The exact ``d(ROI-mean SIC) / d(normalised channel)`` as ``(lead, channel, y, x)``.
+
+    ``ds`` must be the emulated dataset the ensemble was trained on, ``stats`` the ensemble's
+    normalisation statistics; channels the emulator's rule does not read are exactly zero.
+    """
+    from icegrad.data.emulator import true_sensitivity
+    from icegrad.data.emulator.errors import EmulatorError
+
+    if ds.attrs.get("data_source") != "emulated":
+        raise FidelityError(f"a true sensitivity exists only for the emulated Arctic; this dataset's source "
+                            f"is {ds.attrs.get('data_source')!r}. Score attributions against the truth with "
+                            "data_source='emulated' (the additive benchmark needs no dataset)")
+    leads = check_leads(leads)
+    scales = {name: channel_scale(stats, name) for name in channels}
+    lags = [lead - 1 + channel(n).lag for n, s in scales.items() if s is not None for lead in leads]
+    months_back = max(lags, default=0) + 1
+    try:
+        truth = true_sensitivity(ds, target_month, roi, months_back=months_back)["sensitivity"]
+    except EmulatorError as err:
+        raise FidelityError(f"cannot compute the truth for {target_month}: {err}") from None
+    values = np.zeros((len(leads), len(channels), ds.sizes["y"], ds.sizes["x"]))
+    for j, name in enumerate(channels):
+        if scales[name] is None:
+            continue
+        spec = channel(name)
+        for i, lead in enumerate(leads):
+            field = truth.sel(variable=spec.variable, lag=lead - 1 + spec.lag).transpose("y", "x")
+            values[i, j] = np.asarray(field.values) * scales[name]
+    coords = {"lead": ("lead", list(leads), {"units": "months"}), "channel": ("channel", list(channels))}
+    coords.update({k: ds[k] for k in ("y", "x", "lat", "lon") if k in ds.coords})
+    return xr.DataArray(values, dims=("lead", "channel", "y", "x"), coords=coords, name="true_sensitivity",
+                        attrs={"units": "1 per normalised input unit",
+                               "long_name": f"exact d(ROI-mean SIC, {target_month}) / d(normalised input)",
+                               "source": "SYNTHETIC: ground truth of the icegrad emulated Arctic"})
+
+
+def truth_for(result: xr.Dataset, sensitivity: xr.DataArray, kind: str,
+              reference: xr.DataArray | None = None) -> xr.DataArray:
+    """The truth of ``kind`` on the result's leads and channels, ``(lead, channel, y, x)``.
+
+    ``contribution`` multiplies the sensitivity by ``input - reference`` (the result's own input;
+    ``reference`` ``(lead, channel, y, x)`` defaults to zero, gradient x input's and the zero
+    baseline's reference).
+    """
+    if kind not in TRUTH_KINDS:
+        raise FidelityError(f"unknown truth kind {kind!r}; choose one of {TRUTH_KINDS}")
+    missing = sorted(set(result["lead"].values.tolist()) - set(sensitivity["lead"].values.tolist()))
+    if missing or list(sensitivity["channel"].values) != list(result["channel"].values):
+        raise FidelityError(f"the truth does not match the result (leads missing: {missing}, or different "
+                            "channels); build it with true_channel_sensitivity for the result's leads "
+                            "and channels")
+    truth = sensitivity.sel(lead=result["lead"])
+    if kind == "sensitivity":
+        return truth
+    delta = result["input"] if reference is None else result["input"] - reference
+    return (truth * delta.transpose(*truth.dims).values).assign_attrs(
+        units="1", long_name="first-order true contribution relative to the reference input")
+
+
+def _importance(maps: np.ndarray) -> np.ndarray:
+    return np.abs(maps).reshape(maps.shape[0], -1).mean(axis=1)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    denominator = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
+
+
+def channel_scores(result: xr.Dataset, truth: xr.DataArray, linked_share: float = LINKED_SHARE,
+                   ) -> pd.DataFrame:
+    """Per lead and channel: true and attributed importance and net value, linked flag, map correlation."""
+    if not 0 < linked_share < 1:
+        raise FidelityError(f"linked_share must be a fraction in (0, 1), got {linked_share!r}")
+    attribution = validate_result(result)["attribution"].mean("member").transpose("lead", "channel", "y", "x")
+    truth = truth.transpose("lead", "channel", "y", "x")
+    if attribution.shape != truth.shape:
+        raise FidelityError(f"truth of shape {truth.shape} does not match the attribution "
+                            f"{attribution.shape}")
+    rows = []
+    for i, lead in enumerate(attribution["lead"].values):
+        model, true = attribution.values[i].astype(np.float64), truth.values[i].astype(np.float64)
+        true_importance, model_importance = _importance(true), _importance(model)
+        linked = true_importance >= linked_share * true_importance.max() if true_importance.max() > 0 \
+            else np.zeros(len(true), bool)
+        for j, name in enumerate(attribution["channel"].values):
+            rows.append({"lead": int(lead), "channel": str(name), "linked": bool(linked[j]),
+                         "true_importance": true_importance[j], "importance": model_importance[j],
+                         "true_net": true[j].sum(), "net": model[j].sum(),
+                         "map_correlation": _pearson(model[j], true[j]) if linked[j] else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def summarise(channels: pd.DataFrame, top_k: int = TOP_K) -> pd.DataFrame:
+    """Per-lead scores (see the module docstring) from a :func:`channel_scores` table."""
+    rows = []
+    for lead, table in channels.groupby("lead", sort=True):
+        linked = table[table["linked"]]
+        rho = spearmanr(table["importance"], table["true_importance"]).statistic \
+            if table["importance"].nunique() > 1 and table["true_importance"].nunique() > 1 else float("nan")
+        signs = np.sign(linked["net"]) == np.sign(linked["true_net"])
+        k = min(top_k, len(linked))
+        true_top = set(table.nlargest(k, "true_importance")["channel"])
+        model_top = set(table.nlargest(k, "importance")["channel"])
+        row = {"lead": int(lead), "n_linked": len(linked), "spearman": float(rho),
+               "sign_agreement": float(signs.mean()) if len(linked) else float("nan"),
+               "spatial_correlation": float(linked["map_correlation"].mean()),
+               "top_recall": len(true_top & model_top) / k if k else float("nan")}
+        row["fidelity"] = float(np.nanmean([row["spearman"], row["sign_agreement"],
+                                            row["spatial_correlation"]]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def score(result: xr.Dataset, sensitivity: xr.DataArray, truth: str = "matched",
+          reference: xr.DataArray | None = None, linked_share: float = LINKED_SHARE) -> pd.DataFrame:
+    """Per-lead scores of one attribution result against the truth (``matched`` picks the method's kind)."""
+    method = str(validate_result(result).attrs["method"])
+    kind = matched_kind(method) if truth == "matched" else truth
+    table = summarise(channel_scores(result, truth_for(result, sensitivity, kind, reference), linked_share))
+    return table.assign(truth=kind)
+
+
+@dataclass(frozen=True)
+class FidelityRun:
+    """Everything :func:`score_methods` computed: tidy tables, the truth and the attribution results."""
+
+    scores: pd.DataFrame
+    """One row per (method, baseline, lead): the scores of :func:`summarise` and the truth kind."""
+    channels: pd.DataFrame
+    """One row per (method, baseline, lead, channel): :func:`channel_scores`."""
+    sensitivity: xr.DataArray
+    """The true sensitivity ``(lead, channel, y, x)`` in normalised units."""
+    results: Mapping[str, xr.Dataset]
+    """The attribution results by label (:func:`spec_label`)."""
+    references: Mapping[str, xr.DataArray | None]
+    """The reference input of each label's contribution truth (None: zero)."""
+
+    def truth(self, label: str) -> xr.DataArray:
+        """The truth the method behind ``label`` is scored against."""
+        result = self.results[label]
+        kind = matched_kind(result.attrs["method"])
+        return truth_for(result, self.sensitivity, kind, self.references[label])
+
+
+def score_methods(ds: xr.Dataset, ens: object, roi: xr.DataArray, target_month: str = "2013-09",
+                  leads: Sequence[int] = (1, 2, 3, 4, 5, 6), steps: int = 64,
+                  specs: Sequence[tuple[str, str]] = METHOD_SPECS, linked_share: float = LINKED_SHARE,
+                  **options: object) -> FidelityRun:
+    """Attributions of every (method, baseline) in ``specs`` from the cached pipeline, each scored.
+
+    ``ens`` is the :class:`~icegrad.model.ensemble.IceNetEnsemble` the book trained on ``ds``;
+    ``options`` go to :func:`icegrad.pipeline.attributions`. Fails before any attribution work on
+    observed data, for which no truth exists.
+    """
+    from icegrad import pipeline
+
+    leads = check_leads(leads)
+    for method, baseline in specs:
+        matched_kind(method)
+        if method == "integrated_gradients" and baseline not in ("zeros", "climatology"):
+            raise FidelityError(f"unknown integrated-gradients baseline {baseline!r}; choose zeros or "
+                                "climatology")
+    sensitivity = true_channel_sensitivity(ds, ens.stats, target_month, leads, roi, list(ens.channels))
+    results, references, scores, channels = {}, {}, [], []
+    for method, baseline in specs:
+        label = spec_label(method, baseline)
+        result = pipeline.attributions(ds, ens, roi, target_month, leads, method=method, steps=steps,
+                                       baseline=baseline if method == "integrated_gradients" else "zeros",
+                                       **options)
+        reference = None
+        if method == "integrated_gradients" and baseline == "climatology":
+            reference = xr.concat([pipeline.baseline_for(ds, ens, target_month, lead) for lead in leads],
+                                  dim="lead").assign_coords(lead=list(leads))
+        truth = truth_for(result, sensitivity, matched_kind(method), reference)
+        per_channel = channel_scores(result, truth, linked_share)
+        labels = {"label": label, "method": method, "baseline": baseline, "truth": matched_kind(method)}
+        scores.append(summarise(per_channel).assign(**labels))
+        channels.append(per_channel.assign(**labels))
+        results[label], references[label] = result, reference
+    order = ["label", "method", "baseline", "truth", "lead", "n_linked", *SCORE_COLUMNS]
+    return FidelityRun(pd.concat(scores, ignore_index=True)[order], pd.concat(channels, ignore_index=True),
+                       sensitivity, results, references)
+
+
+def ranking(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores averaged over leads, one row per method label, best ``fidelity`` first."""
+    if "label" not in scores or scores.empty:
+        raise FidelityError("ranking needs the scores table of score_methods (a 'label' column, not empty)")
+    table = scores.groupby("label", sort=False)[list(SCORE_COLUMNS)].mean()
+    return table.sort_values("fidelity", ascending=False)
