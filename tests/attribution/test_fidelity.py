@@ -1,0 +1,204 @@
+"""Fidelity against the emulated Arctic's truth: channel mapping, scores, and planted-link recovery.
+
+The mapping of the emulator's sensitivity onto IceNet's channels is checked against the input
+builder itself (each channel holds the month the truth says it does, in the units it says). The
+scores are checked on *oracle* networks built from that truth: a network linear in its inputs, whose
+every method's attribution equals the matched truth exactly, and a saturating one, on which the best
+method must still recover the planted links' signs and the top-ranked channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+import xarray as xr
+
+from icegrad import pipeline
+from icegrad.attribution import fidelity
+from icegrad.attribution.targets import forecast_start, roi_weights
+from icegrad.data import inputs as data_inputs
+from icegrad.data.emulator import true_sensitivity
+from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.variables import CHANNEL_NAMES, channel
+
+MONTH = "2013-09"
+LEADS = (1, 3)
+
+
+@pytest.fixture(scope="module")
+def arctic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The 200 km emulated Arctic, its ROI, normalisation and the true channel sensitivity."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("fidelity-cache")))
+        ds = pipeline.dataset("emulated", 200)
+        roi = pipeline.region(ds)
+        stats = data_inputs.fit_normalisation(ds)
+        truth = fidelity.true_channel_sensitivity(ds, stats, MONTH, LEADS, roi, CHANNEL_NAMES)
+        yield {"ds": ds, "roi": roi, "stats": stats, "truth": truth}
+
+
+class Oracle(keras.layers.Layer):
+    """IceNet-shaped output whose ROI sea-ice probability at lead l is g(sum_c K_l x_c) per cell.
+
+    With ``K_l = truth_l / w`` (w the ROI weights) and g the identity, the target's gradient is the truth.
+    """
+
+    def __init__(self, shape: tuple[int, ...], saturation: float | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.kernel = self.add_weight(shape=tuple(shape), initializer="zeros", trainable=False, name="kernel")
+        self.saturation = saturation
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "shape": tuple(self.kernel.shape), "saturation": self.saturation}
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        a = tf.einsum("byxc,yxcl->byxl", x, self.kernel)
+        if self.saturation:
+            a = tf.tanh(self.saturation * a) / self.saturation
+        zeros = tf.zeros_like(a)
+        return tf.stack([zeros, a, zeros], axis=3)
+
+
+def oracle_ensemble(arctic: dict, saturation: float | None = None) -> IceNetEnsemble:
+    ds, truth = arctic["ds"], arctic["truth"]
+    weights = roi_weights(arctic["roi"], ds["land"])
+    kernel = np.zeros((ds.sizes["y"], ds.sizes["x"], len(CHANNEL_NAMES), 6), np.float32)
+    inside = weights > 0
+    for lead in LEADS:
+        per_cell = truth.sel(lead=lead).transpose("y", "x", "channel").values
+        kernel[inside, :, lead - 1] = per_cell[inside] / weights[inside, None]
+    inputs = keras.Input((ds.sizes["y"], ds.sizes["x"], len(CHANNEL_NAMES)))
+    layer = Oracle(kernel.shape, saturation)
+    model = keras.Model(inputs, layer(inputs), name=f"oracle_{saturation}")
+    layer.kernel.assign(kernel)
+    manifest = {"data_source": "emulated", "seeds": [0], "created": f"oracle {saturation}"}
+    return IceNetEnsemble([model], arctic["stats"], CHANNEL_NAMES, manifest)
+
+
+@pytest.fixture(scope="module")
+def linear_run(arctic: dict, tmp_path_factory: pytest.TempPathFactory) -> fidelity.FidelityRun:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("linear-oracle")))
+        return fidelity.score_methods(arctic["ds"], oracle_ensemble(arctic), arctic["roi"], MONTH, LEADS,
+                                      steps=4, samples=4)
+
+
+def test_each_channel_holds_the_month_and_units_its_truth_is_for(arctic: dict) -> None:
+    """De-normalising the input builder's channels recovers the dataset at the truth's input month."""
+    ds, stats = arctic["ds"], arctic["stats"]
+    sens = true_sensitivity(ds, MONTH, arctic["roi"], months_back=16)
+    for lead in LEADS:
+        x = data_inputs.build_inputs(ds, [forecast_start(MONTH, lead)], stats).isel(time=0)
+        for name in ("siconca_abs_1", "siconca_abs_4", "tas_anom_1", "psl_anom_3"):
+            spec = channel(name)
+            month = pd.Timestamp(sens["input_time"].sel(lag=lead - 1 + spec.lag).values)
+            raw = ds[spec.variable].sel(time=month)
+            value = x.sel(channel=name)
+            if spec.kind == "anom":
+                clim = stats[f"{spec.variable}_climatology"].sel(month=month.month)
+                value = value * stats[f"{spec.variable}_std"] + stats[f"{spec.variable}_mean"] + clim
+            ocean = ~ds["land"].values
+            np.testing.assert_allclose(value.values[ocean], raw.values[ocean], rtol=1e-4, atol=1e-3,
+                                       err_msg=f"{name} at lead {lead} is not {month:%Y-%m}")
+
+
+def test_truth_is_the_emulator_sensitivity_times_the_z_score_scale(arctic: dict) -> None:
+    truth, stats = arctic["truth"], arctic["stats"]
+    sens = true_sensitivity(arctic["ds"], MONTH, arctic["roi"], months_back=16)["sensitivity"]
+    np.testing.assert_allclose(truth.sel(lead=3, channel="tas_anom_1").values,
+                               sens.sel(variable="tas", lag=3).values * float(stats["tas_std"]), rtol=1e-12)
+    np.testing.assert_allclose(truth.sel(lead=1, channel="siconca_abs_2").values,
+                               sens.sel(variable="siconca", lag=2).values, rtol=1e-12)
+    net = truth.sum(("y", "x"))
+    for name in ("zg250_anom_1", "ta500_anom_1", "rsus_anom_2", "ua10_abs_1", "uas_abs_1",
+                 "siconca_linear_trend_1", "land", "cos_month", "sin_month"):
+        assert not np.abs(truth.sel(channel=name).values).any(), f"{name} has no link but a non-zero truth"
+    assert (net.sel(channel="siconca_abs_1") > 0).all()  # persistence: more ice last month, more ice
+    assert (net.sel(channel="tas_anom_1") < 0).all()     # warm air melts ice
+    assert (net.sel(channel="psl_anom_1", lead=1) < 0)   # the Beaufort High clears the Pacific sector
+
+
+def test_every_method_matches_the_truth_of_a_linear_oracle(linear_run: fidelity.FidelityRun) -> None:
+    """On a network linear in its inputs each method's attribution is its matched truth, up to rounding."""
+    scores = linear_run.scores
+    assert set(scores["label"]) == {fidelity.spec_label(m, b) for m, b in fidelity.METHOD_SPECS}
+    assert (scores["n_linked"] > 3).all()
+    for column in ("spearman", "sign_agreement", "spatial_correlation", "top_recall"):
+        np.testing.assert_allclose(scores[column], 1.0, atol=1e-4, err_msg=column)
+    for label, result in linear_run.results.items():
+        truth = linear_run.truth(label)
+        model = result["attribution"].mean("member").transpose(*truth.dims)
+        np.testing.assert_allclose(model.values, truth.values, atol=1e-6 * float(abs(truth).max()),
+                                   err_msg=label)
+
+
+def test_climatology_baseline_is_scored_against_the_departure_from_it(linear_run: fidelity.FidelityRun,
+                                                                      arctic: dict) -> None:
+    label = fidelity.spec_label("integrated_gradients", "climatology")
+    zero_reference = fidelity.truth_for(linear_run.results[label], linear_run.sensitivity, "contribution")
+    assert linear_run.references[label] is not None
+    assert not np.allclose(zero_reference.values, linear_run.truth(label).values)
+    rescored = fidelity.score(linear_run.results[label], linear_run.sensitivity)  # zero reference: wrong
+    assert (rescored["spatial_correlation"] < 0.999).any()
+
+
+def test_best_method_recovers_planted_links_of_a_saturating_oracle(arctic: dict,
+                                                                   tmp_path_factory: pytest.TempPathFactory,
+                                                                   ) -> None:
+    """A nonlinear oracle: the best method still gets every linked sign and the top-ranked channels."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("saturating-oracle")))
+        ens = oracle_ensemble(arctic, saturation=1.0)  # tanh of arguments up to ~1.3
+        run = fidelity.score_methods(arctic["ds"], ens, arctic["roi"], MONTH, LEADS, steps=16, samples=8)
+    table = fidelity.ranking(run.scores)
+    best = run.scores[run.scores["label"] == table.index[0]]
+    assert (best["sign_agreement"] == 1.0).all()
+    assert (best["top_recall"] == 1.0).all()
+    assert (best["spearman"] > 0.9).all()
+    # the saturation is felt: not every method is perfect any more
+    assert table["fidelity"].min() < 0.999
+
+
+def test_summarise_scores_a_sign_flip_and_a_shuffled_ranking() -> None:
+    base = pd.DataFrame({"lead": 1, "channel": list("abcdef"), "linked": [True] * 3 + [False] * 3,
+                         "true_importance": [3.0, 2.0, 1.0, 0, 0, 0], "true_net": [3.0, -2.0, 1.0, 0, 0, 0],
+                         "map_correlation": [1.0, 0.5, 0.0, np.nan, np.nan, np.nan]})
+    perfect = fidelity.summarise(base.assign(importance=base["true_importance"], net=base["true_net"]),
+                                 top_k=2)
+    assert perfect.loc[0, "spearman"] == pytest.approx(1.0)
+    assert perfect.loc[0, "sign_agreement"] == 1.0 and perfect.loc[0, "top_recall"] == 1.0
+    assert perfect.loc[0, "spatial_correlation"] == pytest.approx(0.5)
+    wrong = fidelity.summarise(base.assign(importance=[0, 0, 0, 3.0, 2.0, 1.0], net=-base["true_net"]),
+                               top_k=2)
+    assert wrong.loc[0, "sign_agreement"] == 0.0 and wrong.loc[0, "top_recall"] == 0.0
+    assert wrong.loc[0, "spearman"] < 0
+
+
+def test_bad_input_is_refused_with_the_fix(arctic: dict, linear_run: fidelity.FidelityRun) -> None:
+    observed = arctic["ds"].assign_attrs(data_source="nsidc")
+    with pytest.raises(fidelity.FidelityError, match="only for the emulated Arctic"):
+        fidelity.true_channel_sensitivity(observed, arctic["stats"], MONTH, LEADS, arctic["roi"], ["land"])
+    with pytest.raises(fidelity.FidelityError, match="lack 'tas_std'"):
+        fidelity.channel_scale(xr.Dataset(), "tas_anom_1")
+    with pytest.raises(fidelity.FidelityError, match="cannot compute the truth"):
+        fidelity.true_channel_sensitivity(arctic["ds"], arctic["stats"], "1979-03", (1,), arctic["roi"],
+                                          ["siconca_abs_12"])
+    result = linear_run.results["vanilla_gradient"]
+    with pytest.raises(fidelity.FidelityError, match="unknown truth kind"):
+        fidelity.truth_for(result, linear_run.sensitivity, "exact")
+    with pytest.raises(fidelity.FidelityError, match="does not match the result"):
+        fidelity.truth_for(result, linear_run.sensitivity.sel(lead=[1]), "sensitivity")
+    with pytest.raises(fidelity.FidelityError, match="linked_share"):
+        fidelity.channel_scores(result, linear_run.sensitivity, linked_share=1.5)
+    with pytest.raises(fidelity.FidelityError, match="unknown method"):
+        fidelity.matched_kind("saliency")
+    with pytest.raises(fidelity.FidelityError, match="baseline 'mean'"):
+        fidelity.score_methods(arctic["ds"], None, arctic["roi"], MONTH, LEADS,
+                               specs=[("integrated_gradients", "mean")])
+    with pytest.raises(fidelity.FidelityError, match="ranking needs"):
+        fidelity.ranking(pd.DataFrame())
