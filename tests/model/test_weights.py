@@ -126,3 +126,27 @@ def test_mismatched_shapes_are_reported(legacy_file):
         group.create_dataset("conv2d_11/kernel:0", data=np.zeros((3, 3, 7, 4), dtype="float32"))
     with pytest.raises(LegacyWeightsError, match=r"conv2d_11/kernel has shape \(3, 3, 7, 4\)"):
         load_legacy_member(path)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("book")
+def test_icenet_chapter_runs_on_release_weights(tmp_path, legacy_h5_writer, monkeypatch):
+    """Chapter 4 with ``weights=``: a release has no training record, and the chapter says so."""
+    import nbformat
+
+    from icegrad import book
+
+    release = tmp_path / "release"
+    release.mkdir()
+    for seed in (36, 37):
+        legacy_h5_writer(release / f"network_tempscaled_{seed}.h5", height=SIDE, width=SIDE, n_channels=50,
+                         factor=FACTOR, seed=seed)
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    root = book.repository_root()
+    parameters = {"resolution_km": 200, "members": 2, "weights": str(release)}
+    output = book.execute_chapter(book.find_chapter(root, "04"), tmp_path / "run" / "04.ipynb", parameters,
+                                  progress=False)
+    executed = nbformat.read(output, as_version=4)
+    assert "error" not in [o.get("output_type") for c in executed.cells for o in c.get("outputs", [])]
+    glued = output.read_text()  # glue() keeps its values in the executed notebook's outputs
+    assert "the release records no training history" in glued and "trained by IceNet" in glued

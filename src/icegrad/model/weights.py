@@ -40,6 +40,8 @@ from icegrad.variables import CHANNEL_NAMES
 RELEASE_SEEDS = tuple(range(36, 61))
 RELEASE_FILE_PATTERN = "network_tempscaled_{seed}.h5"
 RELEASE_DOI = "10.5281/zenodo.5176573"
+RELEASE_SPLITS = {"train": (1980, 2011), "val": (2012, 2017), "test": (2018, 2019)}
+"""The years of the release's observational fine-tuning (Andersson et al. 2021, Methods)."""
 N_BODY_CONVS = len(icenet_layer_order(0)[0])
 
 
@@ -209,7 +211,7 @@ def load_icenet_release(
     manifest = base_manifest(
         data_source="observed",
         source=f"IceNet release networks (doi:{RELEASE_DOI}), saved by Keras {info.keras_version}",
-        seeds=seeds, filters_factor=info.filters_factor,
+        seeds=seeds, filters_factor=info.filters_factor, splits=RELEASE_SPLITS,
         temperatures=[float(temperature_layer(m).temperature.numpy()) for m in members],
     )
     if stats is None:
