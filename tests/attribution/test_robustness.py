@@ -21,6 +21,7 @@ from icegrad.attribution.robustness import (
     member_settings,
     rank_correlation,
     robustness,
+    sign_mix,
 )
 from icegrad.variables import CHANNEL_NAMES, channel_groups
 
@@ -131,3 +132,13 @@ def test_incomparable_results_are_refused() -> None:
         robustness([Setting("a", "1", result.drop_vars("attribution"))])
     with pytest.raises(RobustnessError, match="unknown level"):
         item_scores(Setting("a", "1", result), level="pixel")
+
+
+def test_sign_mix_tells_one_signed_from_two_signed_maps() -> None:
+    result = synthetic(LETTER)
+    one_way = abs(result["attribution"]).where(result["channel"] != "siconca_abs_2",
+                                               result["attribution"])
+    table = sign_mix(result.assign(attribution=one_way), lead=1, k=12).set_index("channel")
+    assert table.loc["siconca_abs_1", "minority"] == 0 and not table.loc["siconca_abs_1", "mixed"]
+    assert table.loc["siconca_abs_2", "mixed"] and 0.25 <= table.loc["siconca_abs_2", "minority"] <= 1
+    assert len(table) == 12 and set(table["group"]) == {"sic"}  # the 12 largest are the sic channels

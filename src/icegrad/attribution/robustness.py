@@ -314,3 +314,20 @@ def robustness(settings: Sequence[Setting], reference: Setting | None = None) ->
         if member_results else pd.DataFrame(columns=MEMBER_COLUMNS)
     return Robustness(shares=shares, rankings=rank_agreement(settings, reference),
                       verdicts=pd.DataFrame(verdicts), members=members)
+
+
+def sign_mix(result: xr.Dataset, lead: int, k: int = 5, threshold: float = 0.25) -> pd.DataFrame:
+    """Do the ``k`` leading channels (ensemble-mean mean |attribution|) at ``lead`` push both ways?
+
+    ``minority`` is the smaller of |positive sum| and |negative sum| over the larger: 0 for a map of
+    one sign, 1 for a map whose two signs cancel. A channel is ``mixed`` when it reaches
+    ``threshold``: an unsigned per-channel importance (permute-and-predict's) cannot tell it from a
+    channel that pushes one way only, which is the letter's case for signed, spatial gradients.
+    """
+    summary = _select(Setting("lead", str(lead), result, lead=lead)).mean(("member", "lead"))
+    table = summary[["positive", "negative", "net", "mean_abs"]].to_dataframe()
+    table = table.sort_values("mean_abs", ascending=False, kind="stable").head(k)
+    larger = np.maximum(table["positive"], -table["negative"])
+    table["minority"] = np.minimum(table["positive"], -table["negative"]) / larger.where(larger > 0)
+    table["mixed"] = table["minority"].fillna(0.0) >= threshold
+    return table.reset_index()[["channel", "group", "positive", "negative", "net", "minority", "mixed"]]
