@@ -1,0 +1,410 @@
+"""Permute-and-predict: IceNet's own input importance, to set beside the gradients.
+
+Andersson et al. (2021) ranked IceNet's inputs by how much the forecast skill drops when one input is
+scrambled: permute a channel across the held-out forecasts (each start month receives that channel
+from another start month, every other channel untouched), forecast again, and compare the binary
+accuracy with the unpermuted one. A channel the network ignores costs nothing; one it relies on costs
+accuracy. The importance is a single number per channel and lead, with no sign and no place: that is
+the contrast the book draws with gradient attributions (:func:`side_by_side`).
+
+Choices, and why
+----------------
+* **Metric**: the active-cell binary accuracy of :mod:`icegrad.model.skill` (P(SIC > 0.15) > 0.5
+  against SIC > 0.15, IceNet's sample weights), computed by its own functions, so the accuracy
+  permuted here is exactly the one chapter 4 reports. Importance = unpermuted minus permuted
+  accuracy, in percentage points, per member, permutation and lead.
+* **Start months**: by default the test years of the ensemble's splits (never seen in training),
+  each with all its leads' targets in the data; any list of two or more can be given.
+* **Permutations**: drawn with a seeded :class:`numpy.random.Generator`, the same ``n_permutations``
+  orders for every channel (common random numbers: differences between channels are then not noise
+  from different draws), redrawn when a draw is the identity, which would measure nothing.
+* **Groups**: ``by="group"`` permutes every channel of a group (:data:`icegrad.variables.GROUPS`)
+  with the same order, keeping the group's channels consistent with one another, so the importance
+  is that of the whole family (e.g. all twelve SIC lags at once).
+* **Vectorised**: each permuted batch is built as one array operation on the input tensor and
+  forecast in batches; the accuracies of many forecasts are scored in one call.
+* **Cached** on disk under a key of every member's weights, the inputs, the targets and the settings.
+
+Example
+-------
+>>> imp = permutation_importance(ens, ds, n_permutations=5, seed=0)       # doctest: +SKIP
+>>> imp["importance"].mean(("member", "permutation")).sel(lead=1)          # doctest: +SKIP
+>>> table = side_by_side(imp, attribution_result)                          # doctest: +SKIP
+>>> rank_correlation(table)                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterator, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import ConstantInputWarning, spearmanr
+
+from icegrad.attribution.aggregate import STATISTICS, channel_summary
+from icegrad.attribution.api import _model_digest
+from icegrad.attribution.errors import AttributionError
+from icegrad.attribution.results import validate_result
+from icegrad.data import inputs as data_inputs
+from icegrad.data.splits import Splits
+from icegrad.data.start_months import StartMonths, as_start_months
+from icegrad.io import cached_netcdf
+from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.model.skill import sea_ice_probability, skill_scores
+from icegrad.variables import GROUPS, SIC_CLASSES, channel
+
+METHOD = "permute-and-predict (Andersson et al. 2021)"
+METRIC = "active-cell binary accuracy of P(SIC > 0.15) > 0.5 (icegrad.model.skill)"
+ITEM_KINDS = ("channel", "group")
+ALGORITHM_VERSION = 1
+"""Part of the cache key: raise it when the computation changes, so old results are not reused."""
+MEMORY_BUDGET = 2**28
+"""Bytes of permuted inputs per batch, and of pending forecasts per scoring call (~256 MB each)."""
+MAX_BATCH = 32
+
+
+class PermutationError(AttributionError):
+    """Bad input to permute-and-predict: unknown channel or group, too few start months, ..."""
+
+
+def default_start_months(ensemble: IceNetEnsemble, ds: xr.Dataset) -> pd.DatetimeIndex:
+    """The ensemble's test-year start months whose every lead has its target in ``ds``."""
+    splits = ensemble.manifest.get("splits") or {}
+    first, last = tuple(splits.get("test", Splits().test))
+    starts = data_inputs.available_start_months(ds, _n_leads(ensemble))
+    starts = starts[(starts.year >= first) & (starts.year <= last)]
+    if len(starts) < 2:
+        raise PermutationError(f"the data serve {len(starts)} start month(s) in the test years "
+                               f"{first}-{last} with all their targets; pass start_months explicitly "
+                               "(two or more)")
+    return starts
+
+
+def item_channels(ensemble_channels: Sequence[str], by: str = "channel",
+                  items: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """The channels permuted together for each item: one per channel, or all of a group's.
+
+    ``items`` defaults to every channel (or every group) the ensemble reads, in its order.
+    """
+    if by not in ITEM_KINDS:
+        raise PermutationError(f"by={by!r} is not known; permute by one of {ITEM_KINDS}")
+    if isinstance(items, str):
+        raise PermutationError(f"items must be a list of names, not the single string {items!r}; "
+                               f"pass [{items!r}]")
+    names = list(ensemble_channels)
+    if by == "channel":
+        available = {name: [name] for name in names}
+    else:
+        available = {group: [n for n in names if channel(n).group == group] for group in GROUPS}
+        available = {group: members for group, members in available.items() if members}
+    if items is None:
+        return available
+    unknown = [item for item in items if item not in available]
+    if unknown:
+        raise PermutationError(f"unknown {by}(s) {unknown} for this ensemble; choose from "
+                               f"{list(available)}")
+    if len(set(items)) != len(items):
+        raise PermutationError(f"{by}s {list(items)} repeat a name; list each {by} once")
+    return {item: available[item] for item in items}
+
+
+def draw_permutations(n_starts: int, n_permutations: int, seed: int) -> np.ndarray:
+    """``(n_permutations, n_starts)`` orders of the start months, none the identity (seeded)."""
+    if n_starts < 2:
+        raise PermutationError(f"permuting across start months needs at least 2 of them, got {n_starts}; "
+                               "pass more start_months")
+    if n_permutations < 1:
+        raise PermutationError(f"n_permutations must be at least 1, got {n_permutations}")
+    rng = np.random.default_rng(seed)
+    orders = np.empty((n_permutations, n_starts), dtype=np.int64)
+    for row in range(n_permutations):
+        order = rng.permutation(n_starts)
+        while np.array_equal(order, np.arange(n_starts)):
+            order = rng.permutation(n_starts)
+        orders[row] = order
+    return orders
+
+
+def permuted_batch(x: np.ndarray, starts: slice, order: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Inputs of ``starts`` with the ``columns`` channels taken from the start months ``order`` gives."""
+    batch = x[starts].copy()
+    batch[..., columns] = x[order[starts]][..., columns]
+    return batch
+
+
+def permutation_importance(
+    ensemble: IceNetEnsemble,
+    ds: xr.Dataset,
+    start_months: StartMonths | None = None,
+    *,
+    by: str = "channel",
+    items: Sequence[str] | None = None,
+    n_permutations: int = 5,
+    seed: int = 0,
+    batch_size: int | None = None,
+    cache: bool = True,
+) -> xr.Dataset:
+    """Drop in active-cell binary accuracy when each channel (or group) is permuted across start months.
+
+    Returns an ``xr.Dataset`` with ``importance`` and ``accuracy`` ``(member, permutation, lead, <by>)``,
+    ``reference_accuracy`` ``(member, lead)`` and the permutation orders ``start_order``
+    ``(permutation, start)``; attributes record the method, metric, start months, seed and data source.
+    """
+    items_map = item_channels(ensemble.channels, by, items)
+    starts = default_start_months(ensemble, ds) if start_months is None else as_start_months(start_months)
+    if len(starts) < 2 or starts.has_duplicates:
+        raise PermutationError(f"permuting across start months needs at least 2 distinct ones, got "
+                               f"{[f'{s:%Y-%m}' for s in starts]}; pass more start_months")
+    orders = draw_permutations(len(starts), n_permutations, seed)
+    n_leads = _n_leads(ensemble)
+    inputs = data_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
+    targets = data_inputs.build_targets(ds, starts, n_leads, train_years=_train_years(ensemble))
+
+    def compute() -> xr.Dataset:
+        return _compute(ensemble, inputs, targets, items_map, by, orders, seed, batch_size)
+
+    if not cache:
+        return compute()
+    params = {
+        "algorithm": ALGORITHM_VERSION, "by": by, "items": items_map, "n_permutations": n_permutations,
+        "seed": seed, "starts": [f"{s:%Y-%m}" for s in starts],
+        "weights": [_model_digest(m) for m in ensemble.members],
+        "inputs": _digest(inputs.values), "targets": _digest(targets["targets"].values,
+                                                             targets["sample_weight"].values),
+    }
+    return cached_netcdf("permutation_importance", params, compute)
+
+
+def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset,
+             items_map: dict[str, list[str]], by: str, orders: np.ndarray, seed: int,
+             batch_size: int | None) -> xr.Dataset:
+    x = np.ascontiguousarray(inputs.transpose("time", "y", "x", "channel").values, dtype=np.float32)
+    index = {name: i for i, name in enumerate(inputs["channel"].values)}
+    n_starts = x.shape[0]
+    batch = batch_size or max(1, min(MAX_BATCH, n_starts, MEMORY_BUDGET // x[0].nbytes))
+    names = list(items_map)
+    members = ensemble.member_names
+
+    scored = _score({(m, -1, -1): _forecast(model, x, batch) for m, model in enumerate(ensemble.members)},
+                    inputs, targets)
+    reference = np.stack([scored[(m, -1, -1)] for m in range(len(members))])  # member, lead
+    jobs = [(m, p, i) for m in range(len(members)) for p in range(len(orders)) for i in range(len(names))]
+    forecasts = ((job, _forecast(ensemble.members[job[0]], x, batch, orders[job[1]],
+                                 np.array([index[c] for c in items_map[names[job[2]]]])))
+                 for job in jobs)
+    accuracy = np.full((len(members), len(orders), len(names), reference.shape[-1]), np.nan)
+    for chunk in _chunks(forecasts, MEMORY_BUDGET):
+        for (m, p, i), scores in _score(dict(chunk), inputs, targets).items():
+            accuracy[m, p, i] = scores
+    accuracy = accuracy.transpose(0, 1, 3, 2)  # member, permutation, lead, item
+    importance = reference[:, None, :, None] - accuracy
+    return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
+                       ensemble, inputs, targets)
+
+
+def _forecast(model: keras.Model, x: np.ndarray, batch: int, order: np.ndarray | None = None,
+              columns: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities ``(time, y, x, class, lead)`` of ``x``, optionally permuted, in fixed batches.
+
+    Batches always cover the same start months, permuted or not, so a channel the network never reads
+    gives bit-identical forecasts and an importance of exactly zero.
+    """
+    out = []
+    for first in range(0, x.shape[0], batch):
+        rows = slice(first, first + batch)
+        values = x[rows] if order is None else permuted_batch(x, rows, order, columns)
+        out.append(np.asarray(model.predict_on_batch(values)))
+    return np.concatenate(out)
+
+
+def _chunks(forecasts: Iterator[tuple[tuple[int, int, int], np.ndarray]],
+            budget: int) -> Iterator[list[tuple[tuple[int, int, int], np.ndarray]]]:
+    """Group forecasts so each scoring call holds at most ``budget`` bytes (and at least one forecast)."""
+    pending, size = [], 0
+    for key, probabilities in forecasts:
+        pending.append((key, probabilities))
+        size += probabilities.nbytes
+        if size >= budget:
+            yield pending
+            pending, size = [], 0
+    if pending:
+        yield pending
+
+
+def _score(forecasts: dict[tuple[int, int, int], np.ndarray], inputs: xr.DataArray,
+           targets: xr.Dataset) -> dict[tuple[int, int, int], np.ndarray]:
+    """Binary accuracy per lead of each forecast, by :func:`icegrad.model.skill.skill_scores`."""
+    dims = ("time", "y", "x", "class", "lead")
+    coords = {"time": inputs["time"].values, "class": list(SIC_CLASSES),
+              "lead": np.arange(1, targets.sizes["lead"] + 1)}
+    sips = {str(key): sea_ice_probability(xr.DataArray(p, dims=dims, coords=coords)).transpose(
+        "time", "y", "x", "lead") for key, p in forecasts.items()}
+    scores = skill_scores(sips, targets)["binary_accuracy"].transpose("model", "lead").values
+    return {key: scores[row] for row, key in enumerate(forecasts)}
+
+
+def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndarray, names: list[str],
+                items_map: dict[str, list[str]], by: str, orders: np.ndarray, seed: int,
+                ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset) -> xr.Dataset:
+    starts = pd.DatetimeIndex(inputs["time"].values)
+    leads = np.arange(1, reference.shape[-1] + 1)
+    coords: dict[str, object] = {
+        "member": ("member", ensemble.member_names, {"long_name": "ensemble member"}),
+        "permutation": ("permutation", np.arange(len(orders)), {"long_name": "permutation draw"}),
+        "lead": ("lead", leads, {"long_name": "lead time", "units": "months"}),
+        by: (by, names, {"long_name": f"permuted IceNet input {by}"}),
+        "start": ("start", starts, {"long_name": "forecast start month"}),
+    }
+    if by == "channel":
+        coords["group"] = ("channel", [channel(n).group for n in names], {"long_name": "channel group"})
+    dims4 = ("member", "permutation", "lead", by)
+    source = str(inputs.attrs.get("data_source", "unknown"))
+    out = xr.Dataset(
+        {
+            "importance": (dims4, importance, {
+                "units": "%", "long_name": "drop in binary accuracy when permuted across start months",
+                "comment": "unpermuted minus permuted accuracy, percentage points; 0 = not used, "
+                           "negative = the permuted forecast happened to score better"}),
+            "accuracy": (dims4, accuracy, {"units": "%", "long_name": "binary accuracy with the "
+                                                                  f"{by} permuted"}),
+            "reference_accuracy": (("member", "lead"), reference, {
+                "units": "%", "long_name": "binary accuracy without permutation"}),
+            "start_order": (("permutation", "start"), orders, {
+                "long_name": "index of the start month each start takes the permuted input from"}),
+        },
+        coords=coords,
+    )
+    out.attrs = {
+        "title": f"IceNet input importance by permute-and-predict, per {by}",
+        "method": METHOD, "metric": METRIC, "permuted_along": "forecast start month (time)",
+        "items": by, "item_channels": "; ".join(f"{k}: {' '.join(v)}" for k, v in items_map.items()),
+        "start_months": " ".join(f"{s:%Y-%m}" for s in starts), "n_start_months": len(starts),
+        "seed": seed, "n_permutations": len(orders),
+        "members": len(ensemble), "model_id": f"IceNet ensemble {ensemble.manifest.get('created', '')}",
+        "train_years": str(targets.attrs.get("train_years", "")),
+        "data_source": source,
+        "source": str(inputs.attrs.get("source", "")),
+        "Conventions": "CF-1.8",
+    }
+    if source == "emulated":
+        out.attrs["comment"] = "EMULATED data: icegrad's synthetic Arctic, not observations"
+    return out
+
+
+def side_by_side(permutation: xr.Dataset, attribution: xr.Dataset, statistic: str = "mean_abs"
+                 ) -> pd.DataFrame:
+    """Permute-and-predict importance beside gradient importance, per lead and channel (or group).
+
+    Gradient importance is the ensemble mean of ``|statistic|`` of
+    :func:`icegrad.attribution.aggregate.channel_summary` (default: mean |attribution| per cell),
+    summed over a group's channels when ``permutation`` is per group. Permutation importance is the
+    mean over members and permutations, with its standard deviation over those draws and the standard
+    error of the mean. Ranks: 1 = most important (ties share the average rank). Only the leads and
+    items both hold are compared.
+    """
+    if statistic not in STATISTICS:
+        raise PermutationError(f"unknown statistic {statistic!r}; choose one of {STATISTICS}")
+    by = _item_dim(permutation)
+    summary = channel_summary(attribution)[statistic]
+    gradient = abs(summary).mean("member")
+    if by == "group":
+        gradient = gradient.groupby("group").sum()
+    leads = sorted(set(permutation["lead"].values.tolist()) & set(gradient["lead"].values.tolist()))
+    names = [n for n in permutation[by].values.tolist() if n in gradient[by].values]
+    if not leads or len(names) < 3:
+        raise PermutationError(f"the two results share leads {leads} and {len(names)} {by}(s); need at "
+                               f"least one lead and three {by}s to compare rankings")
+    draws = permutation["importance"].sel(lead=leads, **{by: names}).stack(draw=("member", "permutation"))
+    mean = draws.mean("draw")
+    std = draws.std("draw", ddof=1) if draws.sizes["draw"] > 1 else None
+    rows = []
+    for lead in leads:
+        frame = pd.DataFrame({
+            "lead": lead, by: names,
+            "permutation_importance": mean.sel(lead=lead).values,
+            "permutation_std": std.sel(lead=lead).values if std is not None else np.nan,
+            "gradient_importance": gradient.sel(lead=lead, **{by: names}).values,
+        })
+        frame["permutation_sem"] = frame["permutation_std"] / np.sqrt(draws.sizes["draw"])
+        frame["permutation_rank"] = frame["permutation_importance"].rank(ascending=False)
+        frame["gradient_rank"] = frame["gradient_importance"].rank(ascending=False)
+        rows.append(frame)
+    table = pd.concat(rows, ignore_index=True)
+    if by == "channel":
+        table.insert(2, "group", [channel(n).group for n in table["channel"]])
+    table.attrs = {"gradient_statistic": statistic, "gradient_method": attribution.attrs.get("method", ""),
+                   "n_draws": int(draws.sizes["draw"]), "items": by}
+    return table
+
+
+def rank_correlation(table: pd.DataFrame) -> pd.DataFrame:
+    """Spearman rank correlation of the two importances per lead (``rho``, ``p_value``, ``n``).
+
+    ``rho`` is NaN at a lead where one importance is the same for every item (no ranking to correlate).
+    """
+    needed = {"lead", "permutation_importance", "gradient_importance"}
+    if not needed <= set(table.columns):
+        raise PermutationError(f"rank_correlation needs the table of side_by_side (columns {sorted(needed)})")
+    rows = []
+    for lead, frame in table.groupby("lead"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConstantInputWarning)
+            rho, p_value = spearmanr(frame["permutation_importance"], frame["gradient_importance"])
+        rows.append({"lead": int(lead), "rho": float(rho), "p_value": float(p_value), "n": len(frame)})
+    return pd.DataFrame(rows)
+
+
+def roi_sign(result: xr.Dataset, lead: int) -> pd.DataFrame:
+    """Per channel at ``lead``: what the ensemble-mean map says over the ROI that a single score cannot.
+
+    ``roi_net``: sum of the attribution over the ROI (its sign is the direction the channel pushes the
+    ROI forecast); ``sign_coherence``: |roi_net| / sum of |attribution| over the ROI, 1 when every ROI
+    cell pushes the same way, 0 when they cancel; ``roi_share``: the share of the channel's total
+    |attribution| that lies in the ROI (where it acts, against the ROI's share of the cells).
+    """
+    result = validate_result(result)
+    if lead not in result["lead"].values:
+        raise PermutationError(f"lead {lead} is not in the attribution result (leads "
+                               f"{result['lead'].values.tolist()})")
+    maps = result["attribution"].sel(lead=lead).mean("member").astype("float64")
+    roi = result["roi"].astype(bool)
+    inside = maps.where(roi)
+    total_abs = abs(maps).sum(("y", "x"))
+    roi_abs = abs(inside).sum(("y", "x"))
+    net = inside.sum(("y", "x"))
+    table = pd.DataFrame({
+        "channel": maps["channel"].values,
+        "roi_net": net.values,
+        "sign_coherence": (abs(net) / roi_abs.where(roi_abs > 0)).values,
+        "roi_share": (roi_abs / total_abs.where(total_abs > 0)).values,
+    })
+    table["sign"] = np.sign(table["roi_net"]).astype(int)
+    return table
+
+
+def _item_dim(permutation: xr.Dataset) -> str:
+    dims = [d for d in ITEM_KINDS if d in permutation.dims]
+    if "importance" not in permutation or len(dims) != 1:
+        raise PermutationError("expected the dataset of permutation_importance (an 'importance' variable "
+                               "over channel or group)")
+    return dims[0]
+
+
+def _n_leads(ensemble: IceNetEnsemble) -> int:
+    return int(ensemble.members[0].output_shape[-1])
+
+
+def _train_years(ensemble: IceNetEnsemble) -> tuple[int, int]:
+    splits = ensemble.manifest.get("splits") or {}
+    return tuple(splits.get("train", Splits().train))
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    sha = hashlib.sha256()
+    for array in arrays:
+        sha.update(np.ascontiguousarray(array).tobytes())
+    return sha.hexdigest()[:16]
