@@ -67,6 +67,24 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     return min(times)
 
 
+def interleaved_best(fns: dict[str, Callable[[], object]], rounds: int = 4) -> dict[str, float]:
+    """Minimum wall time of each function over ``rounds`` rounds that call them in turn (after a warm-up).
+
+    On a machine shared with other work, timing A five times and then B five times lets a change in
+    the neighbours' load become a difference between A and B; calling them in turn exposes both to
+    the same load, and the minimum keeps the least-disturbed call of each.
+    """
+    for fn in fns.values():
+        fn()
+    best = {name: float("inf") for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def gradient_vs_forward(model: keras.Model, x: np.ndarray) -> None:
     target1 = roi_target(np.pad(np.ones((30, 30), bool), ((40, 42), (50, 32))), (1,))
     target6 = roi_target(np.pad(np.ones((30, 30), bool), ((40, 42), (50, 32))), tuple(range(1, 7)))
@@ -83,8 +101,8 @@ def gradient_vs_forward(model: keras.Model, x: np.ndarray) -> None:
           f"{grad6 / grad1:.2f} x one lead (6 separate passes would be 6.00 x)")
 
 
-def naive_ig(model: keras.Model, target: object, x: np.ndarray, steps: int) -> np.ndarray:
-    """Reference: one tape per step, a Python loop over steps (each step compiled, batch of one)."""
+def naive_ig(model: keras.Model, target: object) -> Callable[[np.ndarray, int], np.ndarray]:
+    """Reference: one tape per step, a Python loop over steps (the step compiled once, batch of one)."""
 
     @tf.function
     def grad(point: tf.Tensor) -> tf.Tensor:
@@ -93,10 +111,13 @@ def naive_ig(model: keras.Model, target: object, x: np.ndarray, steps: int) -> n
             value = target(model(point, training=False))[:, 0]
         return tape.gradient(value, point)
 
-    total = np.zeros_like(x)
-    for alpha in (np.arange(steps) + 0.5) / steps:
-        total += grad(tf.constant((alpha * x)[np.newaxis]))[0].numpy()
-    return total / steps * x
+    def run(x: np.ndarray, steps: int) -> np.ndarray:
+        total = np.zeros_like(x)
+        for alpha in (np.arange(steps) + 0.5) / steps:
+            total += grad(tf.constant((alpha * x)[np.newaxis]))[0].numpy()
+        return total / steps * x
+
+    return run
 
 
 def xplique_ig(model: keras.Model, target: object, x: np.ndarray,
@@ -116,10 +137,14 @@ def ig_comparison(model: keras.Model, x: np.ndarray, target: object) -> None:
     engine = GradientEngine(model, target, Execution(batch_size=STEPS))
     zeros = np.zeros_like(x)
     ours_result = methods.integrated_gradients(engine, x, zeros, STEPS)
-    ours = best_of(lambda: methods.integrated_gradients(engine, x, zeros, STEPS), 2)
-    one_grad = best_of(lambda: engine.gradient(x), 3)
-    naive_result = naive_ig(model, target, x, STEPS)
-    naive = best_of(lambda: naive_ig(model, target, x, STEPS), 1)
+    naive_fn = naive_ig(model, target)
+    naive_result = naive_fn(x, STEPS)
+    times = interleaved_best({
+        "ours": lambda: methods.integrated_gradients(engine, x, zeros, STEPS),
+        "one_grad": lambda: engine.gradient(x),
+        "naive": lambda: naive_fn(x, STEPS),
+    }, rounds=3)
+    ours, one_grad, naive = times["ours"], times["one_grad"], times["naive"]
     diff = np.abs(naive_result - ours_result.attribution[0]).max() / np.abs(naive_result).max()
     print(f"(ii) integrated gradients, {STEPS} steps, 1 lead, batch {STEPS}")
     print(f"    icegrad (batched, 1 tape)    {ours:8.2f} s    = {ours / (STEPS * one_grad):.2f} x "
