@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution import attribute_forecast
+from icegrad.attribution.baselines import permutation_importance
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_leads, forecast_start
 from icegrad.data import inputs as data_inputs
@@ -121,3 +122,13 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray, target_
                        join="override", combine_attrs="override")
     result["roi"] = parts[0]["roi"]
     return result.assign_coords(member=ens.member_names)
+
+
+def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 5, by: str = "channel",
+                 seed: int = 0, start_months: Sequence[str] | None = None) -> xr.Dataset:
+    """IceNet's permute-and-predict importance of every channel (or group) on the test years (cached).
+
+    See :func:`icegrad.attribution.baselines.permutation_importance`; ``start_months`` default to the
+    ensemble's test years.
+    """
+    return permutation_importance(ens, ds, start_months, by=by, n_permutations=n_permutations, seed=seed)
