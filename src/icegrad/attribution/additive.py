@@ -280,6 +280,8 @@ class Benchmark:
     function: AdditiveFunction
     network: keras.Model
     x_test: np.ndarray
+    n_train: int
+    """Training samples the network was fitted on."""
     r2: float
     """The network's coefficient of determination on held-out inputs."""
     scores: pd.DataFrame
@@ -345,4 +347,4 @@ def benchmark(shape: tuple[int, int] = (12, 12), n_train: int = 8000, n_test: in
     predicted = network.predict(x_test, verbose=0)[:, 0]
     r2 = float(1 - ((y - predicted) ** 2).sum() / ((y - y.mean()) ** 2).sum())
     scores, maps = evaluate(function, network, x_test, specs, steps)
-    return Benchmark(function, network, x_test, r2, scores, maps)
+    return Benchmark(function, network, x_test, n_train, r2, scores, maps)
