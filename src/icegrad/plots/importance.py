@@ -1,0 +1,139 @@
+"""Figures that set permute-and-predict importance beside gradient importance.
+
+Both figures read the table of :func:`icegrad.attribution.baselines.side_by_side` (one row per lead
+and channel or group). Bars and points are coloured by channel group, so a reader sees at once
+whether the two methods disagree about single channels or about whole families of inputs.
+
+Example
+-------
+>>> fig = importance_bars(table, lead=1, k=12)                       # doctest: +SKIP
+>>> fig = rank_scatter(table, rank_correlation(table), highlight="psl_anom_1")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from icegrad.plots.basemap import PlotError
+from icegrad.variables import GROUPS
+
+GROUP_COLOURS = {"sic": "#1f78b4", "trend": "#6a3d9a", "climate": "#e31a1c", "seasonal": "#ff7f00",
+                 "static": "#7f7f7f"}
+"""One colour per channel group (colour-blind-distinguishable pairs: blue/orange, purple/grey, red)."""
+_COLUMNS = ("lead", "permutation_importance", "permutation_std", "gradient_importance",
+            "permutation_rank", "gradient_rank")
+
+
+def _item_column(table: pd.DataFrame) -> str:
+    missing = [c for c in _COLUMNS if c not in table.columns]
+    items = [c for c in ("channel", "group") if c in table.columns]
+    if missing or not items:
+        raise PlotError(f"expected the table of icegrad.attribution.baselines.side_by_side; it lacks "
+                        f"{missing or ['channel or group']}")
+    return items[0]
+
+
+def _at_lead(table: pd.DataFrame, lead: int) -> pd.DataFrame:
+    leads = sorted(int(v) for v in table["lead"].unique())
+    if lead not in leads:
+        raise PlotError(f"lead {lead} is not in the table (leads {leads}); choose one of them")
+    return table[table["lead"] == lead]
+
+
+def _colours(frame: pd.DataFrame) -> list[str]:
+    groups = frame["group"] if "group" in frame else pd.Series(["static"] * len(frame))
+    return [GROUP_COLOURS.get(str(g), "black") for g in groups]
+
+
+def _group_legend(ax: plt.Axes, frame: pd.DataFrame) -> None:
+    present = [g for g in GROUPS if g in set(frame["group"])] if "group" in frame else []
+    if present:
+        ax.legend(handles=[Patch(color=GROUP_COLOURS[g], label=g) for g in present], fontsize="small",
+                  frameon=False, loc="lower right")
+
+
+def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | None = None) -> Figure:
+    """The union of each method's top-``k`` items at ``lead``, ordered by permutation importance.
+
+    Left: drop in binary accuracy when the item is permuted (percentage points; error bars one
+    standard deviation over members and permutations). Right: gradient importance (the statistic
+    ``side_by_side`` was given). Each bar is labelled with the item's rank under that method.
+    """
+    item = _item_column(table)
+    if k < 1:
+        raise PlotError(f"k must be at least 1, got {k}")
+    frame = _at_lead(table, lead)
+    chosen = frame[(frame["permutation_rank"] <= k) | (frame["gradient_rank"] <= k)]
+    chosen = chosen.sort_values(["permutation_rank", "gradient_rank"]).reset_index(drop=True)
+    rows = np.arange(len(chosen))
+    colours = _colours(chosen)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 1.2 + 0.3 * len(chosen)), sharey=True,
+                                      layout="constrained")
+    std = chosen["permutation_std"].to_numpy(dtype="float64")
+    left.barh(rows, chosen["permutation_importance"], color=colours,
+              xerr=None if np.isnan(std).all() else np.nan_to_num(std),
+              error_kw={"ecolor": "0.25", "capsize": 2, "elinewidth": 0.8})
+    right.barh(rows, chosen["gradient_importance"], color=colours)
+    for ax, column, rank in ((left, "permutation_importance", "permutation_rank"),
+                             (right, "gradient_importance", "gradient_rank")):
+        for row, (value, r) in enumerate(zip(chosen[column], chosen[rank], strict=True)):
+            ax.annotate(f"#{r:g}", (value, row), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize="x-small")
+        ax.axvline(0.0, color="0.3", linewidth=0.8)
+        ax.grid(axis="x", color="0.9")
+        ax.set_axisbelow(True)
+    left.set_yticks(rows, chosen[item])
+    left.invert_yaxis()
+    left.set_xlabel("permute-and-predict: accuracy drop (percentage points)")
+    statistic = table.attrs.get("gradient_statistic", "mean_abs")
+    right.set_xlabel(f"gradients: ensemble-mean |{statistic}|")
+    right.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    _group_legend(right, chosen)
+    fig.suptitle(title or f"Lead {lead}: the top {k} {item}s of either method", fontsize="medium")
+    return fig
+
+
+def rank_scatter(table: pd.DataFrame, correlations: pd.DataFrame, highlight: str | None = None,
+                 title: str | None = None) -> Figure:
+    """Gradient rank against permutation rank, one panel per lead, with Spearman's rho in the title.
+
+    Points on the diagonal are ranked alike by both methods; ``highlight`` labels one item.
+    """
+    item = _item_column(table)
+    if not {"lead", "rho"} <= set(correlations.columns):
+        raise PlotError("correlations must be the table of icegrad.attribution.baselines.rank_correlation")
+    leads = sorted(int(v) for v in table["lead"].unique())
+    if highlight is not None and highlight not in set(table[item]):
+        raise PlotError(f"{highlight!r} is not a {item} of this table")
+    rho = correlations.set_index("lead")["rho"]
+    fig, axes = plt.subplots(1, len(leads), figsize=(3.6 * len(leads), 3.8), squeeze=False,
+                             layout="constrained")
+    n = int(table.groupby("lead").size().max())
+    for ax, lead in zip(axes[0], leads, strict=True):
+        frame = _at_lead(table, lead)
+        ax.plot([1, n], [1, n], color="0.6", linewidth=0.8, zorder=0)
+        ax.scatter(frame["permutation_rank"], frame["gradient_rank"], c=_colours(frame), s=22,
+                   edgecolors="white", linewidths=0.4)
+        if highlight is not None:
+            row = frame[frame[item] == highlight].iloc[0]
+            ax.scatter(row["permutation_rank"], row["gradient_rank"], s=90, facecolors="none",
+                       edgecolors="black", linewidths=1.2)
+            ax.annotate(highlight, (row["permutation_rank"], row["gradient_rank"]), xytext=(6, 6),
+                        textcoords="offset points", fontsize="small")
+        value = rho.get(lead, np.nan)
+        ax.set_title(f"lead {lead}: Spearman rho = {value:.2f}" if np.isfinite(value)
+                     else f"lead {lead}: Spearman rho undefined", fontsize="medium")
+        ax.set_xlim(n + 1, 0)
+        ax.set_ylim(n + 1, 0)
+        ax.set_aspect("equal")
+        ax.set_xlabel("permute-and-predict rank")
+        ax.grid(color="0.93")
+    axes[0][0].set_ylabel("gradient rank")
+    _group_legend(axes[0][-1], table)
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    return fig
