@@ -102,7 +102,7 @@ def test_per_channel_shares_do_not_depend_on_group_size(values: list[float], kee
 
 
 def test_zero_letter_group_is_named_and_cannot_lead() -> None:
-    verdict = letter_verdict(group_shares([Setting("b", "clim", synthetic({**LETTER, "seasonal": 0.0}))])
+    verdict = letter_verdict(group_shares([Setting("b", "clim", synthetic({**LETTER, "seasonal": 1e-9}))])
                              .set_index("group")["share"])
     assert not verdict["holds"] and verdict["zero_letter_groups"] == ["seasonal"]
 

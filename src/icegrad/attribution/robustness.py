@@ -66,6 +66,9 @@ LETTER_GROUPS = ("sic", "trend", "seasonal")
 LEVELS = ("group", "channel")
 SCORES = ("mean_abs", "net")
 AGGREGATIONS = ("per_channel", "total")
+ZERO_SHARE = 1e-6
+"""Shares below this count as zero: a baseline equal to the input (cos/sin month under the
+climatological baseline) leaves float32 rounding of order 1e-8, not a contribution."""
 MEMBER_COLUMNS = ["lead", "member_a", "member_b", "level", "score", "spearman", "kendall"]
 
 
@@ -207,7 +210,8 @@ def letter_verdict(shares: pd.Series) -> dict[str, object]:
     """Does the letter's finding hold for these per-channel group shares (index: group)?
 
     Returns ``holds``, ``margin`` (smallest letter-group share minus largest other share), the
-    ``top`` groups in order and ``zero_letter_groups`` (letter groups with exactly zero share, which
+    ``top`` groups in order and ``zero_letter_groups`` (letter groups with zero share, below
+    :data:`ZERO_SHARE`, which
     under a baseline equal to the input - cos/sin month under the climatological baseline - cannot
     lead by construction).
     """
@@ -220,7 +224,7 @@ def letter_verdict(shares: pd.Series) -> dict[str, object]:
     low = float(shares[present].abs().min())
     high = float(shares[others].abs().max()) if others else 0.0
     return {"holds": low > high, "margin": low - high, "top": list(order.index[:len(present)]),
-            "zero_letter_groups": [g for g in present if shares[g] == 0]}
+            "zero_letter_groups": [g for g in present if abs(shares[g]) < ZERO_SHARE]}
 
 
 def rank_agreement(settings: Sequence[Setting], reference: Setting) -> pd.DataFrame:
