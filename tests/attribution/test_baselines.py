@@ -310,3 +310,25 @@ def test_roi_sign_reads_direction_coherence_and_place() -> None:
     assert table.loc["psl_anom_1", "roi_share"] == pytest.approx(100 / (100 + 200))
     with pytest.raises(baselines.PermutationError, match="lead 2"):
         baselines.roi_sign(result, 2)
+
+
+def example_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    table = pd.DataFrame({"lead": 1, "channel": ["a", "b", "c", "d"],
+                          "permutation_importance": [5.0, 0.1, -0.2, 0.0],
+                          "permutation_sem": [0.5, 0.2, 0.3, 0.0]})
+    signs = pd.DataFrame({"channel": ["a", "b", "c", "d"], "roi_net": [9.0, -2.0, 3.0, 0.5],
+                          "sign_coherence": [1.0, 0.9, 0.2, 0.8]})
+    return table, signs
+
+
+def test_gradient_only_example_prefers_small_permutation_clear_sign() -> None:
+    table, signs = example_tables()
+    pick = baselines.gradient_only_example(table, signs, lead=1)
+    # a is clearly important; c is small but mixed; of b and d (small, coherent) b pushes harder.
+    assert (pick["channel"], pick["reason"], pick["n_small"]) == ("b", "small and coherent", 3)
+    mixed = baselines.gradient_only_example(table, signs.assign(sign_coherence=0.1), lead=1)
+    assert (mixed["channel"], mixed["reason"]) == ("c", "small, sign mixed")
+    clear = baselines.gradient_only_example(table.assign(permutation_importance=10.0), signs, lead=1)
+    assert (clear["channel"], clear["reason"]) == ("a", "all clearly important")
+    with pytest.raises(baselines.PermutationError, match="lead 2"):
+        baselines.gradient_only_example(table, signs, lead=2)

@@ -5,7 +5,9 @@ scrambled: permute a channel across the held-out forecasts (each start month rec
 from another start month, every other channel untouched), forecast again, and compare the binary
 accuracy with the unpermuted one. A channel the network ignores costs nothing; one it relies on costs
 accuracy. The importance is a single number per channel and lead, with no sign and no place: that is
-the contrast the book draws with gradient attributions (:func:`side_by_side`).
+the contrast the book draws with gradient attributions. :func:`side_by_side` and
+:func:`rank_correlation` compare the two rankings; :func:`roi_sign` reads what a signed map says over
+the ROI, and :func:`gradient_only_example` picks the channel that shows it best.
 
 Choices, and why
 ----------------
@@ -408,3 +410,35 @@ def _digest(*arrays: np.ndarray) -> str:
     for array in arrays:
         sha.update(np.ascontiguousarray(array).tobytes())
     return sha.hexdigest()[:16]
+
+
+def gradient_only_example(table: pd.DataFrame, signs: pd.DataFrame, lead: int,
+                          min_coherence: float = 0.5) -> pd.Series:
+    """The channel that best shows what only gradients can: small permutation score, clear ROI sign.
+
+    ``table`` is :func:`side_by_side`'s (per channel), ``signs`` :func:`roi_sign`'s at ``lead``. A
+    channel's permutation importance counts as *not distinguishable from zero* when its mean minus
+    two standard errors is at most zero. Among those, the one whose ROI attribution is most coherent
+    in sign (``sign_coherence >= min_coherence``) and largest (``|roi_net|``) is chosen; ``reason``
+    says which rule picked it, so the text can say so: ``"small and coherent"``, else
+    ``"small, sign mixed"`` (no small channel is coherent), else ``"all clearly important"`` (the
+    largest |roi_net| overall, when every channel's permutation importance is clearly above zero).
+    """
+    if "channel" not in table.columns or "roi_net" not in signs.columns:
+        raise PermutationError("gradient_only_example needs side_by_side's per-channel table and roi_sign's")
+    at_lead = table[table["lead"] == lead]
+    if at_lead.empty:
+        raise PermutationError(f"lead {lead} is not in the table (leads {sorted(table['lead'].unique())})")
+    merged = at_lead.merge(signs, on="channel", validate="one_to_one")
+    merged["abs_roi_net"] = merged["roi_net"].abs()
+    sem = merged["permutation_sem"].fillna(0.0)
+    small = merged[merged["permutation_importance"] - 2 * sem <= 0]
+    coherent = small[small["sign_coherence"] >= min_coherence]
+    for pool, reason in ((coherent, "small and coherent"), (small, "small, sign mixed"),
+                         (merged, "all clearly important")):
+        if not pool.empty:
+            best = pool.sort_values("abs_roi_net", ascending=False).iloc[0].copy()
+            best["reason"] = reason
+            best["n_small"] = len(small)
+            return best
+    raise PermutationError("no channel to choose from")  # unreachable: merged is not empty
