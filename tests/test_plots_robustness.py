@@ -34,7 +34,7 @@ def test_heatmap_shows_shares_in_setting_order_and_marks_verdicts() -> None:
                                   sort=False)[GROUPS]
     np.testing.assert_allclose(np.asarray(image), expected.to_numpy())
     assert [t.get_text() for t in ax.get_yticklabels()] == ["lead: lead 1", "lead: lead 3", "year: 2012"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == GROUPS
+    assert [t.get_text() for t in ax.get_xticklabels()] == [*GROUPS, "finding"]
     marks = [t.get_text() for t in ax.texts if t.get_text() in ("holds", "no")]
     assert marks == ["no", "no", "holds"]
     assert len(ax.lines) == 1  # one separator between the lead and year axes

@@ -54,10 +54,9 @@ def share_heatmap(shares: pd.DataFrame, verdicts: pd.DataFrame, title: str | Non
     for i in range(1, len(rows)):
         if axes[i] != axes[i - 1]:
             ax.axhline(i - 0.5, color="black", linewidth=1.2)
-    ax.set_xticks(range(len(groups)), groups)
+    ax.set_xticks([*range(len(groups)), len(groups) + 0.05], [*groups, "finding"])
     ax.set_yticks(range(len(rows)), [f"{axis}: {label}" for axis, label in rows])
     ax.set_xlim(-0.5, len(groups) + 0.6)
-    ax.text(len(groups) - 0.4, -0.9, "finding", ha="left", va="center", fontsize="small")
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("per-channel share of mean |attribution|")
     ax.set_title(title or "Group shares per setting (per channel; rows sum to 1)", fontsize="medium")
