@@ -97,6 +97,7 @@ def test_plan_keys_are_unique_per_combination(months: list[str], leads: list[int
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: plan_jobs(["Sept 2013x"], [1], 1, [METHOD]), "YYYY-MM"),
+    (lambda: plan_jobs(["Sept"], [1], 1, [METHOD]), "YYYY-MM"),  # pandas alone reads it as year 1
     (lambda: plan_jobs([MONTH], [7], 1, [METHOD]), "outside 1..6"),
     (lambda: plan_jobs([MONTH], [1], 1, ["saliency"]), "unknown method"),
     (lambda: plan_jobs([MONTH], [1], [0, 0], [METHOD]), "distinct"),

@@ -57,6 +57,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -208,6 +209,9 @@ def plan_jobs(target_months: Iterable[str], leads: Iterable[int], members: int |
 
 
 def _month_label(value: str) -> str:
+    # pandas reads a bare month name ("Sept") as September of year 1: insist on a four-digit year
+    if isinstance(value, str) and not re.match(r"\s*\d{4}-\d{1,2}\b", value):
+        raise SweepError(f"could not read target month {value!r}; pass 'YYYY-MM', e.g. '2013-09'")
     try:
         return f"{pd.Timestamp(value):%Y-%m}"
     except (ValueError, TypeError):
