@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from icegrad.plots.attribution import STATISTIC_LABELS
 from icegrad.plots.basemap import PlotError
 from icegrad.variables import GROUPS
 
@@ -61,7 +62,8 @@ def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | No
 
     Left: drop in binary accuracy when the item is permuted (percentage points; error bars one
     standard deviation over members and permutations). Right: gradient importance (the statistic
-    ``side_by_side`` was given). Each bar is labelled with the item's rank under that method.
+    ``side_by_side`` was given). Each bar is labelled with the item's rank under that method (beyond
+    its error bar).
     """
     item = _item_column(table)
     if k < 1:
@@ -78,9 +80,10 @@ def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | No
               xerr=None if np.isnan(std).all() else np.nan_to_num(std),
               error_kw={"ecolor": "0.25", "capsize": 2, "elinewidth": 0.8})
     right.barh(rows, chosen["gradient_importance"], color=colours)
-    for ax, column, rank in ((left, "permutation_importance", "permutation_rank"),
-                             (right, "gradient_importance", "gradient_rank")):
-        for row, (value, r) in enumerate(zip(chosen[column], chosen[rank], strict=True)):
+    ends = (chosen["permutation_importance"] + np.nan_to_num(std)).clip(lower=0)
+    for ax, end, rank in ((left, ends, "permutation_rank"),
+                          (right, chosen["gradient_importance"].clip(lower=0), "gradient_rank")):
+        for row, (value, r) in enumerate(zip(end, chosen[rank], strict=True)):
             ax.annotate(f"#{r:g}", (value, row), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize="x-small")
         ax.axvline(0.0, color="0.3", linewidth=0.8)
@@ -90,7 +93,7 @@ def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | No
     left.invert_yaxis()
     left.set_xlabel("permute-and-predict: accuracy drop (percentage points)")
     statistic = table.attrs.get("gradient_statistic", "mean_abs")
-    right.set_xlabel(f"gradients: ensemble-mean |{statistic}|")
+    right.set_xlabel(f"gradients: ensemble-mean {STATISTIC_LABELS.get(statistic, statistic)}")
     right.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     _group_legend(right, chosen)
     fig.suptitle(title or f"Lead {lead}: the top {k} {item}s of either method", fontsize="medium")
