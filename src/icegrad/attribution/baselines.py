@@ -134,7 +134,9 @@ def draw_permutations(n_starts: int, n_permutations: int, seed: int) -> np.ndarr
 def permuted_batch(x: np.ndarray, starts: slice, order: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Inputs of ``starts`` with the ``columns`` channels taken from the start months ``order`` gives."""
     batch = x[starts].copy()
-    batch[..., columns] = x[order[starts]][..., columns]
+    # Gather only the permuted channels: the two index arrays broadcast to (start, channel) and,
+    # being separated by slices, come first in the result, hence the move back to channel-last.
+    batch[..., columns] = np.moveaxis(x[order[starts][:, None], :, :, columns], 1, -1)
     return batch
 
 
@@ -191,17 +193,27 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     names = list(items_map)
     members = ensemble.member_names
 
-    scored = _score({(m, -1, -1): _forecast(model, x, batch) for m, model in enumerate(ensemble.members)},
-                    inputs, targets)
-    reference = np.stack([scored[(m, -1, -1)] for m in range(len(members))])  # member, lead
-    jobs = [(m, p, i) for m in range(len(members)) for p in range(len(orders)) for i in range(len(names))]
-    forecasts = ((job, _forecast(ensemble.members[job[0]], x, batch, orders[job[1]],
-                                 np.array([index[c] for c in items_map[names[job[2]]]])))
-                 for job in jobs)
-    accuracy = np.full((len(members), len(orders), len(names), reference.shape[-1]), np.nan)
-    for chunk in _chunks(forecasts, MEMORY_BUDGET):
+    n_leads = targets.sizes["lead"]
+    # The unpermuted forecast of each member is job (m, -1, -1); all go through the same batched,
+    # memory-bounded stream, so a large ensemble never holds every forecast at once.
+    jobs = [(m, -1, -1) for m in range(len(members))]
+    jobs += [(m, p, i) for m in range(len(members)) for p in range(len(orders)) for i in range(len(names))]
+    columns = [np.array([index[c] for c in items_map[name]]) for name in names]
+
+    def forecast(job: tuple[int, int, int]) -> np.ndarray:
+        member, p, i = job
+        if p < 0:
+            return _forecast(ensemble.members[member], x, batch)
+        return _forecast(ensemble.members[member], x, batch, orders[p], columns[i])
+
+    reference = np.full((len(members), n_leads), np.nan)
+    accuracy = np.full((len(members), len(orders), len(names), n_leads), np.nan)
+    for chunk in _chunks(((job, forecast(job)) for job in jobs), MEMORY_BUDGET):
         for (m, p, i), scores in _score(dict(chunk), inputs, targets).items():
-            accuracy[m, p, i] = scores
+            if p < 0:
+                reference[m] = scores
+            else:
+                accuracy[m, p, i] = scores
     accuracy = accuracy.transpose(0, 1, 3, 2)  # member, permutation, lead, item
     importance = reference[:, None, :, None] - accuracy
     return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
@@ -417,12 +429,13 @@ def gradient_only_example(table: pd.DataFrame, signs: pd.DataFrame, lead: int,
     """The channel that best shows what only gradients can: small permutation score, clear ROI sign.
 
     ``table`` is :func:`side_by_side`'s (per channel), ``signs`` :func:`roi_sign`'s at ``lead``. A
-    channel's permutation importance counts as *not distinguishable from zero* when its mean minus
-    two standard errors is at most zero. Among those, the one whose ROI attribution is most coherent
-    in sign (``sign_coherence >= min_coherence``) and largest (``|roi_net|``) is chosen; ``reason``
-    says which rule picked it, so the text can say so: ``"small and coherent"``, else
-    ``"small, sign mixed"`` (no small channel is coherent), else ``"all clearly important"`` (the
-    largest |roi_net| overall, when every channel's permutation importance is clearly above zero).
+    channel's permutation importance counts as *small* when it is in the lower half of the
+    permutation ranking and not distinguishable from zero (its mean minus two standard errors is at
+    most zero): a noisy channel near the top of the ranking does not qualify. Among the small ones,
+    the one with the largest ``|roi_net|`` whose ROI attribution is coherent in sign
+    (``sign_coherence >= min_coherence``) is chosen. ``reason`` says which rule picked it, so the text
+    can say so: ``"small and coherent"``, else ``"small, sign mixed"`` (no small channel is
+    coherent), else ``"none small"`` (the largest |roi_net| overall).
     """
     if "channel" not in table.columns or "roi_net" not in signs.columns:
         raise PermutationError("gradient_only_example needs side_by_side's per-channel table and roi_sign's")
@@ -432,10 +445,11 @@ def gradient_only_example(table: pd.DataFrame, signs: pd.DataFrame, lead: int,
     merged = at_lead.merge(signs, on="channel", validate="one_to_one")
     merged["abs_roi_net"] = merged["roi_net"].abs()
     sem = merged["permutation_sem"].fillna(0.0)
-    small = merged[merged["permutation_importance"] - 2 * sem <= 0]
+    lower_half = merged["permutation_rank"] > len(merged) / 2
+    small = merged[lower_half & (merged["permutation_importance"] - 2 * sem <= 0)]
     coherent = small[small["sign_coherence"] >= min_coherence]
     for pool, reason in ((coherent, "small and coherent"), (small, "small, sign mixed"),
-                         (merged, "all clearly important")):
+                         (merged, "none small")):
         if not pool.empty:
             best = pool.sort_values("abs_roi_net", ascending=False).iloc[0].copy()
             best["reason"] = reason
