@@ -141,3 +141,21 @@ def test_single_result_and_bad_choices_give_clear_errors(results) -> None:
         explorer_still(results, target_month="2012-09", method="vanilla_gradient")
     with pytest.raises(ExplorerError, match="cannot explore a list"):
         as_collection([1, 2])
+
+
+def test_the_live_view_is_the_figure_as_png_state_not_captured_output(results) -> None:
+    """The figure reaches the browser as Image state: executing the chapter sends nothing to the kernel."""
+    import io
+
+    import ipywidgets as w
+    import matplotlib.image as mpimg
+
+    explorer = AttributionExplorer(results)
+    assert not any(isinstance(child, w.Output) for child in explorer.widget.children)
+    first = bytes(explorer.image.value)
+    assert first.startswith(b"\x89PNG")
+    png = mpimg.imread(io.BytesIO(first))
+    width, height = (explorer.figure.get_size_inches() * 100).round().astype(int)
+    assert png.shape[:2] == (height, width)
+    explorer.set(channel="tas_anom_2")
+    assert bytes(explorer.image.value) != first, "the shown image must follow the controls"

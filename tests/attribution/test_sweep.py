@@ -6,11 +6,13 @@ One small sweep (a 2-member IceNet of width 0.125 on the emulated Arctic at 200 
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -222,17 +224,46 @@ def test_dask_local_cluster_gives_the_in_process_results(setting: dict, done_sto
     distributed = pytest.importorskip("distributed")
     monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))  # workers get this path
     subset = jobs[:2]  # one job per worker keeps this test short; both workers must take part
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    victim = jobs[-1]
+    real_run_job = sweep.run_job
+
+    def dying(job: sweep.Job, store: str, context: sweep.JobContext) -> dict:
+        """Shipped by value to the workers: the victim's worker process dies mid-job."""
+        if job.key == victim.key:
+            os._exit(1)
+        return real_run_job(job, store, context)
+
+    # no retries, so the killed job is reported failed at once (the nanny still restarts the worker)
+    no_retry = dask.config.set({"distributed.scheduler.allowed-failures": 0})
+    with no_retry, distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
         client.wait_for_workers(2)
         report = _run(subset, tmp_path / "store", setting, scheduler=client)
         workers = {w["id"] for w in client.scheduler_info()["workers"].values()}
+        monkeypatch.setattr(sweep, "run_job", dying)
+        killed = _run(jobs, tmp_path / "killed", setting, scheduler=client, raise_on_failure=False)
     assert sorted(report.ran) == sorted(j.key for j in subset) and len(workers) == 2
     for job in subset:  # bit-for-bit the same as the in-process sweep
         remote = xr.open_dataset(sweep.job_path(tmp_path / "store", job))
         local = xr.open_dataset(sweep.job_path(done_store[0], job))
         np.testing.assert_array_equal(remote["attribution"].values, local["attribution"].values)
         np.testing.assert_array_equal(remote["target_value"].values, local["target_value"].values)
+
+    # a killed worker: its job is reported (KilledWorker), left missing, and a rerun does only what is missing
+    assert victim.key in killed.failed and "KilledWorker" in killed.failed[victim.key]
+    assert sorted([*killed.ran, *killed.failed]) == sorted(j.key for j in jobs)
+    # (a job reported lost may still have stored its result: it ended just before its worker died)
+    on_disk = {j.key for j in jobs if sweep.job_path(tmp_path / "killed", j).is_file()}
+    assert set(killed.ran) <= on_disk and victim.key not in on_disk
+    monkeypatch.setattr(sweep, "run_job", real_run_job)
+    rerun = _run(jobs, tmp_path / "killed", setting)  # in-process: the cheaper way to finish
+    assert sorted(rerun.skipped) == sorted(on_disk)
+    assert sorted(rerun.ran) == sorted(j.key for j in jobs if j.key not in on_disk)
+    for job in jobs:
+        finished = xr.open_dataset(sweep.job_path(tmp_path / "killed", job))["attribution"].values
+        np.testing.assert_array_equal(finished, xr.open_dataset(sweep.job_path(done_store[0], job))
+                                      ["attribution"].values)
 
 
 def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, done_store, jobs,

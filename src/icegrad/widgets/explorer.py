@@ -2,9 +2,16 @@
 
 Pick a target month, method, lead, member (or the ensemble mean), channel and ranking statistic; the
 attribution map, the input map and the channel ranking are redrawn together into one matplotlib
-figure shown in an ``Output`` widget. Everything it shows comes from results already computed, so it
-needs no model and no TensorFlow at interaction time and runs on Binder with plain ipywidgets 8 and
-the inline backend (no ipympl).
+figure, shown as the PNG of an ``Image`` widget. Everything it shows comes from results already
+computed, so it needs no model and no TensorFlow at interaction time and runs on Binder with plain
+ipywidgets 8 (no ipympl).
+
+Why an ``Image`` and not an ``Output`` widget: output captured by an ``Output`` widget makes a
+headless executor (nbclient, hence papermill and ``icegrad book``) echo that output back to the kernel
+as a ``comm_msg`` on the shell channel while it is waiting on the same socket for the cell's
+``execute_reply``; now and then that reply is then never read and the run hangs with the kernel
+idle (nbclient issue 312). An ``Image`` changes only widget state, sent by the kernel, so executing
+the chapter sends nothing back.
 
 Example
 -------
@@ -15,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import io
 from dataclasses import fields
 from typing import Any
 
@@ -28,6 +36,9 @@ from icegrad.plots.attribution import STATISTIC_LABELS
 from icegrad.plots.basemap import DEFAULT_MIN_LAT
 from icegrad.widgets.collection import ENSEMBLE_MEAN, ExplorerError, Selection, as_collection
 from icegrad.widgets.views import FIGSIZE, default_selection, draw_views
+
+PNG_DPI = 100
+"""Resolution of the figure shown live (the default size gives a 1300x480 pixel image)."""
 
 
 class AttributionExplorer:
@@ -56,7 +67,7 @@ class AttributionExplorer:
             "k": w.IntSlider(description="top k", min=3, max=25, continuous_update=False),
         }
         self.figure = Figure(figsize=figsize, layout="constrained")
-        self.output = w.Output()
+        self.image = w.Image(format="png", layout=w.Layout(width="100%", height="auto"))
         self.ranking = pd.DataFrame()
         self._syncing = False
         self._apply(first)
@@ -64,7 +75,7 @@ class AttributionExplorer:
             control.observe(self._on_change, names="value")
         c = self.controls
         self.widget = w.VBox([w.HBox([c["target_month"], c["method"], c["member"]]),
-                              w.HBox([c["lead"]]), w.HBox([c["channel"], c["by"], c["k"]]), self.output])
+                              w.HBox([c["lead"]]), w.HBox([c["channel"], c["by"], c["k"]]), self.image])
         self.update()
 
     @property
@@ -123,11 +134,11 @@ class AttributionExplorer:
         self.update()
 
     def update(self) -> None:
-        """Redraw the three views for the current selection."""
+        """Redraw the three views for the current selection (into :attr:`figure` and its PNG)."""
         self.ranking = draw_views(self.figure, self.collection, self.selection, self.min_lat)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(self.figure)
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=PNG_DPI)
+        self.image.value = buffer.getvalue()
 
     def _ipython_display_(self) -> None:
         display(self.widget)
