@@ -7,7 +7,12 @@ import xarray as xr
 
 from icegrad.attribution.api import attribute
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.sanity import completeness, gradient_check, parameter_randomisation
+from icegrad.attribution.sanity import (
+    completeness,
+    ensemble_completeness,
+    gradient_check,
+    parameter_randomisation,
+)
 
 
 def test_ig_completeness_within_two_percent_at_64_steps(tiny_icenet: keras.Model, sample: xr.DataArray,
@@ -17,6 +22,21 @@ def test_ig_completeness_within_two_percent_at_64_steps(tiny_icenet: keras.Model
     table = completeness(ds)
     assert (table["target_change"].abs() > 1e-3).all()
     assert (table["relative_error"] < 0.02).all(), table
+
+
+def test_ensemble_completeness_is_the_members_mean(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                                   roi: np.ndarray) -> None:
+    second = keras.models.clone_model(tiny_icenet)
+    ds = attribute([tiny_icenet, second], sample * 3, roi, leads=(1, 6), steps=8, batch_size=8)
+    members, mean = completeness(ds), ensemble_completeness(ds)
+    assert list(mean["lead"]) == [1, 6]
+    for lead in (1, 6):
+        rows = members[members.lead == lead]
+        row = mean[mean.lead == lead].iloc[0]
+        assert row.attribution_sum == pytest.approx(rows.attribution_sum.mean())
+        assert row.relative_error == pytest.approx(
+            abs(rows.attribution_sum.mean() - rows.target_change.mean()) / abs(rows.target_change.mean()))
+        assert row.abs_error <= rows.abs_error.mean() + 1e-12  # errors can only cancel in the mean
 
 
 def test_completeness_refuses_other_methods(tiny_icenet: keras.Model, sample: xr.DataArray,
