@@ -186,17 +186,26 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     for nb, params in per_notebook.items():
         check_parameters(nb, params)
     stage_sources(root, stage)
-    for nb in notebooks:
+    start = time.perf_counter()
+    for number, nb in enumerate(notebooks, 1):
+        print(f"[chapter {number}/{len(notebooks)}, {time.perf_counter() - start:.0f} s so far]", flush=True)
         execute_chapter(nb, stage / nb.relative_to(root), per_notebook[nb], progress=progress)
     if not html:
         return stage
+    return build_html(stage, root)
+
+
+def build_html(stage: Path, output: Path) -> Path:
+    """Build the executed book in ``stage`` as HTML into ``<output>/_build/html``; warnings are errors."""
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage),
-               "--path-output", str(root), "--all", "--warningiserror", "--keep-going"]
+               "--path-output", str(output), "--all", "--warningiserror", "--keep-going"]
     print("building HTML:", " ".join(command), flush=True)
+    start = time.perf_counter()
     result = subprocess.run(command, check=False)
     if result.returncode:
         raise BookError(f"jupyter-book build failed (exit {result.returncode}); see the messages above")
-    return root / "_build" / "html"
+    print(f"  HTML built in {time.perf_counter() - start:.0f} s", flush=True)
+    return output / "_build" / "html"
 
 
 def run_chapter(name: str, parameters: Mapping[str, Any], root: Path | None = None,
