@@ -50,11 +50,12 @@ def _colours(frame: pd.DataFrame) -> list[str]:
     return [GROUP_COLOURS.get(str(g), "black") for g in groups]
 
 
-def _group_legend(ax: plt.Axes, frame: pd.DataFrame) -> None:
+def _group_legend(fig: Figure, frame: pd.DataFrame) -> None:
+    """One legend of the groups present, under the panels, where it cannot cover bars or points."""
     present = [g for g in GROUPS if g in set(frame["group"])] if "group" in frame else []
     if present:
-        ax.legend(handles=[Patch(color=GROUP_COLOURS[g], label=g) for g in present], fontsize="small",
-                  frameon=False, loc="lower right")
+        fig.legend(handles=[Patch(color=GROUP_COLOURS[g], label=g) for g in present], fontsize="small",
+                   frameon=False, loc="outside lower center", ncols=len(present))
 
 
 def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | None = None) -> Figure:
@@ -93,9 +94,9 @@ def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | No
     left.invert_yaxis()
     left.set_xlabel("permute-and-predict: accuracy drop (percentage points)")
     statistic = table.attrs.get("gradient_statistic", "mean_abs")
-    right.set_xlabel(f"gradients: ensemble-mean {STATISTIC_LABELS.get(statistic, statistic)}")
+    right.set_xlabel(f"gradients: {STATISTIC_LABELS.get(statistic, statistic)}")
     right.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-    _group_legend(right, chosen)
+    _group_legend(fig, chosen)
     fig.suptitle(title or f"Lead {lead}: the top {k} {item}s of either method", fontsize="medium")
     return fig
 
@@ -136,7 +137,7 @@ def rank_scatter(table: pd.DataFrame, correlations: pd.DataFrame, highlight: str
         ax.set_xlabel("permute-and-predict rank")
         ax.grid(color="0.93")
     axes[0][0].set_ylabel("gradient rank")
-    _group_legend(axes[0][-1], table)
+    _group_legend(fig, table)
     if title:
         fig.suptitle(title, fontsize="medium")
     return fig
