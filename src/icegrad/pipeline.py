@@ -24,6 +24,7 @@ import xarray as xr
 
 from icegrad.attribution import attribute_forecast
 from icegrad.attribution.baselines import permutation_importance
+from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_leads, forecast_start
 from icegrad.data import inputs as data_inputs
@@ -111,6 +112,7 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray, target_
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     common = {"method": method, "steps": steps, "cache": True, "model_id": model_id,
               "data_source": str(ds.attrs.get("data_source")), "land": ds["land"], **options}
+    common.setdefault("engines", EngineCache())  # one compiled engine per member serves every lead
     if method != "integrated_gradients" or baseline != "climatology":
         result = attribute_forecast(ens.members, inputs, target_month, roi, leads,
                                     baseline=baseline, **common)

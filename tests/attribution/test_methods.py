@@ -139,3 +139,28 @@ def test_noise_sigma_follows_channel_scale() -> None:
         methods.noise_sigma(x, 0.1, "iqr")
     with pytest.raises(AttributionError, match="noise_level"):
         methods.noise_sigma(x, 0.0)
+
+
+def test_engine_cache_reuses_one_trace_across_leads_and_rois(tiny_icenet: keras.Model,
+                                                            roi: np.ndarray) -> None:
+    x = np.random.default_rng(4).standard_normal(tiny_icenet.input_shape[1:]).astype("float32")
+    other_roi = np.roll(roi, 3, axis=1)
+    cache = methods.EngineCache()
+    results = {}
+    for lead, mask in ((1, roi), (4, roi), (4, other_roi)):
+        engine = cache.get(tiny_icenet, roi_target(mask, lead), Execution(batch_size=4))
+        reused = methods.integrated_gradients(engine, x, np.zeros_like(x), 8)
+        fresh = methods.integrated_gradients(GradientEngine(tiny_icenet, roi_target(mask, lead),
+                                                            Execution(batch_size=4)), x, np.zeros_like(x), 8)
+        np.testing.assert_allclose(reused.attribution, fresh.attribution, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(reused.target, fresh.target, rtol=1e-6)
+        results[lead, mask is roi] = reused.target
+    assert len(cache) == 1
+    assert engine._path.experimental_get_tracing_count() == 1  # retargeting never retraced
+    assert results[1, True] != results[4, True] and results[4, True] != results[4, False]
+
+
+def test_retarget_refuses_another_shape(tiny_icenet: keras.Model, roi: np.ndarray) -> None:
+    engine = GradientEngine(tiny_icenet, roi_target(roi, 1))
+    with pytest.raises(AttributionError, match="same kind, number of leads"):
+        engine.retarget(roi_target(roi, (1, 2)))

@@ -21,7 +21,7 @@ import xarray as xr
 from icegrad.attribution import methods
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.execution import DEFAULT_MEMORY_BUDGET
-from icegrad.attribution.methods import METHODS, Execution, GradientEngine, MemberAttribution
+from icegrad.attribution.methods import METHODS, EngineCache, Execution, GradientEngine, MemberAttribution
 from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.results import build_result, cached_result
 from icegrad.attribution.targets import check_leads, roi_target, sample_for_forecast
@@ -58,6 +58,7 @@ def attribute(
     model_id: str | None = None,
     data_source: str | None = None,
     cache: bool = False,
+    engines: EngineCache | None = None,
 ) -> xr.Dataset:
     """Attribute each member's ROI target at ``leads`` to every value of one input sample.
 
@@ -70,7 +71,9 @@ def attribute(
     of IG steps / SmoothGrad samples; ``jit_compile``, ``precision`` and ``device`` choose how it runs
     and do not change results beyond rounding. With ``cache=True`` the result is stored under
     ``cache_dir()/attributions`` keyed by every parameter that changes it, including hashes of the
-    weights, input, ROI and baseline. Returns a dataset in the :mod:`~icegrad.attribution.results` schema.
+    weights, input, ROI and baseline. ``engines`` reuses compiled engines across calls (see
+    :class:`~icegrad.attribution.methods.EngineCache`; :func:`attribute_forecast` shares one across its
+    leads). Returns a dataset in the :mod:`~icegrad.attribution.results` schema.
     """
     models = [members] if isinstance(members, keras.Model) else list(members)
     if not models:
@@ -92,7 +95,8 @@ def attribute(
 
     def compute() -> xr.Dataset:
         x = np.asarray(sample.values, dtype=np.float32)
-        outs = [_run(GradientEngine(model, target_fn, execution), method, x, base, method_params)
+        cache = engines if engines is not None else EngineCache()
+        outs = [_run(cache.get(model, target_fn, execution), method, x, base, method_params)
                 for model in models]
         attrs = {
             "method": method, "target": f"{target_fn.description} ({target})", "roi_rule": target_fn.rule,
@@ -133,8 +137,9 @@ def attribute_forecast(
 
     Lead ``l`` is explained with the input sample of its own start month (target - (l - 1) months),
     taken from ``inputs`` ``(time, y, x, channel)``; the per-lead results are joined along ``lead``.
-    ``options`` are those of :func:`attribute`.
+    ``options`` are those of :func:`attribute`; the leads share one compiled engine per member.
     """
+    options.setdefault("engines", EngineCache())
     parts = [attribute(members, sample_for_forecast(inputs, target_month, lead), roi, lead, **options)
              for lead in check_leads(leads)]
     ds = xr.concat(parts, dim="lead", data_vars="minimal", coords="minimal", compat="override",

@@ -158,6 +158,15 @@ class RoiTarget:
         return f"area-weighted mean {what} over the ROI's ocean cells"
 
     def __call__(self, probabilities: tf.Tensor) -> tf.Tensor:
+        return self.apply(probabilities, self.weights, [lead - 1 for lead in self.leads])
+
+    def apply(self, probabilities: tf.Tensor, weights: tf.Tensor | np.ndarray,
+              lead_index: tf.Tensor | list[int]) -> tf.Tensor:
+        """The target with the ROI ``weights`` and 0-based ``lead_index`` as (possibly variable) tensors.
+
+        Why: a compiled gradient function that reads them from variables serves every ROI and lead of
+        the same shape, so the engine traces once instead of once per lead and member.
+        """
         # float64 models (finite-difference checks) keep float64; everything else is reduced in float32.
         dtype = tf.float64 if probabilities.dtype == tf.float64 else tf.float32
         probs = tf.cast(probabilities, dtype)
@@ -166,8 +175,8 @@ class RoiTarget:
             raise AttributionError(
                 f"model output of shape {tuple(probs.shape)} is not IceNet's (batch, y, x, 3 classes, "
                 f"leads>={max(self.leads)}); pass a model built by icegrad.model.icenet.build_icenet")
-        selected = tf.gather(probs, [lead - 1 for lead in self.leads], axis=-1)
-        per_class = tf.einsum("byxck,yx->bck", selected, tf.constant(self.weights, dtype))
+        selected = tf.gather(probs, lead_index, axis=-1)
+        per_class = tf.einsum("byxck,yx->bck", selected, tf.cast(weights, dtype))
         return tf.einsum("bck,c->bk", per_class, tf.constant(_CLASS_VECTORS[self.kind], dtype))
 
     def numpy(self, probabilities: np.ndarray) -> np.ndarray:
