@@ -29,3 +29,44 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(cache))
     return cache
+
+
+# Coarse settings: every chapter runs end to end, on a small grid with a small ensemble.
+COARSE_BOOK = {"resolution_km": 200, "members": 2, "epochs": 1, "steps": 8, "leads": [1, 3]}
+
+
+class CoarseBook:
+    """The book staged once per test session and its chapters executed at coarse settings on demand.
+
+    tests/test_book.py executes each chapter through it and tests/test_rendered_book.py builds the
+    HTML from the same executed notebooks, so no chapter is executed twice in one session.
+    """
+
+    def __init__(self, root: Path, stage: Path, cache: Path) -> None:
+        from icegrad import book
+
+        self.root, self.stage, self.cache = root, stage, cache
+        self.settings = COARSE_BOOK
+        self.executed: dict[Path, Path] = {}
+        book.stage_sources(root, stage)
+
+    def execute(self, notebook: Path) -> Path:
+        """The executed copy of ``notebook`` in the stage (executed now unless it already was)."""
+        import papermill
+
+        from icegrad import book
+
+        if notebook not in self.executed:
+            declared = papermill.inspect_notebook(str(notebook))
+            params = {k: v for k, v in self.settings.items() if k in declared}
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("ICEGRAD_CACHE_DIR", str(self.cache))
+                self.executed[notebook] = book.execute_chapter(
+                    notebook, self.stage / notebook.relative_to(self.root), params, progress=False)
+        return self.executed[notebook]
+
+
+@pytest.fixture(scope="session")
+def coarse_book(tmp_path_factory: pytest.TempPathFactory) -> CoarseBook:
+    return CoarseBook(REPO_ROOT, tmp_path_factory.mktemp("coarse-book") / "stage",
+                      tmp_path_factory.mktemp("book-cache"))

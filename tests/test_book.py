@@ -74,25 +74,22 @@ def test_cli_reports_bad_parameter_with_exit_code_2() -> None:
 
 
 @pytest.fixture(scope="session")
-def book_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("book-cache")
+def book_cache(coarse_book) -> Path:
+    return coarse_book.cache
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("book")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_chapter_executes_at_coarse_settings(notebook: Path, book_cache: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(book_cache))
-    declared = papermill.inspect_notebook(str(notebook))
-    params = {k: v for k, v in COARSE.items() if k in declared}
-    output = book.execute_chapter(notebook, tmp_path / notebook.name, params, progress=False)
+def test_chapter_executes_at_coarse_settings(notebook: Path, coarse_book) -> None:
+    assert coarse_book.settings == COARSE
+    output = coarse_book.execute(notebook)  # shared with tests/test_rendered_book.py
     executed = nbformat.read(output, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
     if notebook.stem == "03_september_2013":
-        assert_three_map_panels(tmp_path / "figures" / "figure1.png")
+        assert_three_map_panels(output.parent / "figures" / "figure1.png")
 
 
 def assert_three_map_panels(figure: Path) -> None:
