@@ -43,6 +43,14 @@ IMAGES_JS = """async () => {
 
 
 @pytest.fixture(scope="module")
+def sync_api():
+    """Playwright's API with Debian's chromium, or a skip naming what to install (before any build)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found; install Debian's browser with: apt-get install -y chromium")
+    return pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+
+
+@pytest.fixture(scope="module")
 def html(coarse_book) -> Path:
     for notebook in book.chapters(ROOT):
         coarse_book.execute(notebook)
@@ -99,10 +107,7 @@ def broken_links(html: Path, page_url: str, hrefs: list[str], origin: str) -> li
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("book")
-def test_every_page_renders_without_errors_with_images_and_links(html: Path, server: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found; install Debian's browser with: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+def test_every_page_renders_without_errors_with_images_and_links(sync_api, html: Path, server: str) -> None:
     shots = html.parent / "screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir()
