@@ -69,7 +69,7 @@ from scipy import sparse
 from icegrad import grid
 from icegrad.data import regrid
 from icegrad.data.land import land_mask
-from icegrad.data.schema import month_starts, validate_monthly_dataset
+from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import atomic_path, cached_netcdf, parameter_key
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
@@ -454,24 +454,20 @@ def build_dataset(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: i
             attrs["comment"] = COMMENTS[name]
         data[name] = (("time", "y", "x"), values[name], attrs)
     ds = xr.Dataset(data, coords={"time": months.values.astype("datetime64[ns]"), **g.coords})
-    ds = ds.assign_coords(land=(("y", "x"), np.asarray(land_mask(resolution_km).values),
-                                {"long_name": "land mask", "flag_meanings": "ocean land"}))
     used_t = [m for m in era5t if m in set(months)]
-    ds.attrs = {
-        "title": f"ERA5 monthly means of IceNet's climate inputs on {grid.grid_name(resolution_km)}",
-        "data_source": "observed",
-        "source": "ECMWF ERA5 reanalysis, monthly averaged reanalysis on single and pressure levels "
-                  f"(Copernicus Climate Data Store: {SINGLE_LEVELS}, {PRESSURE_LEVELS}), "
-                  "doi:10.24381/cds.f17050d7 and doi:10.24381/cds.6860a573",
-        "references": "Hersbach, H., et al. (2020), The ERA5 global reanalysis, Q. J. R. Meteorol. Soc. 146, "
-                      "1999-2049, doi:10.1002/qj.3803",
-        "Conventions": "CF-1.8",
-        "resolution_km": resolution_km,
-        "comment": "Bilinear (latitude/longitude) to EASE2 25 km cell centres, then block means; 10 m winds "
-                   "rotated onto the grid axes; see icegrad.data.era5.",
-        "era5t_months": ", ".join(f"{m:%Y-%m}" for m in sorted(used_t)) or "none",
-    }
-    return validate_monthly_dataset(ds)
+    return as_monthly_dataset(
+        ds, resolution_km,
+        title=f"ERA5 monthly means of IceNet's climate inputs on {grid.grid_name(resolution_km)}",
+        data_source="observed",
+        source="ECMWF ERA5 reanalysis, monthly averaged reanalysis on single and pressure levels "
+               f"(Copernicus Climate Data Store: {SINGLE_LEVELS}, {PRESSURE_LEVELS}), "
+               "doi:10.24381/cds.f17050d7 and doi:10.24381/cds.6860a573",
+        references="Hersbach, H., et al. (2020), The ERA5 global reanalysis, Q. J. R. Meteorol. Soc. 146, "
+                   "1999-2049, doi:10.1002/qj.3803",
+        comment="Bilinear (latitude/longitude) to EASE2 25 km cell centres, then block means; 10 m winds "
+                "rotated onto the grid axes; see icegrad.data.era5.",
+        era5t_months=", ".join(f"{m:%Y-%m}" for m in sorted(used_t)) or "none",
+    )
 
 
 def _era5_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -52,8 +52,7 @@ import xarray as xr
 from icegrad import grid
 from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files
-from icegrad.data.land import land_mask
-from icegrad.data.schema import month_starts, validate_monthly_dataset
+from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 
@@ -395,20 +394,15 @@ def _source_text(ds: xr.Dataset) -> str:
 def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
     """Decoded CDR months (from :func:`open_cdr`) as an icegrad monthly dataset on EASE2."""
     siconca = regrid.ps_to_ease2(native["sic"], native["flag"], resolution_km)
-    ds = siconca.to_dataset()
-    ds = ds.assign_coords(land=(("y", "x"), np.asarray(land_mask(resolution_km).values),
-                                {"long_name": "land mask", "flag_meanings": "ocean land"}))
-    ds.attrs = {
-        "title": f"NSIDC sea-ice concentration CDR on {grid.grid_name(resolution_km)}",
-        "data_source": "nsidc",
-        "source": _source_text(native),
-        "Conventions": "CF-1.8",
-        "resolution_km": resolution_km,
-        "references": "Meier, W. N., et al. NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice "
-                      f"Concentration, Version {native.attrs['version']}. NSIDC. doi:{native.attrs['doi']}",
-        "comment": siconca.attrs["comment"],
-    }
-    return validate_monthly_dataset(ds)
+    return as_monthly_dataset(
+        siconca.to_dataset(), resolution_km,
+        title=f"NSIDC sea-ice concentration CDR on {grid.grid_name(resolution_km)}",
+        data_source="nsidc",
+        source=_source_text(native),
+        references="Meier, W. N., et al. NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice "
+                   f"Concentration, Version {native.attrs['version']}. NSIDC. doi:{native.attrs['doi']}",
+        comment=siconca.attrs["comment"],
+    )
 
 
 def load(resolution_km: int = 100, start: str | None = None, end: str | None = None,

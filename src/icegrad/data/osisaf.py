@@ -67,7 +67,7 @@ from icegrad import grid
 from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files
 from icegrad.data.land import land_mask
-from icegrad.data.schema import month_starts, validate_monthly_dataset
+from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import atomic_path, cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
@@ -483,23 +483,17 @@ def build_dataset(selection: Selection, resolution_km: int, min_days: int) -> xr
         siconca = siconca.where(~land_mask(resolution_km).values).astype(np.float32)
         comment += f" Then block-averaged to {resolution_km} km (NaN-skipping)."
     siconca.attrs["comment"] = comment
-    ds = siconca.to_dataset()
-    ds = ds.assign_coords(land=(("y", "x"), np.asarray(land_mask(resolution_km).values),
-                                {"long_name": "land mask", "flag_meanings": "ocean land"}))
-    ds.attrs = {
-        "title": f"OSI SAF sea-ice concentration on {grid.grid_name(resolution_km)}",
-        "data_source": "osisaf",
-        "source": _source_text(selection),
-        "Conventions": "CF-1.8",
-        "resolution_km": resolution_km,
-        "references": "Lavergne, T., et al. (2019), Version 2 of the EUMETSAT OSI SAF and ESA CCI sea-ice "
-                      "concentration climate data records, The Cryosphere 13, 49-78, "
-                      "doi:10.5194/tc-13-49-2019",
-        "comment": comment,
-        "missing_days": describe_days(selection.missing_days),
-        "monthly_files_used_for": ", ".join(f"{m:%Y-%m}" for m in sorted(selection.monthly)) or "none",
-    }
-    return validate_monthly_dataset(ds)
+    return as_monthly_dataset(
+        siconca.to_dataset(), resolution_km,
+        title=f"OSI SAF sea-ice concentration on {grid.grid_name(resolution_km)}",
+        data_source="osisaf",
+        source=_source_text(selection),
+        references="Lavergne, T., et al. (2019), Version 2 of the EUMETSAT OSI SAF and ESA CCI sea-ice "
+                   "concentration climate data records, The Cryosphere 13, 49-78, doi:10.5194/tc-13-49-2019",
+        comment=comment,
+        missing_days=describe_days(selection.missing_days),
+        monthly_files_used_for=", ".join(f"{m:%Y-%m}" for m in sorted(selection.monthly)) or "none",
+    )
 
 
 def _files_digest(files: Iterable[Path]) -> str:

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import grid
+from icegrad.data.land import land_mask
 from icegrad.variables import MONTHLY_VARIABLES
 
 DATA_SOURCES = ("emulated", "nsidc", "osisaf", "observed")
@@ -38,6 +39,20 @@ class SchemaError(ValueError):
 def month_starts(start: str, end: str) -> pd.DatetimeIndex:
     """Month-start timestamps from ``start`` to ``end`` inclusive (``"YYYY-MM"`` strings)."""
     return pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS")
+
+
+def as_monthly_dataset(ds: xr.Dataset, resolution_km: int, *, title: str, data_source: str, source: str,
+                       references: str, comment: str, **extra: str) -> xr.Dataset:
+    """Attach the land coordinate and the schema's global attributes to a reader's fields, then validate.
+
+    Every real-data reader ends the same way; one function keeps the attribute names and the land
+    coordinate identical across products, which is what lets later stages ignore where data came from.
+    """
+    ds = ds.assign_coords(land=(("y", "x"), np.asarray(land_mask(resolution_km).values),
+                                {"long_name": "land mask", "flag_meanings": "ocean land"}))
+    ds.attrs = {"title": title, "data_source": data_source, "source": source, "Conventions": "CF-1.8",
+                "resolution_km": resolution_km, "references": references, "comment": comment, **extra}
+    return validate_monthly_dataset(ds)
 
 
 def validate_monthly_dataset(
