@@ -59,6 +59,10 @@ class TrainingError(ValueError):
     """A training configuration or training arrays that cannot produce a model."""
 
 
+STEPS_PER_EXECUTION = 16
+"""Training batches run per compiled call (Keras ``steps_per_execution``)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides what :func:`train_ensemble` produces (and so names its cache entry).
@@ -172,8 +176,10 @@ def fit_member(train: Arrays, val: Arrays, config: TrainConfig, seed: int) -> tu
     n_classes, n_leads = train.y.shape[-2:]
     model = build_icenet(height, width, n_channels, config.filters_factor, n_leads, n_classes, seed=seed)
     check_input_shape(model, val.x.shape)
+    # Several batches per compiled call: at IceNet's batch of 2 the per-step Python dispatch is a
+    # visible share of a CPU step (measured: 81 -> 76 ms per step at 100 km); the updates are the same.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, len(train.x))),
-                  loss=make_loss(config.loss, config.focal_gamma))
+                  loss=make_loss(config.loss, config.focal_gamma), steps_per_execution=STEPS_PER_EXECUTION)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                          restore_best_weights=True)
     history = model.fit(make_tf_dataset(train, config.batch_size, shuffle=True, seed=seed),
