@@ -352,7 +352,7 @@ def native_extent(native: xr.Dataset) -> np.ndarray:
     proj = pyproj.Proj(regrid.NSIDC_NORTH_EPSG)
     lon, lat = proj(xx, yy, inverse=True)
     area = 625.0 / proj.get_factors(lon, lat).areal_scale
-    ice = (np.round(native.sic.values * 100) > 15) | (native.flag.values == regrid.POLE_HOLE_FLAG)
+    ice = (np.round(native.sic.values * 100) >= 15) | (native.flag.values == regrid.POLE_HOLE_FLAG)
     return (ice * area).sum(axis=(1, 2)) / 1e6
 
 
@@ -426,6 +426,26 @@ def test_real_september_extents_within_0_3_of_the_sea_ice_index(shared_reference
                                                                real_ease2: np.ndarray) -> None:
     sii = sea_ice_index_september(shared_reference).loc[[2007, 2012, 2013]].to_numpy()
     np.testing.assert_allclose(real_ease2, sii, atol=0.3)
+
+
+def test_nasa_team_september_extents_within_0_3_of_the_sea_ice_index(shared_reference: Path) -> None:
+    """The absolute check on the index's own algorithm, where version-4 files for the three Septembers
+    have been downloaded (``nsidc.download(m, m)`` for 2007-09, 2012-09 and 2013-09 into
+    :func:`nsidc.default_folder`, or ``ICEGRAD_NSIDC_DIR``). The shared record is the CDR, whose
+    larger-of-two-algorithms field cannot meet it (the strict xfail above); without network the
+    NASA Team files are not at hand and this test skips, naming the command that fetches them."""
+    folder = nsidc.default_folder(4)
+    try:
+        team = nsidc.open_cdr(folder, version=4, variable=nsidc.NASA_TEAM_VARIABLE, months=SEPTEMBERS)
+    except (nsidc.NotNSIDCFileError, nsidc.UnknownVersionError):
+        raise  # files are there but wrong: that must fail, not skip
+    except nsidc.NSIDCError as err:
+        pytest.skip(f"no NASA Team Septembers in {folder} ({err}); fetch them with: python -c \"from "
+                    "icegrad.data import nsidc; [nsidc.download(m, m) for m in ('2007-09', '2012-09', "
+                    "'2013-09')]\"")
+    extents = sea_ice_extent(regrid.ps_to_ease2(team.sic, team.flag, 25)).values
+    sii = sea_ice_index_september(shared_reference).loc[[2007, 2012, 2013]].to_numpy()
+    np.testing.assert_allclose(extents, sii, atol=0.3)
 
 
 @pytest.mark.slow
