@@ -11,7 +11,10 @@ Rows:
         subprocess: process RSS high-water (VmHWM) on CPU, or TensorFlow's
         get_memory_info peak on GPU - tracemalloc does not see TensorFlow's allocations;
   (iv)  the analytic cost model for this setting and for the full problem (25 km, factor 2,
-        25 members x 6 leads x 64 steps on an 80 GB card).
+        25 members x 6 leads x 64 steps on an 80 GB card);
+  (v)   where the time of one integrated-gradients call goes, from a TensorFlow profiler trace (CPU):
+        the share spent in convolution kernels bounds how much faster any implementation that runs
+        the same float32 convolutions (xplique included) can be.
 
 xplique pins an old TensorFlow, so it is never a dependency of icegrad: install it into a throwaway
 folder and point the script at it, e.g.
@@ -27,10 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -133,7 +140,7 @@ def xplique_ig(model: keras.Model, target: object, x: np.ndarray,
     return lambda: np.asarray(explainer.explain(x[np.newaxis], np.ones((1, 1), "float32")))
 
 
-def ig_comparison(model: keras.Model, x: np.ndarray, target: object) -> None:
+def ig_comparison(model: keras.Model, x: np.ndarray, target: object) -> dict[str, Callable[[], object]]:
     engine = GradientEngine(model, target, Execution(batch_size=STEPS))
     zeros = np.zeros_like(x)
     ours_result = methods.integrated_gradients(engine, x, zeros, STEPS)
@@ -157,12 +164,64 @@ def ig_comparison(model: keras.Model, x: np.ndarray, target: object) -> None:
           f"(max rel. difference {diff:.1e})")
     if isinstance(peer, str):
         print(f"    xplique IntegratedGradients  {peer}")
-        return
+        return {"icegrad": contenders["ours"]}
     peer_result = peer()[0]
     pdiff = np.abs(peer_result - ours_result.attribution[0]).max() / np.abs(peer_result).max()
     peer_time = times["peer"]
     print(f"    xplique IntegratedGradients  {peer_time:8.2f} s    icegrad is {peer_time / ours:.2f} x "
           f"faster (goal >= 2x; max rel. difference {pdiff:.1e}, partly its different quadrature)")
+    return {"icegrad": contenders["ours"], "xplique": peer}
+
+
+OP_EVENT = re.compile(r"^(?P<name>[^:]+):(?P<type>\w+)$")  # "layer/op:OpType"; not "ExecutorState::Process"
+
+
+def op_time_by_type(fn: Callable[[], object]) -> Counter[str] | str:
+    """Seconds of CPU op-kernel time per TensorFlow op type during one (warm) call of ``fn``.
+
+    Reads the profiler's XPlane trace: on the CPU each executed kernel is an event named
+    "<node>:<OpType>" on a "tf_Compute" line. Kernels on the two inter-op threads overlap, so the
+    sum exceeds the wall time; the shares are what matter.
+    """
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError as err:  # the proto module is internal to TensorFlow and may move
+        return f"skipped: TensorFlow's XPlane proto is not importable ({err})"
+    fn()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        fn()
+        tf.profiler.experimental.stop()
+        trace = next(Path(logdir).rglob("*.xplane.pb"), None)
+        if trace is None:
+            return "skipped: the profiler wrote no trace"
+        space = xplane_pb2.XSpace.FromString(trace.read_bytes())
+    seconds: Counter[str] = Counter()
+    for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                if match := OP_EVENT.match(names.get(event.metadata_id, "")):
+                    seconds[match["type"]] += event.duration_ps * 1e-12
+    return seconds or "skipped: no CPU op events in the trace (on a GPU the kernels are on device planes)"
+
+
+def time_profile(runs: dict[str, Callable[[], object]]) -> None:
+    print(f"(v) where the time of one integrated-gradients call ({STEPS} steps) goes: profiler op time")
+    for name, fn in runs.items():
+        seconds = op_time_by_type(fn)
+        if isinstance(seconds, str):
+            print(f"    {name:8s} {seconds}")
+            return
+        total = sum(seconds.values())
+        conv = sum(t for op, t in seconds.items() if "Conv2D" in op)
+        others = ", ".join(f"{op} {t / total:.0%}" for op, t in seconds.most_common() if "Conv2D" not in op)
+        print(f"    {name:8s} op time {total:6.2f} s, of it convolution kernels {conv:6.2f} s "
+              f"({conv / total:.0%}); the most costly others: {others[:120]}")
+        print(f"             any implementation running the same float32 convolutions is at most "
+              f"{total / conv:.2f} x faster than this one")
 
 
 def rss_high_water() -> int:
@@ -233,9 +292,10 @@ def main() -> None:
     print(f"icegrad attribution benchmark: U-Net factor {FACTOR}, {SIDE}x{SIDE}x{CHANNELS}, {STEPS} steps, "
           f"device {select_device()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}")
     gradient_vs_forward(model, x)
-    ig_comparison(model, x, target)
+    runs = ig_comparison(model, x, target)
     memory_comparison()
     cost_model()
+    time_profile(runs)
 
 
 if __name__ == "__main__":
