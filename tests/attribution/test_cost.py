@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from icegrad.attribution.cost import conv_flops, estimate_cost, icenet_counts
+from icegrad.attribution.cost import conv_flops, estimate_cost, icenet_counts, measured_flop_rate
 from icegrad.attribution.execution import activation_elements, chunk_size
 
 icenet = pytest.importorskip("icegrad.model.icenet")
@@ -32,3 +32,14 @@ def test_chunk_size_evens_out_batches() -> None:
     assert chunk_size(10, 1, batch_size=4) == 4
     with np.testing.assert_raises(ValueError):
         chunk_size(10, 10**9, memory_budget=10)
+
+
+def test_measured_flop_rate_is_a_plausible_rate_and_rejects_bad_arguments() -> None:
+    model = icenet.build_icenet(32, 32, n_channels=50, filters_factor=0.125, seed=0)
+    flops = conv_flops(model)
+    rate = measured_flop_rate(model, flops, batch=2, repeats=2)
+    assert 1e6 < rate < 1e15  # between a slow phone and an H100's peak: the timer saw the real work
+    with pytest.raises(ValueError, match="must both be >= 1"):
+        measured_flop_rate(model, flops, batch=0)
+    with pytest.raises(ValueError, match="conv_flops"):
+        measured_flop_rate(model, 0)

@@ -25,9 +25,11 @@ on an 80 GB card with ``memory_budget=60e9`` the engine runs 5 batches of 13 ste
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import keras
+import tensorflow as tf
 
 from icegrad.attribution.execution import chunk_size, sample_bytes
 from icegrad.model.icenet import BASE_FILTERS, DECODER_FILTERS, POOL_LEVELS, n_filters, padding_for
@@ -36,6 +38,9 @@ BACKWARD_FLOP_FACTOR = 2.0
 """Forward-pass equivalents of one backward pass to the input (upper bound, see module docstring)."""
 NAIVE_GRADIENT_FACTOR = 3.0
 """Forward-pass equivalents of one independent forward + backward pass with filter gradients."""
+H100_DENSE_TF32_FLOPS = 4.95e14
+"""Peak dense TF32 tensor-core rate of one NVIDIA H100 SXM (datasheet: 989 TFLOP/s with sparsity,
+half that dense), for a time floor: real runs reach a fraction of it."""
 
 
 @dataclass(frozen=True)
@@ -134,3 +139,25 @@ def conv_flops(model: keras.Model) -> int:
             out = layer.output.shape
             total += 2 * k * c_in * int(out[-1]) * int(out[1]) * int(out[2])
     return total
+
+
+def measured_flop_rate(model: keras.Model, forward_flops: int, batch: int = 4, repeats: int = 3) -> float:
+    """Convolution FLOP/s of ``model``'s forward pass on this machine (best of ``repeats`` timed calls).
+
+    Turns the analytic counts into wall-clock estimates for the hardware at hand; the first call,
+    which includes graph tracing and memory allocation, is not timed. Runs on the device TensorFlow
+    places the model on, so a GPU machine reports a GPU rate.
+    """
+    if batch < 1 or repeats < 1:
+        raise ValueError(f"batch={batch} and repeats={repeats} must both be >= 1")
+    if forward_flops <= 0:
+        raise ValueError(f"forward_flops={forward_flops} must be positive; count it with conv_flops(model)")
+    inputs = tf.zeros((batch, *model.input_shape[1:]), dtype=model.inputs[0].dtype)
+    forward = tf.function(lambda x: model(x, training=False))
+    forward(inputs)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        forward(inputs).numpy()
+        best = min(best, time.perf_counter() - start)
+    return batch * forward_flops / best
