@@ -101,6 +101,16 @@ def icenet_counts(height: int, width_px: int, filters_factor: float, n_channels:
     return flops, acts
 
 
+def separate_pass_flops(forward_flops: int, members: int, leads: int, steps: int) -> float:
+    """FLOPs of integrated gradients when every (member, lead, step) gradient takes its own forward and
+    backward pass: the book's case, since each lead starts from its own month and so has its own input.
+
+    ``forward_flops`` is one forward pass of one sample, from :func:`icenet_counts` or, for networks
+    in hand, :func:`conv_flops`.
+    """
+    return members * leads * steps * NAIVE_GRADIENT_FACTOR * forward_flops
+
+
 def estimate_cost(height: int, width_px: int, filters_factor: float, members: int = 1, leads: int = 6,
                   steps: int = 64, memory_budget: int | None = None, n_channels: int = 50,
                   precision: str = "float32") -> CostEstimate:
@@ -117,7 +127,7 @@ def estimate_cost(height: int, width_px: int, filters_factor: float, members: in
         forward_flops=forward,
         gradient_flops=gradient,
         total_flops=members * steps * gradient,
-        naive_total_flops=members * steps * leads * NAIVE_GRADIENT_FACTOR * forward,
+        naive_total_flops=separate_pass_flops(forward, members, leads, steps),
         activation_elements=acts,
         bytes_per_sample=per_sample,
         unchunked_bytes=steps * per_sample,
