@@ -130,6 +130,62 @@ def test_polar_map_squeezes_single_times_and_rejects_stacks() -> None:
         plots.polar_map(axes[0], xr.DataArray(np.zeros((10, 10)), dims=("y", "x")))
 
 
+def test_cells_are_drawn_as_the_squares_they_are_on_the_grid() -> None:
+    _fig, axes = plots.polar_axes()
+    assert axes[0].projection == plots.ease2_crs()
+    mesh = plots.polar_map(axes[0], field(), **plots.sic_style())
+    corners = mesh.get_coordinates()  # cell corners in the map's projected metres
+    x, y = corners[..., 0], corners[..., 1]
+    np.testing.assert_allclose(x, np.broadcast_to(x[:1, :], x.shape))  # columns are vertical lines
+    np.testing.assert_allclose(y, np.broadcast_to(y[:, :1], y.shape))  # rows are horizontal lines
+    np.testing.assert_allclose(np.abs(np.diff(x[0])), RES * 1000.0)
+    np.testing.assert_allclose(np.abs(np.diff(y[:, 0])), RES * 1000.0)
+
+
+def test_maps_have_latitude_and_longitude_lines_once() -> None:
+    _fig, axes = plots.polar_axes(1, 2)
+    mask = field().fillna(0) > 0.5
+    plots.polar_map(axes[0], field())
+    plots.roi_fill(axes[0], mask)  # a second field on the same map adds no second set of lines
+    plots.polar_map(axes[1], field(), gridlines=False)
+    assert len(plots.basemap.gridliners(axes[0])) == 1 and not plots.basemap.gridliners(axes[1])
+    lines = plots.basemap.gridliners(axes[0])[0]
+    assert list(lines.ylocator.locs) == list(plots.basemap.GRID_LATITUDES)
+    assert len(lines.xlocator.locs) == 8
+
+
+def test_colourbars_name_their_power_of_ten_in_the_label() -> None:
+    assert plots.styles.scaled_label("attribution (probability)", -4) == "attribution (×10⁻⁴ probability)"
+    assert plots.styles.scaled_label("attribution", 12) == "attribution (×10¹²)"
+    assert [plots.styles.tick_exponent(v) for v in (3e-4, 0.05, 999.0, 2e4, 0.0)] == [-4, 0, 0, 4, 0]
+    fig, axes = plots.polar_axes(1, 1)
+    mesh = plots.polar_map(axes[0], field() * 3e5, cmap="viridis")
+    bar = plots.shared_colorbar(fig, mesh, axes, "pressure (Pa)")
+    fig.canvas.draw()
+    assert bar.ax.get_xlabel() == "pressure (×10⁵ Pa)" and bar.ax.xaxis.get_offset_text().get_text() == ""
+    assert {t.get_text() for t in bar.ax.get_xticklabels()} >= {"0", "1", "2", "3"}
+
+
+@pytest.mark.parametrize(("value", "largest", "text"), [
+    (-2e-24, 0.01, "0"), (2e-9, 0.01, "0"), (-0.00123, 0.01, "\N{MINUS SIGN}0.0012"), (0.5, 0.5, "0.5"),
+    (3e-7, 0.1, "3e-07"), (float("nan"), 1.0, "nan")])
+def test_figure_numbers_print_rounding_noise_as_zero(value: float, largest: float, text: str) -> None:
+    assert plots.figure_number(value, largest) == text
+
+
+def test_provenance_stamps_emulated_figures_only() -> None:
+    fig, _ax = plt.subplots()
+    fig.suptitle("Lead 1")
+    source = plots.data_source_of(xr.Dataset(attrs={"data_source": "emulated"}))
+    assert plots.stamp_source(fig, source).get_suptitle() == "Lead 1\n" + plots.source_label("emulated")
+    assert "EMULATED" in fig.get_suptitle()
+    real, _ax = plt.subplots()
+    assert plots.stamp_source(real, "nsidc").get_suptitle() == "NSIDC CDR (observed)"
+    unknown, _ax = plt.subplots()
+    nothing_known = plots.data_source_of({"data_source": "unknown"}, {})
+    assert nothing_known is None and plots.stamp_source(unknown, nothing_known).get_suptitle() == ""
+
+
 def test_diverging_limits_are_symmetric() -> None:
     da = xr.DataArray(np.array([[-0.2, 0.1], [np.nan, 0.05]]))
     style = plots.diverging_style(da)

@@ -108,6 +108,11 @@ def test_group_heatmap_shows_the_ensemble_mean_on_a_symmetric_scale(result: xr.D
     low, high = image.get_clim()
     assert low == pytest.approx(-high) and high > 0
     assert group_heatmap(summary, statistic="mean_abs").axes[0].images[0].get_clim()[0] == 0.0
+    assert "EMULATED" in fig.get_suptitle()
+    assert "EMULATED" in ranking_bars(channel_summary(result), lead=1, k=3).get_suptitle()
+    observed = group_summary(result.assign_attrs(data_source="nsidc"))
+    assert "EMULATED" not in group_heatmap(observed).get_suptitle()
+    assert "NSIDC" in group_heatmap(observed).get_suptitle()
     with pytest.raises(PlotError, match="group summary"):
         group_heatmap(channel_summary(result))
 
@@ -119,10 +124,49 @@ def test_attribution_maps_pair_each_input_with_its_attribution(result: xr.Datase
     titles = [ax.get_title() for ax in maps]
     assert titles[0] == "siconca_abs_1: input" and titles[3].startswith("tas_anom_2: attribution")
     net = float(result["attribution"].sel(member=1, lead=3, channel="tas_anom_2").sum())
-    assert f"{net:+.3g}" in titles[3]
+    assert f"{net:+.3g}".replace("-", "\N{MINUS SIGN}") in titles[3]
     low, high = maps[3].collections[0].get_clim()
     assert low == pytest.approx(-high)
     assert maps[0].collections[0].get_clim() == (0.0, 1.0)  # SIC on the sea-ice scale
+    assert "EMULATED" in fig.get_suptitle()
+
+
+def colourbar_labels(fig: plt.Figure) -> list[str]:
+    return [ax.get_xlabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_attribution_maps_label_each_input_on_its_own_scale(result: xr.Dataset) -> None:
+    names = ["siconca_abs_1", "siconca_linear_trend_1", "tas_anom_1", "land", "cos_month"]
+    fig = attribution_maps(result, names, lead=1)
+    inputs = colourbar_labels(fig)[0::2]
+    assert inputs == ["sea ice concentration (fraction)", "linear-trend SIC forecast (fraction)",
+                      "normalised anomaly (standard deviations)", "land mask (ocean 0, land 1)",
+                      "cos/sin of the month (\N{MINUS SIGN}1 to 1)"]
+    maps = [ax for ax in fig.axes if hasattr(ax, "projection")]
+    assert [maps[i].collections[0].get_clim() for i in (0, 2, 6, 8)] == [(0.0, 1.0), (0.0, 1.0), (0.0, 1.0),
+                                                                       (-1.0, 1.0)]
+
+
+def test_attribution_colour_bars_put_the_power_of_ten_in_the_label(result: xr.Dataset) -> None:
+    fig = attribution_maps(result, ["tas_anom_2"], lead=1)  # attributions of order 1e-4
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    fig.canvas.draw()
+    assert bars[1].get_xlabel() == "attribution (×10⁻⁴ target units)"
+    assert bars[1].xaxis.get_offset_text().get_text() == ""  # nothing left to collide with the label
+    ticks = [t.get_text() for t in bars[1].get_xticklabels()]
+    assert "0" in ticks and all(len(t) <= 5 for t in ticks)
+
+
+def test_rounding_noise_is_drawn_and_printed_as_zero() -> None:
+    noisy = synthetic_result(members=2)
+    noisy["attribution"].loc[{"channel": ["cos_month", "sin_month"]}] = -2e-24  # IG, climatology baseline
+    fig = attribution_maps(noisy, ["cos_month"], lead=1)
+    right = [ax for ax in fig.axes if hasattr(ax, "projection")][1]
+    assert right.get_title() == "cos_month: attribution (net 0)"
+    assert np.all(np.ma.masked_invalid(right.collections[0].get_array()).compressed() == 0.0)
+    assert right.collections[0].get_clim()[1] > 1e-6  # the lead's range, not the noise magnified
+    texts = [t.get_text() for t in group_heatmap(group_summary(noisy)).axes[0].texts]
+    assert not [t for t in texts if "e-2" in t] and "0\n±0" in texts
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -167,5 +211,9 @@ def test_truth_for_channel_selects_variable_and_lag(result: xr.Dataset) -> None:
         truth_lag("cos_month", 1)
     fig = compare_maps([field, field * -1], result["roi"], ["a", "b"], ["per K", "per K"])
     assert len([ax for ax in fig.axes if hasattr(ax, "projection")]) == 2
+    assert fig.get_suptitle() == ""  # nothing says where these fields come from
+    roi = result["roi"].assign_attrs(data_source="emulated")
+    assert "EMULATED" in compare_maps([field], roi, ["a"], ["per K"]).get_suptitle()
+    assert "osisaf" in compare_maps([field], roi, ["a"], ["per K"], data_source="osisaf").get_suptitle()
     with pytest.raises(PlotError, match="one title"):
         compare_maps([field], result["roi"], ["a", "b"], ["x"])

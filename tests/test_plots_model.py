@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from icegrad import grid
 from icegrad.plots import PlotError
-from icegrad.plots.channels import FAMILIES, channel_family, channel_panels, panel_layout
+from icegrad.plots.channels import FAMILIES, OWN_ROW, channel_family, channel_panels, panel_layout
 from icegrad.plots.training import member_history, skill_curves, training_curves, training_summary
 from icegrad.variables import CHANNEL_NAMES
 
@@ -53,12 +53,14 @@ def test_channel_families_cover_icenets_50_inputs() -> None:
         channel_family("siconca_abs_13")
 
 
-def test_all_50_channels_lay_out_in_five_rows_of_twelve() -> None:
-    positions = panel_layout([channel_family(n) for n in CHANNEL_NAMES], ncols=12)
+def test_all_50_channels_lay_out_in_six_rows_of_twelve() -> None:
+    positions = panel_layout([channel_family(n) for n in CHANNEL_NAMES], ncols=12, own_row=OWN_ROW)
     rows = [p // 12 for p in positions]
     assert rows[:12] == [0] * 12 and rows[12:18] == [1] * 6  # SIC lags, then the trend on its own row
     assert rows[18:42] == [2] * 12 + [3] * 12  # 24 anomalies wrap onto two rows
-    assert rows[42:] == [4] * 8  # winds, land and season share the last row
+    assert rows[42:47] == [4] * 5  # the winds share the anomalies' standard-deviation scale
+    assert rows[47:] == [5] * 3  # land and season, on scales of their own, start a row below it
+    assert max(panel_layout([channel_family(n) for n in CHANNEL_NAMES], ncols=12)) // 12 == 4
     with pytest.raises(PlotError, match="ncols"):
         panel_layout(["sic"], ncols=0)
 
@@ -93,9 +95,12 @@ def test_channel_panels_draw_each_channel_where_the_data_says() -> None:
     assert high == -low == pytest.approx(np.quantile(np.abs(zscored), 0.99))  # symmetric, robust
     assert maps[3].collections[0].get_clim() == (low, high)  # one scale for anomalies and winds
     assert maps[5].get_title().startswith("cos_month = +0.8")  # constant field: value in the title
+    assert maps[5].collections[0].get_clim() == (-1.0, 1.0) and maps[4].collections[0].get_clim() == (0, 1)
     assert "EMULATED" in fig._suptitle.get_text() and "September 2013" in fig._suptitle.get_text()
-    colourbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert len(colourbars) == 2
+    labels = [ax.get_xlabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert labels == ["sea ice concentration and its linear-trend forecast (fraction)",
+                      "normalised value (standard deviations)", "land mask (ocean 0, land 1)",
+                      "cos/sin of the start month (\N{MINUS SIGN}1 to 1)"]  # each kind on its own scale
 
 
 def test_channel_panels_order_a_subset_by_family() -> None:

@@ -16,6 +16,7 @@ from icegrad.plots.basemap import (
     DEFAULT_MIN_LAT,
     EMBEDDED_SCALES,
     PlotError,
+    add_gridlines,
     add_land_and_coastline,
     configure_offline_natural_earth,
     ease2_crs,
@@ -23,14 +24,17 @@ from icegrad.plots.basemap import (
     polar_axes,
     set_polar_extent,
 )
-from icegrad.plots.figure1 import extent_panel, figure1, figure1_caption, source_label
+from icegrad.plots.figure1 import extent_panel, figure1, figure1_caption
 from icegrad.plots.lines import year_series_plot, yearly
 from icegrad.plots.maps import polar_map, roi_fill, roi_outline
+from icegrad.plots.provenance import data_source_of, source_label, stamp_source
 from icegrad.plots.save import save_figure
 from icegrad.plots.styles import (
     DIVERGING_CMAP,
     SIC_CMAP,
     diverging_style,
+    figure_number,
+    label_colorbar,
     label_of,
     shared_colorbar,
     sic_style,
@@ -45,13 +49,17 @@ __all__ = [
     "EMBEDDED_SCALES",
     "SIC_CMAP",
     "PlotError",
+    "add_gridlines",
     "add_land_and_coastline",
     "configure_offline_natural_earth",
+    "data_source_of",
     "diverging_style",
     "ease2_crs",
     "extent_panel",
     "figure1",
     "figure1_caption",
+    "figure_number",
+    "label_colorbar",
     "label_of",
     "map_crs",
     "polar_axes",
@@ -63,6 +71,7 @@ __all__ = [
     "shared_colorbar",
     "sic_style",
     "source_label",
+    "stamp_source",
     "symmetric_limit",
     "year_series_plot",
     "yearly",

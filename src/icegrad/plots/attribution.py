@@ -5,7 +5,8 @@ evidence against. Every figure here keeps the sign visible (positive and negativ
 diverging colours symmetric about zero) because a ranking by magnitude alone would hide that two
 channels can matter equally but push the forecast in opposite directions. Ensemble spread is drawn as
 error bars (one standard deviation across members), so a reader sees which rankings the members
-agree on.
+agree on. Every figure names its data source under its title (EMULATED for the emulated Arctic, see
+:mod:`icegrad.plots.provenance`).
 
 The summaries consumed here are those of :mod:`icegrad.attribution.aggregate`: a per-member
 :func:`~icegrad.attribution.aggregate.channel_summary` or
@@ -29,15 +30,16 @@ import pandas as pd
 import xarray as xr
 from matplotlib.collections import QuadMesh
 from matplotlib.colorbar import Colorbar
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from icegrad.attribution.aggregate import STATISTICS
+from icegrad.plots import channels as channel_maps
 from icegrad.plots.basemap import DEFAULT_MIN_LAT, PlotError, polar_axes
 from icegrad.plots.figure1 import OUTLINE_COLOUR
 from icegrad.plots.maps import polar_map, roi_outline
-from icegrad.plots.styles import diverging_style, sic_style
+from icegrad.plots.provenance import data_source_of, stamp_source
+from icegrad.plots.styles import NEGLIGIBLE, diverging_style, figure_number, label_colorbar
 from icegrad.variables import GROUPS, MONTHLY_VARIABLES, channel
 
 # The same sides as the maps' diverging colormap (cmocean balance): red positive, blue negative.
@@ -49,7 +51,6 @@ MAP_QUANTILE = 0.99
 of a gradient map (typically along the ice edge) do not wash out the rest."""
 STATISTIC_LABELS = {"positive": "sum of positive attributions", "negative": "sum of negative attributions",
                     "net": "net attribution", "mean_abs": "mean |attribution| per cell"}
-_LAND_CMAP = ListedColormap(["white", "#7f7f7f"])
 
 
 def _item_dim(summary: xr.Dataset) -> str:
@@ -143,7 +144,7 @@ def ranking_bars(summary: xr.Dataset, lead: int, k: int = 15, by: str = "mean_ab
         ax.set_axisbelow(True)
     fig.suptitle(title or f"Lead {lead}: top {n} {dim}s by {STATISTIC_LABELS[by]} "
                  f"({summary.sizes['member']} members, error bars ±1 std)", fontsize="medium")
-    return fig
+    return stamp_source(fig, data_source_of(summary))
 
 
 def _err(std: pd.Series) -> np.ndarray | None:
@@ -157,7 +158,9 @@ def group_heatmap(summary: xr.Dataset, statistic: str = "net", annotate: bool = 
     """Lead x group heat map of the ensemble-mean ``statistic`` of a group summary.
 
     Signed statistics use the diverging colormap symmetric about zero; ``mean_abs`` a sequential one.
-    With ``annotate`` each cell shows the mean and, with several members, ± its standard deviation.
+    With ``annotate`` each cell shows the mean and, with several members, ± its standard deviation;
+    a value at float rounding level of the largest one (e.g. the month inputs' integrated gradients
+    from a climatological baseline) is printed as 0.
     """
     if _item_dim(summary) != "group":
         raise PlotError("a heat map needs a group summary: pass group_summary(result), not channel_summary")
@@ -178,25 +181,30 @@ def group_heatmap(summary: xr.Dataset, statistic: str = "net", annotate: bool = 
     ax.set_yticks(range(len(leads)), [f"lead {lead}" for lead in leads])
     if annotate:
         limit = max(abs(style["vmin"]), abs(style["vmax"]))
+        largest = float(np.nanmax(np.abs(mean))) if np.isfinite(mean).any() else 0.0
         for i, j in np.ndindex(mean.shape):
-            text = f"{mean[i, j]:.2g}" + (f"\n±{std[i, j]:.1g}" if std is not None else "")
+            text = figure_number(mean[i, j], largest) + (
+                f"\n±{figure_number(std[i, j], largest, digits=1)}" if std is not None else "")
             dark = abs(mean[i, j]) > 0.6 * limit
             ax.text(j, i, text, ha="center", va="center", fontsize="x-small",
                     color="white" if dark else "black")
     units = summary[statistic].attrs.get("units", "1")
     bar = fig.colorbar(image, ax=ax, shrink=0.9)
-    bar.set_label(STATISTIC_LABELS[statistic] + (f" ({units})" if units != "1" else ""))
+    label_colorbar(bar, STATISTIC_LABELS[statistic] + (f" ({units})" if units != "1" else ""))
     ax.set_title(title or f"{STATISTIC_LABELS[statistic]} per group and lead "
                  f"(mean of {data.sizes['member']} members)", fontsize="medium")
-    return fig
+    return stamp_source(fig, data_source_of(summary))
 
 
 def _map_colorbar(fig: Figure, mesh: QuadMesh, ax: object, label: str) -> Colorbar:
-    """A colour bar under one map, with few ticks: map panels are narrow and the values have many digits."""
-    bar = fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.75, pad=0.03, label=label,
+    """A colour bar under one map, with few ticks: map panels are narrow and the values have many digits.
+
+    Any power of ten goes into the label (:func:`~icegrad.plots.styles.label_colorbar`): matplotlib's
+    offset text would sit at the bar's right end, on top of the label.
+    """
+    bar = fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.75, pad=0.03,
                        ticks=MaxNLocator(nbins=4, symmetric=True))
-    bar.formatter.set_powerlimits((-2, 3))
-    return bar
+    return label_colorbar(bar, label)
 
 
 def member_field(result: xr.Dataset, name: str, member: str | int = "mean") -> xr.DataArray:
@@ -213,13 +221,13 @@ def member_field(result: xr.Dataset, name: str, member: str | int = "mean") -> x
 
 
 def input_style(channel_name: str, field: xr.DataArray) -> dict:
-    """Colours of one input map: SIC scale for SIC channels, grey for the land mask, else diverging."""
-    spec = channel(channel_name)
-    if spec.variable == "siconca":
-        return sic_style()
-    if spec.kind == "static":
-        return {"cmap": _LAND_CMAP, "vmin": 0.0, "vmax": 1.0}
-    return diverging_style(field, MAP_QUANTILE)
+    """Colours of one input map: its family's scale (:func:`icegrad.plots.channels.input_style`)."""
+    return channel_maps.input_style(channel_name, field, MAP_QUANTILE)
+
+
+def _without_noise(values: xr.DataArray, largest: float) -> xr.DataArray:
+    """``values`` with cells at float rounding level of ``largest`` set to 0 (see styles.NEGLIGIBLE)."""
+    return values.where(np.abs(values) > NEGLIGIBLE * largest, 0.0)
 
 
 def attribution_maps(result: xr.Dataset, channels: Sequence[str], lead: int, member: str | int = "mean",
@@ -228,7 +236,11 @@ def attribution_maps(result: xr.Dataset, channels: Sequence[str], lead: int, mem
 
     Each attribution map has its own colour range, symmetric about zero at the ``quantile`` of
     |attribution| (None = the maximum): channels differ by orders of magnitude, and a shared range
-    would leave all but the first blank. The panel title gives the channel's net attribution.
+    would leave all but the first blank. Values at float rounding level of the largest attribution at
+    this lead are drawn as 0, and a channel with nothing else gets the lead's overall range, so it reads
+    as blank rather than as noise magnified to full colour. Each input is on its own family's scale
+    (SIC and trend fractions, standard deviations, land 0/1, cos/sin -1..1). The panel title gives the
+    channel's net attribution; the data source is written under the figure's title.
     """
     if not channels:
         raise PlotError("no channels to draw; pass one or more IceNet channel names")
@@ -241,33 +253,42 @@ def attribution_maps(result: xr.Dataset, channels: Sequence[str], lead: int, mem
     inputs = result["input"].sel(lead=lead)
     roi = result["roi"].astype(bool)
     units = result["attribution"].attrs.get("units", "1")
+    largest = float(np.nanmax(np.abs(attribution.values))) if attribution.size else 0.0
+    overall = diverging_style(attribution, quantile)
     fig, axes = polar_axes(len(channels), 2, min_lat=min_lat, panel_size=3.0)
     for row, name in enumerate(channels):
         field = inputs.sel(channel=name, drop=True)
         left, right = axes[2 * row], axes[2 * row + 1]
         mesh = polar_map(left, field, title=f"{name}: input", **input_style(name, field))
-        _map_colorbar(fig, mesh, left,
-                      "SIC (fraction)" if channel(name).variable == "siconca" else "normalised input")
-        values = attribution.sel(channel=name, drop=True)
+        channel_maps.input_colorbar(fig, mesh, left, name, orientation="horizontal", shrink=0.75, pad=0.03,
+                                    aspect=20)
+        values = _without_noise(attribution.sel(channel=name, drop=True), largest)
         net = float(values.sum())
-        mesh = polar_map(right, values, title=f"{name}: attribution (net {net:+.3g})",
-                         **diverging_style(values, quantile))
+        style = diverging_style(values, quantile) if bool((values != 0).any()) else overall
+        mesh = polar_map(right, values, title=f"{name}: attribution (net {_signed(net, largest)})", **style)
         _map_colorbar(fig, mesh, right,
                       f"attribution ({units})" if units != "1" else "attribution (target units)")
         for ax in (left, right):
             roi_outline(ax, roi, color=OUTLINE_COLOUR, linewidth=1.0)
     who = "ensemble mean" if member == "mean" else f"member {member}"
     fig.suptitle(f"Lead {lead}, {who}", fontsize="medium")
-    return fig
+    return stamp_source(fig, data_source_of(result))
+
+
+def _signed(value: float, largest: float) -> str:
+    """``value`` with an explicit sign, 3 significant digits, 0 when it is rounding noise."""
+    text = figure_number(value, largest, digits=3)
+    return text if text == "0" or text.startswith("\u2212") else "+" + text
 
 
 def compare_maps(fields: Sequence[xr.DataArray], roi: xr.DataArray, titles: Sequence[str],
                  labels: Sequence[str], *, min_lat: float = DEFAULT_MIN_LAT,
-                 quantile: float | None = MAP_QUANTILE) -> Figure:
+                 quantile: float | None = MAP_QUANTILE, data_source: str | None = None) -> Figure:
     """Signed (y, x) fields side by side, each on its own symmetric diverging scale, ROI outlined.
 
     For fields in different units (a model's attribution next to the emulator's exact sensitivity),
-    where only pattern and sign can be compared.
+    where only pattern and sign can be compared. The data source written under the maps is
+    ``data_source``, else the ``data_source`` attribute of the ROI or of a field.
     """
     if not fields or not len(fields) == len(titles) == len(labels):
         raise PlotError(f"need one title and one colour-bar label per field; got {len(fields)} fields, "
@@ -277,7 +298,7 @@ def compare_maps(fields: Sequence[xr.DataArray], roi: xr.DataArray, titles: Sequ
         mesh = polar_map(ax, field, title=title, **diverging_style(field, quantile))
         _map_colorbar(fig, mesh, ax, label)
         roi_outline(ax, roi.astype(bool), color=OUTLINE_COLOUR, linewidth=1.0)
-    return fig
+    return stamp_source(fig, data_source or data_source_of(roi, *fields))
 
 
 def truth_lag(channel_name: str, lead: int) -> int:

@@ -1,4 +1,4 @@
-"""Offline polar-stereographic map axes: the CRS of the data, the map, and its land and coastline.
+"""Offline polar map axes: the CRS of the data, the map, its land, coastline and latitude/longitude lines.
 
 Cartopy fetches Natural Earth shapes from the internet the first time a map needs them. Binder,
 HPC nodes and the book's CI often have no network, so :func:`configure_offline_natural_earth` (run
@@ -7,8 +7,10 @@ embedded in ``data/natural_earth``; only the scales embedded there (110m, 50m) a
 can never silently ask for a file that would have to be downloaded.
 
 The data never needs reprojecting: EASE-Grid 2.0 North is Lambert azimuthal equal-area on WGS84
-centred on the pole, so :func:`ease2_crs` tells cartopy where the grid's projected ``x``/``y`` are and
-matplotlib draws the cells directly onto the stereographic map.
+centred on the pole, and the maps are drawn in that same projection (:func:`map_crs` is
+:func:`ease2_crs` by default), so every grid cell appears as the square it is on the grid. (On a
+polar-stereographic map turned to NSIDC's 45 deg W, the same cells came out as rotated diamonds.)
+Longitude 0 points down, so the Pacific sector (Chukchi, East Siberian, Beaufort seas) sits at the top.
 
 Example
 -------
@@ -27,6 +29,7 @@ import matplotlib.path as mpath
 import matplotlib.pyplot as plt
 import numpy as np
 from cartopy.mpl.geoaxes import GeoAxes
+from cartopy.mpl.gridliner import Gridliner
 from matplotlib.figure import Figure
 
 from icegrad.paths import data_dir
@@ -34,11 +37,14 @@ from icegrad.paths import data_dir
 EMBEDDED_SCALES = ("110m", "50m")
 DEFAULT_SCALE = "50m"
 DEFAULT_MIN_LAT = 57.0
-# NSIDC's polar stereographic convention: 45 deg W points down, so Greenland sits below the pole and
-# the Pacific sector (Chukchi, East Siberian, Beaufort seas) at the top of the map.
-DEFAULT_CENTRAL_LONGITUDE = -45.0
+# EASE-Grid 2.0 North's own orientation (0 deg E points down): any other central longitude rotates the
+# square cells on the page.
+DEFAULT_CENTRAL_LONGITUDE = 0.0
 LAND_COLOUR = "#b9b1a3"
 COAST_COLOUR = "#3b3b3b"
+GRID_COLOUR = "#5f5f5f"
+GRID_LATITUDES = (60.0, 70.0, 80.0)
+GRID_LONGITUDES = tuple(float(lon) for lon in range(-180, 180, 45))
 
 
 class PlotError(ValueError):
@@ -60,8 +66,14 @@ def ease2_crs() -> ccrs.Projection:
 
 
 def map_crs(central_longitude: float = DEFAULT_CENTRAL_LONGITUDE) -> ccrs.Projection:
-    """The display projection: north polar stereographic, as in most published Arctic sea-ice maps."""
-    return ccrs.NorthPolarStereo(central_longitude=central_longitude)
+    """The display projection: the grid's own Lambert azimuthal equal-area, turned to ``central_longitude``.
+
+    At the default (0) this is :func:`ease2_crs` itself, so cells are drawn as axis-aligned squares.
+    """
+    if central_longitude == 0.0:
+        return ease2_crs()
+    return ccrs.LambertAzimuthalEqualArea(
+        central_longitude=central_longitude, central_latitude=90.0, globe=ccrs.Globe(ellipse="WGS84"))
 
 
 def _check_scale(scale: str) -> str:
@@ -81,6 +93,25 @@ def add_land_and_coastline(ax: GeoAxes, scale: str = DEFAULT_SCALE, *, land: boo
     if coastline:
         ax.add_feature(cfeature.NaturalEarthFeature("physical", "coastline", scale),
                        facecolor="none", edgecolor=COAST_COLOUR, linewidth=0.4, zorder=3)
+
+
+def add_gridlines(ax: GeoAxes) -> None:
+    """Thin latitude circles (60, 70, 80 N) and meridians every 45 deg, above the land, once per map.
+
+    Unlabelled: on panels a few centimetres wide, labels would cover the ice; the circles are 10 deg apart
+    and the map's edge is :data:`DEFAULT_MIN_LAT` unless the caption says otherwise. Gridlines are
+    computed locally by cartopy and need no download.
+    """
+    if gridliners(ax):
+        return
+    ax.gridlines(crs=ccrs.PlateCarree(), xlocs=list(GRID_LONGITUDES), ylocs=list(GRID_LATITUDES),
+                 draw_labels=False, color=GRID_COLOUR, linewidth=0.5, linestyle=(0, (3, 2)), alpha=0.8,
+                 zorder=3.5)
+
+
+def gridliners(ax: GeoAxes) -> list[Gridliner]:
+    """The latitude/longitude line sets drawn on ``ax`` (cartopy keeps them among its artists)."""
+    return [artist for artist in ax.artists if isinstance(artist, Gridliner)]
 
 
 def set_polar_extent(ax: GeoAxes, min_lat: float = DEFAULT_MIN_LAT) -> None:
@@ -108,10 +139,10 @@ def polar_axes(
     panel_size: float = 3.4,
     figsize: tuple[float, float] | None = None,
 ) -> tuple[Figure, np.ndarray]:
-    """A figure of ``nrows`` x ``ncols`` north-polar-stereographic map axes.
+    """A figure of ``nrows`` x ``ncols`` polar map axes in the grid's projection (:func:`map_crs`).
 
     Returns the figure and a flat 1-D array of the axes (row-major), also for a single panel, so
-    callers index panels the same way whatever the layout. Land and coastline are drawn by
+    callers index panels the same way whatever the layout. Land, coastline and gridlines are drawn by
     :func:`icegrad.plots.polar_map`, after the data, so they are not added here.
     """
     if nrows < 1 or ncols < 1:

@@ -1,11 +1,14 @@
 """Small multiples of IceNet's input channels for one forecast start, grouped by family.
 
 Before asking which inputs a forecast relied on, a reader should see what the network was shown. One
-sample is 50 maps of very different kinds, so each family keeps its own visual language: SIC and its
-linear-trend forecast on the sea-ice colormap in [0, 1]; z-scored climate anomalies and winds on one
-diverging colormap symmetric about zero (one scale for all of them, so their magnitudes compare);
-the land mask in grey; cos/sin of the start month, which are constant fields, with their value in
-the panel title. Each family starts a new row unless it fits in what is left of the current one.
+sample is 50 maps of very different kinds, so each family keeps its own visual language and its own
+honestly labelled colour bar: SIC and its linear-trend forecast on the sea-ice colormap as fractions
+in [0, 1]; z-scored climate anomalies and winds on one diverging colormap symmetric about zero, in
+standard deviations (one scale for all of them, so their magnitudes compare); the land mask in grey
+and white (land 1, ocean 0); cos/sin of the start month, constant fields in [-1, 1], with their value
+in the panel title. Each family starts a new row unless it fits in what is left of the current one;
+the land mask always starts a row, so the standard-deviation colour bar above it cannot be read as
+its scale. :func:`input_style` and :func:`input_colorbar` give any single input map the same scale.
 
 Example
 -------
@@ -21,13 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib.colorbar import Colorbar
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from icegrad.plots.basemap import DEFAULT_MIN_LAT, PlotError, polar_axes
-from icegrad.plots.figure1 import source_label
 from icegrad.plots.maps import polar_map
-from icegrad.plots.styles import DIVERGING_CMAP, shared_colorbar, sic_style, symmetric_limit
+from icegrad.plots.provenance import source_label
+from icegrad.plots.styles import (
+    DIVERGING_CMAP,
+    MINUS,
+    shared_colorbar,
+    sic_style,
+    symmetric_limit,
+)
 from icegrad.variables import channel
 
 FAMILIES = ("sic", "trend", "anomaly", "wind", "land", "season")
@@ -38,6 +48,27 @@ LAND_CMAP = ListedColormap(["white", "#7f7f7f"])
 ZSCORE_QUANTILE = 0.99
 """Colour limit of the z-scored panels: the 99th percentile of |value|, so a few extreme cells do not
 wash out every anomaly map."""
+OWN_ROW = ("land",)
+"""Families that always start a new row of panels (see the module docstring)."""
+SCALES = {"sic": "sic", "trend": "sic", "anomaly": "zscore", "wind": "zscore", "land": "land",
+          "season": "season"}
+"""The colour scale of each family: families sharing a scale share one colour bar."""
+FAMILY_LABELS = {
+    "sic": "sea ice concentration (fraction)",
+    "trend": "linear-trend SIC forecast (fraction)",
+    "anomaly": "normalised anomaly (standard deviations)",
+    "wind": "normalised wind (standard deviations)",
+    "land": "land mask (ocean 0, land 1)",
+    "season": f"cos/sin of the month ({MINUS}1 to 1)",
+}
+"""Colour-bar label of a map of one family's channel."""
+SCALE_LABELS = {
+    "sic": "sea ice concentration and its linear-trend forecast (fraction)",
+    "zscore": "normalised value (standard deviations)",
+    "land": "land mask (ocean 0, land 1)",
+    "season": f"cos/sin of the start month ({MINUS}1 to 1)",
+}
+"""Colour-bar label of a scale shared by the panels of several families."""
 
 
 def channel_family(name: str) -> str:
@@ -57,11 +88,12 @@ def channel_family(name: str) -> str:
     return "land" if spec.kind == "static" else "season"
 
 
-def panel_layout(families: Sequence[str], ncols: int) -> list[int]:
+def panel_layout(families: Sequence[str], ncols: int, own_row: Sequence[str] = ()) -> list[int]:
     """Flat panel index of each channel: a family starts a new row unless it fits in the current one.
 
-    ``families`` is the family of each channel, with every family's channels contiguous. Returns one
-    index per channel into a row-major grid of ``ncols`` columns.
+    ``families`` is the family of each channel, with every family's channels contiguous; families in
+    ``own_row`` always start a new row. Returns one index per channel into a row-major grid of
+    ``ncols`` columns.
     """
     if ncols < 1:
         raise PlotError(f"ncols must be at least 1, got {ncols}")
@@ -73,8 +105,8 @@ def panel_layout(families: Sequence[str], ncols: int) -> list[int]:
             runs.append((family, 1))
     positions: list[int] = []
     row, col = 0, 0
-    for _, size in runs:
-        if col and col + size > ncols:
+    for family, size in runs:
+        if col and (col + size > ncols or family in own_row):
             row, col = row + 1, 0
         for _ in range(size):
             positions.append(row * ncols + col)
@@ -137,44 +169,67 @@ def channel_panels(
                         if missing else "no channels to draw; pass at least one channel name")
     names = _ordered(names)
     families = [channel_family(n) for n in names]
-    positions = panel_layout(families, ncols)
+    positions = panel_layout(families, ncols, OWN_ROW)
     nrows = positions[-1] // ncols + 1
     fig, axes = polar_axes(nrows, ncols, min_lat=min_lat, panel_size=panel_size)
-    zscored = [n for n, f in zip(names, families, strict=True) if f in ("anomaly", "wind")]
+    zscored = [n for n, f in zip(names, families, strict=True) if SCALES[f] == "zscore"]
     limit = symmetric_limit(sample.sel(channel=zscored), ZSCORE_QUANTILE) if zscored else 1.0
     meshes: dict[str, tuple[Any, list[Any]]] = {}
     for name, family, index in zip(names, families, positions, strict=True):
         ax = axes[index]
         field = sample.sel(channel=name, drop=True)
-        style, title = _style(family, field, limit), name
+        title = name
         if family == "season":
-            title = f"{name} = {round(float(field.mean()), 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
-        mesh = polar_map(ax, field, title=title, scale=scale, land=family != "land", **style)
+            value = round(float(field.mean()), 2) + 0.0  # + 0.0: no "-0.00"
+            title = f"{name} = {value:+.2f}".replace("-", MINUS)
+        mesh = polar_map(ax, field, title=title, scale=scale, land=family != "land",
+                         **family_style(family, limit))
         ax.title.set_fontsize("x-small")
-        key = "sic" if family in ("sic", "trend") else "zscore" if family in ("anomaly", "wind") else ""
-        if key:
-            meshes.setdefault(key, (mesh, []))[1].append(ax)
+        meshes.setdefault(SCALES[family], (mesh, []))[1].append(ax)
     for ax in np.delete(axes, positions):
         ax.set_visible(False)
-    if "sic" in meshes:
-        mesh, used = meshes["sic"]
-        shared_colorbar(fig, mesh, used, "sea ice concentration (fraction)", shrink=0.5)
-    if "zscore" in meshes:
-        mesh, used = meshes["zscore"]
-        shared_colorbar(fig, mesh, used, "normalised value (standard deviations)", shrink=0.5, extend="both")
+    for key, (mesh, used) in meshes.items():
+        small = key in ("land", "season")
+        _scale_colorbar(fig, mesh, used, key, shrink=0.9 if small else 0.5, aspect=12 if small else 40,
+                        extend="both" if key == "zscore" else "neither")
     source = source_label(str(sample.attrs.get("data_source", "unknown")))
     fig.suptitle(f"IceNet's {len(names)} input channels, {_start_label(sample)} — {source}",
                  fontsize="medium")
     return fig
 
 
-def _style(family: str, field: xr.DataArray, limit: float) -> dict[str, Any]:
-    """Colormap and limits of one panel by family (see the module docstring for why)."""
-    if family in ("sic", "trend"):
+def family_style(family: str, limit: float = 1.0) -> dict[str, Any]:
+    """Colormap and limits of one panel by family; ``limit`` is the z-scored families' half-range."""
+    scale = SCALES[family]
+    if scale == "sic":
         return sic_style()
-    if family in ("anomaly", "wind"):
+    if scale == "zscore":
         return {"cmap": DIVERGING_CMAP, "vmin": -limit, "vmax": limit}
-    if family == "land":
+    if scale == "land":
         return {"cmap": LAND_CMAP, "vmin": 0.0, "vmax": 1.0}
     return {"cmap": DIVERGING_CMAP, "vmin": -1.0, "vmax": 1.0}
+
+
+def input_style(name: str, field: xr.DataArray, quantile: float | None = ZSCORE_QUANTILE) -> dict[str, Any]:
+    """Colours of one channel's input map: its family's scale, z-scored ones at ``field``'s ``quantile``."""
+    family = channel_family(name)
+    limit = symmetric_limit(field, quantile) if SCALES[family] == "zscore" else 1.0
+    return family_style(family, limit)
+
+
+def _scale_colorbar(fig: Figure, mesh: Any, axes: Sequence[Any], scale: str, label: str | None = None,
+                    **kwargs: Any) -> Colorbar:
+    """A colour bar for one scale; the land mask's names its two values, cos/sin's has ticks -1, 0, 1."""
+    bar = shared_colorbar(fig, mesh, axes, label or SCALE_LABELS[scale], **kwargs)
+    if scale == "land":
+        bar.set_ticks([0.25, 0.75], labels=["ocean", "land"])
+    elif scale == "season":
+        bar.set_ticks([-1.0, 0.0, 1.0], labels=[f"{MINUS}1", "0", "1"])
+    return bar
+
+
+def input_colorbar(fig: Figure, mesh: Any, ax: Any, name: str, **kwargs: Any) -> Colorbar:
+    """The colour bar of one channel's input map, labelled with what its values are (see FAMILY_LABELS)."""
+    family = channel_family(name)
+    return _scale_colorbar(fig, mesh, [ax], SCALES[family], FAMILY_LABELS[family], **kwargs)
 

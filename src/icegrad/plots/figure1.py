@@ -20,20 +20,12 @@ from icegrad.diagnostics import sea_ice_extent
 from icegrad.plots.basemap import DEFAULT_MIN_LAT, DEFAULT_SCALE, PlotError, polar_axes
 from icegrad.plots.lines import year_series_plot
 from icegrad.plots.maps import ROI_COLOUR, polar_map, roi_fill, roi_outline
+from icegrad.plots.provenance import source_label
 from icegrad.plots.styles import SIC_CMAP, label_of, shared_colorbar, sic_style
 from icegrad.roi import sic_for_month
 
 OUTLINE_COLOUR = "#ff8c1a"
 CASE_YEARS = (2007, 2012, 2013)
-
-
-def source_label(data_source: str) -> str:
-    """How a figure names its data: emulated data is always called EMULATED (synthetic)."""
-    if data_source == "emulated":
-        return "EMULATED Arctic (synthetic data, not observations)"
-    if data_source == "nsidc":
-        return "NSIDC CDR (observed)"
-    return f"observed data ({data_source})"
 
 
 def _roi_attrs(roi: xr.DataArray) -> tuple[int, int, int, str]:

@@ -2,7 +2,7 @@
 
 Fields are drawn cell by cell with ``pcolormesh`` in the grid's own CRS (:func:`ease2_crs`), using
 cell *edges* computed from the regular cell centres, so what a reader sees is exactly the data on
-its grid, without interpolation.
+its grid, without interpolation; on the default map (also in that CRS) each cell is a square.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.contour import QuadContourSet
 
 from icegrad import grid
-from icegrad.plots.basemap import DEFAULT_SCALE, PlotError, add_land_and_coastline, ease2_crs
+from icegrad.plots.basemap import DEFAULT_SCALE, PlotError, add_gridlines, add_land_and_coastline, ease2_crs
 from icegrad.plots.styles import SIC_CMAP
 
 ROI_COLOUR = "white"
@@ -57,13 +57,14 @@ def polar_map(
     land: bool = True,
     coastline: bool = True,
     scale: str = DEFAULT_SCALE,
+    gridlines: bool = True,
     **kwargs: Any,
 ) -> QuadMesh:
     """Draw a (y, x) field on the EASE2 grid onto polar map ``ax``; return the mesh for a colour bar.
 
     NaN cells (e.g. SIC over land) are left transparent, and Natural Earth land and coastline are
-    drawn on top so the coast reads the same in every panel. Extra keyword arguments go to
-    ``pcolormesh``.
+    drawn on top so the coast reads the same in every panel, with latitude/longitude lines above them
+    (``gridlines``). Extra keyword arguments go to ``pcolormesh``.
     """
     field = _as_grid_field(da)
     values = np.ma.masked_invalid(np.asarray(field.values, dtype="float64"))
@@ -71,6 +72,8 @@ def polar_map(
                          transform=ease2_crs(), cmap=cmap or SIC_CMAP, vmin=vmin, vmax=vmax, norm=norm,
                          shading="flat", rasterized=True, zorder=1, **kwargs)
     add_land_and_coastline(ax, scale, land=land, coastline=coastline)
+    if gridlines:
+        add_gridlines(ax)
     if title is not None:
         ax.set_title(title, fontsize="medium")
     return mesh

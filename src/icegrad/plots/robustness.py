@@ -10,7 +10,7 @@ The tables consumed are those of :func:`icegrad.attribution.robustness.robustnes
 Example
 -------
 >>> summary = robustness(settings)                                  # doctest: +SKIP
->>> fig = share_heatmap(summary.shares, summary.verdicts)
+>>> fig = share_heatmap(summary.shares, summary.verdicts)                # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from icegrad.plots.basemap import PlotError
-from icegrad.plots.figure1 import source_label
 from icegrad.plots.lines import MARK_COLOURS
+from icegrad.plots.provenance import source_label
 
 SUMMARY_COLUMNS = ("member", "seed", "epochs_run", "final_train_loss", "best_val_loss", "temperature")
 MODEL_LABELS = {"icenet": "IceNet (ensemble mean)", "linear_trend": "linear trend",
