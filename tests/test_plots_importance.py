@@ -53,6 +53,10 @@ def test_bars_show_the_union_of_both_top_k_with_their_values() -> None:
     assert colours[0] == tuple(np.round(first, 3))
     ranks = [t.get_text() for t in right.texts]
     assert ranks == [f"#{r:g}" for r in expected["gradient_rank"]]
+    assert "EMULATED" not in fig.get_suptitle()  # the table does not say where its data come from
+    assert "EMULATED" in importance_bars(table, lead=3, k=4, data_source="emulated").get_suptitle()
+    table.attrs["data_source"] = "emulated"
+    assert "EMULATED" in importance_bars(table, lead=3, k=4).get_suptitle()
 
 
 def test_scatter_titles_carry_rho_and_the_highlight_is_labelled() -> None:
@@ -65,6 +69,8 @@ def test_scatter_titles_carry_rho_and_the_highlight_is_labelled() -> None:
     points = fig.axes[0].collections[0].get_offsets()
     at1 = table[table["lead"] == 1]
     np.testing.assert_allclose(points, at1[["permutation_rank", "gradient_rank"]].to_numpy())
+    assert fig.get_suptitle() == ""
+    assert rank_scatter(table, correlations, data_source="emulated").get_suptitle().startswith("EMULATED")
 
 
 def test_bad_tables_and_arguments_are_refused() -> None:

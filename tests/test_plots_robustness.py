@@ -38,7 +38,11 @@ def test_heatmap_shows_shares_in_setting_order_and_marks_verdicts() -> None:
     marks = [t.get_text() for t in ax.texts if t.get_text() in ("holds", "no")]
     assert marks == ["no", "no", "holds"]
     assert len(ax.lines) == 1  # one separator between the lead and year axes
-    plt.close(fig)
+    assert fig.get_suptitle() == ""  # nothing says where the shares come from
+    assert "EMULATED" in share_heatmap(shares, verdicts, data_source="emulated").get_suptitle()
+    shares.attrs["data_source"] = "nsidc"
+    assert share_heatmap(shares, verdicts).get_suptitle() == "NSIDC CDR (observed)"
+    plt.close("all")
 
 
 def test_heatmap_refuses_other_tables() -> None:

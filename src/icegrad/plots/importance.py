@@ -2,7 +2,9 @@
 
 Both figures read the table of :func:`icegrad.attribution.baselines.side_by_side` (one row per lead
 and channel or group). Bars and points are coloured by channel group, so a reader sees at once
-whether the two methods disagree about single channels or about whole families of inputs.
+whether the two methods disagree about single channels or about whole families of inputs. The data
+source (EMULATED for the emulated Arctic) is written under the title: pass ``data_source``, or let
+the table's ``attrs["data_source"]`` say it.
 
 Example
 -------
@@ -20,6 +22,7 @@ from matplotlib.patches import Patch
 
 from icegrad.plots.attribution import STATISTIC_LABELS
 from icegrad.plots.basemap import PlotError
+from icegrad.plots.provenance import data_source_of, stamp_source
 from icegrad.variables import GROUPS
 
 GROUP_COLOURS = {"sic": "#1f78b4", "trend": "#6a3d9a", "climate": "#e31a1c", "seasonal": "#ff7f00",
@@ -58,7 +61,8 @@ def _group_legend(fig: Figure, frame: pd.DataFrame) -> None:
                    frameon=False, loc="outside lower center", ncols=len(present))
 
 
-def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | None = None) -> Figure:
+def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | None = None, *,
+                    data_source: str | None = None) -> Figure:
     """The union of each method's top-``k`` items at ``lead``, ordered by permutation importance.
 
     Left: drop in binary accuracy when the item is permuted (percentage points; error bars one
@@ -98,11 +102,11 @@ def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | No
     right.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     _group_legend(fig, chosen)
     fig.suptitle(title or f"Lead {lead}: the top {k} {item}s of either method", fontsize="medium")
-    return fig
+    return stamp_source(fig, data_source or data_source_of(table))
 
 
 def rank_scatter(table: pd.DataFrame, correlations: pd.DataFrame, highlight: str | None = None,
-                 title: str | None = None) -> Figure:
+                 title: str | None = None, *, data_source: str | None = None) -> Figure:
     """Gradient rank against permutation rank, one panel per lead, with Spearman's rho in the title.
 
     Points on the diagonal are ranked alike by both methods; ``highlight`` labels one item.
@@ -140,4 +144,4 @@ def rank_scatter(table: pd.DataFrame, correlations: pd.DataFrame, highlight: str
     _group_legend(fig, table)
     if title:
         fig.suptitle(title, fontsize="medium")
-    return fig
+    return stamp_source(fig, data_source or data_source_of(table))
