@@ -1,5 +1,7 @@
 """The rendered book holds up: every HTML page opens in headless Chromium without tracebacks or error
-output, every image displays, every internal link resolves, and a screenshot of each page is saved.
+output, every image displays, every internal link resolves, no code cell runs wider than the page, the
+text reads clean (no repeated paragraphs, raw markdown, typographic dashes in code or log lines: see
+tests/render_checks.py), and a screenshot of each page is saved.
 
 The chapters are executed once per session at coarse settings (the ``coarse_book`` fixture of
 conftest.py, shared with tests/test_book.py), the HTML is built with the same command ``icegrad book``
@@ -20,8 +22,10 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+import yaml
 
 from icegrad import book
+from tests import render_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +34,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ERROR_TEXT = ("Traceback (most recent call last)", "could not find glue", "Error in rendering")
 # myst-nb gives error outputs and tracebacks these classes; sphinx marks failed references "problematic"
 ERROR_SELECTOR = ".output.error, .output.traceback, .problematic, .system-message"
+
+
+# the first line of every displayed code cell whose code is wider than the cell (a horizontal scroll bar)
+WIDE_CODE_JS = """() => [...document.querySelectorAll("div.cell_input pre")]
+  .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+  .map(pre => pre.innerText.split("\\n")[0].slice(0, 80))"""
 
 
 # every <img> (hidden ones too: lazy loading switched off), once loaded or failed: (src, displays)
@@ -72,6 +82,17 @@ def server(html: Path) -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def test_page_styling_is_registered_and_staged(tmp_path: Path) -> None:
+    """The CSS _config.yml registers exists where Sphinx looks for it: in the staged copy of the book."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    book.stage_sources(ROOT, tmp_path / "stage")
+    sheets = [tmp_path / "stage" / folder / name for folder in config["html_static_path"]
+              for name in config["html_css_files"]]
+    staged = [sheet for sheet in sheets if sheet.is_file()]
+    assert len(staged) == len(config["html_css_files"]) >= 1, f"registered style sheets not staged: {sheets}"
+    assert "white-space: pre-wrap" in "".join(sheet.read_text() for sheet in staged)
 
 
 def pages(html: Path) -> list[Path]:
@@ -142,6 +163,8 @@ def test_every_page_renders_without_errors_with_images_and_links(sync_api, html:
                       if not shown]
             hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
             found += broken_links(html, url, hrefs, server)
+            found += [f"code cell wider than the page: {line!r}" for line in page.evaluate(WIDE_CODE_JS)]
+            found += render_checks.text_problems(path.read_text(errors="replace"))
             page.screenshot(path=str(shots / f"{relative.replace('/', '__')}.png"), full_page=True)
             if found:
                 problems[relative] = found
