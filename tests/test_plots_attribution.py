@@ -96,6 +96,9 @@ def test_ranking_bars_draw_the_ranked_signed_sums(result: xr.Dataset) -> None:
     np.testing.assert_allclose(widths[4:8], table["negative_mean"], rtol=1e-6)
     assert all(w <= 0 for w in widths[4:8]) and all(w >= 0 for w in widths[:4])
     np.testing.assert_allclose([p.get_width() for p in magnitude.patches], table["mean_abs_mean"], rtol=1e-6)
+    fig.canvas.draw()
+    assert magnitude.get_xlabel() == "mean |attribution| per cell (×10⁻⁴)"  # values of order 1e-4
+    assert magnitude.xaxis.get_offset_text().get_text() == ""  # no "1e-4" at the end of the axis
 
 
 def test_group_heatmap_shows_the_ensemble_mean_on_a_symmetric_scale(result: xr.Dataset) -> None:

@@ -39,7 +39,7 @@ from icegrad.plots.basemap import DEFAULT_MIN_LAT, PlotError, polar_axes
 from icegrad.plots.figure1 import OUTLINE_COLOUR
 from icegrad.plots.maps import polar_map, roi_outline
 from icegrad.plots.provenance import data_source_of, stamp_source
-from icegrad.plots.styles import NEGLIGIBLE, diverging_style, figure_number, label_colorbar
+from icegrad.plots.styles import NEGLIGIBLE, diverging_style, figure_number, label_axis, label_colorbar
 from icegrad.variables import GROUPS, MONTHLY_VARIABLES, channel
 
 # The same sides as the maps' diverging colormap (cmocean balance): red positive, blue negative.
@@ -133,12 +133,11 @@ def ranking_bars(summary: xr.Dataset, lead: int, k: int = 15, by: str = "mean_ab
     signed.axvline(0.0, color="0.3", linewidth=0.8)
     signed.set_yticks(rows, table[dim])
     signed.invert_yaxis()
-    signed.set_xlabel(f"attribution ({units})" if units != "1" else "attribution (target units)")
     signed.legend(loc="lower right", fontsize="small", frameon=False)
     magnitude.barh(rows, table["mean_abs_mean"], xerr=_err(table["mean_abs_std"]), color=MAGNITUDE_COLOUR,
                    error_kw=error)
-    magnitude.set_xlabel(STATISTIC_LABELS["mean_abs"])
-    magnitude.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    label_axis(signed.xaxis, f"attribution ({units})" if units != "1" else "attribution (target units)")
+    label_axis(magnitude.xaxis, STATISTIC_LABELS["mean_abs"])
     for ax in (signed, magnitude):
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)

@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 from icegrad.plots.attribution import STATISTIC_LABELS
 from icegrad.plots.basemap import PlotError
 from icegrad.plots.provenance import data_source_of, stamp_source
+from icegrad.plots.styles import label_axis
 from icegrad.variables import GROUPS
 
 GROUP_COLOURS = {"sic": "#1f78b4", "trend": "#6a3d9a", "climate": "#e31a1c", "seasonal": "#ff7f00",
@@ -98,8 +99,7 @@ def importance_bars(table: pd.DataFrame, lead: int, k: int = 12, title: str | No
     left.invert_yaxis()
     left.set_xlabel("permute-and-predict: accuracy drop (percentage points)")
     statistic = table.attrs.get("gradient_statistic", "mean_abs")
-    right.set_xlabel(f"gradients: {STATISTIC_LABELS.get(statistic, statistic)}")
-    right.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    label_axis(right.xaxis, f"gradients: {STATISTIC_LABELS.get(statistic, statistic)}")
     _group_legend(fig, chosen)
     fig.suptitle(title or f"Lead {lead}: the top {k} {item}s of either method", fontsize="medium")
     return stamp_source(fig, data_source or data_source_of(table))

@@ -5,10 +5,11 @@ pack ice), so a reader sees "more white = more ice" in every chapter. Signed att
 cmocean's ``balance`` with limits symmetric about zero: an asymmetric range would make a purely
 negative field look half positive.
 
-Colour bars write a power of ten their ticks need into the label ("attribution (×10⁻⁴ probability)")
-rather than matplotlib's offset text at the end of the bar, which under a narrow map collides with the
-label. Numbers printed on figures go through :func:`figure_number`, which prints float rounding noise
-(e.g. a month input's attribution of -2e-24 next to values of 1e-3) as 0.
+Colour bars and value axes write a power of ten their ticks need into the label ("attribution
+(×10⁻⁴ probability)") rather than matplotlib's offset text at the end of the axis, which under a
+narrow map collides with the label. Numbers printed on figures go through :func:`figure_number`,
+which prints float rounding noise (e.g. a month input's attribution of -2e-24 next to values of 1e-3)
+as 0.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 import cmocean
 import numpy as np
 import xarray as xr
+from matplotlib.axis import Axis
 from matplotlib.cm import ScalarMappable
 from matplotlib.colorbar import Colorbar
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, ScalarFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, ScalarFormatter
 
 SIC_CMAP: Colormap = cmocean.cm.ice
 DIVERGING_CMAP: Colormap = cmocean.cm.balance
@@ -107,6 +109,17 @@ def _tick_text(value: float) -> str:
     return "0" if float(text) == 0 else _with_minus(text)
 
 
+def _scaled_formatter(limit: float) -> tuple[Formatter, int]:
+    """Tick labels for values up to ``limit``: divided by 10^exponent when that is not 0, never an offset."""
+    exponent = tick_exponent(limit)
+    if exponent:
+        factor = 10.0 ** exponent
+        return FuncFormatter(lambda value, _: _tick_text(value / factor)), exponent
+    plain = ScalarFormatter(useOffset=False)
+    plain.set_scientific(False)
+    return plain, 0
+
+
 def label_colorbar(bar: Colorbar, label: str) -> Colorbar:
     """Label ``bar``, moving any power of ten of its ticks into the label instead of an offset text.
 
@@ -116,17 +129,26 @@ def label_colorbar(bar: Colorbar, label: str) -> Colorbar:
     'attribution (×10⁻⁴ probability)'
     """
     low, high = bar.mappable.get_clim()
-    exponent = tick_exponent(max(abs(low), abs(high)))
-    factor = 10.0 ** exponent
-    if exponent:
-        bar.formatter = FuncFormatter(lambda value, _: _tick_text(value / factor))
-    else:
-        plain = ScalarFormatter(useOffset=False)
-        plain.set_scientific(False)
-        bar.formatter = plain
+    bar.formatter, exponent = _scaled_formatter(max(abs(low), abs(high)))
     bar.set_label(scaled_label(label, exponent))
     bar.update_ticks()
     return bar
+
+
+def label_axis(axis: Axis, label: str) -> Axis:
+    """Label a value axis once its data are drawn, its power of ten in the label (as :func:`label_colorbar`).
+
+    >>> import matplotlib.pyplot as plt
+    >>> _fig, ax = plt.subplots()
+    >>> _bars = ax.barh([0, 1], [1e-4, 3.5e-4])
+    >>> label_axis(ax.xaxis, "mean |attribution| per cell").get_label_text()
+    'mean |attribution| per cell (×10⁻⁴)'
+    """
+    low, high = axis.get_view_interval()
+    formatter, exponent = _scaled_formatter(max(abs(low), abs(high)))
+    axis.set_major_formatter(formatter)
+    axis.set_label_text(scaled_label(label, exponent))
+    return axis
 
 
 def figure_number(value: float, largest: float, digits: int = 2) -> str:
