@@ -23,6 +23,7 @@ import yaml
 
 from icegrad import grid
 from icegrad.data.schema import DATA_SOURCES
+from icegrad.errors import IcegradError
 from icegrad.io import parameter_key
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib")
@@ -48,7 +49,7 @@ def parameter_choices() -> dict[str, tuple[Any, ...]]:
     return {**PARAMETER_CHOICES, "method": METHODS, "baseline": BASELINES}
 
 
-class BookError(ValueError):
+class BookError(IcegradError):
     """A chapter name or parameter that the book does not have, or a failed build step."""
 
 

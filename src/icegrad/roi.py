@@ -48,6 +48,7 @@ from scipy import ndimage
 
 from icegrad import grid
 from icegrad.data.schema import validate_monthly_dataset
+from icegrad.errors import IcegradError
 
 DEFAULT_RULE = "threshold:0.5"
 SELECTIONS = ("threshold", "top_fraction")
@@ -55,7 +56,7 @@ SIGNS = ("positive", "negative", "abs")
 _CONNECTIVITY = np.ones((3, 3), dtype=bool)
 
 
-class RoiError(ValueError):
+class RoiError(IcegradError):
     """A region-of-interest request that cannot be met (bad rule, years or month; empty region)."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from cartopy.mpl.geoaxes import GeoAxes
 from matplotlib.figure import Figure
 
+from icegrad.errors import IcegradError
 from icegrad.paths import data_dir
 
 EMBEDDED_SCALES = ("110m", "50m")
@@ -41,7 +42,7 @@ LAND_COLOUR = "#b9b1a3"
 COAST_COLOUR = "#3b3b3b"
 
 
-class PlotError(ValueError):
+class PlotError(IcegradError):
     """A plotting request icegrad cannot honour (wrong shape, unknown scale, missing years...)."""
 
 
