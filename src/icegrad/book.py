@@ -21,32 +21,15 @@ from typing import Any
 import papermill
 import yaml
 
-from icegrad import grid
-from icegrad.data.schema import DATA_SOURCES
+from icegrad import config as run_config
 from icegrad.errors import IcegradError
 from icegrad.io import parameter_key
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib")
 BOOK_DIR = "book"
 
-#: Parameters whose values are restricted to a known set, whichever chapter uses them.
-PARAMETER_CHOICES: dict[str, tuple[Any, ...]] = {
-    "data_source": DATA_SOURCES,
-    "resolution_km": grid.SUPPORTED_RESOLUTIONS_KM,
-    "month": tuple(range(1, 13)),
-}
-
-
-def parameter_choices() -> dict[str, tuple[Any, ...]]:
-    """:data:`PARAMETER_CHOICES` plus the attribution methods and baselines.
-
-    Those two come from :mod:`icegrad.attribution`, which imports TensorFlow, so they are looked up
-    only when a chapter's parameters are checked, never on ``import icegrad.book``.
-    """
-    from icegrad.attribution.methods import METHODS
-    from icegrad.attribution.references import BASELINES
-
-    return {**PARAMETER_CHOICES, "method": METHODS, "baseline": BASELINES}
+#: List parameters (chapter 10's, 11's) whose every element is checked as the named run parameter.
+ELEMENT_PARAMETERS = {"methods": "method", "target_months": "target_month", "target_years": "target_year"}
 
 
 class BookError(IcegradError):
@@ -100,24 +83,41 @@ def find_chapter(root: Path, name: str) -> Path:
 def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``parameters`` against the notebook's ``parameters`` cell; return them coerced.
 
-    Unknown names and values of the wrong type (or outside :data:`PARAMETER_CHOICES`) raise
-    :class:`BookError` naming the parameter and what it accepts.
+    Names that are run parameters (fields of :class:`icegrad.config.RunConfig`) are checked by building
+    the run configuration from the chapter's declared defaults with ``parameters`` replaced, so every
+    range and choice is the configuration's; the ROI rule's grammar too. Other names are checked
+    against the type of their declared default. Any bad value raises :class:`BookError` in one line
+    naming the chapter, the parameter and the fix, before papermill starts.
     """
     declared = papermill.inspect_notebook(str(notebook))
     if not declared:
         raise BookError(f"{notebook.name} has no cell tagged 'parameters'")
-    checked: dict[str, Any] = {}
-    for name, value in parameters.items():
-        if name not in declared:
-            raise BookError(f"{notebook.stem} has no parameter {name!r}; its parameters are: "
-                            + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items()))
-        default = _literal(declared[name]["default"])
-        value = _coerce(name, value, default)
-        choices = parameter_choices().get(name)
-        if choices is not None and value not in choices:
-            raise BookError(f"parameter {name}={value!r} is not allowed; choose one of {choices}")
-        checked[name] = value
-    return checked
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        raise BookError(f"{notebook.stem} has no parameter {unknown[0]!r}; its parameters are: "
+                        + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items()))
+    defaults = {name: _literal(spec["default"]) for name, spec in declared.items()}
+    fields = set(run_config.defaults())
+    try:
+        base = run_config.RunConfig.from_parameters({k: v for k, v in defaults.items() if k in fields})
+        config = run_config.check(run_config.RunConfig.from_parameters(
+            {k: v for k, v in parameters.items() if k in fields}, base))
+        checked = {name: _as_declared(getattr(config, name), defaults[name])
+                   for name in parameters if name in fields}
+        for name, value in parameters.items():
+            if name not in fields:
+                checked[name] = _coerce(name, value, defaults[name])
+                if name in ELEMENT_PARAMETERS:
+                    for element in checked[name]:
+                        run_config.RunConfig.from_parameters({ELEMENT_PARAMETERS[name]: element}, config)
+    except IcegradError as err:
+        raise BookError(f"{notebook.stem}: {err}") from None
+    return {name: checked[name] for name in parameters}
+
+
+def _as_declared(value: Any, default: Any) -> Any:
+    """A configuration value in the form of the chapter's declared default (a list stays a list)."""
+    return list(value) if isinstance(default, list) and isinstance(value, tuple) else value
 
 
 def _literal(text: str) -> Any:

@@ -119,7 +119,20 @@ class RunConfig:
 
 def defaults() -> dict[str, Any]:
     """Every run parameter's default, by name (what the chapters' parameters cells must state)."""
-    return RunConfig().as_dict()
+    return DEFAULTS.as_dict()
+
+
+def check(config: RunConfig) -> RunConfig:
+    """``config`` once the checks that need other modules also pass (the ROI rule's grammar); no data.
+
+    Why not in ``__post_init__``: :mod:`icegrad.roi` takes its default rule from this module, so it can
+    only be imported once this module is loaded, and it pulls in NumPy and xarray, which a plain
+    :class:`RunConfig` does not need. The CLI, ``icegrad run`` and the pipeline call this.
+    """
+    from icegrad.roi import RoiRule
+
+    RoiRule.parse(config.roi_rule)
+    return config
 
 
 def help_text(name: str) -> str:
@@ -127,7 +140,7 @@ def help_text(name: str) -> str:
     spec = next((s for s in dataclasses.fields(RunConfig) if s.name == name), None)
     if spec is None:
         raise ConfigError(f"unknown run parameter {name!r}")
-    default = getattr(RunConfig(), name)
+    default = getattr(DEFAULTS, name)
     return f"{spec.metadata['help']} (default {default!r})"
 
 
@@ -193,3 +206,7 @@ def _check_years(config: RunConfig) -> None:
         if span_b[0] <= span_a[1]:
             raise ConfigError(f"{name_b}={span_b!r} must start after {name_a}={span_a!r} ends: the splits "
                               "are in time order without overlap")
+
+
+DEFAULTS = RunConfig()
+"""The defaults as a configuration: what function signatures across the package take their defaults from."""
