@@ -24,6 +24,7 @@ import yaml
 from icegrad import config as run_config
 from icegrad.errors import IcegradError
 from icegrad.io import parameter_key
+from icegrad.writable import check_store_folder
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib")
 BOOK_DIR = "book"
@@ -153,8 +154,12 @@ def execute_chapter(notebook: Path, output: Path, parameters: Mapping[str, Any] 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     print(f"executing {notebook.name} {checked or ''}", flush=True)
-    papermill.execute_notebook(str(notebook), str(output), parameters=checked, cwd=str(output.parent),
-                               kernel_name="python3", progress_bar=progress)
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=checked, cwd=str(output.parent),
+                                   kernel_name="python3", progress_bar=progress)
+    except papermill.PapermillExecutionError as err:
+        err.add_note(f"the executed notebook {output} shows the cell's traceback")
+        raise
     print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
     return output
 
@@ -186,6 +191,7 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     }
     for nb, params in per_notebook.items():
         check_parameters(nb, params)
+    check_store_folder(stage, "staging folder")
     stage_sources(root, stage)
     start = time.perf_counter()
     for number, nb in enumerate(notebooks, 1):
@@ -215,5 +221,6 @@ def run_chapter(name: str, parameters: Mapping[str, Any], root: Path | None = No
     root = root or repository_root()
     notebook = find_chapter(root, name)
     checked = check_parameters(notebook, parameters)
-    folder = root / "_build" / "runs" / f"{notebook.stem}-{parameter_key(checked)}"
+    folder = check_store_folder(root / "_build" / "runs" / f"{notebook.stem}-{parameter_key(checked)}",
+                                "run folder")
     return execute_chapter(notebook, folder / notebook.name, checked, progress=progress)

@@ -6,9 +6,9 @@ configuration and a fingerprint of the data, attributions by method settings and
 inputs and ROI), so the model is trained once for the whole book and a chapter re-run with another
 method or lead recomputes only the attributions.
 
-Every default is :class:`icegrad.config.RunConfig`'s. :func:`check_run` makes the checks that need the
-data (years and forecast starts the source covers, a ROI that selects ocean, a weights folder that
-exists) so a caller can fail in seconds, before :func:`ensemble` trains for minutes.
+Every default is :class:`icegrad.config.RunConfig`'s. :func:`check_run` (from :mod:`icegrad.run_checks`)
+makes the checks that need the data (years and forecast starts the source covers, a ROI that selects
+ocean), so a caller fails in seconds, before :func:`ensemble` trains for minutes.
 
 Example
 -------
@@ -31,14 +31,14 @@ from icegrad.attribution.baselines import permutation_importance
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_count, check_leads, forecast_start
-from icegrad.config import DEFAULTS, RunConfig, check
+from icegrad.config import DEFAULTS
 from icegrad.data import inputs as data_inputs
 from icegrad.data import load_dataset, real_record
-from icegrad.errors import ConfigError
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.train import TrainConfig, load_or_train
 from icegrad.model.weights import load_icenet_release
 from icegrad.roi import region_of_interest
+from icegrad.run_checks import check_run as check_run
 
 BOOK_ROI_RULE = DEFAULTS.roi_rule
 """The book's ROI rule (the run configuration's): cells where SIC changed by at least 0.5 either way."""
@@ -90,37 +90,6 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
     if epochs is not None:
         options["epochs"] = epochs
     return load_or_train(ds, TrainConfig(**options))
-
-
-def check_run(config: RunConfig, ds: xr.Dataset) -> None:
-    """Fail with one line if ``ds`` cannot serve ``config``: call it before :func:`ensemble` trains.
-
-    The checks :class:`~icegrad.config.RunConfig` cannot make alone (:func:`icegrad.config.check`, and those
-    that need the data): the
-    ROI's two years (in ``config.month``) and every lead's forecast start lie in the record, the ROI
-    selects at least one ocean cell, and a ``weights`` folder exists.
-    """
-    check(config)
-    months = pd.DatetimeIndex(ds["time"].values)
-    source = f"the {ds.attrs.get('data_source', config.data_source)} data"
-    span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}"
-    for name in ("reference_year", "target_year"):
-        year = getattr(config, name)
-        if pd.Timestamp(year=year, month=config.month, day=1) not in months:
-            raise ConfigError(f"{name}={year}: {source} cover {span} and hold no {year}-{config.month:02d}; "
-                              f"choose a year from {months[0].year} to {months[-1].year}")
-    starts = data_inputs.available_start_months(ds)
-    for lead in config.leads:
-        start = forecast_start(config.target_month, lead)
-        if start not in starts:
-            raise ConfigError(f"target_month={config.target_month!r} at lead {lead} needs the forecast "
-                              f"started in {start:%Y-%m}, but {source} ({span}) serve starts "
-                              f"{starts[0]:%Y-%m} to {starts[-1]:%Y-%m} only (12 months of history are "
-                              "needed); choose a target month inside that span or fewer leads")
-    if config.weights and not Path(config.weights).expanduser().is_dir():
-        raise ConfigError(f"weights={config.weights!r} is not a folder; give the folder holding the "
-                          "IceNet release's network_tempscaled_<seed>.h5 files, or '' to use the book's")
-    region(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
 
 
 def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,
