@@ -143,7 +143,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return float(parsed)
     if isinstance(default, list | tuple) and isinstance(parsed, list | tuple):
         return type(default)(parsed)
-    raise BookError(f"parameter {name}={value!r} should be a {type(default).__name__} "
+    raise BookError(f"parameter {name}={value!r} should be of type {type(default).__name__} "
                     f"like its default {default!r}")
 
 
