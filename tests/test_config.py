@@ -274,3 +274,16 @@ def _can_write(folder: Path) -> bool:
         return False
     (folder / "probe").unlink()
     return True
+
+
+def test_the_configurations_choices_are_the_packages() -> None:
+    """RunConfig's allowed values are those the modules that use them accept (no list of its own)."""
+    from icegrad.attribution.methods import METHODS
+    from icegrad.attribution.references import BASELINES
+    from icegrad.data.schema import DATA_SOURCES
+    from icegrad.variables import N_LEADS
+
+    assert set(config.METHODS) == set(METHODS) and set(config.BASELINES) == set(BASELINES)
+    assert set(config.DATA_SOURCES) == set(DATA_SOURCES)
+    assert config.RESOLUTIONS_KM == grid.SUPPORTED_RESOLUTIONS_KM
+    assert config.LEADS == tuple(range(1, N_LEADS + 1))

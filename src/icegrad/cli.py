@@ -8,6 +8,12 @@
     icegrad chapters                                    list the book's chapters and their parameters
     icegrad run 03 -p target_year 2012                  re-execute one chapter with other parameters
     icegrad book                                        execute every chapter and build the HTML
+    icegrad cache info | verify | clear [--stage NAME]  describe, check or empty the cache
+
+Every flag's default and range is icegrad.config.RunConfig's. Every value, the ROI rule and the output
+or store path are checked before any data is built; then the data's years and forecast starts, before
+any model is trained. A bad value is one line ``icegrad: error: ...`` (exit 2); ``--refresh`` recomputes
+cache entries written before the command started.
 """
 
 from __future__ import annotations
