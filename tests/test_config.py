@@ -62,7 +62,7 @@ def _chapter_defaults() -> Iterator[tuple[str, str, Any]]:
 
 def _library_defaults() -> Iterator[tuple[str, str, Any]]:
     from icegrad import pipeline
-    from icegrad.attribution.api import attribute
+    from icegrad.attribution.api import attribute, attribute_forecast
     from icegrad.attribution.fidelity import score_methods
     from icegrad.data.splits import Splits
     from icegrad.model.train import TrainConfig
@@ -79,6 +79,7 @@ def _library_defaults() -> Iterator[tuple[str, str, Any]]:
         "baseline": "baseline"})
     yield from _signature_defaults("attribute()", attribute, {
         "leads": "leads", "method": "method", "steps": "steps", "baseline": "baseline"})
+    yield from _signature_defaults("attribute_forecast()", attribute_forecast, {"leads": "leads"})
     yield from _signature_defaults("fidelity.score_methods", score_methods, {
         "target_month": "target_month", "leads": "leads", "steps": "steps"})
     yield from _signature_defaults("roi.region_of_interest", roi.region_of_interest, {
@@ -287,3 +288,13 @@ def test_the_configurations_choices_are_the_packages() -> None:
     assert set(config.DATA_SOURCES) == set(DATA_SOURCES)
     assert config.RESOLUTIONS_KM == grid.SUPPORTED_RESOLUTIONS_KM
     assert config.LEADS == tuple(range(1, N_LEADS + 1))
+
+
+@pytest.mark.parametrize("counts", [{"members": True}, {"epochs": True}, {"members": 0}])
+def test_the_pipeline_refuses_a_flag_or_zero_as_a_count_before_training(ds: xr.Dataset,
+                                                                        counts: dict[str, Any]) -> None:
+    from icegrad import pipeline
+
+    name, value = next(iter(counts.items()))
+    with pytest.raises(IcegradError, match=f"{name}={value!r} must be a whole number >= 1"):
+        pipeline.ensemble(ds, **counts)

@@ -32,9 +32,8 @@ from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.results import build_result, cached_result
 from icegrad.attribution.targets import check_count, check_leads, roi_target, sample_for_forecast
 from icegrad.config import DEFAULTS
-from icegrad.variables import CHANNEL_NAMES, N_LEADS
+from icegrad.variables import CHANNEL_NAMES
 
-ALL_LEADS = tuple(range(1, N_LEADS + 1))
 _UNITS = {"vanilla_gradient": "1 per normalised input unit", "smoothgrad": "1 per normalised input unit",
           "gradient_x_input": "1", "integrated_gradients": "1"}
 
@@ -147,7 +146,7 @@ def attribute_forecast(
     inputs: xr.DataArray,
     target_month: str | pd.Timestamp,
     roi: xr.DataArray | np.ndarray,
-    leads: int | Sequence[int] = ALL_LEADS,
+    leads: int | Sequence[int] = DEFAULTS.leads,
     **options: Any,
 ) -> xr.Dataset:
     """Attribute the forecasts of one *target month* (e.g. ``"2013-09"``) made at each of ``leads``.
