@@ -64,9 +64,12 @@ def _library_defaults() -> Iterator[tuple[str, str, Any]]:
     from icegrad import pipeline
     from icegrad.attribution.api import attribute, attribute_forecast
     from icegrad.attribution.fidelity import score_methods
+    from icegrad.data import load_dataset
     from icegrad.data.splits import Splits
     from icegrad.model.train import TrainConfig
 
+    yield from _signature_defaults("data.load_dataset", load_dataset,
+                                   {"data_source": "data_source", "resolution_km": "resolution_km"})
     yield from _signature_defaults("pipeline.dataset", pipeline.dataset,
                                    {"data_source": "data_source", "resolution_km": "resolution_km"})
     yield from _signature_defaults("pipeline.region", pipeline.region, {
