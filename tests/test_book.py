@@ -85,6 +85,18 @@ def test_bad_run_parameters_are_checked_by_the_run_configuration(chapter: str, p
     assert "\n" not in str(caught.value)
 
 
+def test_bad_parameters_for_the_data_fail_before_papermill(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("papermill started"))
+    with pytest.raises(book.BookError, match="03_september_2013: target_year=2030: the emulated data cover "
+                                             "1979-01 to 2020-12 and hold no 2030-09"):
+        book.run_chapter("03", {"resolution_km": "200", "target_year": "2030"}, ROOT)
+    with pytest.raises(book.BookError, match="05_gradient_attribution: target_month='1979-06' at lead 1"):
+        book.run_chapter("05", {"resolution_km": "200", "target_month": "1979-06"}, ROOT)
+    with pytest.raises(book.BookError, match="selects no ocean cell"):
+        book.build_book(ROOT, parameters={"resolution_km": 200, "roi_rule": "threshold:1.0"})
+    book.check_against_data(book.find_chapter(ROOT, "03"), {"figure_dir": "elsewhere"})  # no data needed
+
+
 def test_good_parameters_come_back_in_the_chapters_types() -> None:
     assert book.check_parameters(book.find_chapter(ROOT, "05"), {
         "leads": "[1, 3]", "width": "1", "roi_rule": "top_fraction:0.05", "target_year": "2012"}) == {

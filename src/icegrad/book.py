@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import papermill
 import yaml
@@ -26,8 +26,15 @@ from icegrad.errors import IcegradError
 from icegrad.io import parameter_key
 from icegrad.writable import check_store_folder
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib")
 BOOK_DIR = "book"
+
+#: Run parameters whose validity depends on the data: changing one makes :func:`check_against_data` load it.
+DATA_PARAMETERS = ("data_source", "resolution_km", "reference_year", "target_year", "month", "target_month",
+                   "leads", "roi_rule")
 
 #: List parameters (chapter 10's, 11's) whose every element is checked as the named run parameter.
 ELEMENT_PARAMETERS = {"methods": "method", "target_months": "target_month", "target_years": "target_year"}
@@ -100,9 +107,7 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str,
     defaults = {name: _literal(spec["default"]) for name, spec in declared.items()}
     fields = set(run_config.defaults())
     try:
-        base = run_config.RunConfig.from_parameters({k: v for k, v in defaults.items() if k in fields})
-        config = run_config.check(run_config.RunConfig.from_parameters(
-            {k: v for k, v in parameters.items() if k in fields}, base))
+        config = run_config.check(_run_config(notebook, parameters))
         checked = {name: _as_declared(getattr(config, name), defaults[name])
                    for name in parameters if name in fields}
         for name, value in parameters.items():
@@ -114,6 +119,40 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str,
     except IcegradError as err:
         raise BookError(f"{notebook.stem}: {err}") from None
     return {name: checked[name] for name in parameters}
+
+
+def check_against_data(notebook: Path, parameters: Mapping[str, Any],
+                       datasets: dict[tuple[str, int], xr.Dataset] | None = None) -> None:
+    """Check checked ``parameters`` against the data the chapter will load (years, forecast starts, ROI).
+
+    Only when a parameter of :data:`DATA_PARAMETERS` is changed: the chapter's defaults fit the
+    book's data. The dataset is loaded from the cache (or built: the chapter would build it first
+    thing anyway), so a year the data do not cover fails before papermill starts. ``datasets``
+    keeps loaded datasets by (source, resolution) across the chapters of one build.
+    """
+    if not set(parameters) & set(DATA_PARAMETERS):
+        return
+    from icegrad.data import load_dataset
+    from icegrad.run_checks import check_run
+
+    config = _run_config(notebook, parameters)
+    datasets = {} if datasets is None else datasets
+    key = (config.data_source, config.resolution_km)
+    try:
+        if key not in datasets:
+            datasets[key] = load_dataset(config.data_source, resolution_km=config.resolution_km)
+        check_run(config, datasets[key])
+    except IcegradError as err:
+        raise BookError(f"{notebook.stem}: {err}") from None
+
+
+def _run_config(notebook: Path, parameters: Mapping[str, Any]) -> run_config.RunConfig:
+    """The run configuration of a chapter: its declared defaults with ``parameters`` (run ones) replaced."""
+    fields = set(run_config.defaults())
+    declared = papermill.inspect_notebook(str(notebook))
+    base = run_config.RunConfig.from_parameters(
+        {name: _literal(spec["default"]) for name, spec in declared.items() if name in fields})
+    return run_config.RunConfig.from_parameters({k: v for k, v in parameters.items() if k in fields}, base)
 
 
 def _as_declared(value: Any, default: Any) -> Any:
@@ -189,8 +228,10 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     per_notebook = {
         nb: {k: v for k, v in shared.items() if k in papermill.inspect_notebook(str(nb))} for nb in notebooks
     }
+    datasets: dict[tuple[str, int], xr.Dataset] = {}
     for nb, params in per_notebook.items():
-        check_parameters(nb, params)
+        check_against_data(nb, check_parameters(nb, params), datasets)
+    del datasets  # the chapters load their own; free the memory before they run
     check_store_folder(stage, "staging folder")
     stage_sources(root, stage)
     start = time.perf_counter()
@@ -221,6 +262,7 @@ def run_chapter(name: str, parameters: Mapping[str, Any], root: Path | None = No
     root = root or repository_root()
     notebook = find_chapter(root, name)
     checked = check_parameters(notebook, parameters)
+    check_against_data(notebook, checked)
     folder = check_store_folder(root / "_build" / "runs" / f"{notebook.stem}-{parameter_key(checked)}",
                                 "run folder")
     return execute_chapter(notebook, folder / notebook.name, checked, progress=progress)
