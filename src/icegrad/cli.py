@@ -330,9 +330,9 @@ def _fail(message: str) -> int:
 
 
 def _os_message(err: OSError) -> str:
-    what = err.strerror or type(err).__name__
     if err.filename is None:
-        return f"{what}: {err}"
+        return str(err) or type(err).__name__
+    what = err.strerror or type(err).__name__
     paths = repr(str(err.filename)) + (f" -> {str(err.filename2)!r}" if err.filename2 else "")
     return f"{what}: {paths}; check the path exists, is of the right kind and is writable"
 
