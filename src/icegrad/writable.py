@@ -15,7 +15,8 @@ True
 >>> check_output_file(folder)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-icegrad.errors.PathError: output ... is a folder; give a file path inside it, e.g. .../attributions.nc
+icegrad.errors.PathError: output '...' is a folder; give a file path inside it, e.g. '.../attributions.nc'
+>>> folder.rmdir()  # nothing was left in it
 """
 
 from __future__ import annotations
