@@ -58,10 +58,51 @@ def test_bad_parameters_fail_before_any_work() -> None:
         book.check_parameters(attribution_chapter, {"method": "saliency"})
     assert book.check_parameters(attribution_chapter, {"steps": "16", "leads": "[1, 2]"}) == {
         "steps": 16, "leads": [1, 2]}
-    with pytest.raises(book.BookError, match="should be a int"):
+    with pytest.raises(book.BookError, match="06_which_inputs: steps='many' is not an int like its default"):
         book.check_parameters(attribution_chapter, {"steps": "many"})
     with pytest.raises(book.BookError, match="unknown chapter"):
         book.find_chapter(ROOT, "99_nothing")
+
+
+@pytest.mark.parametrize(("chapter", "parameters", "message"), [
+    ("05", {"leads": "[7]"}, r"05_gradient_attribution: leads=\(7,\) is out of range"),
+    ("05", {"leads": "[0]", "resolution_km": "200"}, r"leads=\(0,\) is out of range"),
+    ("03", {"target_year": "1850"}, "03_september_2013: target_year=1850 is out of range"),
+    ("03", {"target_year": "2007"}, "reference_year and target_year are both 2007"),
+    ("05", {"roi_rule": "5"}, "malformed ROI rule '5'"),
+    ("05", {"members": "-1"}, "members=-1 is out of range"),
+    ("05", {"steps": "0"}, "steps=0 is out of range"),
+    ("05", {"steps": "True"}, "steps=True should be an int"),
+    ("04", {"target_month": "2013-13"}, "target_month='2013-13' is not a month"),
+    ("10", {"methods": "['saliency']"}, "10_explore: method='saliency' is not allowed"),
+    ("10", {"target_months": "['2013-09', 'Sept']"}, "target_month='Sept' is not a month"),
+    ("02", {"seed": "zero"}, "02_emulated_arctic: parameter seed='zero' should be of type int"),
+])
+def test_bad_run_parameters_are_checked_by_the_run_configuration(chapter: str, parameters: dict[str, str],
+                                                                 message: str) -> None:
+    with pytest.raises(book.BookError, match=message) as caught:
+        book.check_parameters(book.find_chapter(ROOT, chapter), parameters)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_parameters_for_the_data_fail_before_papermill(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("papermill started"))
+    with pytest.raises(book.BookError, match="03_september_2013: target_year=2030: the emulated data cover "
+                                             "1979-01 to 2020-12 and hold no 2030-09"):
+        book.run_chapter("03", {"resolution_km": "200", "target_year": "2030"}, ROOT)
+    with pytest.raises(book.BookError, match="05_gradient_attribution: target_month='1979-06' at lead 1"):
+        book.run_chapter("05", {"resolution_km": "200", "target_month": "1979-06"}, ROOT)
+    with pytest.raises(book.BookError, match="selects no ocean cell"):
+        book.build_book(ROOT, parameters={"resolution_km": 200, "roi_rule": "threshold:1.0"})
+    book.check_against_data(book.find_chapter(ROOT, "03"), {"figure_dir": "elsewhere"})  # no data needed
+
+
+def test_good_parameters_come_back_in_the_chapters_types() -> None:
+    assert book.check_parameters(book.find_chapter(ROOT, "05"), {
+        "leads": "[1, 3]", "width": "1", "roi_rule": "top_fraction:0.05", "target_year": "2012"}) == {
+        "leads": [1, 3], "width": 1.0, "roi_rule": "top_fraction:0.05", "target_year": 2012}
+    assert book.check_parameters(book.find_chapter(ROOT, "10"), {"methods": "['smoothgrad']"}) == {
+        "methods": ["smoothgrad"]}
 
 
 def test_cli_reports_bad_parameter_with_exit_code_2() -> None:

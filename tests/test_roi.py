@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from icegrad import grid
+from icegrad.config import RunConfig
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.io import write_netcdf
@@ -74,11 +75,16 @@ def planted(*parts: tuple[slice | int, slice | int]) -> np.ndarray:
     return mask
 
 
-def test_default_threshold_selects_the_planted_gains(ds: xr.Dataset) -> None:
+def test_default_rule_is_the_run_configurations_and_selects_changes_of_either_sign(ds: xr.Dataset) -> None:
     roi = region_of_interest(ds)
     assert roi.name == "roi" and roi.dtype == bool and roi.dims == ("y", "x")
-    np.testing.assert_array_equal(roi.values, planted(GAIN_BLOCK, SPECK))
-    assert roi.attrs["rule"] == "threshold:0.5"
+    np.testing.assert_array_equal(roi.values, planted(GAIN_BLOCK, SPECK))  # the loss (-0.3) is below 0.5
+    assert roi.attrs["rule"] == "threshold:0.5,sign:abs" == str(RoiRule.parse(RunConfig().roi_rule))
+    deeper_loss = ds.copy(deep=True)  # 2007 held 0.9 where 2013 holds 0.0: a loss of 0.9
+    september_2007 = deeper_loss["siconca"].sel(time="2007-09-01")
+    deeper_loss["siconca"].loc[{"time": "2007-09-01"}] = september_2007.where(~planted(LOSS_BLOCK), 0.9)
+    both = region_of_interest(deeper_loss).values
+    np.testing.assert_array_equal(both, planted(GAIN_BLOCK, SPECK, LOSS_BLOCK))
     assert (roi.attrs["reference_year"], roi.attrs["target_year"], roi.attrs["month"]) == (2007, 2013, 9)
     assert roi.attrs["n_cells"] == 21
     assert roi.attrs["area_km2"] == pytest.approx(21 * RES**2)

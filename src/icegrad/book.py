@@ -16,39 +16,31 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import papermill
 import yaml
 
-from icegrad import grid
-from icegrad.data.schema import DATA_SOURCES
+from icegrad import config as run_config
+from icegrad.errors import IcegradError
 from icegrad.io import parameter_key
+from icegrad.writable import check_store_folder
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib")
 BOOK_DIR = "book"
 
-#: Parameters whose values are restricted to a known set, whichever chapter uses them.
-PARAMETER_CHOICES: dict[str, tuple[Any, ...]] = {
-    "data_source": DATA_SOURCES,
-    "resolution_km": grid.SUPPORTED_RESOLUTIONS_KM,
-    "month": tuple(range(1, 13)),
-}
+#: Run parameters whose validity depends on the data: changing one makes :func:`check_against_data` load it.
+DATA_PARAMETERS = ("data_source", "resolution_km", "reference_year", "target_year", "month", "target_month",
+                   "leads", "roi_rule")
+
+#: List parameters (chapter 10's, 11's) whose every element is checked as the named run parameter.
+ELEMENT_PARAMETERS = {"methods": "method", "target_months": "target_month", "target_years": "target_year"}
 
 
-def parameter_choices() -> dict[str, tuple[Any, ...]]:
-    """:data:`PARAMETER_CHOICES` plus the attribution methods and baselines.
-
-    Those two come from :mod:`icegrad.attribution`, which imports TensorFlow, so they are looked up
-    only when a chapter's parameters are checked, never on ``import icegrad.book``.
-    """
-    from icegrad.attribution.methods import METHODS
-    from icegrad.attribution.references import BASELINES
-
-    return {**PARAMETER_CHOICES, "method": METHODS, "baseline": BASELINES}
-
-
-class BookError(ValueError):
+class BookError(IcegradError):
     """A chapter name or parameter that the book does not have, or a failed build step."""
 
 
@@ -99,24 +91,73 @@ def find_chapter(root: Path, name: str) -> Path:
 def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``parameters`` against the notebook's ``parameters`` cell; return them coerced.
 
-    Unknown names and values of the wrong type (or outside :data:`PARAMETER_CHOICES`) raise
-    :class:`BookError` naming the parameter and what it accepts.
+    Names that are run parameters (fields of :class:`icegrad.config.RunConfig`) are checked by building
+    the run configuration from the chapter's declared defaults with ``parameters`` replaced, so every
+    range and choice is the configuration's; the ROI rule's grammar too. Other names are checked
+    against the type of their declared default. Any bad value raises :class:`BookError` in one line
+    naming the chapter, the parameter and the fix, before papermill starts.
     """
     declared = papermill.inspect_notebook(str(notebook))
     if not declared:
         raise BookError(f"{notebook.name} has no cell tagged 'parameters'")
-    checked: dict[str, Any] = {}
-    for name, value in parameters.items():
-        if name not in declared:
-            raise BookError(f"{notebook.stem} has no parameter {name!r}; its parameters are: "
-                            + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items()))
-        default = _literal(declared[name]["default"])
-        value = _coerce(name, value, default)
-        choices = parameter_choices().get(name)
-        if choices is not None and value not in choices:
-            raise BookError(f"parameter {name}={value!r} is not allowed; choose one of {choices}")
-        checked[name] = value
-    return checked
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        raise BookError(f"{notebook.stem} has no parameter {unknown[0]!r}; its parameters are: "
+                        + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items()))
+    defaults = {name: _literal(spec["default"]) for name, spec in declared.items()}
+    fields = set(run_config.defaults())
+    try:
+        config = run_config.check(_run_config(notebook, parameters))
+        checked = {name: _as_declared(getattr(config, name), defaults[name])
+                   for name in parameters if name in fields}
+        for name, value in parameters.items():
+            if name not in fields:
+                checked[name] = _coerce(name, value, defaults[name])
+                if name in ELEMENT_PARAMETERS:
+                    for element in checked[name]:
+                        run_config.RunConfig.from_parameters({ELEMENT_PARAMETERS[name]: element}, config)
+    except IcegradError as err:
+        raise BookError(f"{notebook.stem}: {err}") from None
+    return {name: checked[name] for name in parameters}
+
+
+def check_against_data(notebook: Path, parameters: Mapping[str, Any],
+                       datasets: dict[tuple[str, int], xr.Dataset] | None = None) -> None:
+    """Check checked ``parameters`` against the data the chapter will load (years, forecast starts, ROI).
+
+    Only when a parameter of :data:`DATA_PARAMETERS` is changed: the chapter's defaults fit the
+    book's data. The dataset is loaded from the cache (or built: the chapter would build it first
+    thing anyway), so a year the data do not cover fails before papermill starts. ``datasets``
+    keeps loaded datasets by (source, resolution) across the chapters of one build.
+    """
+    if not set(parameters) & set(DATA_PARAMETERS):
+        return
+    from icegrad.data import load_dataset
+    from icegrad.run_checks import check_run
+
+    config = _run_config(notebook, parameters)
+    datasets = {} if datasets is None else datasets
+    key = (config.data_source, config.resolution_km)
+    try:
+        if key not in datasets:
+            datasets[key] = load_dataset(config.data_source, resolution_km=config.resolution_km)
+        check_run(config, datasets[key])
+    except IcegradError as err:
+        raise BookError(f"{notebook.stem}: {err}") from None
+
+
+def _run_config(notebook: Path, parameters: Mapping[str, Any]) -> run_config.RunConfig:
+    """The run configuration of a chapter: its declared defaults with ``parameters`` (run ones) replaced."""
+    fields = set(run_config.defaults())
+    declared = papermill.inspect_notebook(str(notebook))
+    base = run_config.RunConfig.from_parameters(
+        {name: _literal(spec["default"]) for name, spec in declared.items() if name in fields})
+    return run_config.RunConfig.from_parameters({k: v for k, v in parameters.items() if k in fields}, base)
+
+
+def _as_declared(value: Any, default: Any) -> Any:
+    """A configuration value in the form of the chapter's declared default (a list stays a list)."""
+    return list(value) if isinstance(default, list) and isinstance(value, tuple) else value
 
 
 def _literal(text: str) -> Any:
@@ -141,7 +182,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return float(parsed)
     if isinstance(default, list | tuple) and isinstance(parsed, list | tuple):
         return type(default)(parsed)
-    raise BookError(f"parameter {name}={value!r} should be a {type(default).__name__} "
+    raise BookError(f"parameter {name}={value!r} should be of type {type(default).__name__} "
                     f"like its default {default!r}")
 
 
@@ -152,8 +193,12 @@ def execute_chapter(notebook: Path, output: Path, parameters: Mapping[str, Any] 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     print(f"executing {notebook.name} {checked or ''}", flush=True)
-    papermill.execute_notebook(str(notebook), str(output), parameters=checked, cwd=str(output.parent),
-                               kernel_name="python3", progress_bar=progress)
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=checked, cwd=str(output.parent),
+                                   kernel_name="python3", progress_bar=progress)
+    except papermill.PapermillExecutionError as err:
+        err.add_note(f"the executed notebook {output} shows the cell's traceback")
+        raise
     print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
     return output
 
@@ -183,8 +228,11 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     per_notebook = {
         nb: {k: v for k, v in shared.items() if k in papermill.inspect_notebook(str(nb))} for nb in notebooks
     }
+    datasets: dict[tuple[str, int], xr.Dataset] = {}
     for nb, params in per_notebook.items():
-        check_parameters(nb, params)
+        check_against_data(nb, check_parameters(nb, params), datasets)
+    del datasets  # the chapters load their own; free the memory before they run
+    check_store_folder(stage, "staging folder")
     stage_sources(root, stage)
     start = time.perf_counter()
     for number, nb in enumerate(notebooks, 1):
@@ -214,5 +262,7 @@ def run_chapter(name: str, parameters: Mapping[str, Any], root: Path | None = No
     root = root or repository_root()
     notebook = find_chapter(root, name)
     checked = check_parameters(notebook, parameters)
-    folder = root / "_build" / "runs" / f"{notebook.stem}-{parameter_key(checked)}"
+    check_against_data(notebook, checked)
+    folder = check_store_folder(root / "_build" / "runs" / f"{notebook.stem}-{parameter_key(checked)}",
+                                "run folder")
     return execute_chapter(notebook, folder / notebook.name, checked, progress=progress)

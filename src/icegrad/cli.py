@@ -8,6 +8,12 @@
     icegrad chapters                                    list the book's chapters and their parameters
     icegrad run 03 -p target_year 2012                  re-execute one chapter with other parameters
     icegrad book                                        execute every chapter and build the HTML
+    icegrad cache info | verify | clear [--stage NAME]  describe, check or empty the cache
+
+Every flag's default and range is icegrad.config.RunConfig's. Every value, the ROI rule and the output
+or store path are checked before any data is built; then the data's years and forecast starts, before
+any model is trained. A bad value is one line ``icegrad: error: ...`` (exit 2); ``--refresh`` recomputes
+cache entries written before the command started.
 """
 
 from __future__ import annotations
@@ -15,12 +21,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import Any
 
-from icegrad import grid
-from icegrad.data.schema import DATA_SOURCES
+from icegrad import config as run_config
+from icegrad.config import DEFAULTS, RunConfig
+from icegrad.errors import IcegradError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+# Run parameters as CLI flags: RunConfig field -> flag. Defaults and help come from the configuration.
+DATA_FLAGS = {"data_source": "--source", "resolution_km": "--resolution"}
+MODEL_FLAGS = {"members": "--members", "width": "--width", "epochs": "--epochs", "weights": "--weights"}
+ATTRIBUTION_FLAGS = {"leads": "--leads", "steps": "--steps", "baseline": "--baseline",
+                     "reference_year": "--reference-year", "target_year": "--target-year", "month": "--month",
+                     "roi_rule": "--roi-rule"}
+CHOICES = {"data_source": run_config.DATA_SOURCES, "resolution_km": run_config.RESOLUTIONS_KM,
+           "baseline": run_config.BASELINES}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line ``icegrad: error: ...`` like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"icegrad: error: {message}; see '{self.prog} --help'\n")
 
 
 def _parameters(pairs: Sequence[Sequence[str]] | None) -> dict[str, str]:
@@ -32,11 +57,50 @@ def _add_parameter_option(parser: argparse.ArgumentParser) -> None:
                         help="set a chapter parameter (repeatable)")
 
 
+def _add_run_options(parser: argparse.ArgumentParser, flags: dict[str, str]) -> None:
+    """One flag per run parameter, its default and help taken from :class:`~icegrad.config.RunConfig`."""
+    for name, flag in flags.items():
+        default = getattr(DEFAULTS, name)
+        options: dict[str, Any] = {"dest": name, "help": run_config.help_text(name)}
+        if isinstance(default, tuple):
+            options.update(nargs="+", type=type(default[0]), default=list(default))
+        else:
+            options.update(type=type(default), default=default)
+        if name in CHOICES:
+            options["choices"] = CHOICES[name]
+        parser.add_argument(flag, **options)
+
+
+def _add_refresh_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--refresh", action="store_true",
+                        help="recompute cache entries written before now instead of reading them")
+
+
+def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
+    """The run configuration of the parsed flags (and ``fields``), every check without data made."""
+    known = run_config.defaults()
+    values = {name: value for name, value in vars(args).items() if name in known}
+    return run_config.check(RunConfig.from_parameters({**values, **fields}))
+
+
+def _refresh(args: argparse.Namespace) -> None:
+    """With ``--refresh``, mark now as the instant before which cache entries are recomputed.
+
+    Set in the environment, so papermill's kernels (``icegrad run``/``book``) inherit it too.
+    """
+    if getattr(args, "refresh", False):
+        from icegrad import cache
+
+        os.environ[cache.REFRESH_ENV] = repr(time.time())
+
+
 def _cmd_data(args: argparse.Namespace) -> int:
+    _config(args)
+    _refresh(args)
     from icegrad.data import load_dataset
     from icegrad.diagnostics import sea_ice_extent
 
-    ds = load_dataset(args.source, resolution_km=args.resolution)
+    ds = load_dataset(args.data_source, resolution_km=args.resolution_km)
     print(ds)
     september = sea_ice_extent(ds.siconca.sel(time=ds.time.dt.month == 9))
     print("\nSeptember sea-ice extent (million km2):")
@@ -46,12 +110,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _refresh(args)
     from icegrad import pipeline
     from icegrad.model.skill import evaluate_skill, skill_table
 
-    ds = pipeline.dataset(args.source, args.resolution)
-    ens = pipeline.ensemble(ds, members=args.members, width=args.width, epochs=args.epochs,
-                            weights=args.weights or None)
+    ds = pipeline.dataset(config.data_source, config.resolution_km)
+    ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
+                            weights=config.weights)
     print(ens)
     if args.skill:
         print(skill_table(evaluate_skill(ens, ds)).to_string())
@@ -59,63 +125,55 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_attribute(args: argparse.Namespace) -> int:
-    from icegrad.attribution.methods import METHODS
-    from icegrad.roi import RoiRule
+    """Every check first (flags, ROI rule, output or store path, then the data's span), then the work."""
+    from icegrad.writable import check_output_file, check_store_folder
 
-    unknown = [m for m in args.method if m not in METHODS]
-    if unknown:  # checked before any data is loaded or model trained
-        raise ValueError(f"unknown method(s) {unknown}; choose one of {METHODS}")
-    if args.roi_rule:
-        RoiRule.parse(args.roi_rule)
+    config = _config(args, target_month=args.target_months[0], method=args.methods[0])
+    for month in args.target_months:
+        RunConfig.from_parameters({"target_month": month}, config)
+    for method in args.methods:
+        RunConfig.from_parameters({"method": method}, config)
     if args.sweep:
-        return _attribute_sweep(args)
-    if args.scheduler:
-        raise ValueError("--scheduler runs a sweep on a Dask cluster; add --sweep STORE to use it")
-    if len(args.target_month) > 1 or len(args.method) > 1:
-        raise ValueError("several target months or methods make a sweep: add --sweep STORE "
-                         "(or give one --target-month and one --method for a single netCDF file)")
+        check_store_folder(args.sweep, "sweep store")
+    elif args.scheduler:
+        raise IcegradError("--scheduler runs a sweep on a Dask cluster; add --sweep STORE to use it")
+    elif len(args.target_months) > 1 or len(args.methods) > 1:
+        raise IcegradError("several target months or methods make a sweep: add --sweep STORE "
+                           "(or give one --target-month and one --method for a single netCDF file)")
+    else:
+        check_output_file(args.output)
+    _refresh(args)
+    if args.sweep:
+        return _attribute_sweep(args, config)
+    from icegrad.data import load_dataset
+    from icegrad.run_checks import check_run
+
+    ds = load_dataset(config.data_source, resolution_km=config.resolution_km)
+    check_run(config, ds)  # years, forecast starts and ROI, before TensorFlow is imported or a model trained
     from icegrad import pipeline
     from icegrad.attribution.results import save_result
 
-    ds = pipeline.dataset(args.source, args.resolution)
-    roi = pipeline.region(ds, args.reference_year, args.target_year, args.month, args.roi_rule)
-    ens = pipeline.ensemble(ds, members=args.members, width=args.width, epochs=args.epochs,
-                            weights=args.weights or None)
-    result = pipeline.attributions(ds, ens, roi, args.target_month[0], leads=args.leads,
-                                   method=args.method[0], steps=args.steps, baseline=args.baseline)
+    roi = pipeline.region(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
+    ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
+                            weights=config.weights)
+    result = pipeline.attributions(ds, ens, roi, config.target_month, leads=config.leads,
+                                   method=config.method, steps=config.steps, baseline=config.baseline)
     path = save_result(result, args.output)
-    print(f"attributions ({args.method[0]}, leads {args.leads}) written to {path}")
+    print(f"attributions ({config.method}, leads {list(config.leads)}) written to {path}")
     return 0
 
 
-def _attribute_sweep(args: argparse.Namespace) -> int:
+def _attribute_sweep(args: argparse.Namespace, config: RunConfig) -> int:
     """Every (target month, lead, member, method) job into the store ``--sweep``; a rerun does the missing."""
     from icegrad.attribution.sweep import sweep_command
 
     where = f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process"
-    jobs = len(args.target_month) * len(args.leads) * args.members * len(args.method)
+    jobs = len(args.target_months) * len(config.leads) * config.members * len(args.methods)
     print(f"sweep of {jobs} job(s) into {args.sweep}, {where}", flush=True)
-    report = sweep_command(args.sweep, target_months=args.target_month, leads=args.leads, methods=args.method,
-                           data_source=args.source, resolution_km=args.resolution, members=args.members,
-                           width=args.width, epochs=args.epochs, weights=args.weights or None,
-                           scheduler=args.scheduler, progress=not args.quiet, steps=args.steps,
-                           baseline=args.baseline, reference_year=args.reference_year,
-                           target_year=args.target_year, month=args.month, roi_rule=args.roi_rule)
+    report = sweep_command(args.sweep, config, target_months=args.target_months, methods=args.methods,
+                           scheduler=args.scheduler, progress=not args.quiet)
     print(report)
     return 0
-
-
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", default="emulated", choices=DATA_SOURCES)
-    parser.add_argument("--resolution", type=int, default=100, choices=grid.SUPPORTED_RESOLUTIONS_KM)
-
-
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--members", type=int, default=5, help="ensemble members (default 5)")
-    parser.add_argument("--width", type=float, default=None,
-                        help="IceNet filter factor (paper: 2; default: TrainConfig's)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig's)")
-    parser.add_argument("--weights", default="", help="folder with the IceNet release's h5 files")
 
 
 def _cmd_chapters(args: argparse.Namespace) -> int:
@@ -133,6 +191,7 @@ def _cmd_chapters(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from icegrad.book import run_chapter
 
+    _refresh(args)  # run_chapter checks every parameter before papermill starts
     output = run_chapter(args.chapter, _parameters(args.parameter), progress=not args.quiet)
     print(f"executed notebook: {output}")
     return 0
@@ -141,9 +200,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from icegrad.book import build_book
 
+    _refresh(args)
     html = build_book(parameters=_parameters(args.parameter), progress=not args.quiet,
                       html=not args.no_html)
     print(f"book built: {html}")
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from icegrad import cache
+
+    if args.action == "info":
+        print(cache.describe())
+        return 0
+    if args.action == "verify":
+        report, n_bad = cache.verify()
+        print(report)
+        return 1 if n_bad else 0
+    n = cache.clear(args.stage)
+    print(f"removed {n} cache entr{'y' if n == 1 else 'ies'}"
+          + (f" of stage {args.stage}" if args.stage else ""))
     return 0
 
 
@@ -168,37 +244,31 @@ LocalCUDACluster() from Python. Workers need icegrad and the same icegrad cache 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="icegrad", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="icegrad", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="build or load a monthly dataset and print a summary")
-    _add_data_options(data)
+    _add_run_options(data, DATA_FLAGS)
+    _add_refresh_option(data)
     data.set_defaults(func=_cmd_data)
 
     train = sub.add_parser("train", help="train (or load from the cache) an IceNet ensemble")
-    _add_data_options(train)
-    _add_model_options(train)
+    _add_run_options(train, {**DATA_FLAGS, **MODEL_FLAGS})
     train.add_argument("--skill", action="store_true", help="print test-year skill against the baselines")
+    _add_refresh_option(train)
     train.set_defaults(func=_cmd_train)
 
     attribute = sub.add_parser(
         "attribute", help="attribute the ROI forecast of a target month to the inputs (or sweep many)",
         description=SWEEP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_data_options(attribute)
-    _add_model_options(attribute)
-    attribute.add_argument("--target-month", nargs="+", default=["2013-09"], metavar="YYYY-MM",
-                           help="target month(s) (default 2013-09; several only with --sweep)")
-    attribute.add_argument("--leads", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
-    attribute.add_argument("--method", nargs="+", default=["integrated_gradients"], metavar="METHOD",
-                           help="integrated_gradients, vanilla_gradient, gradient_x_input or smoothgrad "
+    _add_run_options(attribute, {**DATA_FLAGS, **MODEL_FLAGS, **ATTRIBUTION_FLAGS})
+    attribute.add_argument("--target-month", dest="target_months", nargs="+", default=[DEFAULTS.target_month],
+                           metavar="YYYY-MM",
+                           help=run_config.help_text("target_month") + "; several only with --sweep")
+    attribute.add_argument("--method", dest="methods", nargs="+", default=[DEFAULTS.method], metavar="METHOD",
+                           help=f"{run_config.help_text('method')}: one of {', '.join(run_config.METHODS)} "
                                 "(several only with --sweep)")
-    attribute.add_argument("--steps", type=int, default=64, help="integration steps for IG")
-    attribute.add_argument("--baseline", default="climatology", choices=("climatology", "zeros"))
-    attribute.add_argument("--reference-year", type=int, default=2007)
-    attribute.add_argument("--target-year", type=int, default=2013)
-    attribute.add_argument("--month", type=int, default=9, help="calendar month of the ROI comparison")
-    attribute.add_argument("--roi-rule", default=None, help="ROI rule string (default: the book's)")
     attribute.add_argument("--output", default="attributions.nc", help="netCDF file to write")
     attribute.add_argument("--sweep", metavar="STORE", default=None,
                            help="run every (target month, lead, member, method) job into the sweep store "
@@ -207,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Dask distributed scheduler (tcp://HOST:8786) to run the sweep on; "
                                 "default: in this process")
     attribute.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_refresh_option(attribute)
     attribute.set_defaults(func=_cmd_attribute)
 
     listing = sub.add_parser("chapters", help="list the chapters and their parameters")
@@ -216,23 +287,67 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("chapter", help="chapter file name, stem or number (e.g. 03)")
     _add_parameter_option(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_refresh_option(run)
     run.set_defaults(func=_cmd_run)
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML into _build/html")
     _add_parameter_option(book)
     book.add_argument("--no-html", action="store_true", help="execute the chapters only")
     book.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_refresh_option(book)
     book.set_defaults(func=_cmd_book)
+
+    cache = sub.add_parser("cache", help="describe, verify or clear icegrad's cache")
+    cache.add_argument("action", choices=("info", "verify", "clear"),
+                       help="info: what is cached; verify: check every entry (exit 1 if one is bad); "
+                            "clear: remove entries")
+    cache.add_argument("--stage", default=None, help="with clear: only this stage's entries")
+    cache.set_defaults(func=_cmd_cache)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors are one line ``icegrad: error: ...``, bugs keep their traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:  # icegrad's errors all derive from ValueError and say how to fix it
-        print(f"icegrad: error: {err}", file=sys.stderr)
-        return 2
+    except IcegradError as err:  # the input's fault: the message names the value and the fix
+        return _fail(str(err))
+    except OSError as err:  # the filesystem's: name the path
+        return _fail(_os_message(err))
+    except KeyboardInterrupt:
+        print("icegrad: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if _is_failed_cell(err):  # a chapter's cell raised: its traceback is in the executed notebook
+            return _fail(_cell_message(err))
+        raise  # a bug: keep the traceback
+
+
+def _fail(message: str) -> int:
+    print(f"icegrad: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _os_message(err: OSError) -> str:
+    if err.filename is None:
+        return str(err) or type(err).__name__
+    what = err.strerror or type(err).__name__
+    paths = repr(str(err.filename)) + (f" -> {str(err.filename2)!r}" if err.filename2 else "")
+    return f"{what}: {paths}; check the path exists, is of the right kind and is writable"
+
+
+def _is_failed_cell(err: Exception) -> bool:
+    """Whether ``err`` is papermill's failed-cell error (papermill is only imported if a chapter ran)."""
+    exceptions = sys.modules.get("papermill.exceptions")
+    return exceptions is not None and isinstance(err, exceptions.PapermillExecutionError)
+
+
+def _cell_message(err: Any) -> str:
+    """Cell, error and executed notebook of a papermill failure (the notebook holds the traceback)."""
+    evalue = (str(err.evalue).strip().splitlines() or [""])[0]
+    notes = "; ".join(getattr(err, "__notes__", []))
+    return f"cell {err.cell_index} (In [{err.exec_count}]) raised {err.ename}: {evalue}; {notes}"
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from icegrad.errors import ConfigError
@@ -119,7 +120,23 @@ class RunConfig:
 
 def defaults() -> dict[str, Any]:
     """Every run parameter's default, by name (what the chapters' parameters cells must state)."""
-    return RunConfig().as_dict()
+    return DEFAULTS.as_dict()
+
+
+def check(config: RunConfig) -> RunConfig:
+    """``config`` once the checks beyond its fields also pass (ROI rule grammar, weights folder); no data.
+
+    Why not in ``__post_init__``: :mod:`icegrad.roi` takes its default rule from this module, so it can
+    only be imported once this module is loaded, and it pulls in NumPy and xarray, which a plain
+    :class:`RunConfig` does not need. The CLI, ``icegrad run`` and the pipeline call this.
+    """
+    from icegrad.roi import RoiRule
+
+    RoiRule.parse(config.roi_rule)
+    if config.weights and not Path(config.weights).expanduser().is_dir():
+        raise ConfigError(f"weights={config.weights!r} is not a folder; give the folder holding the IceNet "
+                          "release's network_tempscaled_<seed>.h5 files, or '' to train the book's networks")
+    return config
 
 
 def help_text(name: str) -> str:
@@ -127,7 +144,7 @@ def help_text(name: str) -> str:
     spec = next((s for s in dataclasses.fields(RunConfig) if s.name == name), None)
     if spec is None:
         raise ConfigError(f"unknown run parameter {name!r}")
-    default = getattr(RunConfig(), name)
+    default = getattr(DEFAULTS, name)
     return f"{spec.metadata['help']} (default {default!r})"
 
 
@@ -137,13 +154,17 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         try:
             value = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise ConfigError(f"{name}={value!r} is not a {type(default).__name__} like its default "
+            raise ConfigError(f"{name}={value!r} is not {_a(type(default).__name__)} like its default "
                               f"{default!r}") from None
     if isinstance(default, tuple) and isinstance(value, list | tuple):
         return tuple(value)
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def _check_field(spec: dataclasses.Field[Any], value: Any) -> None:
@@ -153,7 +174,7 @@ def _check_field(spec: dataclasses.Field[Any], value: Any) -> None:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         wrong_type = False
     if wrong_type:
-        raise ConfigError(f"{spec.name}={value!r} should be a {expected.__name__} like its default "
+        raise ConfigError(f"{spec.name}={value!r} should be {_a(expected.__name__)} like its default "
                           f"{default!r}")
     choices = spec.metadata.get("choices")
     if choices is not None and value not in choices:
@@ -193,3 +214,7 @@ def _check_years(config: RunConfig) -> None:
         if span_b[0] <= span_a[1]:
             raise ConfigError(f"{name_b}={span_b!r} must start after {name_a}={span_a!r} ends: the splits "
                               "are in time order without overlap")
+
+
+DEFAULTS = RunConfig()
+"""The defaults as a configuration: what function signatures across the package take their defaults from."""

@@ -15,3 +15,7 @@ class IcegradError(ValueError):
 
 class ConfigError(IcegradError):
     """A run configuration value out of its valid range (see :mod:`icegrad.config`)."""
+
+
+class PathError(IcegradError):
+    """An output file or store folder that cannot be written where the user pointed it."""

@@ -24,6 +24,8 @@ import numpy as np
 import pyproj
 import xarray as xr
 
+from icegrad.errors import IcegradError
+
 EASE2_NORTH_EPSG = 6931
 BASE_RESOLUTION_KM = 25
 BASE_SIZE = 432
@@ -31,7 +33,7 @@ SUPPORTED_RESOLUTIONS_KM = (25, 50, 100, 200)
 GRID_HALF_WIDTH_M = BASE_SIZE * BASE_RESOLUTION_KM * 1000 / 2  # 5400 km
 
 
-class GridError(ValueError):
+class GridError(IcegradError):
     """A resolution or array that does not match the EASE-Grid 2.0 layouts icegrad supports."""
 
 

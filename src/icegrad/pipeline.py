@@ -6,6 +6,10 @@ configuration and a fingerprint of the data, attributions by method settings and
 inputs and ROI), so the model is trained once for the whole book and a chapter re-run with another
 method or lead recomputes only the attributions.
 
+Every default is :class:`icegrad.config.RunConfig`'s. :func:`check_run` (from :mod:`icegrad.run_checks`)
+makes the checks that need the data (years and forecast starts the source covers, a ROI that selects
+ocean), so a caller fails in seconds, before :func:`ensemble` trains for minutes.
+
 Example
 -------
 >>> ds = dataset("emulated", 200)                                   # doctest: +SKIP
@@ -26,41 +30,49 @@ from icegrad.attribution import attribute_forecast
 from icegrad.attribution.baselines import permutation_importance
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
-from icegrad.attribution.targets import check_leads, forecast_start
+from icegrad.attribution.targets import check_count, check_leads, forecast_start
+from icegrad.config import DEFAULTS
 from icegrad.data import inputs as data_inputs
 from icegrad.data import load_dataset, real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.train import TrainConfig, load_or_train
 from icegrad.model.weights import load_icenet_release
 from icegrad.roi import region_of_interest
+from icegrad.run_checks import check_run as check_run
 
-BOOK_ROI_RULE = "threshold:0.5,sign:abs"
-"""The book's ROI rule: cells where September SIC changed by at least 0.5 between the two years."""
+BOOK_ROI_RULE = DEFAULTS.roi_rule
+"""The book's ROI rule (the run configuration's): cells where SIC changed by at least 0.5 either way."""
 
 
-def dataset(data_source: str = "emulated", resolution_km: int = 100) -> xr.Dataset:
+def dataset(data_source: str = DEFAULTS.data_source,
+            resolution_km: int = DEFAULTS.resolution_km) -> xr.Dataset:
     """The monthly dataset of ``data_source`` at ``resolution_km`` (cached by its loader)."""
     return load_dataset(data_source, resolution_km=resolution_km)
 
 
-def region(ds: xr.Dataset, reference_year: int = 2007, target_year: int = 2013, month: int = 9,
+def region(ds: xr.Dataset, reference_year: int = DEFAULTS.reference_year,
+           target_year: int = DEFAULTS.target_year, month: int = DEFAULTS.month,
            roi_rule: str | None = BOOK_ROI_RULE) -> xr.DataArray:
     """The region of interest (see :func:`icegrad.roi.region_of_interest`; cheap, not cached)."""
     return region_of_interest(ds, reference_year, target_year, month, roi_rule or BOOK_ROI_RULE)
 
 
-def ensemble(ds: xr.Dataset, members: int = 5, width: float | None = None, epochs: int | None = None,
-             weights: str | Path | None = None, seed_base: int = 36) -> IceNetEnsemble:
+def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | None = DEFAULTS.width,
+             epochs: int | None = DEFAULTS.epochs, weights: str | Path | None = DEFAULTS.weights,
+             seed_base: int = 36) -> IceNetEnsemble:
     """The trained IceNet ensemble for ``ds``: from the cache, trained once, or the original release.
 
     ``weights`` names a folder holding the IceNet release's ``network_tempscaled_<seed>.h5`` files;
     when given, those networks are loaded (``members`` of them, seeds 36 upwards) instead of training.
     ``width`` is IceNet's filter factor (2 in the paper; the book uses a narrow network on CPU);
-    ``width`` and ``epochs`` left as None take :class:`~icegrad.model.train.TrainConfig`'s defaults.
+    ``width`` and ``epochs`` given as None take :class:`~icegrad.model.train.TrainConfig`'s defaults.
     Data without ERA5 fields (``data_source="nsidc"``) train the same network on the 21 SIC-only
     channels, and a record ending before 2020 gets test years inside it
     (:mod:`icegrad.data.real_record`).
     """
+    check_count("members", members)
+    if epochs is not None:
+        check_count("epochs", epochs)
     if weights:
         release = load_icenet_release(weights, range(seed_base, seed_base + members),
                                       height=ds.sizes["y"], width=ds.sizes["x"])
@@ -97,9 +109,10 @@ def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: i
     return climatology_baseline(inputs, month=start.month, years=range(years[0], years[1] + 1))
 
 
-def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray, target_month: str = "2013-09",
-                 leads: Sequence[int] = (1, 2, 3, 4, 5, 6), method: str = "integrated_gradients",
-                 steps: int = 64, baseline: str = "climatology", **options: object) -> xr.Dataset:
+def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
+                 target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
+                 method: str = DEFAULTS.method, steps: int = DEFAULTS.steps,
+                 baseline: str = DEFAULTS.baseline, **options: object) -> xr.Dataset:
     """Attributions of every member's ROI forecast for ``target_month`` at each lead (cached).
 
     ``baseline`` is ``"climatology"`` (the training-years mean input of each lead's start month: the

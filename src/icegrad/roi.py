@@ -8,9 +8,9 @@ The rule
 --------
 A *score* is computed per ocean cell from ``d = SIC(target_year, month) - SIC(reference_year, month)``:
 
-* ``sign:positive`` (default): ``score = d`` — cells that gained ice (the 2013 rebound);
+* ``sign:positive`` (when a rule names no sign): ``score = d`` — cells that gained ice (the 2013 rebound);
 * ``sign:negative``: ``score = -d`` — cells that lost ice;
-* ``sign:abs``: ``score = |d|`` — any change.
+* ``sign:abs``: ``score = |d|`` — any change (the book's rule, :data:`DEFAULT_RULE`).
 
 Then one of two selections:
 
@@ -47,15 +47,18 @@ import xarray as xr
 from scipy import ndimage
 
 from icegrad import grid
+from icegrad.config import DEFAULTS
 from icegrad.data.schema import validate_monthly_dataset
+from icegrad.errors import IcegradError
 
-DEFAULT_RULE = "threshold:0.5"
+DEFAULT_RULE = DEFAULTS.roi_rule
+"""The run configuration's rule (:class:`icegrad.config.RunConfig`): SIC changed by >= 0.5 either way."""
 SELECTIONS = ("threshold", "top_fraction")
 SIGNS = ("positive", "negative", "abs")
 _CONNECTIVITY = np.ones((3, 3), dtype=bool)
 
 
-class RoiError(ValueError):
+class RoiError(IcegradError):
     """A region-of-interest request that cannot be met (bad rule, years or month; empty region)."""
 
 
@@ -188,9 +191,9 @@ def select_cells(diff: np.ndarray, ocean: np.ndarray, rule: RoiRule) -> np.ndarr
 
 def region_of_interest(
     ds: xr.Dataset,
-    reference_year: int = 2007,
-    target_year: int = 2013,
-    month: int = 9,
+    reference_year: int = DEFAULTS.reference_year,
+    target_year: int = DEFAULTS.target_year,
+    month: int = DEFAULTS.month,
     rule: str | RoiRule = DEFAULT_RULE,
 ) -> xr.DataArray:
     """The ROI mask (True inside) of ``rule`` for the SIC change from ``reference_year`` to ``target_year``.
@@ -272,9 +275,9 @@ def roi_summary(roi: xr.DataArray) -> RoiSummary:
 def compare_rules(
     ds: xr.Dataset,
     rules: Sequence[str | RoiRule],
-    reference_year: int = 2007,
-    target_year: int = 2013,
-    month: int = 9,
+    reference_year: int = DEFAULTS.reference_year,
+    target_year: int = DEFAULTS.target_year,
+    month: int = DEFAULTS.month,
 ) -> pd.DataFrame:
     """Size, centroid and overlap with the first rule's ROI for each rule: how much the choice matters.
 

@@ -12,11 +12,13 @@ from icegrad.attribution.api import attribute, attribute_forecast
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.results import REQUIRED_ATTRS, load_result, save_result
+from icegrad.config import RunConfig
 
 
 @pytest.fixture(scope="module")
 def result(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray) -> xr.Dataset:
-    return attribute([tiny_icenet, tiny_icenet], sample, roi, leads=(1, 3), steps=8, data_source="emulated")
+    return attribute([tiny_icenet, tiny_icenet], sample, roi, leads=(1, 3), steps=8, baseline="zeros",
+                     data_source="emulated")
 
 
 def test_result_follows_the_schema(result: xr.Dataset, sample: xr.DataArray) -> None:
@@ -68,8 +70,14 @@ def test_attribute_forecast_uses_each_leads_own_start(tiny_icenet: keras.Model, 
     ({"method": "deeplift"}, "unknown method.*integrated_gradients"),
     ({"baseline": "blurred"}, "unknown baseline.*zeros"),
     ({"baseline": "climatology"}, "needs climatology"),
-    ({"steps": 0}, "steps must be"),
+    ({"steps": 0}, "steps=0 must be a whole number >= 1"),
     ({"leads": (0,)}, "outside 1..6"),
+    ({"leads": True}, r"lead\(s\) \[True\] outside"),
+    ({"leads": (1, True)}, "outside 1..6"),
+    ({"steps": True}, "steps=True must be a whole number"),
+    ({"method": "smoothgrad", "samples": True}, "samples=True must be a whole number"),
+    ({"method": "smoothgrad", "noise_level": float("nan")}, "noise_level=nan must be a finite number"),
+    ({"method": "smoothgrad", "noise_level": float("inf")}, "noise_level=inf must be a finite number"),
 ])
 def test_bad_arguments_are_named(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray,
                                  kwargs: dict, message: str) -> None:
@@ -96,3 +104,57 @@ def test_climatology_baseline_is_used(tiny_icenet: keras.Model, sample: xr.DataA
     assert ds.attrs["baseline"].startswith("climatology")
     with pytest.raises(AttributionError, match="no input samples"):
         climatology_baseline(inputs, month=3)
+
+
+def test_default_baseline_is_the_run_configurations(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                                    roi: np.ndarray) -> None:
+    assert RunConfig().baseline == "climatology"
+    with pytest.raises(AttributionError, match="needs climatology"):  # the book's baseline, not zeros
+        attribute(tiny_icenet, sample, roi, 1, steps=2)
+
+
+def on_grid(sample: xr.DataArray, spacing: float = 100e3) -> xr.DataArray:
+    """The sample with projected x/y coordinates (metres), as icegrad's datasets carry them."""
+    side = sample.sizes["x"]
+    return sample.assign_coords(x=np.arange(side) * spacing, y=np.arange(side)[::-1] * spacing)
+
+
+def test_roi_and_land_are_matched_by_coordinates_not_position(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                                              roi: np.ndarray) -> None:
+    gridded = on_grid(sample)
+    mask = xr.DataArray(roi, dims=("y", "x"), coords={"y": gridded.y, "x": gridded.x})
+    by_array = attribute(tiny_icenet, gridded, roi, 1, "gradient_x_input")
+    flipped = mask.isel(y=slice(None, None, -1)).transpose("x", "y")  # same cells, other order and layout
+    by_coords = attribute(tiny_icenet, gridded, flipped, 1, "gradient_x_input")
+    xr.testing.assert_allclose(by_coords["attribution"], by_array["attribution"])
+    np.testing.assert_array_equal(by_coords["roi"].values, by_array["roi"].values)
+    land = xr.DataArray(np.zeros(roi.shape, bool), dims=("y", "x"), coords=mask.coords)
+    land[:, 20:25] = True  # the ROI's (columns 12-21) last two columns; mirrored, none of them
+    flipped_land = land.isel(x=slice(None, None, -1))
+    with_land = attribute(tiny_icenet, gridded, mask, 1, "gradient_x_input", land=flipped_land)
+    assert int(with_land["roi"].sum()) == 80
+
+
+@pytest.mark.parametrize("name", ["roi", "land"])
+def test_a_mask_of_another_grid_is_refused(tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray,
+                                           name: str) -> None:
+    gridded = on_grid(sample)
+    shifted = on_grid(sample, spacing=200e3)  # the same shape on a grid twice as coarse
+    mask = xr.DataArray(roi, dims=("y", "x"), coords={"y": shifted.y, "x": shifted.x})
+    arguments = {"roi": mask} if name == "roi" else {"roi": roi, "land": mask.copy(data=np.zeros_like(roi))}
+    with pytest.raises(AttributionError, match=f"{name}'s y coordinates .* do not match the input sample's"):
+        attribute(tiny_icenet, gridded, arguments.pop("roi"), 1, "vanilla_gradient", **arguments)
+    with pytest.raises(AttributionError, match="does not match the input sample's"):
+        attribute(tiny_icenet, gridded, roi[:30], 1, "vanilla_gradient")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.0, -1.0])
+def test_cell_area_must_be_finite_and_positive(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                               roi: np.ndarray, bad: float) -> None:
+    area = np.full(roi.shape, 1e4)
+    area[15, 15] = bad  # a cell inside the ROI
+    mask = xr.DataArray(roi, dims=("y", "x"), coords={"cell_area": (("y", "x"), area)})
+    with pytest.raises(AttributionError, match="cell_area holds 1 non-finite or non-positive value"):
+        attribute(tiny_icenet, sample, mask, 1, "vanilla_gradient")
+    uniform = attribute(tiny_icenet, sample, mask, 1, "vanilla_gradient", weighting="uniform")
+    assert np.isfinite(uniform["attribution"].values).all()

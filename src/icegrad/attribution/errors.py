@@ -7,6 +7,8 @@ Messages name the problem and the fix.
 
 from __future__ import annotations
 
+from icegrad.errors import IcegradError
 
-class AttributionError(ValueError):
+
+class AttributionError(IcegradError):
     """Bad input to an attribution: empty ROI, lead out of range, unknown method, NaNs, ..."""

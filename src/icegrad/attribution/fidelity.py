@@ -79,6 +79,7 @@ from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.results import validate_result
 from icegrad.attribution.targets import check_leads
+from icegrad.config import DEFAULTS
 from icegrad.variables import MONTHLY_VARIABLES, channel
 
 METHOD_SPECS: tuple[tuple[str, str], ...] = (
@@ -278,8 +279,8 @@ class FidelityRun:
         return truth_for(result, self.sensitivity, kind, self.references[label])
 
 
-def score_methods(ds: xr.Dataset, ens: object, roi: xr.DataArray, target_month: str = "2013-09",
-                  leads: Sequence[int] = (1, 2, 3, 4, 5, 6), steps: int = 64,
+def score_methods(ds: xr.Dataset, ens: object, roi: xr.DataArray, target_month: str = DEFAULTS.target_month,
+                  leads: Sequence[int] = DEFAULTS.leads, steps: int = DEFAULTS.steps,
                   specs: Sequence[tuple[str, str]] = METHOD_SPECS, linked_share: float = LINKED_SHARE,
                   **options: object) -> FidelityRun:
     """Attributions of every (method, baseline) in ``specs`` from the cached pipeline, each scored.

@@ -78,6 +78,7 @@ from icegrad.attribution.api import attribute
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.results import load_result, save_result
 from icegrad.attribution.targets import TARGETS, check_leads, forecast_start, sample_for_forecast
+from icegrad.errors import IcegradError
 from icegrad.io import atomic_path, parameter_key
 from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
 from icegrad.model.train import dataset_fingerprint
@@ -106,7 +107,7 @@ BASELINES = ("zeros", "climatology")
 _ROI_KEYS = ("reference_year", "target_year", "month", "roi_rule")
 
 
-class SweepError(ValueError):
+class SweepError(IcegradError):
     """A sweep that cannot be planned, stored or finished; ``report`` holds what did run, if any."""
 
     def __init__(self, message: str, report: SweepReport | None = None) -> None:

@@ -47,12 +47,20 @@ _CLASS_VECTORS = {
 }
 
 
+def check_count(name: str, value: object) -> int:
+    """``value`` if it is a whole number >= 1 (``True`` is refused: it is a flag, not a count)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or value < 1:
+        raise AttributionError(f"{name}={value!r} must be a whole number >= 1")
+    return int(value)
+
+
 def check_leads(leads: int | Sequence[int]) -> tuple[int, ...]:
-    """Validate leads (1..6, no repeats) and return them as a tuple."""
+    """Validate leads (1..6, no repeats; ``True`` is not lead 1) and return them as a tuple."""
     values = (leads,) if isinstance(leads, int | np.integer) else tuple(leads)
     if not values:
         raise AttributionError(f"no leads given; pass one or more of 1..{N_LEADS}")
-    bad = [lead for lead in values if not isinstance(lead, int | np.integer) or not 1 <= lead <= N_LEADS]
+    bad = [lead for lead in values if isinstance(lead, bool | np.bool_)
+           or not isinstance(lead, int | np.integer) or not 1 <= lead <= N_LEADS]
     if bad:
         raise AttributionError(f"lead(s) {bad} outside 1..{N_LEADS}: IceNet forecasts {N_LEADS} "
                                "monthly leads, lead 1 being the forecast's start month")
@@ -130,6 +138,11 @@ def roi_weights(
     area = np.ones(mask.shape)
     if weighting == "area" and isinstance(roi, xr.DataArray) and "cell_area" in roi.coords:
         area = np.asarray(roi["cell_area"], dtype=float)
+        bad = ocean & ~(np.isfinite(area) & (area > 0))
+        if bad.any():
+            raise AttributionError(f"cell_area holds {int(bad.sum())} non-finite or non-positive value(s) in "
+                                   f"the ROI (e.g. {area[bad][0]!r}); cell areas must be finite and > 0: fix "
+                                   "the grid's cell_area coordinate or pass weighting='uniform'")
     weights = np.where(ocean, area, 0.0)
     return weights / weights.sum()
 

@@ -14,9 +14,10 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.data.schema import SchemaError, validate_monthly_dataset
+from icegrad.errors import IcegradError
 
 
-class InputError(ValueError):
+class InputError(IcegradError):
     """Input that cannot be turned into IceNet tensors; the message names the problem and the fix."""
 
 

@@ -53,6 +53,7 @@ from icegrad import grid
 from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files
 from icegrad.data.schema import as_monthly_dataset, month_starts
+from icegrad.errors import IcegradError
 from icegrad.io import cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 
@@ -94,7 +95,7 @@ DOWNLOAD_PERIOD = ("1979-01", "2020-12")
 DAILY_VARIABLES = ("seaice_conc_cdr", "cdr_seaice_conc")
 
 
-class NSIDCError(ValueError):
+class NSIDCError(IcegradError):
     """A problem with NSIDC CDR input; the message names the file or month and the fix."""
 
 

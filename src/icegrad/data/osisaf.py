@@ -68,6 +68,7 @@ from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
+from icegrad.errors import IcegradError
 from icegrad.io import atomic_path, cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
@@ -112,7 +113,7 @@ PRODUCTS = (
 PRODUCT_BY_KIND = {p.kind: p for p in PRODUCTS}
 
 
-class OSISAFError(ValueError):
+class OSISAFError(IcegradError):
     """A problem with OSI SAF input; the message names the file or month and the fix."""
 
 

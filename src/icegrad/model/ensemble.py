@@ -32,6 +32,7 @@ import numpy as np
 import xarray as xr
 
 import icegrad
+from icegrad.errors import IcegradError
 from icegrad.io import write_netcdf
 from icegrad.model.icenet import ModelShapeError, TemperatureScale, check_input_shape
 from icegrad.variables import SIC_CLASSES
@@ -40,7 +41,7 @@ MANIFEST_FILE = "manifest.json"
 STATS_FILE = "normalisation.nc"
 
 
-class EnsembleError(ValueError):
+class EnsembleError(IcegradError):
     """An ensemble folder or an ensemble's inputs that cannot be used as they are."""
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from icegrad.errors import IcegradError
+
 POOL_LEVELS = 4
 SIDE_MULTIPLE = 2**POOL_LEVELS
 BASE_FILTERS = (64, 128, 256, 256, 512)
@@ -38,7 +40,7 @@ DECODER_FILTERS = (256, 256, 128, 64)
 """Filters of the four decoder steps (up-convolution and the convolutions after it)."""
 
 
-class ModelShapeError(ValueError):
+class ModelShapeError(IcegradError):
     """Arguments that cannot make an IceNet model, or inputs that do not fit a built one."""
 
 

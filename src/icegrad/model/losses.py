@@ -12,11 +12,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from icegrad.errors import IcegradError
+
 EPSILON = 1e-7
 LOSSES = ("focal", "crossentropy")
 
 
-class UnknownLossError(ValueError):
+class UnknownLossError(IcegradError):
     """A loss name icegrad does not provide."""
 
 

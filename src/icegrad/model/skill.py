@@ -33,6 +33,7 @@ from icegrad import grid
 from icegrad.data import inputs as data_inputs
 from icegrad.data.splits import Splits
 from icegrad.diagnostics import EXTENT_THRESHOLD
+from icegrad.errors import IcegradError
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.variables import SIC_CLASSES
 
@@ -41,7 +42,7 @@ PROBABILITY_THRESHOLD = 0.5
 BASELINE_CHANNELS = ("siconca_abs_1", *(f"siconca_linear_trend_{k}" for k in range(1, 7)))
 
 
-class SkillError(ValueError):
+class SkillError(IcegradError):
     """Forecasts and observations that cannot be scored together."""
 
 

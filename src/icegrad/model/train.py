@@ -33,6 +33,7 @@ from scipy.optimize import minimize_scalar
 
 from icegrad.data import inputs as data_inputs
 from icegrad.data.splits import Splits
+from icegrad.errors import IcegradError
 from icegrad.io import parameter_key
 from icegrad.model.ensemble import EnsembleError, IceNetEnsemble, base_manifest
 from icegrad.model.icenet import build_icenet, check_input_shape, temperature_layer
@@ -55,7 +56,7 @@ LR_SCHEDULES = ("constant", "cosine")
 """Adam's step size: fixed (IceNet's release), or cosine-decayed to zero over the planned epochs."""
 
 
-class TrainingError(ValueError):
+class TrainingError(IcegradError):
     """A training configuration or training arrays that cannot produce a model."""
 
 

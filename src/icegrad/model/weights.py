@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import xarray as xr
 
+from icegrad.errors import IcegradError
 from icegrad.model.ensemble import IceNetEnsemble, base_manifest
 from icegrad.model.icenet import BASE_FILTERS, build_icenet, icenet_layer_order, temperature_layer
 from icegrad.variables import CHANNEL_NAMES
@@ -45,7 +46,7 @@ RELEASE_SPLITS = {"train": (1980, 2011), "val": (2012, 2017), "test": (2018, 201
 N_BODY_CONVS = len(icenet_layer_order(0)[0])
 
 
-class LegacyWeightsError(ValueError):
+class LegacyWeightsError(IcegradError):
     """A file that is not a Keras 2 HDF5 IceNet network, or whose weights do not fit the model."""
 
 

@@ -32,6 +32,7 @@ from cartopy.mpl.geoaxes import GeoAxes
 from cartopy.mpl.gridliner import Gridliner
 from matplotlib.figure import Figure
 
+from icegrad.errors import IcegradError
 from icegrad.paths import data_dir
 
 EMBEDDED_SCALES = ("110m", "50m")
@@ -47,7 +48,7 @@ GRID_LATITUDES = (60.0, 70.0, 80.0)
 GRID_LONGITUDES = tuple(float(lon) for lon in range(-180, 180, 45))
 
 
-class PlotError(ValueError):
+class PlotError(IcegradError):
     """A plotting request icegrad cannot honour (wrong shape, unknown scale, missing years...)."""
 
 

@@ -19,6 +19,7 @@ import xarray as xr
 
 from icegrad.attribution.aggregate import STATISTICS
 from icegrad.attribution.results import validate_result
+from icegrad.errors import IcegradError
 
 ENSEMBLE_MEAN = "mean"
 """The member choice that averages the ensemble."""
@@ -26,7 +27,7 @@ ENSEMBLE_MEAN = "mean"
 Key = tuple[str, str]
 
 
-class ExplorerError(ValueError):
+class ExplorerError(IcegradError):
     """Results an explorer cannot show, or a selection that is not among them."""
 
 

@@ -18,12 +18,13 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.diagnostics import sea_ice_extent
+from icegrad.errors import IcegradError
 
 MISSING = -9999
 _REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
-class SeaIceIndexError(ValueError):
+class SeaIceIndexError(IcegradError):
     """A Sea Ice Index file that is missing or not in the published layout."""
 
 

@@ -1,0 +1,54 @@
+"""The checks of a run that need its data, made before the first expensive stage.
+
+:class:`~icegrad.config.RunConfig` checks every value alone; whether the data can serve the run (its
+years, its forecast starts, a ROI with ocean cells) is known only once the dataset is loaded. This
+module imports no TensorFlow, so the CLI runs these checks seconds after it starts, before the
+pipeline (and TensorFlow) is imported and the model trained. :func:`icegrad.pipeline.check_run` is
+the same function.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import xarray as xr
+
+from icegrad.config import RunConfig, check
+from icegrad.data.start_months import available_start_months
+from icegrad.errors import ConfigError
+from icegrad.roi import region_of_interest
+
+
+def forecast_start(target_month: str, lead: int) -> pd.Timestamp:
+    """Start month of the forecast whose lead ``lead`` targets ``target_month`` (IceNet's bookkeeping).
+
+    The same rule as :func:`icegrad.attribution.targets.forecast_start` (``tests/test_config.py``
+    keeps them equal), written here because that module imports TensorFlow.
+    """
+    return pd.Timestamp(target_month) - pd.DateOffset(months=lead - 1)
+
+
+def check_run(config: RunConfig, ds: xr.Dataset) -> None:
+    """Fail with one line if ``ds`` cannot serve ``config``; call it before the ensemble is trained.
+
+    The checks :class:`~icegrad.config.RunConfig` cannot make alone (:func:`icegrad.config.check`, and
+    those that need the data): the ROI's two years (in ``config.month``) and every lead's forecast
+    start lie in the record, and the ROI selects at least one ocean cell.
+    """
+    check(config)
+    months = pd.DatetimeIndex(ds["time"].values)
+    source = f"the {ds.attrs.get('data_source', config.data_source)} data"
+    span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}"
+    for name in ("reference_year", "target_year"):
+        year = getattr(config, name)
+        if pd.Timestamp(year=year, month=config.month, day=1) not in months:
+            raise ConfigError(f"{name}={year}: {source} cover {span} and hold no {year}-{config.month:02d}; "
+                              f"choose a year from {months[0].year} to {months[-1].year}")
+    starts = available_start_months(ds)
+    for lead in config.leads:
+        start = forecast_start(config.target_month, lead)
+        if start not in starts:
+            raise ConfigError(f"target_month={config.target_month!r} at lead {lead} needs the forecast "
+                              f"started in {start:%Y-%m}, but {source} ({span}) serve starts "
+                              f"{starts[0]:%Y-%m} to {starts[-1]:%Y-%m} only (12 months of history are "
+                              "needed); choose a target month inside that span or fewer leads")
+    region_of_interest(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
