@@ -16,7 +16,7 @@ from scipy import ndimage
 from icegrad import grid
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
-from icegrad.io import write_netcdf
+from icegrad.files import write_netcdf
 from icegrad.roi import (
     SIGNS,
     RoiError,

@@ -22,8 +22,8 @@ import papermill
 import yaml
 
 from icegrad import grid
+from icegrad.cache import parameter_key
 from icegrad.data.schema import DATA_SOURCES
-from icegrad.io import parameter_key
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib")
 BOOK_DIR = "book"

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 import icegrad
-from icegrad.io import write_netcdf
+from icegrad.files import write_netcdf
 from icegrad.model.icenet import ModelShapeError, TemperatureScale, check_input_shape
 from icegrad.variables import SIC_CLASSES
 
