@@ -308,7 +308,10 @@ def cached(stage: str, params: Mapping[str, Any], compute: Callable[[], T], *, l
     """The entry of ``stage`` for ``params``, reused if intact and plausible, else computed and stored.
 
     ``save(value, path)`` must write atomically and ``load(path)`` read it back; ``check(value)``
-    names an implausibility or returns None. ``refresh`` recomputes whatever is cached.
+    names an implausibility or returns None. ``refresh`` recomputes whatever is cached. A computed
+    value is returned as read back from its entry: the first run and every later run then see the
+    same object (a network or dataset fresh in memory can differ from its saved copy in ways that
+    change later cache keys, e.g. the time precision of a dataset).
     """
     entry = entry_path(stage, params)
     if not refresh and (entry.exists() or record_path(entry).exists()) and not _refreshed(entry):
@@ -325,7 +328,7 @@ def cached(stage: str, params: Mapping[str, Any], compute: Callable[[], T], *, l
         announce(entry, problem)
     value = compute()
     store(entry, stage, params, lambda path: save(value, path))
-    return value
+    return load(entry)
 
 
 def read_netcdf(path: Path) -> xr.Dataset:
