@@ -291,3 +291,20 @@ def test_damaged_or_implausible_cached_ensemble_is_retrained(
     assert len(trained) == 3
     assert "is implausible (member seed36 has non-finite weights)" in capsys.readouterr().err
     assert all(np.isfinite(w).all() for w in ensemble.members[0].get_weights())
+
+
+def test_dataset_fingerprint_ignores_time_precision() -> None:
+    """The same months stored as datetime64[us] or [ns] (fresh vs read back) give one cache key."""
+    import pandas as pd
+
+    times = pd.date_range("2000-01", periods=3, freq="MS")
+    a = xr.Dataset({"v": ("time", np.arange(3.0))}, coords={"time": times.values.astype("datetime64[us]")})
+    b = xr.Dataset({"v": ("time", np.arange(3.0))}, coords={"time": times.values.astype("datetime64[ns]")})
+    assert cache.dataset_fingerprint(a) == cache.dataset_fingerprint(b)
+    assert cache.dataset_fingerprint(a) != cache.dataset_fingerprint(a.assign(v=a.v + 1))
+
+
+def test_digests_change_with_content() -> None:
+    a = np.arange(4.0)
+    assert cache.array_digest(a) == cache.array_digest(a.copy()) != cache.array_digest(a + 1)
+    assert cache.array_digest(a, a) != cache.array_digest(a)
