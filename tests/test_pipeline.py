@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from icegrad import pipeline
+from icegrad import cache, pipeline
+from icegrad.model import train
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
+    """Replace ``module.name`` by a wrapper that records each call (its first argument's text)."""
+    calls: list[str] = []
+    original: Callable[..., Any] = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls.append(str(args[0]) if args else "")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
 
 
 @pytest.mark.slow
-def test_stages_connect_and_cache(isolated_cache: Path) -> None:
+def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trainings = _counting(monkeypatch, train, "train_ensemble")
+    stored = _counting(monkeypatch, cache, "store")  # every computed entry is stored, once
     ds = pipeline.dataset("emulated", 200)
     roi = pipeline.region(ds)
     assert roi.attrs["n_cells"] > 0
@@ -26,9 +43,15 @@ def test_stages_connect_and_cache(isolated_cache: Path) -> None:
     assert np.isfinite(result.attribution).all()
     assert float(np.abs(result.attribution).sum()) > 0
     assert ((result.target_value >= 0) & (result.target_value <= 1)).all()
+    assert len(trainings) == 1
+    stages = sorted(Path(entry).parent.name for entry in stored)
+    assert stages == ["attributions", "attributions", "emulator", "models"]  # one per lead (climatology)
+    entries = {entry: Path(entry).stat().st_mtime_ns for entry in stored}
 
-    start = time.perf_counter()
-    again = pipeline.attributions(ds, pipeline.ensemble(ds, members=1, epochs=1), roi, "2013-09",
-                                  leads=(1, 2), steps=8)
-    assert time.perf_counter() - start < 20, "cached stages must not retrain or recompute"
+    again = pipeline.attributions(pipeline.dataset("emulated", 200),
+                                  pipeline.ensemble(ds, members=1, epochs=1), roi, "2013-09", leads=(1, 2),
+                                  steps=8)
+    assert len(trainings) == 1, "the cached ensemble was retrained"
+    assert len(stored) == 4, f"cached stages were recomputed: {stored[4:]}"
+    assert {entry: Path(entry).stat().st_mtime_ns for entry in stored} == entries
     np.testing.assert_array_equal(again.attribution.values, result.attribution.values)

@@ -17,7 +17,7 @@ from icegrad import grid
 from icegrad.config import RunConfig
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
-from icegrad.io import write_netcdf
+from icegrad.files import write_netcdf
 from icegrad.roi import (
     SIGNS,
     RoiError,

@@ -18,7 +18,7 @@ import shapely
 from cartopy.io import shapereader
 
 from icegrad import grid
-from icegrad.io import write_netcdf
+from icegrad.files import write_netcdf
 
 SUBSAMPLES = 5
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ import papermill
 import yaml
 
 from icegrad import config as run_config
+from icegrad.cache import parameter_key
 from icegrad.errors import IcegradError
-from icegrad.io import parameter_key
 from icegrad.writable import check_store_folder
 
 if TYPE_CHECKING:

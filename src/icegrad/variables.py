@@ -53,6 +53,14 @@ MONTHLY_VARIABLES: dict[str, MonthlyVariable] = {
 }
 """Variables of the monthly dataset schema, in the order IceNet uses them."""
 
+VALID_RANGES: dict[str, tuple[float, float]] = {
+    "siconca": (0.0, 1.0), "tas": (180.0, 330.0), "ta500": (180.0, 300.0), "tos": (260.0, 320.0),
+    "rsds": (0.0, 600.0), "rsus": (0.0, 600.0), "psl": (90_000.0, 110_000.0), "zg500": (4_000.0, 6_500.0),
+    "zg250": (8_000.0, 12_000.0), "ua10": (-100.0, 150.0), "uas": (-60.0, 60.0), "vas": (-60.0, 60.0),
+}
+"""Physically possible monthly means of each variable (in its ``units``), far wider than any Arctic record:
+a value outside them is a broken file or a unit error, never weather (used to reject implausible caches)."""
+
 CLIMATE_ANOMALY_VARIABLES = ("tas", "ta500", "tos", "rsds", "rsus", "psl", "zg500", "zg250")
 GROUPS = ("sic", "trend", "climate", "seasonal", "static")
 

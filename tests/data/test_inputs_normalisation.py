@@ -8,7 +8,7 @@ import xarray as xr
 
 from icegrad.data.inputs import InputError, build_inputs, fit_normalisation
 from icegrad.data.normalisation import ANOMALY_VARIABLES, NORMALISED_VARIABLES, normalise_variable
-from icegrad.io import write_netcdf
+from icegrad.files import write_netcdf
 
 
 def _perturb_years(ds: xr.Dataset, years: list[int], seed: int = 3) -> xr.Dataset:

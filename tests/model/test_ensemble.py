@@ -90,6 +90,11 @@ def test_incomplete_or_foreign_folders_are_reported(ensemble, tmp_path):
     with pytest.raises(EnsembleError, match="not an icegrad ensemble"):
         IceNetEnsemble.load(tmp_path)
     ensemble.save(tmp_path / "ens")
+    member = tmp_path / "ens" / "member_seed36.keras"
+    member.write_bytes(member.read_bytes()[:100])
+    with pytest.raises(EnsembleError, match=f"ensemble file {member} cannot be read .* it is damaged"):
+        IceNetEnsemble.load(tmp_path / "ens")
+    ensemble.save(tmp_path / "ens")
     (tmp_path / "ens" / "member_seed37.keras").unlink()
     with pytest.raises(EnsembleError, match="missing"):
         IceNetEnsemble.load(tmp_path / "ens")

@@ -15,7 +15,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from icegrad.attribution.methods import METHODS, EngineCache, Execution, Gradien
 from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.results import build_result, cached_result
 from icegrad.attribution.targets import check_count, check_leads, roi_target, sample_for_forecast
+from icegrad.cache import array_digest, model_digest
 from icegrad.config import DEFAULTS
 from icegrad.variables import CHANNEL_NAMES
 
@@ -134,9 +134,10 @@ def attribute(
     if not cache:
         return compute()
     params = {"method": method, "leads": leads, "target": target, "weighting": weighting,
-              "baseline": base_label, "baseline_hash": _digest(base), "precision": precision,
-              "input_hash": _digest(sample.values), "roi_hash": _digest(target_fn.weights),
-              "weights_hash": [_model_digest(m) for m in models], "model_id": model_id,
+              "baseline": base_label, "baseline_hash": None if base is None else array_digest(base),
+              "precision": precision, "input_hash": array_digest(sample.values),
+              "roi_hash": array_digest(target_fn.weights), "weights_hash": [model_digest(m) for m in models],
+              "model_id": model_id,
               "data_source": data_source, **method_params}
     return cached_result(params, compute)
 
@@ -258,16 +259,3 @@ def _lead_coords(sample: xr.DataArray, leads: tuple[int, ...]) -> dict[str, list
     stamp = pd.Timestamp(start)
     return {"forecast_start": [f"{stamp:%Y-%m}"] * len(leads),
             "target_month": [f"{stamp + pd.DateOffset(months=lead - 1):%Y-%m}" for lead in leads]}
-
-
-def _digest(array: np.ndarray | None) -> str | None:
-    if array is None:
-        return None
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
-
-
-def _model_digest(model: keras.Model) -> str:
-    sha = hashlib.sha256(model.to_json().encode())
-    for weight in model.get_weights():
-        sha.update(np.ascontiguousarray(weight).tobytes())
-    return sha.hexdigest()[:16]

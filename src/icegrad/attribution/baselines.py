@@ -37,7 +37,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -48,13 +47,12 @@ import xarray as xr
 from scipy.stats import ConstantInputWarning, spearmanr
 
 from icegrad.attribution.aggregate import STATISTICS, channel_summary
-from icegrad.attribution.api import _model_digest
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.results import validate_result
+from icegrad.cache import array_digest, cached_netcdf, model_digest
 from icegrad.data import inputs as data_inputs
 from icegrad.data.splits import Splits
 from icegrad.data.start_months import StartMonths, as_start_months
-from icegrad.io import cached_netcdf
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.skill import sea_ice_probability, skill_scores
 from icegrad.variables import GROUPS, SIC_CLASSES, channel
@@ -176,9 +174,9 @@ def permutation_importance(
     params = {
         "algorithm": ALGORITHM_VERSION, "by": by, "items": items_map, "n_permutations": n_permutations,
         "seed": seed, "starts": [f"{s:%Y-%m}" for s in starts],
-        "weights": [_model_digest(m) for m in ensemble.members],
-        "inputs": _digest(inputs.values), "targets": _digest(targets["targets"].values,
-                                                             targets["sample_weight"].values),
+        "weights": [model_digest(m) for m in ensemble.members],
+        "inputs": array_digest(inputs.values),
+        "targets": array_digest(targets["targets"].values, targets["sample_weight"].values),
     }
     return cached_netcdf("permutation_importance", params, compute)
 
@@ -415,13 +413,6 @@ def _n_leads(ensemble: IceNetEnsemble) -> int:
 def _train_years(ensemble: IceNetEnsemble) -> tuple[int, int]:
     splits = ensemble.manifest.get("splits") or {}
     return tuple(splits.get("train", Splits().train))
-
-
-def _digest(*arrays: np.ndarray) -> str:
-    sha = hashlib.sha256()
-    for array in arrays:
-        sha.update(np.ascontiguousarray(array).tobytes())
-    return sha.hexdigest()[:16]
 
 
 def gradient_only_example(table: pd.DataFrame, signs: pd.DataFrame, lead: int,

@@ -30,9 +30,9 @@ import numpy as np
 import xarray as xr
 
 import icegrad
+from icegrad import cache
 from icegrad.attribution.errors import AttributionError
-from icegrad.io import atomic_path, parameter_key
-from icegrad.paths import cache_dir
+from icegrad.files import atomic_path
 from icegrad.variables import channel_groups
 
 RESULT_DIMS = ("member", "lead", "channel", "y", "x")
@@ -129,11 +129,12 @@ def load_result(path: str | os.PathLike[str]) -> xr.Dataset:
 
 def cached_result(params: Mapping[str, Any], compute: Callable[[], xr.Dataset], refresh: bool = False,
                   ) -> xr.Dataset:
-    """The result for ``params`` from ``cache_dir()/attributions/<key>.nc``, computing it if absent."""
-    path = cache_dir() / CACHE_STAGE / f"{parameter_key(params)}.nc"
-    if path.exists() and not refresh:
-        return load_result(path)
-    ds = compute()
-    ds.attrs["cache_parameters"] = json.dumps(params, sort_keys=True, default=str)
-    save_result(ds, path)
-    return ds
+    """The result for ``params`` from the ``attributions`` cache stage (:mod:`icegrad.cache`), computed if
+    absent, damaged or implausible (a target value outside 0-1, a non-finite attribution)."""
+    def computed() -> xr.Dataset:
+        ds = compute()
+        ds.attrs["cache_parameters"] = json.dumps(params, sort_keys=True, default=str)
+        return ds
+
+    return cache.cached(CACHE_STAGE, params, computed, load=load_result, save=save_result,
+                        check=cache.implausibility, refresh=refresh)

@@ -78,8 +78,9 @@ from icegrad.attribution.api import attribute
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.results import load_result, save_result
 from icegrad.attribution.targets import TARGETS, check_leads, forecast_start, sample_for_forecast
+from icegrad.cache import parameter_key
 from icegrad.errors import IcegradError
-from icegrad.io import atomic_path, parameter_key
+from icegrad.files import atomic_path
 from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
 from icegrad.model.train import dataset_fingerprint
 from icegrad.paths import cache_dir

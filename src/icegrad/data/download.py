@@ -2,7 +2,7 @@
 
 Real-data sources fetch many files over flaky networks. :func:`fetch` makes each file either fully
 present and verified or absent: pooch's HTTP downloader streams into a temporary file beside the
-target (:func:`icegrad.io.atomic_path`), a source-specific ``verify`` callback must accept it (for
+target (:func:`icegrad.files.atomic_path`), a source-specific ``verify`` callback must accept it (for
 netCDF: it opens and holds the expected variable), and only then is it renamed into place and its
 SHA-256 recorded in the folder's registry. An interrupted run therefore leaves no partial file, and
 re-running it fetches only what is missing. On reuse the file's hash is checked against the
@@ -14,7 +14,6 @@ also serve as a pooch cache.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import time
@@ -25,8 +24,9 @@ from pathlib import Path
 import pooch
 import requests
 
+from icegrad.cache import file_digest
 from icegrad.errors import IcegradError
-from icegrad.io import atomic_path
+from icegrad.files import atomic_path
 
 REGISTRY_NAME = "sha256_registry.txt"
 TIMEOUT_S = 60
@@ -47,15 +47,6 @@ class ChecksumMismatchError(DownloadError):
 
 class InvalidDownloadError(DownloadError):
     """Downloaded bytes that are not the expected product (truncated, an error page, another file)."""
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks so large files need little memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ChecksumRegistry:
@@ -136,9 +127,9 @@ def fetch(url: str, target: Path, *, verify: Callable[[Path], None], registry: C
     if target.exists():
         if expected is None:
             _verify(verify, target, url)
-            registry.record(target.name, sha256_of(target))
+            registry.record(target.name, file_digest(target))
             return target
-        if sha256_of(target) == expected:
+        if file_digest(target) == expected:
             return target
         warnings.warn(f"{target} no longer matches the SHA-256 recorded at download; fetching it again",
                       stacklevel=2)
@@ -148,7 +139,7 @@ def fetch(url: str, target: Path, *, verify: Callable[[Path], None], registry: C
         with atomic_path(target) as tmp:
             pooch.HTTPDownloader(progressbar=progressbar, timeout=TIMEOUT_S)(url, str(tmp), None)
             _verify(verify, tmp, url)
-            digest = sha256_of(tmp)
+            digest = file_digest(tmp)
             if expected is not None and digest != expected:
                 raise ChecksumMismatchError(
                     f"{url} has SHA-256 {digest} but {expected} was recorded in {registry.path} when it was "

@@ -66,12 +66,12 @@ import pandas as pd
 import xarray as xr
 from scipy import sparse
 
-from icegrad import grid
+from icegrad import cache, grid
 from icegrad.data import regrid
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.errors import IcegradError
-from icegrad.io import atomic_path, cached_netcdf, parameter_key
+from icegrad.files import atomic_path
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
 
@@ -194,7 +194,7 @@ def _unzip_if_needed(path: Path) -> None:
 def retrieve(group: RequestGroup, year: int, request: dict[str, object], folder: Path,
              refresh: bool = False) -> Path:
     """The netCDF file of ``request``, fetched from the CDS unless a file of the same request exists."""
-    key = parameter_key({"dataset": group.dataset, **request})
+    key = cache.parameter_key({"dataset": group.dataset, **request})
     target = folder / f"era5_{group.label}_{year}_{key}.nc"
     if target.exists() and not refresh:
         return target
@@ -503,15 +503,14 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
     else:
         files = _era5_files(path)
     params = {"resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
-              "files": sorted((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)}
+              "files": cache.files_fingerprint(sorted(files))}
 
     def compute() -> xr.Dataset:
         source, era5t = open_files(files)
         with source:
             return build_dataset(source, months, resolution_km, era5t)
 
-    return cached_netcdf("era5", {**params, "files": parameter_key({"f": params["files"]})}, compute,
-                         refresh=refresh)
+    return cache.cached_netcdf("era5", params, compute, refresh=refresh)
 
 
 __all__ = ["CDSCredentialsError", "ERA5Error", "MissingMonthError", "bilinear_weights", "check_credentials",

@@ -49,12 +49,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad import grid
+from icegrad import cache, grid
 from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.errors import IcegradError
-from icegrad.io import cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 
 NSIDC_DIR_ENV = "ICEGRAD_NSIDC_DIR"
@@ -434,13 +433,13 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
     params = {
         "resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
         "version": version, "variable": variable,
-        "files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in used],
+        "files": cache.files_fingerprint(used),
     }
 
     def compute() -> xr.Dataset:
         return build_dataset(open_cdr(used, version, variable, months), resolution_km)
 
-    return cached_netcdf("nsidc", params, compute, refresh=refresh)
+    return cache.cached_netcdf("nsidc", params, compute, refresh=refresh)
 
 
 # ----------------------------------------------------------------------------------------------

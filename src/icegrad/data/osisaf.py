@@ -49,7 +49,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -63,13 +62,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad import grid
+from icegrad import cache, grid
 from icegrad.data import regrid
 from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.errors import IcegradError
-from icegrad.io import atomic_path, cached_netcdf
+from icegrad.files import atomic_path
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
 
@@ -497,15 +496,6 @@ def build_dataset(selection: Selection, resolution_km: int, min_days: int) -> xr
     )
 
 
-def _files_digest(files: Iterable[Path]) -> str:
-    """A short hash of the files' names, sizes and modification times (the cache key of a load)."""
-    digest = hashlib.sha256()
-    for f in files:
-        stat = f.stat()
-        digest.update(f"{f.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
          path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
          refresh: bool = False, *, download_missing: bool = True, base_url: str | None = None,
@@ -536,6 +526,6 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
                       OSISAFMissingDaysWarning, stacklevel=2)
     used = [f for m in months for f in selection.files[m]]
     params = {"resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
-              "min_days": min_days, "n_files": len(used), "files": _files_digest(used)}
-    return cached_netcdf("osisaf", params, lambda: build_dataset(selection, resolution_km, min_days),
-                         refresh=refresh)
+              "min_days": min_days, "n_files": len(used), "files": cache.files_fingerprint(used)}
+    return cache.cached_netcdf("osisaf", params, lambda: build_dataset(selection, resolution_km, min_days),
+                               refresh=refresh)

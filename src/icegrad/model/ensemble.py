@@ -23,9 +23,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 import keras
 import numpy as np
@@ -33,7 +34,7 @@ import xarray as xr
 
 import icegrad
 from icegrad.errors import IcegradError
-from icegrad.io import write_netcdf
+from icegrad.files import write_netcdf
 from icegrad.model.icenet import ModelShapeError, TemperatureScale, check_input_shape
 from icegrad.variables import SIC_CLASSES
 
@@ -174,16 +175,30 @@ class IceNetEnsemble:
             if not (folder / name).is_file():
                 raise EnsembleError(f"ensemble member file {folder / name} is missing; the folder is "
                                     "incomplete: delete it and train (or save) the ensemble again")
-            members.append(keras.saving.load_model(
-                folder / name, compile=False, custom_objects={"TemperatureScale": TemperatureScale}))
-        with xr.open_dataset(folder / STATS_FILE) as stats:
-            stats = stats.load()
+            members.append(_read(folder / name, lambda path: keras.saving.load_model(
+                path, compile=False, custom_objects={"TemperatureScale": TemperatureScale})))
+        stats = _read(folder / STATS_FILE, _read_netcdf)
         channels = manifest.pop("channels")
         manifest.pop("member_files")
         try:
             return cls(members, stats, channels, manifest)
         except ModelShapeError as err:
             raise EnsembleError(str(err)) from None
+
+
+def _read_netcdf(path: Path) -> xr.Dataset:
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
+    """``reader(path)``, with a damaged file named as such (Keras would say "file not found" for a
+    truncated ``.keras`` file that is there)."""
+    try:
+        return reader(path)
+    except (OSError, ValueError, BadZipFile) as err:
+        raise EnsembleError(f"ensemble file {path} cannot be read ({type(err).__name__}: {err}); it is "
+                            "damaged: delete the folder and train (or save) the ensemble again") from None
 
 
 def _replace_dir(new: Path, target: Path) -> None:

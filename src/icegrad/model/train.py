@@ -8,8 +8,9 @@ seeds 36-60; ``seed_base=36`` keeps that numbering).
 
 Training is deterministic for a seed on CPU (``keras.utils.set_random_seed`` plus TensorFlow's op
 determinism), so a chapter re-run reproduces the same network bit for bit. :func:`load_or_train`
-caches ensembles under ``cache_dir()/models/<key>``, the key hashing the configuration *and* the data,
-so chapters never retrain what already exists and never reuse a model trained on other data.
+caches ensembles in the ``models`` stage of :mod:`icegrad.cache`, the key hashing the configuration
+*and* the data, so chapters never retrain what already exists and never reuse a model trained on other
+data; a damaged or implausible cached ensemble (non-finite weights) is named and retrained.
 
 Example
 -------
@@ -19,7 +20,6 @@ Example
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -31,14 +31,14 @@ import tensorflow as tf
 import xarray as xr
 from scipy.optimize import minimize_scalar
 
+from icegrad import cache
+from icegrad.cache import dataset_fingerprint
 from icegrad.data import inputs as data_inputs
 from icegrad.data.splits import Splits
 from icegrad.errors import IcegradError
-from icegrad.io import parameter_key
-from icegrad.model.ensemble import EnsembleError, IceNetEnsemble, base_manifest
+from icegrad.model.ensemble import IceNetEnsemble, base_manifest
 from icegrad.model.icenet import build_icenet, check_input_shape, temperature_layer
 from icegrad.model.losses import LOSSES, make_loss
-from icegrad.paths import cache_dir
 from icegrad.variables import CHANNEL_NAMES, N_LEADS
 
 log = logging.getLogger(__name__)
@@ -257,18 +257,6 @@ def train_members(train: Arrays, val: Arrays, config: TrainConfig) -> tuple[list
     return models, summaries
 
 
-def dataset_fingerprint(ds: xr.Dataset) -> str:
-    """A hash of the data a model would be trained on, so a cache entry never outlives its data."""
-    digest = hashlib.sha256()
-    for name in sorted(ds.data_vars):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(ds[name].values).tobytes())
-    # Time in one fixed precision: freshly generated data and data read back from netCDF may carry
-    # datetime64[us] and [ns] for the same months, which must not change the key.
-    digest.update(np.asarray(ds["time"].values).astype("datetime64[ns]").tobytes())
-    return digest.hexdigest()[:16]
-
-
 def split_arrays(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConfig) -> Arrays:
     """Inputs, targets and sample weights of every start month of split ``kind`` that ``ds`` serves."""
     starts = config.splits.start_months(kind, ds, config.n_leads)
@@ -314,10 +302,23 @@ def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None) -> IceNetE
     return IceNetEnsemble(models, stats, config.channels, manifest)
 
 
-def model_cache_key(ds: xr.Dataset, config: TrainConfig) -> str:
-    """The cache key of the ensemble ``config`` trains on ``ds`` (the ``verbose`` setting excluded)."""
+def _cache_parameters(ds: xr.Dataset, config: TrainConfig) -> dict[str, Any]:
+    """What decides the ensemble ``config`` trains on ``ds`` (the ``verbose`` setting excluded)."""
     params = {k: v for k, v in config.as_dict().items() if k != "verbose"}
-    return parameter_key({"config": params, "data": dataset_fingerprint(ds), "recipe": TRAINING_RECIPE})
+    return {"config": params, "data": dataset_fingerprint(ds), "recipe": TRAINING_RECIPE}
+
+
+def model_cache_key(ds: xr.Dataset, config: TrainConfig) -> str:
+    """The cache key of the ensemble ``config`` trains on ``ds``."""
+    return cache.parameter_key(_cache_parameters(ds, config))
+
+
+def implausibility(ensemble: IceNetEnsemble) -> str | None:
+    """Why a (cached) ensemble cannot forecast: non-finite weights or impossible normalisation, or None."""
+    for name, model in zip(ensemble.member_names, ensemble.members, strict=True):
+        if not all(np.isfinite(w).all() for w in model.get_weights()):
+            return f"implausible (member {name} has non-finite weights)"
+    return cache.implausibility(ensemble.stats)
 
 
 def load_or_train(
@@ -325,12 +326,6 @@ def load_or_train(
 ) -> IceNetEnsemble:
     """The cached ensemble for ``(ds, config)``; trained and saved first if not cached (or ``refresh``)."""
     config = config or TrainConfig()
-    folder = cache_dir() / "models" / model_cache_key(ds, config)
-    if folder.is_dir() and not refresh:
-        try:
-            return IceNetEnsemble.load(folder)
-        except EnsembleError as err:
-            log.warning("cached ensemble at %s is unusable (%s); retraining", folder, err)
-    ensemble = train_ensemble(ds, config)
-    ensemble.save(folder)
-    return ensemble
+    return cache.cached("models", _cache_parameters(ds, config), lambda: train_ensemble(ds, config),
+                        load=IceNetEnsemble.load, save=IceNetEnsemble.save, check=implausibility,
+                        refresh=refresh)

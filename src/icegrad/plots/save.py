@@ -8,7 +8,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from icegrad.io import atomic_path
+from icegrad.files import atomic_path
 from icegrad.plots.basemap import PlotError
 
 SAVE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,13 +11,12 @@ import pandas as pd
 import xarray as xr
 
 import icegrad
-from icegrad import grid
+from icegrad import cache, grid
 from icegrad.data.emulator.drivers import EPOCH
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.simulate import Perturbation, simulate
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
-from icegrad.io import cached_netcdf
 from icegrad.variables import MONTHLY_VARIABLES
 
 LAST_MONTH = pd.Timestamp("2050-12-01")
@@ -101,21 +99,18 @@ def _global_attrs(resolution_km: int, first: pd.Timestamp, last: pd.Timestamp,
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """Hash of the emulator's source, part of the cache key: an edited rule never serves stale data."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
+    return cache.source_fingerprint(Path(__file__).parent)
 
 
 def load(resolution_km: int = 100, seed: int = 0, start: str = "1979-01", end: str = "2020-12",
          refresh: bool = False) -> xr.Dataset:
-    """The emulated Arctic from the disk cache, generating (atomically) and storing it on first use."""
+    """The emulated Arctic from the disk cache (:mod:`icegrad.cache`), generated and stored on first use."""
     first, last = _check(resolution_km, start, end, seed)
     params = {"resolution_km": resolution_km, "seed": int(seed), "start": f"{first:%Y-%m}",
               "end": f"{last:%Y-%m}", "version": icegrad.__version__, "code": code_fingerprint()}
-    ds = cached_netcdf("emulator", params,
-                       lambda: generate(resolution_km, f"{first:%Y-%m}", f"{last:%Y-%m}", seed),
-                       refresh=refresh)
+    ds = cache.cached_netcdf("emulator", params,
+                             lambda: generate(resolution_km, f"{first:%Y-%m}", f"{last:%Y-%m}", seed),
+                             refresh=refresh)
     if ds["land"].dtype != bool:  # netCDF stores booleans as integers
         ds = ds.assign_coords(land=ds["land"].astype(bool))
     return ds

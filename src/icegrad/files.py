@@ -1,0 +1,60 @@
+"""Writing files atomically: a file appears under its name only when it is complete.
+
+Every file icegrad writes goes to a temporary ``.<name>.<random>.part`` in the target folder first and
+is renamed into place only when complete, so a crash or a killed kernel never leaves a half-written
+netCDF that a later run would mistake for a result. A ``.part`` left by a killed process is an orphan
+that :func:`icegrad.cache.verify` and :func:`icegrad.cache.clear` remove.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import xarray as xr
+
+TEMPORARY_SUFFIX = ".part"
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it to ``target`` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_text(text: str, target: str | os.PathLike[str]) -> Path:
+    """Write ``text`` to ``target`` atomically and return the final path."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+    return Path(target)
+
+
+def write_netcdf(ds: xr.Dataset | xr.DataArray, target: str | os.PathLike[str]) -> Path:
+    """Write ``ds`` to netCDF-4 (zlib-compressed) atomically and return the final path."""
+    if isinstance(ds, xr.DataArray):
+        ds = ds.to_dataset(name=ds.name or "data")
+    encoding = {
+        name: {"zlib": True, "complevel": 4}
+        for name, var in ds.data_vars.items()
+        if var.dtype.kind in "fiub"
+    }
+    with atomic_path(target) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
+    return Path(target)
