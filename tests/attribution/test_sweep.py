@@ -397,6 +397,18 @@ def test_orphaned_temporaries_are_removed_on_resume_but_not_a_live_writers(setti
     assert not any(path.exists() for path in [*orphans, ensemble_part]) and users.read_text() == "mine"
 
 
+def test_a_store_whose_creation_was_killed_is_created_again(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / sweep_store.LOCK_FILE).touch()
+    orphan = store / f".{sweep_store.MANIFEST_FILE}.k1ll3d.part"
+    orphan.write_text('{"format": ')  # the manifest's temporary, before its rename
+    settings = store_settings(CONFIG)
+    assert sweep_store.open_store(store, settings, "ensemble-digest") == store.resolve()
+    assert not orphan.exists() and sweep_store.read_manifest(store)["ensemble"] == "ensemble-digest"
+    sweep_store.open_store(store, settings, "ensemble-digest")  # reopening the same store is fine
+
+
 def test_every_read_error_names_its_file(setting: dict, cache: Path, done_store, jobs, tmp_path: Path,
                                          caplog: pytest.LogCaptureFixture) -> None:
     store = _copy(done_store[0], tmp_path)
@@ -418,8 +430,12 @@ def test_every_read_error_names_its_file(setting: dict, cache: Path, done_store,
     for read in (sweep.load_results, sweep.open_sweep):
         with pytest.raises(SweepError, match=re.escape(f"cannot read sweep result {path}")):
             read(store)
-    # a damaged manifest
+    # a manifest of settings this icegrad does not know, then a damaged one
     manifest = store / sweep_store.MANIFEST_FILE
+    stored = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**stored, "settings": {**stored["settings"], "colour": "blue"}}))
+    with pytest.raises(SweepError, match=re.escape(f"the settings in {manifest} cannot be read")):
+        sweep.stored_jobs(store)
     manifest.write_text("{")
     for read in (sweep.load_results, sweep.sweep_index):
         with pytest.raises(SweepError, match=re.escape(f"cannot read the sweep manifest {manifest}")):

@@ -95,15 +95,20 @@ class Job:
         return {axis: getattr(self, axis) for axis in JOB_AXES}
 
     @classmethod
-    def from_axes(cls, axes: Mapping[str, Any], settings: Mapping[str, Any]) -> Job:
-        """The job at ``axes`` of a store whose manifest holds ``settings`` (as read from JSON)."""
-        config = RunConfig.from_parameters(settings)  # lists back to tuples, values checked again
+    def from_axes(cls, axes: Mapping[str, Any], settings: tuple[tuple[str, Any], ...]) -> Job:
+        """The job at ``axes`` of a store whose settings are ``settings`` (see :func:`frozen_settings`)."""
         return cls(str(axes["target_month"]), int(axes["lead"]), int(axes["member"]), str(axes["method"]),
-                   _frozen(store_settings(config)))
+                   settings)
 
 
 def _frozen(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(settings.items()))
+
+
+def frozen_settings(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Settings as read from a store's JSON manifest, in the form a planned :class:`Job` carries them
+    (lists back to tuples, every value checked again by :class:`RunConfig`)."""
+    return _frozen(store_settings(RunConfig.from_parameters(settings)))
 
 
 def plan_jobs(config: RunConfig, *, target_months: Sequence[str] | None = None,

@@ -49,7 +49,8 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.results import save_result
-from icegrad.attribution.sweep_jobs import JOB_AXES, Job, SweepError, plain
+from icegrad.attribution.sweep_jobs import JOB_AXES, Job, SweepError, frozen_settings, plain
+from icegrad.errors import ConfigError
 from icegrad.io import atomic_path, parameter_key
 
 log = logging.getLogger(__name__)
@@ -137,12 +138,13 @@ def open_store(store: str | os.PathLike[str], settings: Mapping[str, Any], ensem
     store = Path(store).resolve()  # workers may run in another working directory
     check_store(store, settings, ensemble)
     if not (store / MANIFEST_FILE).is_file():
-        (store / JOBS_DIR).mkdir(parents=True, exist_ok=True)
+        store.mkdir(parents=True, exist_ok=True)
         manifest = {"format": STORE_FORMAT, "settings": plain(settings), "ensemble": ensemble}
         with writing(store):
             created = _create_once(store / MANIFEST_FILE, json.dumps(manifest, indent=1))
         if not created:
             check_store(store, settings, ensemble)
+    (store / JOBS_DIR).mkdir(exist_ok=True)  # after the manifest: a killed creation leaves no foreign folder
     clean_orphans(store)
     return store
 
@@ -290,7 +292,11 @@ def is_done(store: str | os.PathLike[str], job: Job) -> bool:
 
 def stored_jobs(store: str | os.PathLike[str]) -> list[Job]:
     """Every job ever planned into ``store`` (done or not), from its job records."""
-    settings = read_manifest(store)["settings"]
+    try:
+        settings = frozen_settings(read_manifest(store)["settings"])
+    except (ConfigError, KeyError, TypeError, AttributeError) as err:
+        raise SweepError(f"the settings in {Path(store) / MANIFEST_FILE} cannot be read by this icegrad "
+                         f"({err}); use a new store folder") from None
     records = (_read_record(path) for path in sorted((Path(store) / JOBS_DIR).glob("*.json")))
     return [Job.from_axes(record, settings) for record in records if record is not None]
 
