@@ -123,7 +123,8 @@ def read_manifest(store: str | os.PathLike[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SweepError(f"cannot read the sweep manifest {path} ({err}); the store's settings are unknown, "
                          "so use a new store folder") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+    if (not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT
+            or not isinstance(manifest.get("settings"), dict) or "ensemble" not in manifest):
         raise SweepError(f"{path} is not an {STORE_FORMAT} manifest (an older or foreign store); use a new "
                          "store folder")
     return manifest
@@ -256,8 +257,10 @@ def _read_record(path: Path, job: Job | None = None) -> dict[str, Any] | None:
     """The record at ``path``, or None (with a warning naming the file) when it cannot be used."""
     try:
         record = json.loads(path.read_text())
-        if not isinstance(record, dict) or (job is not None and record.get("key") != job.key):
-            raise ValueError("not a record of this job")
+        if not isinstance(record, dict) or not set(JOB_AXES) <= set(record):
+            raise ValueError(f"not a job record: it lacks one of {JOB_AXES}")
+        if job is not None and record.get("key") != job.key:
+            raise ValueError(f"a record of another job ({record.get('key')})")
         return record
     except FileNotFoundError:
         return None
