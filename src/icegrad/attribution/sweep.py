@@ -8,7 +8,8 @@ on a Dask distributed cluster when given a scheduler address (one worker per GPU
 written into one store (:mod:`~icegrad.attribution.sweep_store`: a manifest of the settings, one result
 and one checksummed record per job, safe for concurrent writers), and a rerun after a killed worker or
 process does only the jobs missing or damaged. :func:`open_sweep` and :func:`load_results`
-(:mod:`~icegrad.attribution.sweep_results`) read the store back.
+(:mod:`~icegrad.attribution.sweep_results`) read the store back. This module runs the jobs and is
+the one import a user needs: the public names of those three modules are importable from here too.
 
 Only *paths and parameters* travel to workers. Each worker loads the dataset and the saved
 :class:`~icegrad.model.ensemble.IceNetEnsemble` itself (once per worker process, then reused), so no
