@@ -14,6 +14,8 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -375,6 +377,44 @@ def test_concurrent_writers_lose_no_job(setting: dict, cache: Path, tmp_path: Pa
         assert all(sweep.is_done(store, job) for plan in plans for job in plan)
         assert not [p.name for p in store.rglob("*.part")]
         assert sweep.sweep_index(store)["done"].sum() == len(expected)
+
+
+WRITER = """
+import importlib.util, pathlib, sys, time
+from icegrad.attribution import sweep_store
+from icegrad.attribution.sweep_jobs import plan_jobs, store_settings
+spec = importlib.util.spec_from_file_location("sweep_tests", sys.argv[1])
+tests = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tests)
+store, go, months = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), sys.argv[4].split(",")
+config = tests.dataclasses.replace(tests.CONFIG, leads=(1, 2, 3, 4, 5, 6))
+jobs = plan_jobs(config, target_months=months, methods=[tests.METHOD])
+while not go.exists():
+    time.sleep(0.01)
+store = sweep_store.open_store(store, store_settings(config), "fake-ensemble")
+sweep_store.plan(store, jobs)
+for job in jobs:
+    if not sweep_store.is_done(store, job):
+        sweep_store.publish(store, job, tests._fake_result(job))
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters importing TensorFlow
+def test_concurrent_writer_processes_lose_no_job(tmp_path: Path) -> None:
+    """The same with two processes (the store's locks and create-once files work across processes)."""
+    store, go = tmp_path / "store", tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    months = [f"{year}-09" for year in range(2005, 2010)]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, __file__, str(store), str(go), ",".join(part)],
+                                env=env, stderr=subprocess.PIPE, text=True)
+               for part in (months[:3], months[2:])]
+    go.touch()
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0], [w.stderr.read() for w in writers]
+    config = dataclasses.replace(CONFIG, leads=(1, 2, 3, 4, 5, 6))
+    expected = plan_jobs(config, target_months=months, methods=[METHOD])
+    assert {job.key for job in sweep.stored_jobs(store)} == {job.key for job in expected}
+    assert all(sweep.is_done(store, job) for job in expected)
+    assert not [p.name for p in store.rglob("*.part")]
 
 
 def test_orphaned_temporaries_are_removed_on_resume_but_not_a_live_writers(setting: dict, cache: Path,
