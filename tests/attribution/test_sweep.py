@@ -553,3 +553,11 @@ def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, 
     monkeypatch.setattr(sweep.pipeline, "ensemble", lambda ds, **options: retrained)
     with pytest.raises(SweepError, match="ensemble="):
         sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
+    # an ensemble folder the sweep did not write is left alone
+    monkeypatch.setattr(sweep.pipeline, "ensemble", trained)
+    shutil.rmtree(store / "ensemble")
+    (store / "ensemble").mkdir()
+    (store / "ensemble" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match=r"holds no saved ensemble.*nothing was changed"):
+        sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
+    assert (store / "ensemble" / "notes.txt").read_text() == "mine"

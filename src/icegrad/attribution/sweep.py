@@ -322,7 +322,10 @@ def sweep_command(store: str | os.PathLike[str], config: RunConfig, *, target_mo
                             weights=config.weights or None)
     store = open_store(store, store_settings(config), ensemble_identity(ens.manifest))
     ensemble_dir = store / ENSEMBLE_DIR
-    if not (ensemble_dir / MANIFEST_FILE).is_file():
+    if ensemble_dir.exists() and not (ensemble_dir / MANIFEST_FILE).is_file():  # not written by a sweep
+        raise SweepError(f"{ensemble_dir} exists but holds no saved ensemble ({MANIFEST_FILE} missing); "
+                         "nothing was changed: move it out of the store and run the sweep again")
+    if not ensemble_dir.exists():
         with writing(store):
             ens.save(ensemble_dir)
     return str(run_sweep(jobs, store, ensemble_dir=ensemble_dir, scheduler=scheduler, progress=progress))
