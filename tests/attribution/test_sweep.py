@@ -1,14 +1,22 @@
-"""Attribution sweeps: planning, the per-job store, resuming after failures, and Dask gives the same results.
+"""Attribution sweeps: planning from the run configuration, the store that loses nothing, resuming
+after failures, concurrent writers, and Dask giving the same results.
 
 One small sweep (a 2-member IceNet of width 0.125 on the emulated Arctic at 200 km, vanilla gradients,
-2 leads) is run once per module; the resume tests work on copies of its store.
+2 leads) is run once per module; the tests that change a store work on copies of it. The concurrency
+tests use tiny fake results instead of networks, so they can run many jobs quickly.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import pickle
+import re
 import shutil
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,16 +28,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icegrad import pipeline
-from icegrad.attribution import attribute, sweep
+from icegrad.attribution import attribute, sweep, sweep_store
+from icegrad.attribution.results import build_result
 from icegrad.attribution.sweep import SweepError, plan_jobs, run_sweep
+from icegrad.attribution.sweep_jobs import STORE_SETTINGS, store_settings
 from icegrad.attribution.targets import sample_for_forecast
+from icegrad.config import RunConfig
 from icegrad.data import inputs as data_inputs
+from icegrad.errors import IcegradError
 from icegrad.model import IceNetEnsemble, build_icenet
 from icegrad.variables import CHANNEL_NAMES
+from icegrad.widgets.collection import as_collection
 
 MONTH = "2013-09"
-LEADS = (1, 3)
 METHOD = "vanilla_gradient"
+CONFIG = RunConfig(resolution_km=200, members=2, leads=(1, 3), method=METHOD, target_month=MONTH)
+"""The coarse sweep of these tests; every other setting is the run configuration's default."""
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +64,21 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"root": root, "ds": ds, "ensemble_dir": root / "ensemble", "ensemble": ens}
 
 
+@pytest.fixture
+def cache(setting: dict, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The module's cache, for tests that run jobs (the driver and workers read the data from it)."""
+    path = setting["root"] / "cache"
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="module")
 def jobs() -> list[sweep.Job]:
-    return plan_jobs([MONTH], LEADS, 2, [METHOD])
+    return plan_jobs(CONFIG, target_months=[MONTH], methods=[METHOD])
 
 
 def _run(jobs: list[sweep.Job], store: Path, setting: dict, **kwargs: object) -> sweep.SweepReport:
-    return run_sweep(jobs, store, ensemble_dir=setting["ensemble_dir"], data_source="emulated",
-                     resolution_km=200, progress=False, **kwargs)
+    return run_sweep(jobs, store, ensemble_dir=setting["ensemble_dir"], progress=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +90,62 @@ def done_store(setting: dict, jobs: list[sweep.Job]) -> tuple[Path, sweep.SweepR
     return store, report
 
 
+def _copy(store: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "store"
+    shutil.copytree(store, target)
+    return target
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes, to show that nothing was changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _fake_result(job: sweep.Job, context: sweep.JobContext | None = None) -> xr.Dataset:
+    """A valid 3 x 3, two-channel result standing in for a network's attribution of ``job``."""
+    sample = xr.DataArray(np.zeros((3, 3, 2), np.float32), dims=("y", "x", "channel"),
+                          coords={"channel": list(CHANNEL_NAMES[:2])})
+    value = np.full((1, 1, 3, 3, 2), job.member + job.lead / 10, np.float32)
+    attrs = {"method": job.method, "target": "sip", "roi_rule": job.options["roi_rule"], "model_id": "fake",
+             "data_source": "emulated", "steps": job.options["steps"], "baseline": job.options["baseline"]}
+    result = build_result(value, value[0], np.zeros((1, 1)), None, sample, np.ones((3, 3), bool),
+                          (job.lead,), attrs)
+    return result.assign_coords(member=[job.member], member_name=("member", [f"seed{36 + job.member}"]))
+
+
+# ------------------------------------------------------------------------------------------ planning
+
 def test_plan_covers_every_combination_in_order_with_stable_keys() -> None:
-    jobs = plan_jobs(["2012-09", "2013-9"], [1, 6], 2, ["integrated_gradients", "vanilla_gradient"], steps=8)
+    config = RunConfig(leads=(1, 6), members=2, steps=8)
+    jobs = plan_jobs(config, target_months=["2012-09", "2013-9"],
+                     methods=["integrated_gradients", "vanilla_gradient"])
     assert len(jobs) == 2 * 2 * 2 * 2
     assert [j.target_month for j in jobs[:8]] == ["2012-09"] * 8 and jobs[-1].target_month == "2013-09"
     assert (jobs[0].lead, jobs[0].member, jobs[0].method) == (1, 0, "integrated_gradients")
-    assert jobs[0].options["steps"] == 8 and jobs[0].options["roi_rule"] == pipeline.BOOK_ROI_RULE
-    again = plan_jobs(["2012-09"], [1], [0], ["integrated_gradients"], steps=8)
-    assert again[0].key == jobs[0].key and again[0] == jobs[0]
-    other = plan_jobs(["2012-09"], [1], [0], ["integrated_gradients"], steps=16)
+    again = plan_jobs(dataclasses.replace(config, leads=(1,), members=1), target_months=["2012-09"],
+                      methods=["integrated_gradients"])
+    assert again[0].key == jobs[0].key and again[0] == jobs[0], "leads and members are axes, not settings"
+    other = plan_jobs(dataclasses.replace(config, steps=16), target_months=["2012-09"],
+                      methods=["integrated_gradients"])
     assert other[0].key != jobs[0].key, "different settings must not share a result file"
     assert pickle.loads(pickle.dumps(jobs[3])) == jobs[3]
     assert (jobs[5].lead, jobs[5].start_month) == (6, "2012-04")
+
+
+def test_every_job_setting_comes_from_the_run_configuration() -> None:
+    """The sweep states no default of its own: a job's settings are the configuration's fields."""
+    config = RunConfig()
+    jobs = plan_jobs(config)
+    assert {(j.target_month, j.method) for j in jobs} == {(config.target_month, config.method)}
+    assert sorted({j.lead for j in jobs}) == list(config.leads)
+    assert sorted({j.member for j in jobs}) == list(range(config.members))
+    assert all(job.options == store_settings(config) for job in jobs)
+    per_job = {"target_month", "leads", "members", "method"}
+    assert set(STORE_SETTINGS) == {f.name for f in dataclasses.fields(RunConfig)} - per_job
+    changed = dataclasses.replace(config, width=0.5, baseline="zeros", roi_rule="threshold:0.3,sign:abs")
+    options = plan_jobs(changed)[0].options
+    assert (options["width"], options["baseline"], options["roi_rule"]) == (0.5, "zeros",
+                                                                            "threshold:0.3,sign:abs")
 
 
 @settings(max_examples=25, deadline=None)
@@ -92,26 +157,25 @@ def test_plan_covers_every_combination_in_order_with_stable_keys() -> None:
                         min_size=1, max_size=3, unique=True))
 def test_plan_keys_are_unique_per_combination(months: list[str], leads: list[int], members: int,
                                               methods: list[str]) -> None:
-    jobs = plan_jobs(months, leads, members, methods)
+    jobs = plan_jobs(RunConfig(leads=tuple(leads), members=members), target_months=months, methods=methods)
     assert len(jobs) == len(months) * len(leads) * members * len(methods)
     assert len({j.key for j in jobs}) == len(jobs)
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: plan_jobs(["Sept 2013x"], [1], 1, [METHOD]), "YYYY-MM"),
-    (lambda: plan_jobs(["Sept"], [1], 1, [METHOD]), "YYYY-MM"),  # pandas alone reads it as year 1
-    (lambda: plan_jobs([MONTH], [7], 1, [METHOD]), "outside 1..6"),
-    (lambda: plan_jobs([MONTH], [1], 1, ["saliency"]), "unknown method"),
-    (lambda: plan_jobs([MONTH], [1], [0, 0], [METHOD]), "distinct"),
-    (lambda: plan_jobs([MONTH], [1], 1, [METHOD], step=8), "unknown sweep setting"),
-    (lambda: plan_jobs([MONTH], [1], 1, [METHOD], steps=0), "positive integer"),
-    (lambda: plan_jobs([MONTH], [1], 1, [METHOD], baseline="mean"), "baseline"),
-    (lambda: plan_jobs([MONTH], [1], 1, [METHOD], roi_rule="biggest"), "ROI"),
+@pytest.mark.parametrize(("months", "methods", "message"), [
+    (["Sept 2013x"], [METHOD], "YYYY-MM"),
+    (["Sept"], [METHOD], "YYYY-MM"),
+    (["2013-13"], [METHOD], "YYYY-MM"),
+    ([MONTH], ["saliency"], "choose one of"),
+    ([], [METHOD], "at least one target month"),
+    ([MONTH], [], "one method"),
 ])
-def test_plan_rejects_bad_input_before_any_work(call, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        call()
+def test_plan_rejects_bad_input_before_any_work(months: list[str], methods: list[str], message: str) -> None:
+    with pytest.raises(IcegradError, match=message):
+        plan_jobs(CONFIG, target_months=months, methods=methods)
 
+
+# ------------------------------------------------------------------------------------ running a sweep
 
 def test_in_process_sweep_matches_a_direct_attribution(setting: dict, done_store, jobs) -> None:
     store, report = done_store
@@ -123,15 +187,16 @@ def test_in_process_sweep_matches_a_direct_attribution(setting: dict, done_store
     # the job (member 1, lead 3) recomputed directly with the public API, outside the sweep
     ds, ens = setting["ds"], setting["ensemble"]
     inputs = pipeline.forecast_inputs(ds, ens, MONTH, [3])
-    direct = attribute(ens.members[1], sample_for_forecast(inputs, MONTH, 3), pipeline.region(ds), 3,
-                       METHOD, land=ds["land"])
+    roi = pipeline.region(ds, CONFIG.reference_year, CONFIG.target_year, CONFIG.month, CONFIG.roi_rule)
+    direct = attribute(ens.members[1], sample_for_forecast(inputs, MONTH, 3), roi, 3, METHOD,
+                       land=ds["land"])
     got = combined["attribution"].sel({"target_month": MONTH, "lead": 3, "member": 1, "method": METHOD})
     np.testing.assert_allclose(got.values, direct["attribution"].isel(member=0, lead=0).values,
                                rtol=1e-5, atol=1e-9)
     assert np.abs(got.values).max() > 0
     index = sweep.sweep_index(store)
     assert len(index) == len(jobs) and index["done"].all()
-    assert (store / sweep.INDEX_FILE).is_file()
+    assert (store / sweep_store.INDEX_FILE).is_file()
 
 
 def test_results_by_month_and_method_follow_the_result_schema(done_store) -> None:
@@ -144,37 +209,46 @@ def test_results_by_month_and_method_follow_the_result_schema(done_store) -> Non
     assert list(result["forecast_start"].values) == ["2013-09", "2013-07"]
     assert result.attrs["method"] == METHOD and result.attrs["data_source"] == "emulated"
     assert result["roi"].dtype == bool and result["roi"].any()
+    assert list(as_collection(store).results) == [(MONTH, METHOD)], "the explorer opens a store folder"
 
 
-def _copy(store: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "store"
-    shutil.copytree(store, target)
-    return target
+def test_the_store_carries_a_manifest_of_its_settings(done_store, jobs) -> None:
+    store, _ = done_store
+    manifest = json.loads((store / sweep_store.MANIFEST_FILE).read_text())
+    assert manifest["format"] == sweep_store.STORE_FORMAT
+    assert manifest["settings"] == json.loads(json.dumps(store_settings(CONFIG)))
+    assert not set(manifest["settings"]) & {"target_month", "leads", "members", "method"}
+    assert sorted(job.key for job in sweep.stored_jobs(store)) == sorted(job.key for job in jobs)
 
 
-def test_rerun_runs_only_missing_or_damaged_jobs(setting: dict, done_store, jobs, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))
+def test_rerun_runs_only_missing_or_damaged_jobs(setting: dict, cache: Path, done_store, jobs,
+                                                 tmp_path: Path) -> None:
     original, _ = done_store
     store = _copy(original, tmp_path)
-    deleted, damaged, *kept = jobs
+    deleted, truncated, corrupted, kept = jobs
     sweep.job_path(store, deleted).unlink()
-    sweep.job_path(store, damaged).write_bytes(b"not a netCDF file: a worker was killed mid-copy")
-    stamps = {job.key: sweep.job_path(store, job).stat().st_mtime_ns for job in kept}
+    path = sweep.job_path(store, truncated)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a copy cut short
+    path = sweep.job_path(store, corrupted)
+    data = bytearray(path.read_bytes())
+    middle = len(data) * 2 // 3  # inside the compressed attribution chunks, past the netCDF header
+    data[middle:middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))  # same size, one damaged chunk
+    assert [sweep.is_done(store, job) for job in jobs] == [False, False, False, True]
+    stamp = sweep.job_path(store, kept).stat().st_mtime_ns
     report = _run(jobs, store, setting)
-    assert sorted(report.ran) == sorted([deleted.key, damaged.key])
-    assert sorted(report.skipped) == sorted(job.key for job in kept)
-    assert {job.key: sweep.job_path(store, job).stat().st_mtime_ns for job in kept} == stamps
-    for job in (deleted, damaged):
+    assert sorted(report.ran) == sorted([deleted.key, truncated.key, corrupted.key])
+    assert report.skipped == [kept.key]
+    assert sweep.job_path(store, kept).stat().st_mtime_ns == stamp
+    for job in (deleted, truncated, corrupted):
         redone = xr.open_dataset(sweep.job_path(store, job))["attribution"].values
         first = xr.open_dataset(sweep.job_path(original, job))["attribution"].values
         np.testing.assert_array_equal(redone, first)
 
 
-def test_a_failed_job_is_reported_kept_missing_and_finished_later(setting: dict, done_store, jobs,
-                                                                  tmp_path: Path,
+def test_a_failed_job_is_reported_kept_missing_and_finished_later(setting: dict, cache: Path, done_store,
+                                                                  jobs, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))
     store = _copy(done_store[0], tmp_path)
     victim = jobs[2]
     sweep.job_path(store, victim).unlink()
@@ -194,23 +268,8 @@ def test_a_failed_job_is_reported_kept_missing_and_finished_later(setting: dict,
     assert _run(jobs, store, setting).ran == [victim.key]
 
 
-def test_a_store_refuses_results_of_another_ensemble(setting: dict, done_store, jobs, tmp_path: Path,
-                                                     isolated_cache: Path) -> None:
-    store = _copy(done_store[0], tmp_path)
-    other = tmp_path / "other_ensemble"
-    shutil.copytree(setting["ensemble_dir"], other)
-    manifest = other / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"test"', '"retrained"'))
-    with pytest.raises(SweepError, match="use a new store folder"):
-        run_sweep(jobs, store, ensemble_dir=other, resolution_km=200, progress=False)
-    with pytest.raises(SweepError, match="no saved ensemble"):
-        run_sweep(jobs, tmp_path / "fresh", ensemble_dir=tmp_path, resolution_km=200, progress=False)
-
-
-def test_a_job_refuses_data_other_than_the_drivers(setting: dict, jobs, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))
-    context = sweep.JobContext(str(setting["ensemble_dir"]), "emulated", 200, str(setting["root"] / "cache"),
+def test_a_job_refuses_data_other_than_the_drivers(setting: dict, cache: Path, jobs, tmp_path: Path) -> None:
+    context = sweep.JobContext(str(setting["ensemble_dir"]), str(cache),
                                data_fingerprint="0" * 16)  # as if the driver had loaded other data
     with pytest.raises(SweepError, match="differ from the driver's"):
         sweep.run_job(jobs[0], tmp_path / "store", context)
@@ -218,11 +277,218 @@ def test_a_job_refuses_data_other_than_the_drivers(setting: dict, jobs, tmp_path
     assert sweep.data_fingerprint(built) == sweep.data_fingerprint(read_back)
 
 
+# ------------------------------------------------------------------------------- a store loses nothing
+
+def test_a_folder_that_is_not_a_store_is_refused_and_left_untouched(setting: dict, jobs, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "mine"
+    (folder / "ensemble").mkdir(parents=True)
+    (folder / "ensemble" / "notes.txt").write_text("my notes")
+    (folder / "index.csv").write_text("my table\n")
+    before, names = _snapshot(folder), sorted(p.name for p in folder.rglob("*"))
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the store must be checked before training")
+
+    monkeypatch.setattr(sweep.pipeline, "ensemble", no_training)
+    for attempt in (lambda: _run(jobs, folder, setting),
+                    lambda: sweep.sweep_command(folder, CONFIG, target_months=[MONTH], methods=[METHOD],
+                                                progress=False)):
+        with pytest.raises(SweepError, match="not a sweep store") as info:
+            attempt()
+        message = str(info.value)
+        assert str(folder) in message and "new or empty folder" in message and "\n" not in message
+    assert _snapshot(folder) == before and sorted(p.name for p in folder.rglob("*")) == names
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(SweepError, match="is a file"):
+        _run(jobs, tmp_path / "a_file", setting)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_an_unwritable_store_is_refused_before_any_work(jobs, tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(SweepError, match="cannot be written"):
+            sweep_store.check_store(tmp_path / "store", store_settings(CONFIG))
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_jobs_of_other_settings_are_refused_and_never_merged(setting: dict, cache: Path, done_store, jobs,
+                                                             tmp_path: Path) -> None:
+    store = _copy(done_store[0], tmp_path)
+    before = _snapshot(store)
+    config = dataclasses.replace(CONFIG, steps=16, roi_rule="threshold:0.3,sign:abs")
+    other = plan_jobs(config, target_months=[MONTH], methods=[METHOD])
+    with pytest.raises(SweepError, match="new store folder") as info:
+        _run(other, store, setting)
+    message = str(info.value)
+    assert "steps=16 (store: 64)" in message and "roi_rule='threshold:0.3,sign:abs'" in message
+    assert "reference_year" not in message and "\n" not in message
+    assert _snapshot(store) == before
+    assert list(sweep.load_results(store)) == [(MONTH, METHOD)]
+    with pytest.raises(SweepError, match="different run configurations"):
+        _run([*jobs, *other], tmp_path / "mixed", setting)
+    assert not (tmp_path / "mixed").exists()
+
+
+def test_a_store_refuses_results_of_another_ensemble(setting: dict, cache: Path, done_store, jobs,
+                                                     tmp_path: Path) -> None:
+    store = _copy(done_store[0], tmp_path)
+    other = tmp_path / "other_ensemble"
+    shutil.copytree(setting["ensemble_dir"], other)
+    manifest = other / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"test"', '"retrained"'))
+    with pytest.raises(SweepError, match=r"ensemble=.*new store folder"):
+        run_sweep(jobs, store, ensemble_dir=other, progress=False)
+    with pytest.raises(SweepError, match="no saved ensemble"):
+        run_sweep(jobs, tmp_path / "fresh", ensemble_dir=tmp_path, progress=False)
+
+
+def test_concurrent_writers_lose_no_job(setting: dict, cache: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers sweep overlapping plans into one new store at once, three times over: every job of
+    both plans is recorded and done, and no temporary is left (sweep.json once lost records here)."""
+    monkeypatch.setattr(sweep, "compute_job", _fake_result)
+    config = dataclasses.replace(CONFIG, leads=(1, 2, 3, 4, 5, 6))
+    months = [f"{year}-09" for year in range(2005, 2010)]
+    plans = [plan_jobs(config, target_months=months[:3], methods=[METHOD]),
+             plan_jobs(config, target_months=months[2:], methods=[METHOD])]
+    expected = {job.key for plan in plans for job in plan}
+    for attempt in range(3):
+        store = tmp_path / f"store{attempt}"
+        start, errors = threading.Barrier(len(plans)), []
+
+        def write(plan: list[sweep.Job], store: Path = store, start: threading.Barrier = start,
+                  errors: list = errors) -> None:
+            start.wait()
+            try:
+                _run(plan, store, setting)
+            except Exception as err:  # reported by the assertion below
+                errors.append(err)
+
+        writers = [threading.Thread(target=write, args=(plan,)) for plan in plans]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        assert not errors
+        assert {job.key for job in sweep.stored_jobs(store)} == expected
+        assert all(sweep.is_done(store, job) for plan in plans for job in plan)
+        assert not [p.name for p in store.rglob("*.part")]
+        assert sweep.sweep_index(store)["done"].sum() == len(expected)
+
+
+WRITER = """
+import importlib.util, pathlib, sys, time
+from icegrad.attribution import sweep_store
+from icegrad.attribution.sweep_jobs import plan_jobs, store_settings
+spec = importlib.util.spec_from_file_location("sweep_tests", sys.argv[1])
+tests = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tests)
+store, go, months = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), sys.argv[4].split(",")
+config = tests.dataclasses.replace(tests.CONFIG, leads=(1, 2, 3, 4, 5, 6))
+jobs = plan_jobs(config, target_months=months, methods=[tests.METHOD])
+while not go.exists():
+    time.sleep(0.01)
+store = sweep_store.open_store(store, store_settings(config), "fake-ensemble")
+sweep_store.plan(store, jobs)
+for job in jobs:
+    if not sweep_store.is_done(store, job):
+        sweep_store.publish(store, job, tests._fake_result(job))
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters importing TensorFlow
+def test_concurrent_writer_processes_lose_no_job(tmp_path: Path) -> None:
+    """The same with two processes (the store's locks and create-once files work across processes)."""
+    store, go = tmp_path / "store", tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    months = [f"{year}-09" for year in range(2005, 2010)]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, __file__, str(store), str(go), ",".join(part)],
+                                env=env, stderr=subprocess.PIPE, text=True)
+               for part in (months[:3], months[2:])]
+    go.touch()
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0], [w.stderr.read() for w in writers]
+    config = dataclasses.replace(CONFIG, leads=(1, 2, 3, 4, 5, 6))
+    expected = plan_jobs(config, target_months=months, methods=[METHOD])
+    assert {job.key for job in sweep.stored_jobs(store)} == {job.key for job in expected}
+    assert all(sweep.is_done(store, job) for job in expected)
+    assert not [p.name for p in store.rglob("*.part")]
+
+
+def test_orphaned_temporaries_are_removed_on_resume_but_not_a_live_writers(setting: dict, cache: Path,
+                                                                            done_store, jobs,
+                                                                            tmp_path: Path) -> None:
+    store = _copy(done_store[0], tmp_path)
+    orphans = [store / "jobs" / f".{jobs[0].key}.nc.k1ll3d.part", store / ".index.csv.k1ll3d.part"]
+    for path in orphans:
+        path.write_bytes(b"half a file")
+    ensemble_part = store / ".ensemble.k1ll3d.part"
+    ensemble_part.mkdir()
+    (ensemble_part / "member_seed36.keras").write_bytes(b"half a model")
+    users = store / "notes.part"  # not a temporary of the store's writers
+    users.write_text("mine")
+    with sweep_store.writing(store):  # a writer at work: its temporaries are not orphans
+        assert sweep_store.clean_orphans(store) == []
+    assert all(path.exists() for path in [*orphans, ensemble_part])
+    report = _run(jobs, store, setting)
+    assert sorted(report.skipped) == sorted(job.key for job in jobs)
+    assert not any(path.exists() for path in [*orphans, ensemble_part]) and users.read_text() == "mine"
+
+
+def test_a_store_whose_creation_was_killed_is_created_again(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / sweep_store.LOCK_FILE).touch()
+    orphan = store / f".{sweep_store.MANIFEST_FILE}.k1ll3d.part"
+    orphan.write_text('{"format": ')  # the manifest's temporary, before its rename
+    settings = store_settings(CONFIG)
+    assert sweep_store.open_store(store, settings, "ensemble-digest") == store.resolve()
+    assert not orphan.exists() and sweep_store.read_manifest(store)["ensemble"] == "ensemble-digest"
+    sweep_store.open_store(store, settings, "ensemble-digest")  # reopening the same store is fine
+
+
+def test_every_read_error_names_its_file(setting: dict, cache: Path, done_store, jobs, tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    store = _copy(done_store[0], tmp_path)
+    # a damaged job record: named in a warning, the job counts as not done, and a rerun redoes it
+    record = sweep_store.record_path(store, jobs[1])
+    record.write_text('{"target_month": "2013-')
+    with caplog.at_level("WARNING"):
+        assert not sweep.is_done(store, jobs[1])
+    assert str(record) in caplog.text
+    assert _run(jobs, store, setting).ran == [jobs[1].key] and sweep.is_done(store, jobs[1])
+    # a result whose checksum matches but which cannot be read
+    path = sweep.job_path(store, jobs[0])
+    path.write_bytes(b"not a netCDF file")
+    stat = path.stat()
+    entry = json.loads(sweep_store.record_path(store, jobs[0]).read_text())
+    entry.update(bytes=stat.st_size,
+                 sha256=sweep_store._sha256(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    sweep_store.record_path(store, jobs[0]).write_text(json.dumps(entry))
+    for read in (sweep.load_results, sweep.open_sweep):
+        with pytest.raises(SweepError, match=re.escape(f"cannot read sweep result {path}")):
+            read(store)
+    # a manifest of settings this icegrad does not know, then a damaged one
+    manifest = store / sweep_store.MANIFEST_FILE
+    stored = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**stored, "settings": {**stored["settings"], "colour": "blue"}}))
+    with pytest.raises(SweepError, match=re.escape(f"the settings in {manifest} cannot be read")):
+        sweep.stored_jobs(store)
+    manifest.write_text("{")
+    for read in (sweep.load_results, sweep.sweep_index):
+        with pytest.raises(SweepError, match=re.escape(f"cannot read the sweep manifest {manifest}")):
+            read(store)
+
+
+# ------------------------------------------------------------------------------ Dask and the CLI entry
+
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_in_process_results(setting: dict, done_store, jobs, tmp_path: Path,
+def test_dask_local_cluster_gives_the_in_process_results(setting: dict, cache: Path, done_store, jobs,
+                                                         tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     distributed = pytest.importorskip("distributed")
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))  # workers get this path
     subset = jobs[:2]  # one job per worker keeps this test short; both workers must take part
     victim = jobs[-1]
     real_run_job = sweep.run_job
@@ -254,7 +520,7 @@ def test_dask_local_cluster_gives_the_in_process_results(setting: dict, done_sto
     assert victim.key in killed.failed and "KilledWorker" in killed.failed[victim.key]
     assert sorted([*killed.ran, *killed.failed]) == sorted(j.key for j in jobs)
     # (a job reported lost may still have stored its result: it ended just before its worker died)
-    on_disk = {j.key for j in jobs if sweep.job_path(tmp_path / "killed", j).is_file()}
+    on_disk = {j.key for j in jobs if sweep.is_done(tmp_path / "killed", j)}
     assert set(killed.ran) <= on_disk and victim.key not in on_disk
     monkeypatch.setattr(sweep, "run_job", real_run_job)
     rerun = _run(jobs, tmp_path / "killed", setting)  # in-process: the cheaper way to finish
@@ -266,19 +532,32 @@ def test_dask_local_cluster_gives_the_in_process_results(setting: dict, done_sto
                                       ["attribution"].values)
 
 
-def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, done_store, jobs,
-                                                                 tmp_path: Path,
+def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, cache: Path, done_store,
+                                                                 jobs, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(setting["root"] / "cache"))
-    monkeypatch.setattr(sweep.pipeline, "ensemble", lambda ds, **options: setting["ensemble"])
+    asked: list[dict] = []
+
+    def trained(ds: xr.Dataset, **options: object) -> IceNetEnsemble:
+        asked.append(options)
+        return setting["ensemble"]
+
+    monkeypatch.setattr(sweep.pipeline, "ensemble", trained)
     store = _copy(done_store[0], tmp_path)  # every job of this plan is already done
-    report = sweep.sweep_command(store, target_months=[MONTH], leads=list(LEADS), methods=[METHOD],
-                                 resolution_km=200, members=2, progress=False)
-    assert sorted(report.skipped) == sorted(j.key for j in jobs) and not report.ran
+    summary = sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
+    assert f"0 job(s) run, {len(jobs)} already done, 0 failed" in summary
+    assert asked == [{"members": CONFIG.members, "width": CONFIG.width, "epochs": CONFIG.epochs,
+                      "weights": None}]
     assert IceNetEnsemble.load(store / "ensemble").member_names == ["seed36", "seed37"]
     retrained = IceNetEnsemble(setting["ensemble"].members, setting["ensemble"].stats, CHANNEL_NAMES,
                                {**setting["ensemble"].manifest, "created": "later"})
     monkeypatch.setattr(sweep.pipeline, "ensemble", lambda ds, **options: retrained)
-    with pytest.raises(SweepError, match="holds another ensemble"):
-        sweep.sweep_command(store, target_months=[MONTH], leads=[1], methods=[METHOD], resolution_km=200,
-                            members=2, progress=False)
+    with pytest.raises(SweepError, match="ensemble="):
+        sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
+    # an ensemble folder the sweep did not write is left alone
+    monkeypatch.setattr(sweep.pipeline, "ensemble", trained)
+    shutil.rmtree(store / "ensemble")
+    (store / "ensemble").mkdir()
+    (store / "ensemble" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match=r"holds no saved ensemble.*nothing was changed"):
+        sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
+    assert (store / "ensemble" / "notes.txt").read_text() == "mine"
