@@ -2,9 +2,19 @@
 
 Example
 -------
->>> ds = attribute(members, sample, roi, leads=(1, 2, 3), method="integrated_gradients",
-...                steps=64, baseline="zeros")  # doctest: +SKIP
->>> ds.attribution.sel(lead=1).sum(("channel", "y", "x"))  # ~ target - target(baseline)  # doctest: +SKIP
+With ``ens`` an ensemble, ``ds`` its data and ``roi`` a region of interest (see
+:mod:`icegrad.pipeline`), the attributions of one input sample:
+
+>>> from icegrad.data.inputs import build_inputs
+>>> sample = build_inputs(ds, ["2013-09"], ens.stats, list(ens.channels)).isel(time=0)
+>>> res = attribute(ens.members, sample, roi, leads=(1, 3), method="integrated_gradients",
+...                 steps=16, baseline="zeros")
+>>> dict(res.attribution.sizes)
+{'member': 2, 'lead': 2, 'channel': 50, 'y': 54, 'x': 54}
+>>> total = res.attribution.sum(("channel", "y", "x"))  # ~ target - target(baseline): completeness
+>>> change = res.target_value - res.baseline_target_value
+>>> bool((abs(total - change) < 0.05 * abs(change).max()).all())
+True
 """
 
 from __future__ import annotations

@@ -45,11 +45,18 @@ the store, the ensemble folder and the icegrad cache on a filesystem they share 
 
 Example
 -------
->>> jobs = plan_jobs(["2012-09", "2013-09"], leads=[1, 3, 6], members=5,
-...                  methods=["integrated_gradients"], steps=32)           # doctest: +SKIP
->>> report = run_sweep(jobs, "sweeps/sept", ensemble_dir=ens_dir, data_source="emulated",
-...                    resolution_km=100)                                  # doctest: +SKIP
->>> open_sweep("sweeps/sept").attribution.sel(method="integrated_gradients", lead=3)  # doctest: +SKIP
+``plan_jobs(["2012-09", "2013-09"], leads=[1, 3, 6], members=5, methods=["integrated_gradients"])``
+plans 30 jobs. One job, on ``ens`` (an ensemble, see :mod:`icegrad.pipeline`) saved to a folder:
+
+>>> import tempfile
+>>> ens_dir = ens.save(Path(tempfile.mkdtemp()) / "ensemble")
+>>> jobs = plan_jobs(["2013-09"], leads=[3], members=1, methods=["integrated_gradients"], steps=4)
+>>> store = Path(tempfile.mkdtemp()) / "sept"
+>>> report = run_sweep(jobs, store, ensemble_dir=ens_dir, data_source="emulated", resolution_km=200,
+...                    progress=False)
+>>> maps = open_sweep(store).attribution.sel({"method": "integrated_gradients", "lead": 3})
+>>> dict(maps.sizes)
+{'target_month': 1, 'member': 1, 'channel': 50, 'y': 54, 'x': 54}
 """
 
 from __future__ import annotations
