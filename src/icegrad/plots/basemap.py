@@ -12,8 +12,11 @@ matplotlib draws the cells directly onto the stereographic map.
 
 Example
 -------
->>> fig, axes = polar_axes(1, 3)  # doctest: +SKIP
->>> polar_map(axes[0], ds.siconca.isel(time=0))  # doctest: +SKIP
+With ``ds`` the emulated Arctic at 200 km (:mod:`icegrad.data`):
+
+>>> from icegrad.plots.maps import polar_map
+>>> fig, axes = polar_axes(1, 3)
+>>> mesh = polar_map(axes[0], ds.siconca.isel(time=0))
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ the panel title. Each family starts a new row unless it fits in what is left of 
 
 Example
 -------
->>> sample = pipeline.forecast_inputs(ds, ens, "2013-09", [1]).isel(time=0)  # doctest: +SKIP
->>> fig = channel_panels(sample)  # doctest: +SKIP
+With ``ds`` a dataset and ``ens`` an ensemble (see :mod:`icegrad.pipeline`), three of the 50 inputs:
+
+>>> from icegrad import pipeline
+>>> sample = pipeline.forecast_inputs(ds, ens, "2013-09", [1]).isel(time=0)
+>>> fig = channel_panels(sample, ["siconca_abs_1", "tas_anom_1", "land"])
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ The tables consumed are those of :func:`icegrad.attribution.robustness.robustnes
 
 Example
 -------
->>> summary = robustness(settings)                                  # doctest: +SKIP
+With ``result`` an attribution result (:func:`icegrad.pipeline.attributions`):
+
+>>> from icegrad.attribution.robustness import lead_settings, member_settings, robustness
+>>> summary = robustness(lead_settings(result) + member_settings(result))
 >>> fig = share_heatmap(summary.shares, summary.verdicts)
 """
 
