@@ -7,10 +7,10 @@ With ``ens`` an ensemble, ``ds`` its data and ``roi`` a region of interest (see
 
 >>> from icegrad.data.inputs import build_inputs
 >>> sample = build_inputs(ds, ["2013-09"], ens.stats, list(ens.channels)).isel(time=0)
->>> res = attribute(ens.members, sample, roi, leads=(1, 3), method="integrated_gradients",
-...                 steps=16, baseline="zeros")
+>>> res = attribute(ens.members[:1], sample, roi, leads=(1, 3), method="integrated_gradients",
+...                 steps=8, baseline="zeros")
 >>> dict(res.attribution.sizes)
-{'member': 2, 'lead': 2, 'channel': 50, 'y': 54, 'x': 54}
+{'member': 1, 'lead': 2, 'channel': 50, 'y': 54, 'x': 54}
 >>> total = res.attribution.sum(("channel", "y", "x"))  # ~ target - target(baseline): completeness
 >>> change = res.target_value - res.baseline_target_value
 >>> bool((abs(total - change) < 0.05 * abs(change).max()).all())
