@@ -88,6 +88,16 @@ def _doctest_objects(request: pytest.FixtureRequest, doctest_namespace: dict[str
             doctest_namespace[name] = request.getfixturevalue("_shared").get(name)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the examples on one xdist worker (``make test`` runs ``--dist loadgroup``), so the shared
+    objects are built once rather than once per worker."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if isinstance(item, pytest.DoctestItem):
+            item.add_marker(pytest.mark.xdist_group("doctests"))
+
+
 @pytest.fixture(autouse=True)
 def _close_figures() -> Iterator[None]:
     yield
