@@ -13,8 +13,8 @@ example would cost minutes, so the examples use these, which are as small as the
 * ``result``: ``pipeline.attributions(ds, ens, roi, "2013-09", leads=(1, 3), steps=4,
   baseline="zeros")``.
 
-Each is built the first time an example names it. The cache points at a fresh temporary folder while
-they are built and used, and figures are closed after every example.
+Each is built the first time an example names it. While an example runs, the cache points at a
+temporary folder of the examples' own, and figures are closed after every example.
 """
 
 from __future__ import annotations
@@ -70,18 +70,24 @@ class _Shared:
 
 
 @pytest.fixture(scope="session")
-def _shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Shared]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("doctest-cache")))
-        yield _Shared()
+def _shared() -> _Shared:
+    return _Shared()
+
+
+@pytest.fixture(scope="session")
+def _doctest_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("doctest-cache"))
 
 
 @pytest.fixture(autouse=True)
-def _doctest_objects(request: pytest.FixtureRequest, doctest_namespace: dict[str, Any]) -> None:
-    """Put the shared objects an example's source names into its namespace (built on first use)."""
+def _doctest_objects(request: pytest.FixtureRequest, doctest_namespace: dict[str, Any],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the cache at the examples' own folder, and put the shared objects an example's source
+    names into its namespace (built on first use)."""
     test = getattr(request.node, "dtest", None)
     if test is None:
         return
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", request.getfixturevalue("_doctest_cache"))
     source = "".join(example.source for example in test.examples)
     for name in SHARED:
         if re.search(rf"\b{name}\b", source):
