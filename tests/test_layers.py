@@ -41,9 +41,10 @@ package cycles:
 
 
 def find_modules(root: Path) -> dict[str, Path]:
-    """Dotted name -> file of every module under ``root`` (a package's ``__init__`` is the package)."""
+    """Dotted name -> file of every module of the package ``root/icegrad`` (a package's ``__init__``
+    is the package); other files under ``root``, such as the doctests' conftest, are not icegrad."""
     found = {}
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted((root / "icegrad").rglob("*.py")):
         parts = path.relative_to(root).with_suffix("").parts
         found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
@@ -168,6 +169,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 def test_the_walk_finds_planted_upward_imports_and_cycles(tmp_path: Path) -> None:
     _write(tmp_path, {
+        "conftest.py": "import icegrad.pipeline\n",  # outside the package: not walked
         "icegrad/__init__.py": "",
         "icegrad/data/__init__.py": "def f():\n    from ..pipeline import run  # lazy, still counted\n",
         "icegrad/model/__init__.py": "from icegrad import data\nimport icegrad.model.icenet\n",
