@@ -12,10 +12,17 @@ ocean), so a caller fails in seconds, before :func:`ensemble` trains for minutes
 
 Example
 -------
->>> ds = dataset("emulated", 200)                                   # doctest: +SKIP
+>>> ds = dataset("emulated", 200)
 >>> roi = region(ds)                                                # 2013 vs 2007, September
->>> ens = ensemble(ds, members=2)
->>> result = attributions(ds, ens, roi, "2013-09", leads=(1, 3), method="integrated_gradients")
+>>> int(roi.sum())
+31
+
+``ens = ensemble(ds, members=2, epochs=1)`` trains the ensemble (minutes, once; cached afterwards).
+With ``ens`` such an ensemble:
+
+>>> result = attributions(ds, ens, roi, "2013-09", leads=(1, 3), steps=4, baseline="zeros")
+>>> result.attrs["method"], result["lead"].values.tolist()
+('integrated_gradients', [1, 3])
 """
 
 from __future__ import annotations

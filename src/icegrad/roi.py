@@ -205,8 +205,11 @@ def region_of_interest(
 
     Example
     -------
-    >>> ds = load_dataset("emulated", resolution_km=100)  # doctest: +SKIP
-    >>> roi = region_of_interest(ds, 2007, 2013, 9, "threshold:0.5")  # doctest: +SKIP
+    >>> from icegrad.data import load_dataset
+    >>> ds = load_dataset("emulated", resolution_km=200)
+    >>> roi = region_of_interest(ds, 2007, 2013, 9, "threshold:0.5")
+    >>> roi.dtype, roi.attrs["n_cells"], roi.attrs["area_km2"]
+    (dtype('bool'), 27, 1080000.0)
     """
     parsed = RoiRule.parse(rule)
     validate_monthly_dataset(ds, ["siconca"], check_values=False)

@@ -28,8 +28,16 @@ channels' net attribution. :func:`decompose` splits each method's total error in
 
 Example
 -------
->>> bench = benchmark(seed=0)                         # doctest: +SKIP
->>> decompose(bench.scores)                           # doctest: +SKIP
+The book's run (``benchmark(seed=0)``: 12 x 12 cells, 8,000 training samples, 20 epochs) takes
+minutes; a 4 x 4 one shows the calls. Plain gradients of the exact function are the truth itself:
+
+>>> specs = [("vanilla_gradient", "none"), ("integrated_gradients", "zeros")]
+>>> bench = benchmark(shape=(4, 4), n_train=100, n_test=2, epochs=1, steps=4, seed=0, specs=specs)
+>>> errors = decompose(bench.scores)
+>>> errors.columns.tolist()
+['method_error', 'model_error', 'total_error', 'model_share']
+>>> bool(errors.loc["vanilla_gradient", "method_error"] < 1e-6)
+True
 """
 
 from __future__ import annotations

@@ -29,10 +29,15 @@ Choices, and why
 
 Example
 -------
->>> imp = permutation_importance(ens, ds, n_permutations=5, seed=0)       # doctest: +SKIP
->>> imp["importance"].mean(("member", "permutation")).sel(lead=1)          # doctest: +SKIP
->>> table = side_by_side(imp, attribution_result)                          # doctest: +SKIP
->>> rank_correlation(table)                                                # doctest: +SKIP
+With ``ens`` an ensemble, ``ds`` its data and ``result`` its attributions (see
+:mod:`icegrad.pipeline`), by channel group over two test Septembers:
+
+>>> imp = permutation_importance(ens, ds, ["2018-09", "2019-09"], by="group", n_permutations=2, seed=0)
+>>> imp["importance"].mean(("member", "permutation")).sel(lead=1).sizes["group"]
+5
+>>> table = side_by_side(imp, result)
+>>> rank_correlation(table).columns.tolist()
+['lead', 'rho', 'p_value', 'n']
 """
 
 from __future__ import annotations

@@ -61,8 +61,13 @@ non-zero but so small that its sign is a matter of rounding.
 
 Example
 -------
->>> run = score_methods(ds, ens, roi, "2013-09", leads=(1, 3), steps=8)  # doctest: +SKIP
->>> run.scores.groupby("label")["fidelity"].mean()                           # doctest: +SKIP
+With ``ds`` the emulated Arctic, ``ens`` an ensemble trained on it and ``roi`` a region of interest
+(see :mod:`icegrad.pipeline`), two of the methods at one lead:
+
+>>> run = score_methods(ds, ens, roi, "2013-09", leads=(1,), steps=4,
+...                     specs=[("vanilla_gradient", "none"), ("integrated_gradients", "zeros")])
+>>> run.scores.groupby("label")["fidelity"].mean().index.tolist()
+['integrated_gradients (zeros)', 'vanilla_gradient']
 """
 
 from __future__ import annotations

@@ -39,10 +39,16 @@ The letter's finding holds in a setting when
 
 Example
 -------
->>> settings = lead_settings(result) + member_settings(result)      # doctest: +SKIP
->>> settings += labelled_settings("year", {2012: r12, 2013: r13, 2014: r14}, reference=2013)
+With ``result`` the attributions of one target month (see :mod:`icegrad.pipeline`), its leads and
+members; ``labelled_settings("year", {2012: r12, 2013: r13, 2014: r14}, reference=2013)`` would add
+the results of other target years:
+
+>>> settings = lead_settings(result) + member_settings(result)
 >>> summary = robustness(settings)
->>> summary.verdicts[["axis", "setting", "holds", "margin"]]
+>>> summary.verdicts[["axis", "setting"]].values.tolist()
+[['lead', 'lead 1'], ['lead', 'lead 3'], ['member', 'seed36'], ['member', 'seed37']]
+>>> summary.verdicts.columns.intersection(["holds", "margin"]).tolist()
+['holds', 'margin']
 """
 
 from __future__ import annotations

@@ -32,11 +32,18 @@ driver. ``tf_threads`` (default 1 on a cluster) also pins each worker's TensorFl
 
 Example
 -------
->>> config = RunConfig(resolution_km=25, members=25, steps=32)                 # doctest: +SKIP
->>> jobs = plan_jobs(config, target_months=["2012-09", "2013-09"],
-...                  methods=["integrated_gradients", "smoothgrad"])            # doctest: +SKIP
->>> report = run_sweep(jobs, "sweeps/sept", ensemble_dir=ens_dir)              # doctest: +SKIP
->>> open_sweep("sweeps/sept").attribution.sel({"method": "smoothgrad", "lead": 3})  # doctest: +SKIP
+One job, on ``ens`` (an ensemble, see :mod:`icegrad.pipeline`) saved to a folder; the run
+configuration decides every setting, the target months and methods are the sweep's axes:
+
+>>> import tempfile
+>>> ens_dir = ens.save(Path(tempfile.mkdtemp()) / "ensemble")
+>>> config = RunConfig(resolution_km=200, members=1, leads=(3,), steps=4)
+>>> jobs = plan_jobs(config, target_months=["2013-09"], methods=["integrated_gradients"])
+>>> store = Path(tempfile.mkdtemp()) / "sept"
+>>> report = run_sweep(jobs, store, ensemble_dir=ens_dir, progress=False)
+>>> maps = open_sweep(store).attribution.sel({"method": "integrated_gradients", "lead": 3})
+>>> dict(maps.sizes)
+{'target_month': 1, 'member': 1, 'channel': 50, 'y': 54, 'x': 54}
 """
 
 from __future__ import annotations

@@ -47,7 +47,19 @@ the tests).
 
 Example
 -------
->>> ds = load(100, "2012-01", "2013-12")  # doctest: +SKIP  (needs a CDS account; see check_credentials)
+Loading needs a CDS account (:func:`check_credentials`) and downloads each request once:
+``load(100, "2012-01", "2013-12")``. What that asks the CDS for, worked out offline, one request per
+variable group and year:
+
+>>> requests = requests_for(pd.date_range("2012-01", "2013-12", freq="MS"))
+>>> sorted({year for _, year, _ in requests}), requests[0][2]["month"][:3]
+([2012, 2013], ['01', '02', '03'])
+
+and a wind blowing east at 90 E blows along the grid's y axis:
+
+>>> uas, vas = rotate_to_grid(np.array([1.0]), np.array([0.0]), np.array([90.0]))
+>>> round(float(uas[0]), 6), round(float(vas[0]), 6)
+(0.0, 1.0)
 """
 
 from __future__ import annotations

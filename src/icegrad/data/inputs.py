@@ -17,9 +17,15 @@ is the trend forecast for the target month ``s + k - 1``. Per channel family:
 
 Example
 -------
->>> stats = fit_normalisation(ds, train_years=(1980, 2011))      # doctest: +SKIP
->>> x = build_inputs(ds, ["2013-06", "2013-07"], stats)          # doctest: +SKIP
->>> x.sel(channel="siconca_abs_1", time="2013-06")  # SIC of May 2013   # doctest: +SKIP
+With ``ds`` the emulated Arctic (``icegrad.data.load_dataset("emulated", resolution_km=200)``):
+
+>>> stats = fit_normalisation(ds, train_years=(1980, 2011))
+>>> x = build_inputs(ds, ["2013-06", "2013-07"], stats)
+>>> dict(x.sizes)
+{'time': 2, 'y': 54, 'x': 54, 'channel': 50}
+>>> may = x.sel(channel="siconca_abs_1", time="2013-06")  # the forecast from June sees May's SIC
+>>> bool((may.squeeze() == ds.siconca.sel(time="2013-05").squeeze().fillna(0)).all())
+True
 """
 
 from __future__ import annotations

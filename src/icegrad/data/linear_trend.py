@@ -15,8 +15,11 @@ no loop over cells or starts.
 
 Example
 -------
->>> trend = linear_trend_forecast(ds["siconca"], ["2013-09"])  # doctest: +SKIP
->>> trend.sel(lead=1)  # September 2013 from Septembers up to 2012   # doctest: +SKIP
+With ``ds`` the emulated Arctic (``icegrad.data.load_dataset("emulated", resolution_km=200)``):
+
+>>> trend = linear_trend_forecast(ds["siconca"], ["2013-09"])
+>>> dict(trend.sel(lead=1).sizes)  # September 2013 from Septembers up to 2012
+{'time': 1, 'y': 54, 'x': 54}
 """
 
 from __future__ import annotations

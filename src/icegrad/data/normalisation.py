@@ -19,8 +19,12 @@ only meaningful together with the normalisation it was trained on.
 
 Example
 -------
->>> stats = fit_normalisation(ds, train_years=(1980, 2011))  # doctest: +SKIP
->>> z = normalise_variable(ds["tas"], stats)                 # doctest: +SKIP
+With ``ds`` the emulated Arctic (``icegrad.data.load_dataset("emulated", resolution_km=200)``):
+
+>>> stats = fit_normalisation(ds, train_years=(1980, 2011))
+>>> z = normalise_variable(ds["tas"], stats)
+>>> round(float(z.sel(time=slice("1980", "2011")).std()), 3)  # unit spread over the training years
+1.0
 """
 
 from __future__ import annotations

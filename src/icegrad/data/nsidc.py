@@ -28,8 +28,14 @@ it takes the longest consecutive run the files hold (1989-01..2017-12 for the sh
 
 Example
 -------
->>> ds = load(100, "2007-01", "2013-12", path="seaice_conc_monthly_nh_sic.nc")  # doctest: +SKIP
->>> ds.siconca.sel(time="2012-09")  # doctest: +SKIP
+``load(100, "2007-01", "2013-12", path="seaice_conc_monthly_nh_sic.nc")`` reads a local record (or a
+folder of monthly files) and regrids it. The gap rule, offline: of 1987-07..1988-06 without the F08
+outage, the later of the two equally long runs is kept:
+
+>>> wanted = pd.date_range("1987-07", "1988-06", freq="MS")
+>>> outage = pd.DatetimeIndex(["1987-12-01", "1988-01-01"])
+>>> describe_months(consecutive_run(wanted, wanted.difference(outage)))
+'1988-02..1988-06'
 """
 
 from __future__ import annotations

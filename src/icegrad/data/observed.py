@@ -8,7 +8,13 @@ aligned, because a month present in one and not the other would shift IceNet's l
 
 Example
 -------
->>> ds = load(100, "2007-01", "2013-12")  # doctest: +SKIP  (downloads OSI SAF; needs a CDS account)
+``load(100, "2007-01", "2013-12")`` downloads OSI SAF and needs a CDS account for ERA5. How
+:func:`merge` joins the two, shown on the emulated Arctic split into its sea ice and its climate:
+
+>>> climate = [v for v in ds.data_vars if v != "siconca"]
+>>> merged = merge(ds[["siconca"]], ds[climate])
+>>> merged.attrs["data_source"], sorted(merged.data_vars) == sorted(ds.data_vars)
+('observed', True)
 """
 
 from __future__ import annotations

@@ -44,7 +44,13 @@ without ``path`` re-checks the SHA-256 of each stored daily file (it reads them 
 
 Example
 -------
->>> ds = load(100, "2007-01", "2013-12")  # doctest: +SKIP  (downloads ~2,500 daily files, ~3 GB)
+``load(100, "2007-01", "2013-12")`` downloads ~2,500 daily files (~3 GB) once. Offline: which record
+serves a month, and how missing days are reported:
+
+>>> product_for(pd.Timestamp("2013-09")).name, product_for(pd.Timestamp("2016-01")).name
+('OSI-450', 'OSI-430-b')
+>>> describe_days(pd.date_range("1987-12-01", "1988-01-02").append(pd.DatetimeIndex(["1988-01-05"])))
+'1987-12-01..1988-01-02, 1988-01-05'
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ IceNet's training/validation boundary and moves the test years inside the record
 Example
 -------
 >>> describe_channels(missing_channels(SIC_ONLY_CHANNEL_NAMES))[:40]
-'tas_anom_1-3, ta500_anom_1-3, tos_anom_1-'
+'tas_anom_1-3, ta500_anom_1-3, tos_anom_1'
 """
 
 from __future__ import annotations

@@ -11,8 +11,16 @@ half-saved ensemble that a later run would load.
 
 Example
 -------
->>> ens = IceNetEnsemble.load(path)  # doctest: +SKIP
+With ``ens`` an ensemble and ``ds`` its data (see :mod:`icegrad.pipeline`), saved and read back:
+
+>>> folder = ens.save(Path(tempfile.mkdtemp()) / "ensemble")
+>>> IceNetEnsemble.load(folder)
+<IceNetEnsemble: 2 member(s), 54x54 grid, 50 channels, data_source='emulated'>
+>>> from icegrad.data.inputs import build_inputs
+>>> inputs = build_inputs(ds, ["2013-09"], ens.stats, list(ens.channels))
 >>> sip = ens.predict(inputs, mean=True).sel(**{"class": ["marginal_ice", "full_ice"]}).sum("class")
+>>> dict(sip.sizes)
+{'time': 1, 'y': 54, 'x': 54, 'lead': 6}
 """
 
 from __future__ import annotations

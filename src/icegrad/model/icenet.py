@@ -19,8 +19,8 @@ shape; at 432 no extra layers exist and the network is exactly IceNet's.
 
 Example
 -------
->>> model = build_icenet(54, 54, n_channels=50, filters_factor=0.125, seed=0)  # doctest: +SKIP
->>> model.output_shape  # doctest: +SKIP
+>>> model = build_icenet(54, 54, n_channels=50, filters_factor=0.125, seed=0)
+>>> model.output_shape
 (None, 54, 54, 3, 6)
 """
 

@@ -17,8 +17,12 @@ month ``siconca_abs_1``, each thresholded at SIC > 0.15.
 
 Example
 -------
->>> skill = evaluate_skill(ensemble, ds)          # doctest: +SKIP
->>> skill_table(skill).query("lead == 1")         # doctest: +SKIP
+With ``ens`` an ensemble and ``ds`` its data (see :mod:`icegrad.pipeline`), here on one test year:
+
+>>> skill = evaluate_skill(ens, ds, years=(2019, 2019))
+>>> table = skill_table(skill).query("lead == 1")
+>>> sorted(table["model"].unique()), "binary_accuracy" in set(table["metric"])
+(['icenet', 'linear_trend', 'persistence'], True)
 """
 
 from __future__ import annotations

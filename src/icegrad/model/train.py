@@ -14,7 +14,17 @@ data; a damaged or implausible cached ensemble (non-finite weights) is named and
 
 Example
 -------
->>> ens = load_or_train(load_dataset("emulated", 100), TrainConfig())  # doctest: +SKIP
+Training takes minutes, so it is not run here: ``load_or_train(load_dataset("emulated", 200),
+TrainConfig(members=2, epochs=1))`` trains two members once and reads them from the cache afterwards.
+The configuration names that cache entry, the data too, and the log level does not:
+
+>>> config = TrainConfig(members=2, epochs=1)
+>>> config.seeds
+[36, 37]
+>>> model_cache_key(ds, config) == model_cache_key(ds, TrainConfig(members=2, epochs=1, verbose=0))
+True
+>>> model_cache_key(ds, config) == model_cache_key(ds.isel(time=slice(12, None)), config)
+False
 """
 
 from __future__ import annotations

@@ -6,10 +6,13 @@ folder, so every map draws without network access (see :mod:`icegrad.plots.basem
 Example
 -------
 >>> from icegrad import plots
->>> fig, axes = plots.polar_axes(1, 2)  # doctest: +SKIP
->>> mesh = plots.polar_map(axes[0], sic, **plots.sic_style())  # doctest: +SKIP
->>> plots.shared_colorbar(fig, mesh, axes, "sea ice concentration")  # doctest: +SKIP
->>> plots.save_figure(fig, "figures/sic.png")  # doctest: +SKIP
+>>> import tempfile
+>>> sic = ds.siconca.sel(time="2013-09-01")  # ds: the emulated Arctic at 200 km (icegrad.data)
+>>> fig, axes = plots.polar_axes(1, 2)
+>>> mesh = plots.polar_map(axes[0], sic, **plots.sic_style())
+>>> bar = plots.shared_colorbar(fig, mesh, axes, "sea ice concentration")
+>>> plots.save_figure(fig, tempfile.mkdtemp() + "/sic.png", dpi=50).name
+'sic.png'
 """
 
 from icegrad.plots.basemap import (

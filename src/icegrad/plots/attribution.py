@@ -15,9 +15,12 @@ The summaries consumed here are those of :mod:`icegrad.attribution.aggregate`: a
 
 Example
 -------
->>> fig = ranking_bars(channel_summary(result), lead=1, k=15)  # doctest: +SKIP
->>> fig = group_heatmap(group_summary(result), statistic="net")  # doctest: +SKIP
->>> fig = attribution_maps(result, ["siconca_abs_1", "tas_anom_1"], lead=1)  # doctest: +SKIP
+With ``result`` an attribution result (:func:`icegrad.pipeline.attributions`):
+
+>>> from icegrad.attribution.aggregate import channel_summary, group_summary
+>>> fig = ranking_bars(channel_summary(result), lead=1, k=15)
+>>> fig = group_heatmap(group_summary(result), statistic="net")
+>>> fig = attribution_maps(result, ["siconca_abs_1", "tas_anom_1"], lead=1)
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ Longitude 0 points down, so the Pacific sector (Chukchi, East Siberian, Beaufort
 
 Example
 -------
->>> fig, axes = polar_axes(1, 3)  # doctest: +SKIP
->>> polar_map(axes[0], ds.siconca.isel(time=0))  # doctest: +SKIP
+With ``ds`` the emulated Arctic at 200 km (:mod:`icegrad.data`):
+
+>>> from icegrad.plots.maps import polar_map
+>>> fig, axes = polar_axes(1, 3)
+>>> mesh = polar_map(axes[0], ds.siconca.isel(time=0))
 """
 
 from __future__ import annotations

@@ -12,8 +12,11 @@ its scale. :func:`input_style` and :func:`input_colorbar` give any single input 
 
 Example
 -------
->>> sample = pipeline.forecast_inputs(ds, ens, "2013-09", [1]).isel(time=0)  # doctest: +SKIP
->>> fig = channel_panels(sample)  # doctest: +SKIP
+With ``ds`` a dataset and ``ens`` an ensemble (see :mod:`icegrad.pipeline`), three of the 50 inputs:
+
+>>> from icegrad import pipeline
+>>> sample = pipeline.forecast_inputs(ds, ens, "2013-09", [1]).isel(time=0)
+>>> fig = channel_panels(sample, ["siconca_abs_1", "tas_anom_1", "land"])
 """
 
 from __future__ import annotations

@@ -8,8 +8,13 @@ the table's ``attrs["data_source"]`` say it.
 
 Example
 -------
->>> fig = importance_bars(table, lead=1, k=12)                       # doctest: +SKIP
->>> fig = rank_scatter(table, rank_correlation(table), highlight="psl_anom_1")   # doctest: +SKIP
+With ``ens``, ``ds`` and ``result`` as in :mod:`icegrad.pipeline`, by channel group:
+
+>>> from icegrad.attribution.baselines import permutation_importance, rank_correlation, side_by_side
+>>> imp = permutation_importance(ens, ds, ["2018-09", "2019-09"], by="group", n_permutations=2, seed=0)
+>>> table = side_by_side(imp, result)
+>>> fig = importance_bars(table, lead=1, k=5)
+>>> fig = rank_scatter(table, rank_correlation(table), highlight="climate")
 """
 
 from __future__ import annotations

@@ -9,9 +9,22 @@ points, and a note in its title saying the curves are not available.
 
 Example
 -------
->>> training_summary(ens)                      # doctest: +SKIP
->>> fig = training_curves(ens)                 # doctest: +SKIP
->>> fig = skill_curves(evaluate_skill(ens, ds))  # doctest: +SKIP
+A trained ensemble's manifest (``ens.manifest``; either may be passed) holds one summary per member;
+here one written out by hand, with made-up numbers:
+
+>>> manifest = {"members_summary": [
+...     {"seed": 36, "epochs_run": 2, "final_train_loss": 0.31, "best_val_loss": 0.29,
+...      "temperature": 1.1, "history": {"loss": [0.52, 0.31], "val_loss": [0.40, 0.29]}}]}
+>>> training_summary(manifest)[["epochs_run", "best_val_loss"]]
+        epochs_run  best_val_loss
+member
+seed36           2           0.29
+>>> fig = training_curves(manifest)
+
+and the test-year skill of ``ens`` on ``ds`` (see :mod:`icegrad.pipeline`), here of one year:
+
+>>> from icegrad.model.skill import evaluate_skill
+>>> fig = skill_curves(evaluate_skill(ens, ds, years=(2019, 2019)))
 """
 
 from __future__ import annotations

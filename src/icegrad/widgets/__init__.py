@@ -6,8 +6,9 @@
 Example
 -------
 >>> from icegrad.widgets import AttributionExplorer, explorer_still
->>> AttributionExplorer(results)                      # doctest: +SKIP
->>> explorer_still(results, lead=3, member="mean")    # doctest: +SKIP
+>>> results = {("2013-09", "integrated_gradients"): result}  # from icegrad.pipeline.attributions
+>>> explorer = AttributionExplorer(results)  # in Jupyter: the controls and the figure
+>>> fig = explorer_still(results, lead=3, member="mean")  # the same view as a still figure
 """
 
 from icegrad.widgets.collection import ENSEMBLE_MEAN, Collection, ExplorerError, Selection, as_collection

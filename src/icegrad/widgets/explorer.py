@@ -15,9 +15,11 @@ the chapter sends nothing back.
 
 Example
 -------
->>> explorer = AttributionExplorer({("2013-09", "integrated_gradients"): result})  # doctest: +SKIP
->>> explorer  # in Jupyter: the controls and the figure                              # doctest: +SKIP
->>> explorer.set(lead=3, channel="tas_anom_1")  # as if the user had picked them      # doctest: +SKIP
+With ``result`` an attribution result (:func:`icegrad.pipeline.attributions`); shown as the last
+value of a Jupyter cell, ``explorer`` displays the controls and the figure:
+
+>>> explorer = AttributionExplorer({("2013-09", "integrated_gradients"): result})
+>>> explorer.set(lead=3, channel="tas_anom_1")  # as if the user had picked them
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ explorer and chapters 5-7 never disagree on what a number means.
 
 Example
 -------
->>> fig = explorer_still(results, target_month="2013-09", lead=3)  # doctest: +SKIP
+With ``result`` an attribution result (:func:`icegrad.pipeline.attributions`):
+
+>>> results = {("2013-09", "integrated_gradients"): result}
+>>> fig = explorer_still(results, target_month="2013-09", lead=3)
 """
 
 from __future__ import annotations

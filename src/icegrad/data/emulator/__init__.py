@@ -44,8 +44,14 @@ ranks them low even though a correlation analysis would not.
 Example
 -------
 >>> from icegrad.data import emulator
->>> ds = emulator.load(resolution_km=200)  # doctest: +SKIP
->>> emulator.true_links()[["variable", "lag", "region", "sign"]].head(3)  # doctest: +SKIP
+>>> ds = emulator.load(resolution_km=200)
+>>> ds.attrs["data_source"]
+'emulated'
+>>> emulator.true_links()[["variable", "lag", "region", "sign"]].head(3)
+  variable  lag region  sign
+0  siconca    1    all     1
+1  siconca    1    all     1
+2      tas    0    all    -1
 """
 
 from icegrad.data.emulator.dataset import generate, load

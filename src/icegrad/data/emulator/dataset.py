@@ -51,8 +51,8 @@ def generate(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-
 
     Example
     -------
-    >>> ds = generate(200, "2012-01", "2012-12")  # doctest: +SKIP
-    >>> float(ds.siconca.sel(time="2012-09").max()) <= 1.0  # doctest: +SKIP
+    >>> ds = generate(200, "2012-01", "2012-12")
+    >>> float(ds.siconca.sel(time="2012-09").max()) <= 1.0
     True
     """
     first, last = _check(resolution_km, start, end, seed)

@@ -85,7 +85,7 @@ def regions(resolution_km: int = 100) -> xr.DataArray:
     Example
     -------
     >>> masks = regions(200)
-    >>> list(masks.region.values)[:3]
+    >>> masks.region.values[:3].tolist()
     ['hudson_baffin', 'canadian_archipelago', 'central_arctic']
     """
     g = grid.ease2_grid(resolution_km)

@@ -49,8 +49,13 @@ def true_sensitivity(ds: xr.Dataset, target_time: str, roi: xr.DataArray,
 
     Example
     -------
-    >>> masks = regions(200)  # doctest: +SKIP
-    >>> sens = true_sensitivity(ds, "2013-09", masks.sel(region="pacific_sector"))  # doctest: +SKIP
+    With ``ds`` the emulated Arctic (``icegrad.data.load_dataset("emulated", resolution_km=200)``):
+
+    >>> from icegrad.data.emulator.geography import regions
+    >>> masks = regions(200)
+    >>> sens = true_sensitivity(ds, "2013-09", masks.sel(region="pacific_sector"))
+    >>> dict(sens["sensitivity"].sizes)
+    {'variable': 12, 'lag': 12, 'y': 54, 'x': 54}
     """
     if "siconca" not in ds or ds.attrs.get("data_source") != "emulated":
         raise EmulatorError("true_sensitivity needs an emulated dataset (data_source='emulated') with "
