@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pandas as pd
@@ -98,6 +98,14 @@ def sign_colours() -> dict[str, str]:
     from icegrad.plots.styles import DIVERGING_CMAP
 
     return {"positive": colour_name(DIVERGING_CMAP(1.0)), "negative": colour_name(DIVERGING_CMAP(0.0))}
+
+
+@dataclass
+class Page:
+    """What a chapter shows: its glue values (figures included) and its tables, by name."""
+
+    glue: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,7 +8,6 @@ the emulated Arctic, whose exact sensitivity is known; on observed data the page
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,11 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.errors import IcegradError
-from icegrad.pages.verdicts import Run, method_name, sign_colours
+from icegrad.pages.verdicts import Page, Run, method_name, sign_colours
 
 TRUTH_VARIABLES = ("tas", "rsds", "psl")
 """Emulated drivers acting on sea ice directly (``tos`` acts via open-water SST, not IceNet's input)."""
 RATIO = "concentration (share / ROI share of ocean)"
-
-
-@dataclass
-class Page:
-    """What the chapter shows: glue values (figures included) and tables by name."""
-
-    glue: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def chosen_channels(summary: xr.Dataset, leads: Sequence[int], n_maps: int) -> dict[int, list[str]]:
