@@ -107,6 +107,14 @@ class Page:
     glue: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
 
+    def show(self, *names: str) -> None:
+        """Display the named tables this run has (a run without a truth has no fidelity tables)."""
+        from IPython.display import display
+
+        for name in names:
+            if name in self.tables:
+                display(self.tables[name])
+
 
 @dataclass
 class Run:
