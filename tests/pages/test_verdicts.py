@@ -46,3 +46,31 @@ def test_glue_all_glues_every_value(monkeypatch: pytest.MonkeyPatch) -> None:
     verdicts.glue_all({"n": 3, "fig": fig})
     assert glued == {"n": (3, False), "fig": (fig, False)}
     assert not plt.fignum_exists(fig.number), "a glued figure is closed so it is not drawn twice"
+
+
+def test_quiet_tensorflow_raises_tensorflows_log_level_to_errors() -> None:
+    import logging
+
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.WARNING)
+    verdicts.quiet_tensorflow()
+    assert tf.get_logger().level == logging.ERROR
+
+
+def test_run_states_its_source_month_and_members() -> None:
+    import xarray as xr
+
+    from icegrad.config import RunConfig
+
+    class Ensemble(list):
+        channels = ("siconca_abs_1", "tas_anom_1")
+
+    ds = xr.Dataset(attrs={"data_source": "emulated"})
+    config = RunConfig(target_month="2012-09", method="vanilla_gradient")
+    run = verdicts.Run(config, ds, None, Ensemble([1, 2]))
+    assert run.emulated and run.target_label == "September 2012"
+    values = run.glue()
+    assert values["n_members"] == 2 and values["method_name"] == "vanilla gradient"
+    assert "EMULATED" in values["source_label"]
+    assert values["target_label"] == "September 2012"

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from icegrad.attribution import fidelity
+from icegrad.config import RunConfig
 from icegrad.pages.verdicts import Page, Run, load_run
 
 IG_ZEROS = "integrated_gradients (zeros)"
@@ -159,8 +160,8 @@ def benchmark_glue(bench: Any, errors: pd.DataFrame) -> dict[str, Any]:
             "bench_text": bench_text(bench.r2, errors)}
 
 
-def page(config: Any, benchmark_seed: int, figure_dir: str) -> Page:
-    """Everything chapter 9 shows for the run ``config`` (a :class:`~icegrad.config.RunConfig`)."""
+def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
+    """Everything chapter 9 shows for the run ``config``."""
     from icegrad.attribution import additive
     from icegrad.plots import source_label
 

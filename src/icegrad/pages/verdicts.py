@@ -26,9 +26,6 @@ import xarray as xr
 
 from icegrad.config import RunConfig
 
-CLOSE_TYPES = ("Figure",)
-"""Values of these types are closed once glued, so the inline backend does not draw them a second time."""
-
 
 def glue_all(values: Mapping[str, Any]) -> None:
     """Glue every ``name -> value`` for the page's ``{glue}`` references, without displaying them.
@@ -37,11 +34,12 @@ def glue_all(values: Mapping[str, Any]) -> None:
     otherwise be drawn again, below it, by matplotlib's inline backend.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from myst_nb import glue
 
     for name, value in values.items():
         glue(name, value, display=False)
-        if type(value).__name__ in CLOSE_TYPES:
+        if isinstance(value, Figure):
             plt.close(value)
 
 
@@ -51,12 +49,9 @@ def quiet_tensorflow() -> None:
     Every ensemble member gets its own compiled gradient function, so TensorFlow warns about
     retracing; that is expected and says nothing about the results.
     """
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    try:
-        import tensorflow as tf
-    except ImportError:  # pragma: no cover - tensorflow is a dependency of the attribution layer
-        return
-    tf.get_logger().setLevel("ERROR")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
 
 
 def run_config(namespace: Mapping[str, Any]) -> RunConfig:
