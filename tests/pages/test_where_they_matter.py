@@ -68,3 +68,17 @@ def test_spatial_correlation_ignores_land() -> None:
     a = xr.DataArray(np.array([[1.0, 2.0], [3.0, 100.0]]), dims=("y", "x"))
     land = xr.DataArray(np.array([[0, 0], [0, 1]]), dims=("y", "x"))
     assert page.spatial_correlation(a, -a, land) == pytest.approx(-1.0)
+
+
+def test_on_observed_data_the_truth_comparison_says_there_is_none() -> None:
+    import matplotlib.pyplot as plt
+
+    from icegrad.config import RunConfig
+    from icegrad.pages.verdicts import Run
+
+    run = Run(RunConfig(data_source="nsidc"), xr.Dataset(attrs={"data_source": "nsidc"}), None, [])
+    values = page.truth_comparison(run, xr.Dataset(), "unused")
+    assert values["truth_driver"] == "none"
+    assert "no known true sensitivity" in values["truth_text"]
+    assert values["truth_caption"].startswith("No ground truth for")
+    plt.close(values["fig_truth"])
