@@ -1,0 +1,269 @@
+"""Chapter 11, *Discussion and conclusion*: how far the letter's finding survives, claim by claim.
+
+The chapter's verdicts are functions of small tables so that each outcome, for and against the
+letter, is tested on synthetic numbers (``tests/pages/test_discussion.py``). The robustness statistics
+themselves are :mod:`icegrad.attribution.robustness`'s; this module only runs them over the book's
+settings and puts their results into words.
+
+Text is glued as plain text (``{glue:text}``), so it carries no Markdown markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from icegrad.attribution import robustness as rb
+from icegrad.pages.verdicts import Page, Run, listing, method_name
+
+PLACE_BAND = 2.0
+"""A map whose ROI concentration lies within a factor PLACE_BAND of 1 is spread like the ocean itself."""
+CLAIM_COLUMNS = ["claim", "where in this book", "measure (this run)", "verdict (this run)"]
+
+
+def explain_all(run: Run, target_years: Sequence[int], methods: Sequence[str], check_lead: int
+                ) -> tuple[dict[int, xr.Dataset], dict[str, xr.Dataset], str]:
+    """The runs of the chapter: every target year at every lead, every method and baseline at one lead.
+
+    Returns the results by year and by method label, and the label of the run's own method.
+    """
+    from icegrad.attribution.references import BASELINES
+
+    c = run.config
+    month, main_year = pd.Timestamp(c.target_month).month, pd.Timestamp(c.target_month).year
+    years = sorted({int(y) for y in target_years} | {main_year})
+    by_year = {y: run.result if y == main_year else run.explain(f"{y}-{month:02d}") for y in years}
+    by_method = {method_name(m, c.baseline): run.explain(leads=[check_lead], method=m) for m in methods}
+    for other in (b for b in BASELINES if b != c.baseline):
+        by_method[method_name("integrated_gradients", other)] = run.explain(
+            leads=[check_lead], method="integrated_gradients", baseline=other)
+    reference = method_name(c.method, c.baseline)
+    if reference not in by_method:
+        by_method[reference] = run.explain(leads=[check_lead])
+    return by_year, by_method, reference
+
+
+def rank_table(rankings: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's rho of each setting's group and channel rankings (by magnitude), and its top channel."""
+    magnitude = rankings[rankings["score"] == "mean_abs"]
+    table = magnitude.pivot_table(index=["axis", "setting"], columns="level", values="spearman",
+                                  sort=False).rename(columns=lambda c: f"rho ({c}s)")
+    table["top channel"] = magnitude[magnitude["level"] == "channel"].set_index(["axis", "setting"])["top"]
+    return table
+
+
+def robustness_text(verdicts: pd.DataFrame, rankings: pd.DataFrame, members: pd.DataFrame, emulated: bool,
+                    source: str) -> str:
+    """The robustness paragraph: in how many settings the finding holds, by axis, and why not."""
+    held = verdicts[verdicts["holds"]]
+    axes_text = []
+    for axis, table in verdicts.groupby("axis", sort=False):
+        tops = table["top_groups"].str.split(", ").str[0].value_counts()
+        axes_text.append(f"{axis}s: {int(table['holds'].sum())} of {len(table)} "
+                         f"(first group per channel: {', '.join(f'{g} in {n}' for g, n in tops.items())})")
+    magnitude = rankings[(rankings["score"] == "mean_abs") & (rankings["level"] == "group")]
+    groups_rho = magnitude.groupby("axis", sort=False)["spearman"].min()
+    text = (f"The letter's finding holds in {len(held)} of {len(verdicts)} settings"
+            + (f" ({listing([f'{a} {s}' for a, s in zip(held['axis'], held['setting'], strict=True)])})"
+               if 0 < len(held) < len(verdicts) else "")
+            + f". By axis: {'; '.join(axes_text)}. The lowest rank correlation of the group ranking with its "
+            f"reference is {', '.join(f'{r:.2f} across {a}s' for a, r in groups_rho.items())}")
+    if len(members):
+        text += (f"; two members rank the 50 channels with a Spearman correlation between "
+                 f"{members['spearman'].min():.2f} and {members['spearman'].max():.2f}")
+    text += "."
+    zero = verdicts[verdicts["zero_letter_groups"] != ""]
+    if len(zero):
+        groups = sorted({g for text_ in zero["zero_letter_groups"] for g in text_.split(", ")})
+        text += (f" In {len(zero)} settings ({listing(list(zero['setting'].unique()))}) the "
+                 f"{listing(groups)} group{'s have' if len(groups) > 1 else ' has'} a share of zero (below "
+                 f"{rb.ZERO_SHARE:g}): with the climatological baseline the cos/sin of the start month "
+                 "equal the baseline's, so integrated gradients give them nothing whatever the network "
+                 "learned, and the finding cannot hold there by construction. That part of the verdict is a "
+                 "property of the question asked, not of the data.")
+    return text + (" Which groups lead otherwise depends on the network and therefore on the data it was "
+                   "trained on" + (": here an ensemble trained on the emulated Arctic, whose links are "
+                                   "synthetic, so these rankings test whether the method reproduces the "
+                                   "letter's kind of finding, not the letter's numbers." if emulated
+                                   else f": here {source}."))
+
+
+def holds_count(verdicts: pd.DataFrame) -> str:
+    """The short form of the robustness verdict, for the summary."""
+    return f"The letter's finding holds in {int(verdicts['holds'].sum())} of {len(verdicts)} settings"
+
+
+def main_verdict(verdicts: pd.DataFrame, main_year: int) -> pd.Series:
+    """The verdict row of the explained forecast itself (the year axis at the target year)."""
+    rows = verdicts[(verdicts["axis"] == "year") & (verdicts["setting"] == str(main_year))]
+    if rows.empty:
+        raise rb.RobustnessError(f"no year setting {main_year} among the verdicts; include the target year")
+    return rows.iloc[0]
+
+
+def letter_claim(main: Mapping[str, Any]) -> tuple[str, str]:
+    """Measure and verdict of the letter's headline claim for the explained forecast."""
+    return (f"top groups per channel: {main['top_groups']} (margin {main['margin']:+.2f})",
+            "supported" if main["holds"] else "not supported")
+
+
+def axis_claim(verdicts: pd.DataFrame, rankings: pd.DataFrame, axis: str) -> tuple[str, str]:
+    """Measure and verdict of "the finding holds at every <axis>": supported, qualified or not supported."""
+    table = verdicts[verdicts["axis"] == axis]
+    n = int(table["holds"].sum())
+    rho = rankings[(rankings["axis"] == axis) & (rankings["level"] == "group")
+                   & (rankings["score"] == "mean_abs")]["spearman"]
+    verdict = "supported" if n == len(table) else "not supported" if n == 0 else "qualified"
+    return f"finding holds in {n} of {len(table)}; group-ranking rho >= {rho.min():.2f}", verdict
+
+
+def sign_claim(mix: pd.DataFrame) -> tuple[str, str]:
+    """Do the leading channels push both ways? Only then is a signed attribution needed to see it."""
+    measure = (f"{int(mix['mixed'].sum())} of the {len(mix)} leading channels push both ways "
+               "(minority >= 25 %)")
+    if mix["mixed"].any():
+        return measure, "supported: an unsigned score hides this"
+    return measure, "not needed here: the leading maps have one sign"
+
+
+def concentration(result: xr.Dataset, land: xr.DataArray, channel: str, lead: int) -> tuple[float, float]:
+    """The ROI's share of the ocean, and the ROI's share of ``channel``'s |attribution| over it."""
+    mean_map = abs(result["attribution"].sel(lead=lead, channel=channel).mean("member"))
+    roi = result["roi"].astype(bool)
+    share = float(roi.sum() / (~land.astype(bool)).sum())
+    return share, float(mean_map.where(roi).sum() / mean_map.sum()) / share
+
+
+def place_claim(channel: str, ratio: float, roi_share: float, band: float = PLACE_BAND) -> tuple[str, str]:
+    """Does the leading channel's map single out a place? Not when it is spread like the ocean itself.
+
+    ``ratio`` is the ROI's share of the |attribution| over its share of the ocean: far above one the
+    map points at the ROI, far below one at remote cells; within a factor ``band`` of one the map is
+    about as strong everywhere, and says little about where the input acts.
+    """
+    measure = (f"{channel}: ROI holds {ratio * roi_share:.0%} of its |attribution| and {roi_share:.0%} of "
+               "the ocean")
+    if ratio >= band:
+        return measure, f"supported: concentrated on the ROI (x{ratio:.1f})"
+    if ratio <= 1 / band:
+        return measure, f"supported: mostly remote from the ROI (x{ratio:.1f})"
+    return measure, f"not supported: spread about as evenly as the ocean (x{ratio:.1f})"
+
+
+def forecast_claim(forecast: Mapping[int, float], observed: Mapping[int, float]) -> tuple[str, str]:
+    """Does the ensemble order the target years' ROI ice as they were observed?
+
+    Every pair of years whose observations differ must be forecast in the same order (a tie in the
+    forecast does not order them); pairs observed alike say nothing about order and are skipped.
+    """
+    years = sorted(forecast)
+    measure = "; ".join(f"{y}: forecast {forecast[y]:.2f}, observed {observed[y]:.2f}" for y in years)
+    same = all(np.sign(forecast[a] - forecast[b]) == np.sign(observed[a] - observed[b])
+               for a, b in combinations(years, 2) if observed[a] != observed[b])
+    return measure, "years ordered as observed" if same else "years ordered differently from observed"
+
+
+def observed_fraction(sic: xr.DataArray, roi: xr.DataArray, years: Sequence[int],
+                      month: int) -> dict[int, float]:
+    """The fraction of ROI cells above 15 % SIC in ``month`` of each year."""
+    return {y: float((sic.sel(time=f"{y}-{month:02d}").squeeze() > 0.15).where(roi.astype(bool)).mean())
+            for y in years}
+
+
+def claims_table(rows: Sequence[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """The claims as a table, one row per (claim, where, measure, verdict)."""
+    return pd.DataFrame(list(rows), columns=CLAIM_COLUMNS)
+
+
+def supported_count(claims: pd.DataFrame) -> int:
+    """How many claims are supported outright ("supported", not "not supported" or "qualified")."""
+    return int(claims["verdict (this run)"].str.startswith("supported").sum())
+
+
+def splits_text(splits: Mapping[str, Sequence[int]]) -> str:
+    """The ensemble's training, validation and test years as its manifest records them."""
+    train, validate, test = (splits.get(k) for k in ("train", "val", "test"))
+    if train and validate and test:
+        return (f"training {train[0]}-{train[1]}, validation {validate[0]}-{validate[1]}, test "
+                f"{test[0]}-{test[1]} (from the ensemble's manifest)")
+    return "recorded in its manifest as " + str(dict(splits) or "unknown (the original IceNet release)")
+
+
+def validation_text(years: Sequence[int], splits: Mapping[str, Sequence[int]]) -> str:
+    """Which target years the network trained or was selected on: those forecasts are no independent test."""
+    def within(span: Sequence[int] | None) -> list[str]:
+        return [str(y) for y in years if span and span[0] <= y <= span[1]]
+
+    in_validation, in_training = within(splits.get("val")), within(splits.get("train"))
+    if not in_validation and not in_training:
+        return "None of the target years was used for training or validation."
+    return (f"Of the target years, {listing(in_validation)} lie in the validation years and "
+            f"{listing(in_training)} in the training years: a forecast of those Septembers is not an "
+            "independent test, and explaining it explains a network that was selected on it.")
+
+
+def conclusion_text(main: Mapping[str, Any], verdicts: pd.DataFrame, source: str, reference_method: str,
+                    n_members: int, target_label: str) -> str:
+    """The conclusion's first sentence: the finding for the explained forecast and across settings."""
+    return (f"On this run ({source}; {reference_method}, {n_members} members), the letter's finding "
+            f"{'holds' if main['holds'] else 'does not hold'} for the {target_label} ROI forecast (top "
+            f"groups per channel: {main['top_groups']}) and holds in {int(verdicts['holds'].sum())} of "
+            f"{len(verdicts)} settings of leads, members, methods, baselines and years.")
+
+
+def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_dir: str) -> Page:
+    """Everything chapter 11 shows for ``run`` (whose attributions are loaded)."""
+    from icegrad.plots import save_figure
+    from icegrad.plots.robustness import share_heatmap
+
+    c, result = run.config, run.result
+    check_lead = c.leads[0]
+    by_year, by_method, reference = explain_all(run, target_years, methods, check_lead)
+    years, main_year = sorted(by_year), pd.Timestamp(c.target_month).year
+    summary = rb.robustness(rb.lead_settings(result) + rb.member_settings(result)
+                            + rb.labelled_settings("method", by_method, reference=reference, lead=check_lead)
+                            + rb.labelled_settings("year", by_year, reference=main_year))
+    fig = share_heatmap(summary.shares, summary.verdicts,
+                        title=f"{run.target_label} ROI forecast: per-channel group shares per setting")
+    save_figure(fig, Path(figure_dir) / "robustness_shares.png")
+    verdicts, rankings = summary.verdicts, summary.rankings
+    main = main_verdict(verdicts, main_year)
+    mix = rb.sign_mix(result, lead=check_lead, k=5)
+    leading = str(mix.iloc[0]["channel"])
+    share, ratio = concentration(result, run.ds["land"], leading, check_lead)
+    month = pd.Timestamp(c.target_month).month
+    forecast = {y: float(r["target_value"].sel(lead=check_lead).mean()) for y, r in by_year.items()}
+    claims = claims_table([
+        ("IceNet leans most on past SIC, the linear trend and cos/sin month",
+         "ch. 6 (groups), Fig. fig-robustness", *letter_claim(main)),
+        *[(f"... at every {axis}", "Fig. fig-robustness", *axis_claim(verdicts, rankings, axis))
+          for axis in ("lead", "member", "method", "year")],
+        ("Gradients give the sign of each input's influence", "ch. 6 (signed bars), ch. 7 (maps)",
+         *sign_claim(mix)),
+        ("Gradients show where an input acts", "ch. 7 (maps, local or remote)",
+         *place_claim(leading, ratio, share)),
+        (f"The forecast of the {run.target_label} ROI", "ch. 3 (ROI), ch. 4 (skill)",
+         *forecast_claim(forecast, observed_fraction(run.ds["siconca"], result["roi"], years, month))),
+    ])
+    splits = run.ens.manifest.get("splits", {})
+    glue = {**run.glue(), "method_name": reference, "check_lead": check_lead, "fig_robustness": fig,
+            "robustness_caption": (
+                f"Per-channel share of mean |attribution| of each group (rows sum to one) for every lead and "
+                f"member ({reference}), every method and baseline (lead {check_lead}) and every target year "
+                f"(September of {', '.join(map(str, years))}, ROI of {c.target_year} vs {c.reference_year}); "
+                f"right: whether the letter's finding holds. {len(run.ens)} members. Data: {run.source}."),
+            "robustness_text": robustness_text(verdicts, rankings, summary.members, run.emulated, run.source),
+            "robustness_short": holds_count(verdicts),
+            "claims_supported": supported_count(claims), "claims_total": len(claims),
+            "splits_text": splits_text(splits), "validation_text": validation_text(years, splits),
+            "conclusion_text": conclusion_text(main, verdicts, run.source, reference, len(run.ens),
+                                               run.target_label)}
+    tables = {"verdicts": verdicts.round(3), "ranks": rank_table(rankings).round(2),
+              "claims": claims.style.hide(axis="index")}
+    return Page(glue=glue, tables=tables)

@@ -1,0 +1,194 @@
+"""Chapter 9, *Does attribution find the truth?*: each method scored against the emulator; whose error it is.
+
+The scores are :mod:`icegrad.attribution.fidelity`'s and the additive benchmark
+:mod:`icegrad.attribution.additive`'s; this module arranges them into the chapter's tables, maps and
+sentences. Each judgement (does attribution recover the truth's ranking, are the benchmark's
+attributions close to the truth) can come out either way and is tested for each outcome in
+``tests/pages/test_fidelity.py``. On observed data there is no truth: the page says so, and the
+additive benchmark, which needs no data, still runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from icegrad.attribution import fidelity
+from icegrad.config import RunConfig
+from icegrad.pages.verdicts import Page, Run, load_run
+
+IG_ZEROS = "integrated_gradients (zeros)"
+"""The additive benchmark's label of integrated gradients (it uses the zero baseline)."""
+
+
+def linked_channels(channels: pd.DataFrame) -> pd.DataFrame:
+    """The channels counted as linked per lead (one method's rows: the truth is the same for all)."""
+    first = channels[channels["linked"] & (channels["label"] == channels["label"].iloc[0])]
+    return first.groupby("lead")["channel"].apply(", ".join).rename("linked channels").to_frame()
+
+
+def linked_text(channels: pd.DataFrame) -> str:
+    """What "linked" means and how many channels are linked at each lead."""
+    first = channels[channels["linked"] & (channels["label"] == channels["label"].iloc[0])]
+    counts = ", ".join(f"{n} at lead {lead}" for lead, n in first.groupby("lead").size().items())
+    return ("The table lists, per lead, the channels counted as linked: those whose true importance (mean "
+            f"|truth| per cell) is at least {100 * fidelity.LINKED_SHARE:g} % of the largest one's "
+            f"({counts}).")
+
+
+def recovery(spearman: float) -> str:
+    """Whether attribution recovers the truth's channel ranking, in words, from the best rank correlation."""
+    if spearman >= 0.7:
+        return "recovers"
+    if spearman >= 0.4:
+        return "partly recovers"
+    return "does not recover"
+
+
+def scores_text(ranking: pd.DataFrame, scores: pd.DataFrame) -> str:
+    """The best and the worst method by fidelity, and whether the best recovers the truth's ranking."""
+    best, worst = ranking.index[0], ranking.index[-1]
+    b = ranking.loc[best]
+    return (f"Averaged over the leads, {best} scores highest (fidelity {b['fidelity']:.2f}: rank "
+            f"correlation {b['spearman']:.2f}, sign agreement {b['sign_agreement']:.2f}, spatial correlation "
+            f"{b['spatial_correlation']:.2f}) and {worst} lowest (fidelity "
+            f"{ranking.loc[worst, 'fidelity']:.2f}), so even the best method {recovery(b['spearman'])} the "
+            f"truth's channel ranking here. The rank correlations range from "
+            f"{scores['spearman'].min():.2f} to {scores['spearman'].max():.2f} over methods and leads")
+
+def closeness(error: float) -> str:
+    """A relative attribution error in words."""
+    if error <= 0.1:
+        return "close to"
+    if error <= 0.5:
+        return "some way from"
+    return "far from"
+
+
+def bench_text(r2: float, errors: pd.DataFrame) -> str:
+    """How well the benchmark network fits, how close its attributions are, and the model's share of error."""
+    total = errors["total_error"]
+    near = closeness(float(total.min()))
+    joint = "and" if near == "close to" else "yet"
+    return (f"The network explains {100 * r2:.1f} % of the target's variance on held-out inputs, {joint} "
+            f"its best attributions are {near} the truth: relative errors from {total.min():.2f} "
+            f"({total.idxmin()}) to {total.max():.2f} ({total.idxmax()}). On the exact function the same "
+            f"methods err by {errors['method_error'].min():.1e} to {errors['method_error'].max():.2f}, so "
+            f"between {100 * errors['model_share'].min():.0f} % and "
+            f"{100 * errors['model_share'].max():.0f} % of each method's error is the model's")
+
+def verdict(ranking: pd.DataFrame | None, r2: float, errors: pd.DataFrame, source: str) -> str:
+    """What the numbers say: the closest method (when there is a truth) and whose error an error is."""
+    if ranking is not None:
+        best, worst = ranking.index[0], ranking.index[-1]
+        text = (f"On the emulated Arctic, {best} comes closest to the truth (fidelity "
+                f"{ranking.loc[best, 'fidelity']:.2f}, against {ranking.loc[worst, 'fidelity']:.2f} for "
+                f"{worst}). How much of that error is the model's the emulator cannot say; the additive "
+                "benchmark can: ")
+    else:
+        text = (f"This run has no truth to compare with ({source}); the additive benchmark, which needs "
+                "no data, still shows whose error an attribution error is: ")
+    bench_best = errors["total_error"].idxmin()
+    ig_error = 100 * errors.loc[IG_ZEROS, "method_error"]
+    gxi_error = 100 * errors.loc["gradient_x_input", "method_error"]
+    return text + (
+        f"on a network that fits its target with R² = {r2:.3f}, a median "
+        f"{100 * errors['model_share'].median():.0f} % of a method's attribution error is the model's (its "
+        "gradients differ from those of the function it approximates) and the rest the method's. On the "
+        f"exact function integrated gradients are exact up to {ig_error:.2f} % and gradient × input is off "
+        f"by {gxi_error:.0f} % once the terms bend; on the network {bench_best} has the lowest total error "
+        f"({errors.loc[bench_best, 'total_error']:.2f})")
+
+def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
+               figure_dir: str) -> dict[str, Any]:
+    """The truth beside the best and the worst method's maps of the top linked channel, first lead."""
+    from icegrad.plots import save_figure
+    from icegrad.plots.attribution import compare_maps
+
+    best, worst, lead = ranking.index[0], ranking.index[-1], run.config.leads[0]
+    rows = scored.channels[(scored.channels["label"] == best) & (scored.channels["lead"] == lead)]
+    top = rows.loc[rows["true_importance"].idxmax(), "channel"]
+    fields, titles, labels, shown = [], [], [], set()
+    for label in dict.fromkeys([best, worst]):
+        kind = scored.scores.loc[scored.scores["label"] == label, "truth"].iloc[0]
+        if kind not in shown:  # one truth panel per kind of truth
+            fields.append(scored.truth(label).sel(lead=lead, channel=top))
+            titles.append(f"truth ({kind})")
+            labels.append("per normalised unit" if kind == "sensitivity" else "SIC fraction")
+            shown.add(kind)
+        fields.append(scored.results[label]["attribution"].sel(lead=lead, channel=top).mean("member"))
+        titles.append(label.replace("_", " "))
+        labels.append("attribution")
+    fig = compare_maps(fields, run.roi, titles, labels)
+    save_figure(fig, Path(figure_dir) / "fidelity_maps.png")
+    r = scored.channels.set_index(["label", "lead", "channel"])["map_correlation"]
+    return {"fig_fidelity_maps": fig,
+            "maps_text": f"For {top} at lead {lead}, the map of {best} correlates with its truth at "
+                         f"{r[best, lead, top]:.2f} and that of {worst} at {r[worst, lead, top]:.2f}",
+            "maps_caption": f"{top} at lead {lead} of the {run.target_label} forecast: the emulator's exact "
+                            "truth (first-order contribution or sensitivity, whichever the method "
+                            f"estimates) beside the ensemble-mean attribution of the best ({best}) and the "
+                            f"worst ({worst}) method by fidelity. Each panel on its own symmetric scale; ROI "
+                            "outlined in orange. "
+                            f"Data: {run.source}."}
+
+
+def no_truth(source: str) -> dict[str, Any]:
+    """The glue values of a run on observed data, which has no truth to score against."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(4, 1))
+    fig.text(0.5, 0.5, "no ground truth for observed data", ha="center", va="center")
+    return {"inputs_note": "No network is trained or loaded for the comparison.", "n_members": 0,
+            "linked_text": "No channels are scored.", "best_method": "none", "worst_method": "none",
+            "truth_note": f"This run uses {source}, which has no known true sensitivity, so the comparison "
+                          "with the truth is skipped; the additive benchmark below still runs.",
+            "scores_text": "No scores: this run has no ground truth", "fig_fidelity_maps": fig,
+            "maps_text": "No maps: this run has no ground truth",
+            "maps_caption": f"No ground truth for {source}."}
+
+
+def benchmark_glue(bench: Any, errors: pd.DataFrame) -> dict[str, Any]:
+    """The additive benchmark's set-up and results as the chapter states them."""
+    ny, nx, n_channels = bench.function.shape
+    return {"bench_grid": f"{ny} × {nx}", "bench_channels": n_channels,
+            "bench_breaks": ", ".join(f"{b:g}" for b in bench.function.breakpoints),
+            "bench_n_train": bench.n_train, "bench_n_test": len(bench.x_test), "bench_r2": bench.r2,
+            "bench_ig_error": float(100 * errors.loc[IG_ZEROS, "method_error"]),
+            "bench_text": bench_text(bench.r2, errors)}
+
+
+def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
+    """Everything chapter 9 shows for the run ``config``."""
+    from icegrad.attribution import additive
+    from icegrad.plots import source_label
+
+    source = source_label(config.data_source)
+    out = Page(glue={"source_label": source, "top_k": fidelity.TOP_K,
+                     "target_label": f"{pd.Timestamp(config.target_month):%B %Y}"})
+    ranking = None
+    if config.data_source == "emulated":
+        run = load_run(config, attributions=False)
+        scored = fidelity.score_methods(run.ds, run.ens, run.roi, config.target_month, config.leads,
+                                        steps=config.steps)
+        ranking = fidelity.ranking(scored.scores)
+        out.glue.update({k: v for k, v in run.glue().items() if k in ("inputs_note", "n_members")})
+        out.glue.update({
+            "truth_note": f"The truth and the attributions below are for the {run.target_label} forecast of "
+                          f"the {len(run.ens)}-member ensemble, at leads "
+                          f"{', '.join(map(str, config.leads))}.",
+            "linked_text": linked_text(scored.channels), "best_method": ranking.index[0],
+            "worst_method": ranking.index[-1], "scores_text": scores_text(ranking, scored.scores),
+            **truth_maps(run, scored, ranking, figure_dir)})
+        out.tables.update({"linked": linked_channels(scored.channels), "ranking": ranking.round(3),
+                           "scores": scored.scores.drop(columns=["method", "baseline"]).round(3)})
+    else:
+        out.glue.update(no_truth(source))
+    bench = additive.benchmark(seed=benchmark_seed, steps=config.steps)
+    errors = additive.decompose(bench.scores)
+    out.glue.update(benchmark_glue(bench, errors))
+    out.glue["verdict"] = verdict(ranking, bench.r2, errors, source)
+    out.tables.update({"bench_scores": bench.scores.round(4), "bench_errors": errors.round(4)})
+    return out

@@ -1,0 +1,71 @@
+"""Chapter 9's judgements on synthetic score tables: each can come out for and against attribution."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from icegrad.pages import fidelity as page
+
+
+def ranking(best_spearman: float) -> pd.DataFrame:
+    return pd.DataFrame({"fidelity": [0.6, 0.2], "spearman": [best_spearman, 0.1],
+                         "sign_agreement": [1.0, 0.5], "spatial_correlation": [0.3, 0.0]},
+                        index=["integrated_gradients (zeros)", "smoothgrad"])
+
+
+def errors(total: tuple[float, float] = (0.8, 1.5)) -> pd.DataFrame:
+    return pd.DataFrame({"method_error": [0.001, 0.4], "model_error": [0.8, 0.9], "total_error": list(total),
+                         "model_share": [0.99, 0.7]},
+                        index=["integrated_gradients (zeros)", "gradient_x_input"])
+
+
+@pytest.mark.parametrize(("rho", "words"), [(0.8, "recovers"), (0.5, "partly recovers"),
+                                            (0.1, "does not recover"), (-0.4, "does not recover")])
+def test_recovery_follows_the_best_rank_correlation(rho: float, words: str) -> None:
+    assert page.recovery(rho) == words
+    text = page.scores_text(ranking(rho), pd.DataFrame({"spearman": [0.9, 0.1, -0.2]}))
+    assert f"so even the best method {words} the truth's channel ranking here" in text
+    assert text.startswith("Averaged over the leads, integrated_gradients (zeros) scores highest (fidelity "
+                           "0.60")
+    assert "smoothgrad lowest (fidelity 0.20)" in text
+    assert text.endswith("range from -0.20 to 0.90 over methods and leads")
+
+
+@pytest.mark.parametrize(("total", "near", "joint"), [((0.05, 0.2), "close to", "and"),
+                                                      ((0.3, 0.9), "some way from", "yet"),
+                                                      ((0.8, 1.5), "far from", "yet")])
+def test_bench_text_says_how_close_the_best_attribution_is(total, near: str, joint: str) -> None:
+    text = page.bench_text(0.97, errors(total))
+    assert text.startswith("The network explains 97.0 % of the target's variance on held-out inputs, "
+                           f"{joint} "
+                           f"its best attributions are {near} the truth")
+    assert "between 70 % and 99 % of each method's error is the model's" in text
+
+
+def test_verdict_with_and_without_a_truth() -> None:
+    with_truth = page.verdict(ranking(0.8), 0.97, errors(), "emulated")
+    assert with_truth.startswith("On the emulated Arctic, integrated_gradients (zeros) comes closest to the "
+                                 "truth "
+                                 "(fidelity 0.60, against 0.20 for smoothgrad)")
+    assert "integrated gradients are exact up to 0.10 % and gradient × input is off by 40 %" in with_truth
+    assert with_truth.endswith("on the network integrated_gradients (zeros) has the lowest total error "
+                               "(0.80)")
+    without = page.verdict(None, 0.97, errors(), "NSIDC (observed)")
+    assert without.startswith("This run has no truth to compare with (NSIDC (observed))")
+
+
+def test_linked_channels_per_lead_from_one_methods_rows() -> None:
+    channels = pd.DataFrame({"label": ["a", "a", "a", "b"], "lead": [1, 1, 3, 1],
+                             "channel": ["tas_anom_1", "siconca_abs_1", "tas_anom_2", "tas_anom_1"],
+                             "linked": [True, True, True, True]})
+    table = page.linked_channels(channels)
+    assert table["linked channels"].to_dict() == {1: "tas_anom_1, siconca_abs_1", 3: "tas_anom_2"}
+    assert page.linked_text(channels).endswith("(2 at lead 1, 1 at lead 3).")
+
+
+def test_no_truth_says_so_everywhere_the_page_would_show_scores() -> None:
+    values = page.no_truth("NSIDC")
+    assert values["best_method"] == values["worst_method"] == "none"
+    assert "no known true sensitivity" in values["truth_note"]
+    assert values["maps_caption"] == "No ground truth for NSIDC."

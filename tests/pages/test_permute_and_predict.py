@@ -1,0 +1,112 @@
+"""Chapter 8's sentences on synthetic side-by-side tables: each verdict in each of its outcomes."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from icegrad.pages import permute_and_predict as page
+
+
+def side_by_side(permutation: list[float], gradient: list[float], sem: float = 0.01,
+                 channels: list[str] | None = None, lead: int = 1) -> pd.DataFrame:
+    channels = channels or ["siconca_abs_1", "tas_anom_1", "cos_month", "sin_month"][:len(permutation)]
+    table = pd.DataFrame({"lead": lead, "channel": channels,
+                          "group": ["seasonal" if c.endswith("_month") else "sic" if c.startswith("siconca")
+                                    else "climate" for c in channels],
+                          "permutation_importance": permutation, "permutation_sem": sem,
+                          "gradient_importance": gradient})
+    table["permutation_rank"] = table["permutation_importance"].rank(ascending=False)
+    table["gradient_rank"] = table["gradient_importance"].rank(ascending=False)
+    return table
+
+
+@pytest.mark.parametrize(("rho", "words"), [(0.9, "broadly agree"), (0.5, "partly agree"),
+                                            (0.1, "agree little"), (-0.3, "disagree"),
+                                            (math.nan, "cannot be compared (one ranking is all ties)")])
+def test_agreement_words_follow_the_correlation(rho: float, words: str) -> None:
+    assert page.agreement(rho) == words
+
+
+def test_rho_text_labels_undefined_correlations() -> None:
+    correlations = pd.DataFrame({"lead": [1, 3], "rho": [0.456, math.nan], "n": [4, 4]})
+    assert page.rho_text(correlations) == "lead 1: 0.46; lead 3: undefined (one ranking is all ties)"
+
+
+def test_agreement_text_names_both_leaders_and_the_shared_top() -> None:
+    first = side_by_side([3.0, 1.0, 0.5, 0.2], [1.0, 5.0, 0.1, 0.0])
+    correlations = pd.DataFrame({"lead": [1], "rho": [0.8], "n": [4]})
+    text = page.agreement_text(first, correlations, top_k=2)
+    assert text.startswith("At lead 1 the two channel rankings broadly agree (Spearman's rho 0.80 over 4")
+    assert "Permute-and-predict puts siconca_abs_1 first (3.00 percentage points; gradient rank 2)" in text
+    assert "gradients put tas_anom_1 first (permutation rank 2, 1.00 points)" in text
+    assert text.endswith("2 channels are in both top 2s")
+
+
+def test_indistinct_counts_channels_within_two_standard_errors_of_zero() -> None:
+    first = side_by_side([3.0, 0.015, 0.025, -0.1], [1, 2, 3, 4], sem=0.01)
+    assert page.indistinct(first) == 2  # 0.015 - 0.02 <= 0 and -0.1; 0.025 - 0.02 > 0
+    assert page.indistinct_text(first).startswith("2 of the 4 channels")
+
+
+def test_seasonal_text_with_no_month_inputs() -> None:
+    first = side_by_side([1.0, 0.5], [1.0, 0.5])
+    assert page.seasonal_text(first, "integrated_gradients", "climatology", 10) == \
+        "This network reads no seasonal (cos/sin month) inputs"
+
+
+def test_seasonal_text_calls_a_high_permutation_rank_a_disagreement_by_construction() -> None:
+    first = side_by_side([0.1, 0.2, 3.0, 0.3], [1.0, 0.5, 0.0, 0.0])
+    text = page.seasonal_text(first, "integrated_gradients", "climatology", top_k=2)
+    assert text.startswith("One disagreement is by construction")
+    assert "3.00 points (cos_month, rank 1)" in text
+
+
+def test_seasonal_text_when_the_month_inputs_matter_under_neither_method() -> None:
+    first = side_by_side([3.0, 2.0, 0.1, 0.05], [1.0, 0.5, 0.0, 0.0])
+    text = page.seasonal_text(first, "integrated_gradients", "climatology", top_k=2)
+    assert text.startswith("The month inputs get no attribution by construction")
+
+
+def test_seasonal_text_otherwise_gives_both_ranks() -> None:
+    first = side_by_side([3.0, 2.0, 0.1, 0.05], [1.0, 0.5, 0.2, 0.1])
+    assert page.seasonal_text(first, "integrated_gradients", "zeros", 2) == (
+        "The month inputs rank 3 (cos_month) and 4 (sin_month) by gradients and 3 and 4 by "
+        "permute-and-predict")
+    zero_gradient = side_by_side([3.0, 2.0, 0.1, 0.05], [1.0, 0.5, 0.0, 0.0])
+    assert page.seasonal_text(zero_gradient, "vanilla_gradient", "climatology", 2).startswith(
+        "The month inputs rank"), "only the climatological IG baseline zeroes them by construction"
+
+
+@pytest.mark.parametrize(("reason", "start"), [
+    ("small and coherent", "tas_anom_1 is the channel this rule picks: of the 3 channels"),
+    ("small, sign mixed", "None of the 3 channels with a small permutation importance has a sign coherence"),
+    ("none small", "No channel's permutation importance is small in this run")])
+def test_example_rule_says_which_rule_picked_the_example(reason: str, start: str) -> None:
+    text = page.example_rule(pd.Series({"channel": "tas_anom_1", "n_small": 3, "reason": reason}))
+    assert text.startswith(start) and "tas_anom_1" in text
+
+
+@pytest.mark.parametrize(("net", "direction", "agree"), [(0.5, "raised", 2), (-0.5, "lowered", 1)])
+def test_example_text_gives_direction_and_member_agreement(net: float, direction: str, agree: int) -> None:
+    pick = pd.Series({"channel": "tas_anom_1", "permutation_importance": 0.01, "permutation_sem": 0.02,
+                      "permutation_rank": 40.0, "roi_net": net, "gradient_rank": 3.0, "sign_coherence": 0.8,
+                      "roi_share": 0.3})
+    per_member = xr.DataArray([0.4, 0.6, -0.1], dims="member")
+    text = page.example_text(pick, per_member, 50, 1, 0.05)
+    assert f"by contrast, {direction} the ROI forecast" in text
+    assert f"{agree} of the 3 members agree on the sign" in text
+    assert "changes the binary accuracy at lead 1 by -0.01 ± 0.02 percentage points" in text
+
+
+def test_group_texts() -> None:
+    assert page.group_sizes_text(["sic", "sic", "static"]) == "sic: 2 channels, static: 1 channel"
+    groups = pd.DataFrame({"lead": 1, "group": ["sic", "trend", "climate"], "permutation_rank": [1, 3, 2],
+                           "gradient_rank": [2, 1, 3]})
+    correlations = pd.DataFrame({"lead": [1], "rho": [0.5], "n": [3]})
+    assert page.group_text(groups, correlations, 1) == (
+        "Over the 3 groups the rank correlation is lead 1: 0.50. At lead 1 permute-and-predict ranks sic, "
+        "climate, trend and gradients rank trend, sic, climate")
