@@ -140,6 +140,7 @@ class AttributionRun:
     roi: Any
     ens: Any
     result: Any
+    target_month: str
     method: str
     baseline: str
     values: dict[str, Any]
@@ -172,4 +173,4 @@ def attribution_run(data_source: str, resolution_km: int, members: int, width: f
               "target_label": month_label(target_month), "n_members": len(ens),
               "method_name": method_label(method), "roi_cells": int(roi.sum()),
               "leads_text": ", ".join(str(lead) for lead in leads)}
-    return AttributionRun(ds, roi, ens, result, method, baseline, values)
+    return AttributionRun(ds, roi, ens, result, target_month, method, baseline, values)
