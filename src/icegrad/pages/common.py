@@ -33,11 +33,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Page:
-    """What one section of a chapter shows: its tables, its inline figures and its glue values."""
+    """What one section of a chapter shows: its glue values, tables, inline figures and notes."""
 
     values: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame | Any] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Markdown paragraphs shown as the cell's output rather than glued (plain CommonMark: myst-nb
+    renders a cell's Markdown output without MyST directives)."""
 
 
 def glue_all(values: Mapping[str, Any] | Page) -> None:
