@@ -8,6 +8,8 @@ Two things a reader must never see on a page are handled here once: training log
 retracing warnings (:func:`quietly`), and the float rounding residue of a quantity that is zero by
 construction, such as the integrated-gradients attribution of a channel whose input equals its
 baseline, printed as ``-2e-24`` (:func:`zero_small` and :func:`plus_minus` print it as 0).
+
+Chapters 5 to 7 share their first stages (data, ROI, ensemble, attributions): :func:`attribution_run`.
 """
 
 from __future__ import annotations

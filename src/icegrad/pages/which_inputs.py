@@ -95,7 +95,7 @@ def leaders_section(result: xr.Dataset) -> Page:
                      "first by |net|": by_net["group"].iloc[0], "its net": by_net["net_mean"].iloc[0],
                      "sum of all nets": float(groups["net"].sel(lead=lead).sum("group").mean())})
     leaders = pd.DataFrame(rows).set_index("lead")
-    scale = float(abs(group_summary(result)["net"]).max())
+    scale = float(abs(groups["net"]).max())
     leaders["its net"] = zero_small(leaders["its net"], scale)
     values = {"first_by_magnitude": run_text(leaders["first by mean |attribution|"].to_dict()),
               "first_by_net": run_text(leaders["first by |net|"].to_dict()),
