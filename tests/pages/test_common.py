@@ -51,3 +51,14 @@ def test_quietly_keeps_console_output_and_tensorflow_warnings_off_the_page(
 def test_detached_figure_is_not_drawn_again_by_pyplot() -> None:
     fig, _ = plt.subplots()
     assert common.detached(fig) is fig and not plt.fignum_exists(fig.number)
+
+
+def test_bad_run_parameters_fail_in_one_line_before_any_work() -> None:
+    from icegrad.errors import ConfigError
+
+    assert common.checked(leads=[1, 3], steps=8).leads == (1, 3)
+    with pytest.raises(ConfigError, match=r"leads=\(7,\) is out of range"):
+        common.checked(leads=[7])
+    with pytest.raises(ConfigError, match="reference_year and target_year are both 2013"):
+        common.attribution_run("emulated", 200, 2, 0.25, 1, "", 2013, 2013, "threshold:0.5", "2013-09", [1],
+                               "integrated_gradients", 8, "climatology")

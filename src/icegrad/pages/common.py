@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from icegrad.config import RunConfig
+
 RELATIVE_TOLERANCE = 1e-6
 """Values smaller than this fraction of the largest value they are shown beside are float32 rounding
 (float32 keeps about seven digits), so pages show them as 0."""
@@ -137,6 +139,11 @@ def method_label(method: str) -> str:
     return method.replace("_", " ")
 
 
+def checked(**parameters: Any) -> RunConfig:
+    """A chapter's run parameters, each checked before any work (one-line :class:`ConfigError`)."""
+    return RunConfig.from_parameters(parameters)
+
+
 @dataclass
 class AttributionRun:
     """The stages chapters 5 to 7 share: data, ROI, ensemble and the attributions of the run's method."""
@@ -167,6 +174,9 @@ def attribution_run(data_source: str, resolution_km: int, members: int, width: f
     from icegrad.data import real_record
     from icegrad.plots import source_label
 
+    checked(data_source=data_source, resolution_km=resolution_km, members=members, width=width, epochs=epochs,
+            weights=weights, reference_year=reference_year, target_year=target_year, roi_rule=roi_rule,
+            target_month=target_month, leads=leads, method=method, steps=steps, baseline=baseline)
     with quietly():
         ds = pipeline.dataset(data_source, resolution_km)
         roi = pipeline.region(ds, reference_year, target_year, 9, roi_rule)
