@@ -47,3 +47,17 @@ def test_block_table_accounts_for_every_weight_but_the_temperature() -> None:
     assert table["parameters"].sum() == model.count_params() - temperature
     assert table.loc["enc1", "grid"] == "32×32" and table.loc["enc2", "grid"] == "16×16"
     assert icenet.block_of("lead3_conv") == "heads" and icenet.block_of("dec2_up") == "dec2"
+
+
+def test_the_release_has_temperatures_and_no_training_record(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    release = SimpleNamespace(manifest={"temperatures": [0.9, 1.1], "seeds": [36, 37]})
+    section = icenet.training_section(xr.Dataset(attrs={"data_source": "emulated"}), release, 8, 25, tmp_path)
+    assert list(section.tables["training"].index) == ["seed36", "seed37"]
+    assert section.values["training_text"].startswith("These networks were trained by IceNet's authors")
+    assert "range from 0.90 to 1.10" in section.values["training_text"]
+    assert section.values["training_caption"].startswith("Fitted temperature of each network")
+    assert (tmp_path / "icenet_training.png").exists()

@@ -93,3 +93,21 @@ def test_channels_zero_by_construction_are_named_and_marked_zero() -> None:
     assert "cos_month (0)" in entries and "tas_anom_1 (+)" in entries
     assert page.values["top_channel_text"].endswith("at leads 1, 3")
     assert page.values["letter_share_text"] == "20 at lead 1, 20 at lead 3"  # 12 sic + 6 trend + 2 seasonal
+
+
+def test_figures_are_saved_and_captioned_with_how_the_attributions_were_made(tmp_path) -> None:
+    from icegrad.pages.common import AttributionRun
+
+    values = {"target_label": "September 2013", "source_label": "EMULATED Arctic"}
+    run = AttributionRun(None, None, [0, 1], synthetic({1: LETTER, 3: CLIMATE}), "2013-09",
+                         "integrated_gradients", "climatology", values)
+    groups = which_inputs.groups_section(run, tmp_path)
+    assert groups.values["groups_net_caption"].startswith(
+        "Net attribution per group and lead: integrated gradients of the September 2013 ROI forecast, "
+        "baseline climatology, 2 members")
+    bars = which_inputs.channels_section(run, [1, 3], 5, tmp_path)
+    assert bars.values["bars_caption_last"].startswith("Top 5 channels at lead 3 (integrated gradients")
+    single = which_inputs.channels_section(run, [1], 5, tmp_path)
+    assert single.values["bars_caption_last"].startswith("As above, this run has one lead")
+    assert {p.name for p in tmp_path.iterdir()} == {"groups_net.png", "groups_mean_abs.png",
+                                                     "channels_lead1.png", "channels_lead3.png"}
