@@ -62,3 +62,13 @@ def test_bad_run_parameters_fail_in_one_line_before_any_work() -> None:
     with pytest.raises(ConfigError, match="reference_year and target_year are both 2013"):
         common.attribution_run("emulated", 200, 2, 0.25, 1, "", 2013, 2013, "threshold:0.5", "2013-09", [1],
                                "integrated_gradients", 8, "climatology")
+
+
+def test_a_summary_loses_its_rounding_residue_per_variable() -> None:
+    import xarray as xr
+
+    summary = xr.Dataset({"net": ("group", [0.5, -9.7e-25]), "mean_abs": ("group", [2e-6, 1e-13])},
+                         attrs={"method": "integrated_gradients"})
+    clean = common.zero_small_summary(summary)
+    assert clean["net"].values.tolist() == [0.5, 0.0] and clean["mean_abs"].values.tolist() == [2e-6, 0.0]
+    assert clean.attrs == summary.attrs

@@ -111,3 +111,13 @@ def test_figures_are_saved_and_captioned_with_how_the_attributions_were_made(tmp
     assert single.values["bars_caption_last"].startswith("As above, this run has one lead")
     assert {p.name for p in tmp_path.iterdir()} == {"groups_net.png", "groups_mean_abs.png",
                                                      "channels_lead1.png", "channels_lead3.png"}
+
+
+def test_the_heat_maps_draw_zero_for_rounding_residue(tmp_path) -> None:
+    from icegrad.pages.common import AttributionRun
+
+    run = AttributionRun(None, None, [0, 1], synthetic({1: {**LETTER, "seasonal": -2e-24}}), "2013-09",
+                         "integrated_gradients", "climatology", {"target_label": "x", "source_label": "y"})
+    fig = which_inputs.groups_section(run, tmp_path).values["fig_groups_net"]
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "0\n±0" in labels and not any("e-2" in label for label in labels)

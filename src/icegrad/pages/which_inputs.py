@@ -25,6 +25,7 @@ from icegrad.pages.common import (
     run_text,
     sign_mark,
     zero_small,
+    zero_small_summary,
 )
 from icegrad.plots import save_figure
 from icegrad.plots.attribution import group_heatmap, ranked, ranking_bars
@@ -57,7 +58,7 @@ def group_table(groups: xr.Dataset) -> pd.DataFrame:
 
 def groups_section(run: AttributionRun, figure_dir: str | Path) -> Page:
     """The group table and the two heat maps (net, mean |attribution|) with their captions."""
-    groups = group_summary(run.result)
+    groups = zero_small_summary(group_summary(run.result))
     caption = (f"{method_label(run.method)} of the {run.values['target_label']} ROI forecast, baseline "
                f"{run.baseline}, {len(run.ens)} members; each cell shows the ensemble mean ± one standard "
                f"deviation. Data: {run.values['source_label']}.")
