@@ -1,0 +1,217 @@
+"""Chapter 4, IceNet: the inputs of one forecast, the architecture, the training record and the skill.
+
+The ensemble is trained here (quietly: the page shows the training curves, not the training log) and
+cached for chapters 5 to 7. The prose's judgements (which split holds the case year, whether the
+ensemble beats the linear trend, how long the members trained) are functions of the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import matplotlib.pyplot as plt
+import pandas as pd
+import xarray as xr
+
+from icegrad import pipeline
+from icegrad.attribution.cost import icenet_counts
+from icegrad.attribution.targets import forecast_start
+from icegrad.data import real_record
+from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.model.icenet import build_icenet
+from icegrad.model.skill import evaluate_skill, skill_table
+from icegrad.pages.common import Page, checked, detached, month_label, quietly
+from icegrad.plots import save_figure, source_label
+from icegrad.plots.channels import channel_panels
+from icegrad.plots.training import skill_curves, training_curves, training_summary
+from icegrad.variables import CHANNEL_NAMES
+
+PAPER_GRID, PAPER_WIDTH = 432, 2.0
+"""IceNet's grid side (25 km EASE-Grid 2.0) and filter factor in the paper."""
+SPLIT_NAMES = (("training", "train"), ("validation", "val"), ("test", "test"))
+LOSS_TEXT = {"focal": "a categorical focal loss", "crossentropy": "a categorical cross-entropy"}
+
+
+def ensemble_section(data_source: str, resolution_km: int, members: int, width: float, epochs: int,
+                     weights: str) -> tuple[xr.Dataset, IceNetEnsemble, Page]:
+    """The dataset and the trained (or loaded) ensemble, and the values the chapter's prose names."""
+    checked(data_source=data_source, resolution_km=resolution_km, members=members, width=width, epochs=epochs,
+            weights=weights)
+    with quietly():
+        ds = pipeline.dataset(data_source, resolution_km)
+        ens = pipeline.ensemble(ds, members=members, width=width, epochs=epochs, weights=weights or None)
+    values = {"source_label": source_label(ds.attrs["data_source"]),
+              "inputs_note": real_record.inputs_note(ens.channels), "n_members": len(ens),
+              "grid_cells": f"{ds.sizes['y']} × {ds.sizes['x']}", "resolution_km": resolution_km}
+    return ds, ens, Page(values)
+
+
+def inputs_section(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, resolution_km: int,
+                   figure_dir: str | Path) -> Page:
+    """All input channels of the forecast whose lead-1 forecast is for ``target_month``."""
+    start = forecast_start(target_month, 1)
+    sample = pipeline.forecast_inputs(ds, ens, target_month, [1]).isel(time=0)
+    fig = detached(channel_panels(sample))
+    save_figure(fig, Path(figure_dir) / "icenet_inputs.png")
+    n = sample.sizes["channel"]
+    caption = (f"The {n} IceNet input channels of the forecast starting {start:%B %Y}, on the "
+               f"{resolution_km} km grid. Rows: SIC lags 1-12; linear-trend SIC forecasts "
+               "for leads 1-6; climate anomalies (lags 1-3 of eight variables); winds, land mask, cos/sin of "
+               "the start month (their constant value in the title). SIC on the sea-ice scale, z-scored "
+               "fields on one diverging scale (99th percentile of |value|). "
+               f"Data: {source_label(ds.attrs['data_source'])}.")
+    values = {"n_channels": n, "start_month": f"{start:%B %Y}", "target_label": month_label(target_month),
+              "lag1_month": f"{start - pd.DateOffset(months=1):%B %Y}", "fig_inputs": fig,
+              "inputs_caption": caption}
+    return Page(values)
+
+
+def block_of(layer_name: str) -> str:
+    """The block a layer belongs to, from build_icenet's name prefixes (enc1..enc5, dec4..dec1, heads)."""
+    prefix = layer_name.split("_")[0]
+    return "heads" if prefix.startswith("lead") or prefix == "logits" else prefix
+
+
+def block_table(model: keras.Model) -> pd.DataFrame:
+    """One row per block: the filters of its convolutions, the grid they work on and its weights."""
+    rows: dict[str, dict[str, Any]] = {}
+    for layer in model.layers:
+        block = block_of(layer.name)
+        if not block.startswith(("enc", "dec")) and block != "heads":
+            continue
+        row = rows.setdefault(block, {"filters": set(), "grid": "", "parameters": 0})
+        if hasattr(layer, "filters"):  # convolutions: their filters and the grid they work on
+            row["filters"].add(layer.filters)
+            row["grid"] = "×".join(str(n) for n in layer.output.shape[1:3])
+        row["parameters"] += layer.count_params()
+    return pd.DataFrame({block: {**row, "filters": "/".join(str(f) for f in sorted(row["filters"]))}
+                         for block, row in rows.items()}).T
+
+
+def architecture_section(ds: xr.Dataset, ens: IceNetEnsemble, width: float) -> Page:
+    """The book's network block by block beside the paper's full-size one, with parameters and FLOPs."""
+    book_model = ens.members[0]
+    paper_model = build_icenet(PAPER_GRID, PAPER_GRID, len(CHANNEL_NAMES), filters_factor=PAPER_WIDTH,
+                               seed=0)
+    table = pd.concat({f"this book (width {width:g})": block_table(book_model),
+                       f"paper (width 2, {PAPER_GRID}×{PAPER_GRID})": block_table(paper_model)}, axis=1)
+    book_params, paper_params = book_model.count_params(), paper_model.count_params()
+    book_flops, _ = icenet_counts(ds.sizes["y"], ds.sizes["x"], width, len(ens.channels))
+    paper_flops, _ = icenet_counts(PAPER_GRID, PAPER_GRID, PAPER_WIDTH, len(CHANNEL_NAMES))
+    values = {"width": f"{width:g}", "book_params": f"{book_params:,}", "paper_params": f"{paper_params:,}",
+              "param_ratio": paper_params / book_params, "book_gflops": book_flops / 1e9,
+              "paper_gflops": paper_flops / 1e9}
+    return Page(values, {"architecture": table})
+
+
+def year_span(years: Sequence[int]) -> str:
+    """``(1980, 2011)`` as ``"1980–2011"``."""
+    return f"{years[0]}–{years[1]}"
+
+
+def case_split(splits: Mapping[str, Sequence[int]], year: int) -> str:
+    """Which split (training, validation, test) holds ``year``, for the admonition about the case year."""
+    return next((name for name, key in SPLIT_NAMES if splits[key][0] <= year <= splits[key][1]),
+                "none of the")
+
+
+def schedule_text(config: Mapping[str, Any]) -> str:
+    """The optimiser's step, its schedule and the batch size as the training manifest records them."""
+    held = "cosine-decayed to zero over the epochs" if config.get("lr_schedule") == "cosine" else "held fixed"
+    return f"step {config.get('learning_rate', 'n/a')}, {held}, batch {config.get('batch_size', 'n/a')}"
+
+
+def splits_section(ens: IceNetEnsemble, target_month: str) -> Page:
+    """The training recipe and the train / validation / test years, and where the case year falls."""
+    splits, config = ens.manifest["splits"], ens.manifest.get("train_config", {})
+    case_year = pd.Timestamp(target_month).year
+    values = {"loss_text": LOSS_TEXT.get(config.get("loss"), "the loss its manifest records"),
+              "schedule_text": schedule_text(config),
+              **{f"{key}_years": year_span(splits[key]) for key in ("train", "val", "test")},
+              "n_train": ens.manifest.get("n_train_samples", "n/a"),
+              "n_val": ens.manifest.get("n_val_samples", "n/a"),
+              "case_year": case_year, "case_split": case_split(splits, case_year)}
+    return Page(values)
+
+
+def epochs_text(epochs_run: Sequence[int], max_epochs: int, best_val_loss: float) -> str:
+    """How long the members trained (all alike or a range) and their mean best validation loss."""
+    low, high = int(min(epochs_run)), int(max(epochs_run))
+    ran = f"all ran {low}" if low == high else f"ran between {low} and {high}"
+    return (f"The members {ran} of at most {max_epochs} epochs, with a mean best validation loss of "
+            f"{best_val_loss:.4f}. ")
+
+
+def temperature_text(temperatures: pd.Series) -> str:
+    """The range of the fitted temperatures and what a value above or below 1 means."""
+    return (f"The fitted temperatures range from {temperatures.min():.2f} to {temperatures.max():.2f}: a "
+            "temperature above 1 softens over-confident probabilities, below 1 sharpens timid ones; 1 would "
+            "mean the network was calibrated as trained.")
+
+
+def release_temperatures(ens: IceNetEnsemble) -> tuple[pd.DataFrame, plt.Figure]:
+    """The IceNet release has no training record: its fitted temperatures, as a table and a bar chart."""
+    summary = pd.DataFrame({"temperature": ens.manifest["temperatures"]},
+                           index=pd.Index([f"seed{s}" for s in ens.manifest["seeds"]], name="member"))
+    fig, ax = plt.subplots(figsize=(6, 2.5), layout="constrained")
+    summary.temperature.plot.bar(ax=ax, color="#1f4e79")
+    ax.axhline(1, color="0.5", linewidth=0.8)
+    ax.set_ylabel("temperature")
+    return summary, fig
+
+
+def training_section(ds: xr.Dataset, ens: IceNetEnsemble, epochs: int, resolution_km: int,
+                     figure_dir: str | Path) -> Page:
+    """Each member's training record (or the release's temperatures), as a figure, a table and prose."""
+    if "members_summary" in ens.manifest:  # trained by icegrad: the manifest holds each member's training
+        summary, fig = training_summary(ens), training_curves(ens)
+        histories = all("history" in s for s in ens.manifest["members_summary"])
+        caption = ("Training (solid, dots) and validation (dashed, squares) loss per epoch of each member. "
+                   if histories else "Last training loss (circles) and best validation loss (crosses) of "
+                   "each member; this ensemble's manifest records no per-epoch history. ")
+        text = epochs_text(summary.epochs_run, epochs, float(summary.best_val_loss.mean()))
+    else:
+        summary, fig = release_temperatures(ens)
+        caption = ("Fitted temperature of each network of the IceNet release; the release records no "
+                   "training history. ")
+        text = ("These networks were trained by IceNet's authors; their files hold the weights and the "
+                "fitted temperature only. ")
+    fig = detached(fig)
+    save_figure(fig, Path(figure_dir) / "icenet_training.png")
+    source = source_label(ds.attrs["data_source"])
+    values = {"fig_training": fig, "training_text": text + temperature_text(summary.temperature),
+              "training_caption": caption + f"{summary.shape[0]} member(s), {resolution_km} km grid. "
+                                            f"Data: {source}."}
+    return Page(values, {"training": summary.round(4)})
+
+
+def beats_trend(gain: float) -> str:
+    """Whether the ensemble's mean binary accuracy beats the linear trend's (a gain in points)."""
+    return "beats" if gain > 0 else "does not beat"
+
+
+def skill_section(ds: xr.Dataset, ens: IceNetEnsemble, figure_dir: str | Path) -> Page:
+    """Binary accuracy and extent error per lead on the test years, against the two baselines."""
+    with quietly():
+        skill = evaluate_skill(ens, ds)
+    fig = detached(skill_curves(skill))
+    save_figure(fig, Path(figure_dir) / "icenet_skill.png")
+    mean = skill.mean("lead")
+    accuracy, sie = mean["binary_accuracy"], mean["sie_error"]
+    gain = float(accuracy.sel(model="icenet") - accuracy.sel(model="linear_trend"))
+    won = skill["binary_accuracy"].sel(model="icenet") > skill["binary_accuracy"].sel(model="linear_trend")
+    values: dict[str, Any] = {"skill_span": skill.attrs["years"], "n_forecasts": skill.attrs["n_forecasts"],
+                              "acc_gain": gain, "beats_trend": beats_trend(gain), "fig_skill": fig,
+                              "n_leads": skill.sizes["lead"], "leads_won": int(won.sum())}
+    for model in skill["model"].values:
+        values[f"acc_{model}"] = float(accuracy.sel(model=model))
+        values[f"sie_{model}"] = float(sie.sel(model=model))
+    values["skill_caption"] = (
+        f"Binary accuracy (left) and sea-ice-extent error (right) per lead of the {len(ens)}-member ensemble "
+        f"mean and the two baselines, for forecasts started in {skill.attrs['years']} "
+        f"({skill.attrs['n_forecasts']} forecasts). Data: {source_label(ds.attrs['data_source'])}.")
+    table = skill_table(skill).pivot_table(index=["metric", "model"], columns="lead", values="value")
+    return Page(values, {"skill": table.round(2)})

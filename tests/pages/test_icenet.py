@@ -1,0 +1,63 @@
+"""Chapter 4's page: the architecture table and the judgements of its prose, for each outcome."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from icegrad.pages import icenet
+
+SPLITS = {"train": [1980, 2011], "val": [2012, 2017], "test": [2018, 2020]}
+
+
+@pytest.mark.parametrize(("year", "split"), [(1980, "training"), (2013, "validation"), (2020, "test"),
+                                             (1979, "none of the")])
+def test_case_split_names_the_split_holding_the_year(year: int, split: str) -> None:
+    assert icenet.case_split(SPLITS, year) == split
+
+
+@pytest.mark.parametrize(("gain", "verdict"), [(0.5, "beats"), (0.0, "does not beat"),
+                                               (-3.0, "does not beat")])
+def test_beats_trend_only_for_a_positive_gain(gain: float, verdict: str) -> None:
+    assert icenet.beats_trend(gain) == verdict
+
+
+def test_epochs_and_temperature_prose() -> None:
+    assert icenet.epochs_text([3, 3], 8, 0.07412).startswith("The members all ran 3 of at most 8 epochs")
+    assert icenet.epochs_text([2, 5], 8, 0.07).startswith("The members ran between 2 and 5 of at most 8")
+    assert "0.0741" in icenet.epochs_text([3, 3], 8, 0.07412)
+    assert icenet.temperature_text(pd.Series([0.89, 1.2])).startswith(
+        "The fitted temperatures range from 0.89 to 1.20")
+
+
+def test_schedule_and_span_prose() -> None:
+    assert icenet.schedule_text({"learning_rate": 0.001, "lr_schedule": "cosine", "batch_size": 4}) == \
+        "step 0.001, cosine-decayed to zero over the epochs, batch 4"
+    assert icenet.schedule_text({}) == "step n/a, held fixed, batch n/a"
+    assert icenet.year_span(SPLITS["val"]) == "2012–2017"
+
+
+def test_block_table_accounts_for_every_weight_but_the_temperature() -> None:
+    from icegrad.model.icenet import build_icenet
+
+    model = build_icenet(32, 32, n_channels=50, filters_factor=0.125, seed=0)
+    table = icenet.block_table(model)
+    assert list(table.index[:5]) == ["enc1", "enc2", "enc3", "enc4", "enc5"] and table.index[-1] == "heads"
+    temperature = model.get_layer("temperature_scale").count_params()  # the one weight outside the blocks
+    assert table["parameters"].sum() == model.count_params() - temperature
+    assert table.loc["enc1", "grid"] == "32×32" and table.loc["enc2", "grid"] == "16×16"
+    assert icenet.block_of("lead3_conv") == "heads" and icenet.block_of("dec2_up") == "dec2"
+
+
+def test_the_release_has_temperatures_and_no_training_record(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    release = SimpleNamespace(manifest={"temperatures": [0.9, 1.1], "seeds": [36, 37]})
+    section = icenet.training_section(xr.Dataset(attrs={"data_source": "emulated"}), release, 8, 25, tmp_path)
+    assert list(section.tables["training"].index) == ["seed36", "seed37"]
+    assert section.values["training_text"].startswith("These networks were trained by IceNet's authors")
+    assert "range from 0.90 to 1.10" in section.values["training_text"]
+    assert section.values["training_caption"].startswith("Fitted temperature of each network")
+    assert (tmp_path / "icenet_training.png").exists()

@@ -1,0 +1,123 @@
+"""Chapter 6's page: group and channel rankings, their prose, and the letter's test, on synthetic results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from icegrad.attribution.results import build_result
+from icegrad.pages import which_inputs
+from icegrad.variables import CHANNEL_NAMES, channel_groups
+
+SIDE = 4
+ATTRS = {"method": "integrated_gradients", "target": "roi_mean_ice", "roi_rule": "test", "model_id": "test",
+         "data_source": "emulated", "steps": 8, "baseline": "climatology"}
+LETTER = {"sic": 5.0, "trend": 4.0, "climate": 1.0, "seasonal": 3.0, "static": 0.5}
+CLIMATE = {"sic": 1.0, "trend": 1.0, "climate": 5.0, "seasonal": 0.5, "static": 0.1}
+
+
+def synthetic(by_lead: dict[int, dict[str, float]], members: int = 2) -> xr.Dataset:
+    """A result whose every channel has the signed value of its group at each lead, in every cell.
+
+    Members differ by 1 %, so spreads are small but not zero.
+    """
+    groups = channel_groups(CHANNEL_NAMES)
+    leads = tuple(by_lead)
+    values = np.array([[by_lead[lead][g] for g in groups] for lead in leads])  # (lead, channel)
+    attribution = np.stack([values * (1 + 0.01 * m) for m in range(members)])  # (member, lead, channel)
+    attribution = np.broadcast_to(attribution[:, :, None, None, :],
+                                  (members, len(leads), SIDE, SIDE, len(CHANNEL_NAMES))).copy()
+    sample = xr.DataArray(np.zeros((SIDE, SIDE, len(CHANNEL_NAMES))), dims=("y", "x", "channel"),
+                          coords={"channel": list(CHANNEL_NAMES)})
+    return build_result(attribution, np.zeros((len(leads), SIDE, SIDE, len(CHANNEL_NAMES))),
+                        np.full((members, len(leads)), 0.5), np.full((members, len(leads)), 0.4), sample,
+                        np.ones((SIDE, SIDE), bool), leads, ATTRS)
+
+
+def test_a_value_zero_by_construction_prints_as_zero_not_as_rounding_residue() -> None:
+    values = {**LETTER, "seasonal": -2e-24}
+    table = which_inputs.group_table(which_inputs.group_summary(synthetic({1: values, 3: LETTER})))
+    assert table.loc[1, ("net", "seasonal")].startswith("0 ± ")
+    assert "e-2" not in table.to_string()
+    assert table.loc[1, ("net", "sic")].startswith("+")  # 12 channels x 16 cells x 5.0 each
+    assert list(table.columns.get_level_values(1)[:5]) == ["sic", "trend", "climate", "seasonal", "static"]
+
+
+@pytest.mark.parametrize(("nets", "expected"), [
+    ({1: 0.2, 3: 0.1}, "positive (more sea ice in the ROI) at every lead"),
+    ({1: -0.2, 3: -0.1}, "negative (less sea ice in the ROI) at every lead"),
+    ({1: 0.2, 2: -0.1, 3: 0.0}, "positive at lead 1 and negative at lead 2 and zero at lead 3"),
+    ({1: 0.2, 2: 0.3, 3: -0.1}, "positive at leads 1, 2 and negative at lead 3"),
+])
+def test_net_sign_text_names_each_outcome(nets: dict[int, float], expected: str) -> None:
+    assert which_inputs.net_sign_text(pd.Series(nets)) == expected
+
+
+def test_leaders_name_the_leading_group_per_lead() -> None:
+    climate_first = {g: -v for g, v in CLIMATE.items()}  # climate leads, pushing towards less ice
+    page = which_inputs.leaders_section(synthetic({1: LETTER, 3: climate_first}))
+    assert page.values["first_by_magnitude"] == "sic at lead 1; climate at lead 3"
+    assert page.values["net_sign_text"] == "positive at lead 1 and negative at lead 3"
+    assert page.tables["leaders"].loc[1, "top three by mean |attribution|"] == "sic, trend, seasonal"
+
+
+@pytest.mark.parametrize(("top_three", "start"), [
+    ({1: {"sic", "trend", "seasonal"}, 3: {"seasonal", "sic", "trend"}},
+     "This run agrees with the letter: at every"),
+    ({1: {"sic", "trend", "climate"}, 3: {"climate", "static", "sic"}}, "This run disagrees with the letter"),
+    ({1: {"sic", "trend", "seasonal"}, 3: {"sic", "trend", "climate"}},
+     "This run agrees with the letter at lead 1 only; elsewhere the top three include climate at lead 3."),
+])
+def test_letter_verdict_has_each_outcome(top_three: dict[int, set[str]], start: str) -> None:
+    verdict = which_inputs.letter_verdict(top_three)
+    assert verdict.startswith(start)
+    assert "Note that" not in verdict
+
+
+def test_letter_verdict_on_results_for_and_against_the_letter() -> None:
+    agrees = which_inputs.letter_section(synthetic({1: LETTER, 3: LETTER})).values["letter_verdict"]
+    disagrees = which_inputs.letter_section(synthetic({1: CLIMATE, 3: CLIMATE})).values["letter_verdict"]
+    assert agrees.startswith("This run agrees with the letter: at every lead")
+    assert disagrees.endswith("the top three include climate at lead 1; climate at lead 3.")
+
+
+def test_channels_zero_by_construction_are_named_and_marked_zero() -> None:
+    result = synthetic({1: {**CLIMATE, "seasonal": 0.0}, 3: {**CLIMATE, "seasonal": 0.0}})
+    assert which_inputs.unmoved_channels(result) == ["cos_month", "sin_month"]
+    verdict = which_inputs.letter_section(result).values["letter_verdict"]
+    assert "Note that cos_month, sin_month take the same value" in verdict
+    page = which_inputs.top_channels_section(result, top_k=50)
+    entries = set(page.tables["ranks"][1])
+    assert "cos_month (0)" in entries and "tas_anom_1 (+)" in entries
+    assert page.values["top_channel_text"].endswith("at leads 1, 3")
+    assert page.values["letter_share_text"] == "20 at lead 1, 20 at lead 3"  # 12 sic + 6 trend + 2 seasonal
+
+
+def test_figures_are_saved_and_captioned_with_how_the_attributions_were_made(tmp_path) -> None:
+    from icegrad.pages.common import AttributionRun
+
+    values = {"target_label": "September 2013", "source_label": "EMULATED Arctic"}
+    run = AttributionRun(None, None, [0, 1], synthetic({1: LETTER, 3: CLIMATE}), "2013-09",
+                         "integrated_gradients", "climatology", values)
+    groups = which_inputs.groups_section(run, tmp_path)
+    assert groups.values["groups_net_caption"].startswith(
+        "Net attribution per group and lead: integrated gradients of the September 2013 ROI forecast, "
+        "baseline climatology, 2 members")
+    bars = which_inputs.channels_section(run, [1, 3], 5, tmp_path)
+    assert bars.values["bars_caption_last"].startswith("Top 5 channels at lead 3 (integrated gradients")
+    single = which_inputs.channels_section(run, [1], 5, tmp_path)
+    assert single.values["bars_caption_last"].startswith("As above, this run has one lead")
+    assert {p.name for p in tmp_path.iterdir()} == {"groups_net.png", "groups_mean_abs.png",
+                                                     "channels_lead1.png", "channels_lead3.png"}
+
+
+def test_the_heat_maps_draw_zero_for_rounding_residue(tmp_path) -> None:
+    from icegrad.pages.common import AttributionRun
+
+    run = AttributionRun(None, None, [0, 1], synthetic({1: {**LETTER, "seasonal": -2e-24}}), "2013-09",
+                         "integrated_gradients", "climatology", {"target_label": "x", "source_label": "y"})
+    fig = which_inputs.groups_section(run, tmp_path).values["fig_groups_net"]
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "0\n±0" in labels and not any("e-2" in label for label in labels)
