@@ -46,10 +46,10 @@ import numpy as np
 import tensorflow as tf
 
 from icegrad.attribution import methods
-from icegrad.attribution.cost import estimate_cost
 from icegrad.attribution.execution import bytes_per_sample, select_device
 from icegrad.attribution.methods import Execution, GradientEngine
 from icegrad.attribution.targets import roi_target
+from icegrad.evaluation.cost import estimate_cost
 from icegrad.model.icenet import build_icenet
 
 SIDE, FACTOR, STEPS, CHANNELS = 112, 0.5, 32, 50

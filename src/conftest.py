@@ -33,7 +33,7 @@ SHARED = ("ds", "ens", "roi", "result")
 
 
 def _untrained_ensemble(ds: Any) -> Any:
-    from icegrad.data.inputs import fit_normalisation
+    from icegrad.inputs.build import fit_normalisation
     from icegrad.model.ensemble import IceNetEnsemble, base_manifest
     from icegrad.model.icenet import build_icenet
     from icegrad.variables import CHANNEL_NAMES

@@ -71,7 +71,7 @@ def test_sweep_options_are_checked_before_any_work(isolated_cache: Path,
 def test_sweep_on_a_dask_cluster_then_a_rerun_finishes_only_the_missing_job(
         isolated_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     distributed = pytest.importorskip("distributed")
-    from icegrad.attribution import sweep
+    from icegrad import sweep
 
     store = tmp_path / "store"
     common = ["attribute", "--sweep", str(store), "--resolution", "200", "--members", "1", "--epochs", "1",
@@ -310,9 +310,9 @@ def test_refresh_marks_the_instant_before_any_work(fake_cache: FakeCache, monkey
 def test_sweep_gets_the_run_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[tuple[Any, ...]] = []
-    fake = types.ModuleType("icegrad.attribution.sweep")
+    fake = types.ModuleType("icegrad.sweep")
     fake.sweep_command = lambda store, config, **options: calls.append((store, config, options)) or "report"
-    monkeypatch.setitem(sys.modules, "icegrad.attribution.sweep", fake)
+    monkeypatch.setitem(sys.modules, "icegrad.sweep", fake)
     store = tmp_path / "store"
     assert main(["attribute", "--sweep", str(store), "--target-month", "2012-09", "2013-09", "--method",
                  "vanilla_gradient", "smoothgrad", "--leads", "1", "3", "--steps", "8", "--members", "2",

@@ -19,7 +19,7 @@ from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.errors import ConfigError, IcegradError, PathError
 from icegrad.roi import RoiError
-from icegrad.run_checks import check_run, forecast_start
+from icegrad.run_checks import check_run, check_settings, forecast_start
 from icegrad.writable import check_output_file, check_store_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,10 +63,10 @@ def _chapter_defaults() -> Iterator[tuple[str, str, Any]]:
 def _library_defaults() -> Iterator[tuple[str, str, Any]]:
     from icegrad import pipeline
     from icegrad.attribution.api import attribute, attribute_forecast
-    from icegrad.attribution.fidelity import score_methods
     from icegrad.data import load_dataset
-    from icegrad.data.splits import Splits
+    from icegrad.inputs.splits import Splits
     from icegrad.model.train import TrainConfig
+    from icegrad.pipeline import score_methods
 
     yield from _signature_defaults("data.load_dataset", load_dataset,
                                    {"data_source": "data_source", "resolution_km": "resolution_km"})
@@ -83,7 +83,7 @@ def _library_defaults() -> Iterator[tuple[str, str, Any]]:
     yield from _signature_defaults("attribute()", attribute, {
         "leads": "leads", "method": "method", "steps": "steps", "baseline": "baseline"})
     yield from _signature_defaults("attribute_forecast()", attribute_forecast, {"leads": "leads"})
-    yield from _signature_defaults("fidelity.score_methods", score_methods, {
+    yield from _signature_defaults("pipeline.score_methods", score_methods, {
         "target_month": "target_month", "leads": "leads", "steps": "steps"})
     yield from _signature_defaults("roi.region_of_interest", roi.region_of_interest, {
         "reference_year": "reference_year", "target_year": "target_year", "month": "month",
@@ -168,12 +168,12 @@ def test_from_parameters_reads_command_line_strings() -> None:
 
 
 def test_check_adds_the_rule_grammar_and_the_weights_folder(tmp_path: Path) -> None:
-    assert config.check(DEFAULTS) is DEFAULTS
+    assert check_settings(DEFAULTS) is DEFAULTS
     with pytest.raises(RoiError, match="malformed ROI rule '5'"):
-        config.check(RunConfig(roi_rule="5"))
+        check_settings(RunConfig(roi_rule="5"))
     with pytest.raises(ConfigError, match=r"weights='.*missing' is not a folder"):
-        config.check(RunConfig(weights=str(tmp_path / "missing")))
-    assert config.check(RunConfig(weights=str(tmp_path))).weights == str(tmp_path)
+        check_settings(RunConfig(weights=str(tmp_path / "missing")))
+    assert check_settings(RunConfig(weights=str(tmp_path))).weights == str(tmp_path)
 
 
 def test_run_checks_forecast_start_is_the_engines() -> None:

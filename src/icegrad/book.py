@@ -105,9 +105,11 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str,
         raise BookError(f"{notebook.stem} has no parameter {unknown[0]!r}; its parameters are: "
                         + ", ".join(f"{k} (default {v['default']})" for k, v in declared.items()))
     defaults = {name: _literal(spec["default"]) for name, spec in declared.items()}
+    from icegrad.run_checks import check_settings
+
     fields = set(run_config.defaults())
     try:
-        config = run_config.check(_run_config(notebook, parameters))
+        config = check_settings(_run_config(notebook, parameters))
         checked = {name: _as_declared(getattr(config, name), defaults[name])
                    for name in parameters if name in fields}
         for name, value in parameters.items():

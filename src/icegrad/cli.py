@@ -78,9 +78,11 @@ def _add_refresh_option(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
     """The run configuration of the parsed flags (and ``fields``), every check without data made."""
+    from icegrad.run_checks import check_settings
+
     known = run_config.defaults()
     values = {name: value for name, value in vars(args).items() if name in known}
-    return run_config.check(RunConfig.from_parameters({**values, **fields}))
+    return check_settings(RunConfig.from_parameters({**values, **fields}))
 
 
 def _refresh(args: argparse.Namespace) -> None:
@@ -165,7 +167,7 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
 
 def _attribute_sweep(args: argparse.Namespace, config: RunConfig) -> int:
     """Every (target month, lead, member, method) job into the store ``--sweep``; a rerun does the missing."""
-    from icegrad.attribution.sweep import sweep_command
+    from icegrad.sweep import sweep_command
 
     where = f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process"
     jobs = len(args.target_months) * len(config.leads) * config.members * len(args.methods)
@@ -227,7 +229,7 @@ SWEEP_HELP = """\
 Attribute the ROI forecast of a target month to the inputs, or sweep many with --sweep STORE.
 
 A sweep explains every (target month, lead, member, method) combination, one job each, and writes
-each finished job atomically into STORE (see icegrad.attribution.sweep); a rerun after a crash or a
+each finished job atomically into STORE (see icegrad.sweep); a rerun after a crash or a
 killed worker runs only the jobs still missing. Without --scheduler the jobs run in this process.
 
 On a cluster, one single-threaded worker per GPU, each seeing one device:

@@ -32,7 +32,6 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 from icegrad.errors import ConfigError
@@ -121,22 +120,6 @@ class RunConfig:
 def defaults() -> dict[str, Any]:
     """Every run parameter's default, by name (what the chapters' parameters cells must state)."""
     return DEFAULTS.as_dict()
-
-
-def check(config: RunConfig) -> RunConfig:
-    """``config`` once the checks beyond its fields also pass (ROI rule grammar, weights folder); no data.
-
-    Why not in ``__post_init__``: :mod:`icegrad.roi` takes its default rule from this module, so it can
-    only be imported once this module is loaded, and it pulls in NumPy and xarray, which a plain
-    :class:`RunConfig` does not need. The CLI, ``icegrad run`` and the pipeline call this.
-    """
-    from icegrad.roi import RoiRule
-
-    RoiRule.parse(config.roi_rule)
-    if config.weights and not Path(config.weights).expanduser().is_dir():
-        raise ConfigError(f"weights={config.weights!r} is not a folder; give the folder holding the IceNet "
-                          "release's network_tempscaled_<seed>.h5 files, or '' to train the book's networks")
-    return config
 
 
 def help_text(name: str) -> str:

@@ -34,13 +34,15 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution import attribute_forecast
-from icegrad.attribution.baselines import permutation_importance
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_count, check_leads, forecast_start
 from icegrad.config import DEFAULTS
-from icegrad.data import inputs as data_inputs
-from icegrad.data import load_dataset, real_record
+from icegrad.data import load_dataset
+from icegrad.evaluation import fidelity
+from icegrad.evaluation.permutation import permutation_importance
+from icegrad.inputs import build as network_inputs
+from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.train import TrainConfig, load_or_train
 from icegrad.model.weights import load_icenet_release
@@ -75,7 +77,7 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
     ``width`` and ``epochs`` given as None take :class:`~icegrad.model.train.TrainConfig`'s defaults.
     Data without ERA5 fields (``data_source="nsidc"``) train the same network on the 21 SIC-only
     channels, and a record ending before 2020 gets test years inside it
-    (:mod:`icegrad.data.real_record`).
+    (:mod:`icegrad.inputs.real_record`).
     """
     check_count("members", members)
     if epochs is not None:
@@ -83,14 +85,14 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
     if weights:
         release = load_icenet_release(weights, range(seed_base, seed_base + members),
                                       height=ds.sizes["y"], width=ds.sizes["x"])
-        stats = data_inputs.fit_normalisation(ds)
+        stats = network_inputs.fit_normalisation(ds)
         return IceNetEnsemble(release.members, stats, release.channels, release.manifest)
     options: dict[str, object] = {"members": members, "seed_base": seed_base,
                                   "data_source": str(ds.attrs.get("data_source"))}
     channels, splits = real_record.channels_for(ds), real_record.splits_for(ds)
     if channels != TrainConfig.channels:  # only non-defaults, so emulated cache keys stay as they were
         options["channels"] = channels
-    if splits != data_inputs.Splits():
+    if splits != network_inputs.Splits():
         options.update(train_years=splits.train, val_years=splits.validate, test_years=splits.test)
     if width is not None:
         options["filters_factor"] = width
@@ -103,16 +105,16 @@ def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,
                     leads: Sequence[int]) -> xr.DataArray:
     """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``."""
     starts = sorted({forecast_start(target_month, lead) for lead in check_leads(leads)})
-    return data_inputs.build_inputs(ds, pd.DatetimeIndex(starts), ens.stats, list(ens.channels))
+    return network_inputs.build_inputs(ds, pd.DatetimeIndex(starts), ens.stats, list(ens.channels))
 
 
 def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: int) -> xr.DataArray:
     """The climatological IG baseline for one lead: the mean training-years input of that start month."""
     start = pd.Timestamp(forecast_start(target_month, lead))
-    years = ens.manifest.get("splits", {}).get("train") or data_inputs.Splits().train
+    years = ens.manifest.get("splits", {}).get("train") or network_inputs.Splits().train
     starts = pd.date_range(f"{years[0]}-{start.month:02d}", f"{years[1]}-{start.month:02d}", freq="12MS")
-    starts = starts.intersection(data_inputs.available_start_months(ds))  # a record's first year lacks lags
-    inputs = data_inputs.build_inputs(ds, starts, ens.stats, list(ens.channels))
+    starts = starts.intersection(network_inputs.available_start_months(ds))
+    inputs = network_inputs.build_inputs(ds, starts, ens.stats, list(ens.channels))
     return climatology_baseline(inputs, month=start.month, years=range(years[0], years[1] + 1))
 
 
@@ -150,7 +152,46 @@ def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 5, b
                  seed: int = 0, start_months: Sequence[str] | None = None) -> xr.Dataset:
     """IceNet's permute-and-predict importance of every channel (or group) on the test years (cached).
 
-    See :func:`icegrad.attribution.baselines.permutation_importance`; ``start_months`` default to the
+    See :func:`icegrad.evaluation.permutation.permutation_importance`; ``start_months`` default to the
     ensemble's test years.
     """
     return permutation_importance(ens, ds, start_months, by=by, n_permutations=n_permutations, seed=seed)
+
+
+def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
+                  target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
+                  steps: int = DEFAULTS.steps, specs: Sequence[tuple[str, str]] = fidelity.METHOD_SPECS,
+                  linked_share: float = fidelity.LINKED_SHARE, **options: object) -> fidelity.FidelityRun:
+    """Attributions of every (method, baseline) in ``specs`` from the cached pipeline, each scored.
+
+    ``ens`` is the ensemble the book trained on ``ds``; ``options`` go to :func:`attributions`. It lives
+    here, not in :mod:`icegrad.evaluation.fidelity`, because it runs the cached pipeline; the scoring it
+    calls is the evaluation layer's. Fails before any attribution work on observed data, for which no
+    truth exists.
+    """
+    leads = check_leads(leads)
+    for method, baseline in specs:
+        fidelity.matched_kind(method)
+        if method == "integrated_gradients" and baseline not in ("zeros", "climatology"):
+            raise fidelity.FidelityError(f"unknown integrated-gradients baseline {baseline!r}; choose zeros "
+                                         "or climatology")
+    sensitivity = fidelity.true_channel_sensitivity(ds, ens.stats, target_month, leads, roi,
+                                                    list(ens.channels))
+    results, references, scores, channels = {}, {}, [], []
+    for method, baseline in specs:
+        label, kind = fidelity.spec_label(method, baseline), fidelity.matched_kind(method)
+        result = attributions(ds, ens, roi, target_month, leads, method=method, steps=steps,
+                              baseline=baseline if method == "integrated_gradients" else "zeros", **options)
+        reference = None
+        if method == "integrated_gradients" and baseline == "climatology":
+            reference = xr.concat([baseline_for(ds, ens, target_month, lead) for lead in leads],
+                                  dim="lead").assign_coords(lead=list(leads))
+        truth = fidelity.truth_for(result, sensitivity, kind, reference)
+        per_channel = fidelity.channel_scores(result, truth, linked_share)
+        labels = {"label": label, "method": method, "baseline": baseline, "truth": kind}
+        scores.append(fidelity.summarise(per_channel).assign(**labels))
+        channels.append(per_channel.assign(**labels))
+        results[label], references[label] = result, reference
+    order = ["label", "method", "baseline", "truth", "lead", "n_linked", *fidelity.SCORE_COLUMNS]
+    return fidelity.FidelityRun(pd.concat(scores, ignore_index=True)[order],
+                                pd.concat(channels, ignore_index=True), sensitivity, results, references)

@@ -9,13 +9,15 @@ the same function.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import xarray as xr
 
-from icegrad.config import RunConfig, check
-from icegrad.data.start_months import available_start_months
+from icegrad.config import RunConfig
 from icegrad.errors import ConfigError
-from icegrad.roi import region_of_interest
+from icegrad.inputs.start_months import available_start_months
+from icegrad.roi import RoiRule, region_of_interest
 
 
 def forecast_start(target_month: str, lead: int) -> pd.Timestamp:
@@ -30,11 +32,11 @@ def forecast_start(target_month: str, lead: int) -> pd.Timestamp:
 def check_run(config: RunConfig, ds: xr.Dataset) -> None:
     """Fail with one line if ``ds`` cannot serve ``config``; call it before the ensemble is trained.
 
-    The checks :class:`~icegrad.config.RunConfig` cannot make alone (:func:`icegrad.config.check`, and
+    The checks :class:`~icegrad.config.RunConfig` cannot make alone (:func:`check_settings`, and
     those that need the data): the ROI's two years (in ``config.month``) and every lead's forecast
     start lie in the record, and the ROI selects at least one ocean cell.
     """
-    check(config)
+    check_settings(config)
     months = pd.DatetimeIndex(ds["time"].values)
     source = f"the {ds.attrs.get('data_source', config.data_source)} data"
     span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}"
@@ -52,3 +54,17 @@ def check_run(config: RunConfig, ds: xr.Dataset) -> None:
                               f"{starts[0]:%Y-%m} to {starts[-1]:%Y-%m} only (12 months of history are "
                               "needed); choose a target month inside that span or fewer leads")
     region_of_interest(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
+
+
+def check_settings(config: RunConfig) -> RunConfig:
+    """``config`` once the checks beyond its fields also pass (ROI rule grammar, weights folder); no data.
+
+    Why not in :class:`~icegrad.config.RunConfig`'s own checks: the configuration is the bottom layer
+    and imports nothing of icegrad, while the ROI grammar lives in :mod:`icegrad.roi`, which takes its
+    default rule from the configuration. The CLI, ``icegrad run`` and the pipeline call this.
+    """
+    RoiRule.parse(config.roi_rule)
+    if config.weights and not Path(config.weights).expanduser().is_dir():
+        raise ConfigError(f"weights={config.weights!r} is not a folder; give the folder holding the IceNet "
+                          "release's network_tempscaled_<seed>.h5 files, or '' to train the book's networks")
+    return config

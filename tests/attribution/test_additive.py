@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icegrad.attribution import additive
+from icegrad.evaluation import additive
 
 SHAPE = (6, 6)
 

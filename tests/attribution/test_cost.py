@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from icegrad.attribution import cost
-from icegrad.attribution.cost import conv_flops, estimate_cost, icenet_counts, measured_flop_rate
 from icegrad.attribution.execution import activation_elements, chunk_size
+from icegrad.evaluation import cost
+from icegrad.evaluation.cost import conv_flops, estimate_cost, icenet_counts, measured_flop_rate
 
 icenet = pytest.importorskip("icegrad.model.icenet")
 

@@ -19,10 +19,10 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.attribution import fidelity
 from icegrad.attribution.targets import forecast_start, roi_weights
-from icegrad.data import inputs as data_inputs
 from icegrad.data.emulator import true_sensitivity
+from icegrad.evaluation import fidelity
+from icegrad.inputs import build as network_inputs
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.variables import CHANNEL_NAMES, channel
 
@@ -37,7 +37,7 @@ def arctic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("fidelity-cache")))
         ds = pipeline.dataset("emulated", 200)
         roi = pipeline.region(ds)
-        stats = data_inputs.fit_normalisation(ds)
+        stats = network_inputs.fit_normalisation(ds)
         truth = fidelity.true_channel_sensitivity(ds, stats, MONTH, LEADS, roi, CHANNEL_NAMES)
         yield {"ds": ds, "roi": roi, "stats": stats, "truth": truth}
 
@@ -84,7 +84,7 @@ def oracle_ensemble(arctic: dict, saturation: float | None = None) -> IceNetEnse
 def linear_run(arctic: dict, tmp_path_factory: pytest.TempPathFactory) -> fidelity.FidelityRun:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("linear-oracle")))
-        return fidelity.score_methods(arctic["ds"], oracle_ensemble(arctic), arctic["roi"], MONTH, LEADS,
+        return pipeline.score_methods(arctic["ds"], oracle_ensemble(arctic), arctic["roi"], MONTH, LEADS,
                                       steps=4, samples=4)
 
 
@@ -93,7 +93,7 @@ def test_each_channel_holds_the_month_and_units_its_truth_is_for(arctic: dict) -
     ds, stats = arctic["ds"], arctic["stats"]
     sens = true_sensitivity(ds, MONTH, arctic["roi"], months_back=16)
     for lead in LEADS:
-        x = data_inputs.build_inputs(ds, [forecast_start(MONTH, lead)], stats).isel(time=0)
+        x = network_inputs.build_inputs(ds, [forecast_start(MONTH, lead)], stats).isel(time=0)
         for name in ("siconca_abs_1", "siconca_abs_4", "tas_anom_1", "psl_anom_3"):
             spec = channel(name)
             month = pd.Timestamp(sens["input_time"].sel(lag=lead - 1 + spec.lag).values)
@@ -154,7 +154,7 @@ def test_best_method_recovers_planted_links_of_a_saturating_oracle(arctic: dict,
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("saturating-oracle")))
         ens = oracle_ensemble(arctic, saturation=1.0)  # tanh of arguments up to ~1.3
-        run = fidelity.score_methods(arctic["ds"], ens, arctic["roi"], MONTH, LEADS, steps=16, samples=8)
+        run = pipeline.score_methods(arctic["ds"], ens, arctic["roi"], MONTH, LEADS, steps=16, samples=8)
     table = fidelity.ranking(run.scores)
     best = run.scores[run.scores["label"] == table.index[0]]
     assert (best["sign_agreement"] == 1.0).all()
@@ -198,7 +198,7 @@ def test_bad_input_is_refused_with_the_fix(arctic: dict, linear_run: fidelity.Fi
     with pytest.raises(fidelity.FidelityError, match="unknown method"):
         fidelity.matched_kind("saliency")
     with pytest.raises(fidelity.FidelityError, match="baseline 'mean'"):
-        fidelity.score_methods(arctic["ds"], None, arctic["roi"], MONTH, LEADS,
+        pipeline.score_methods(arctic["ds"], None, arctic["roi"], MONTH, LEADS,
                                specs=[("integrated_gradients", "mean")])
     with pytest.raises(fidelity.FidelityError, match="ranking needs"):
         fidelity.ranking(pd.DataFrame())

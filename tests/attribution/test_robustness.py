@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.results import build_result
-from icegrad.attribution.robustness import (
+from icegrad.evaluation.robustness import (
     LETTER_GROUPS,
     RobustnessError,
     Setting,

@@ -22,7 +22,7 @@ import pytest
 
 from icegrad.attribution.api import attribute
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.sanity import (
+from icegrad.evaluation.sanity import (
     completeness,
     ensemble_completeness,
     gradient_check,

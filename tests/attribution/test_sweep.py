@@ -27,16 +27,17 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icegrad import pipeline
-from icegrad.attribution import attribute, sweep, sweep_store
+from icegrad import pipeline, sweep
+from icegrad.attribution import attribute
 from icegrad.attribution.results import build_result
-from icegrad.attribution.sweep import SweepError, plan_jobs, run_sweep
-from icegrad.attribution.sweep_jobs import STORE_SETTINGS, store_settings
 from icegrad.attribution.targets import sample_for_forecast
 from icegrad.config import RunConfig
-from icegrad.data import inputs as data_inputs
 from icegrad.errors import IcegradError
+from icegrad.inputs import build as network_inputs
 from icegrad.model import IceNetEnsemble, build_icenet
+from icegrad.sweep import SweepError, plan_jobs, run_sweep
+from icegrad.sweep import store as sweep_store
+from icegrad.sweep.jobs import STORE_SETTINGS, store_settings
 from icegrad.variables import CHANNEL_NAMES
 from icegrad.widgets.collection import as_collection
 
@@ -56,7 +57,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ICEGRAD_CACHE_DIR", str(root / "cache"))
         ds = pipeline.dataset("emulated", 200)
-        stats = data_inputs.fit_normalisation(ds)
+        stats = network_inputs.fit_normalisation(ds)
         models = [build_icenet(54, 54, 50, filters_factor=0.125, seed=seed) for seed in (0, 1)]
         manifest = {"data_source": "emulated", "seeds": [36, 37], "created": "test"}
         ens = IceNetEnsemble(models, stats, CHANNEL_NAMES, manifest)
@@ -381,8 +382,8 @@ def test_concurrent_writers_lose_no_job(setting: dict, cache: Path, tmp_path: Pa
 
 WRITER = """
 import importlib.util, pathlib, sys, time
-from icegrad.attribution import sweep_store
-from icegrad.attribution.sweep_jobs import plan_jobs, store_settings
+from icegrad.sweep import store as sweep_store
+from icegrad.sweep.jobs import plan_jobs, store_settings
 spec = importlib.util.spec_from_file_location("sweep_tests", sys.argv[1])
 tests = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tests)

@@ -84,7 +84,7 @@ def train_years() -> tuple[int, int]:
 @pytest.fixture(scope="session")
 def norm_stats(monthly_ds: xr.Dataset) -> xr.Dataset:
     """Normalisation statistics of :func:`monthly_ds` over :data:`TRAIN_YEARS`."""
-    from icegrad.data.inputs import fit_normalisation
+    from icegrad.inputs.build import fit_normalisation
 
     return fit_normalisation(monthly_ds, TRAIN_YEARS)
 

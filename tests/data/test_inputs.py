@@ -1,4 +1,4 @@
-"""Tests of icegrad.data.inputs: channel order, IceNet's lag convention, no leakage, errors."""
+"""Tests of icegrad.inputs.build: channel order, IceNet's lag convention, no leakage, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from icegrad.data.inputs import (
+from icegrad.inputs.build import (
     InputError,
     available_start_months,
     build_inputs,

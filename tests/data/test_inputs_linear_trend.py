@@ -1,4 +1,4 @@
-"""Tests of icegrad.data.linear_trend: exact on lines, clipped, past years only, same as a per-cell fit."""
+"""Tests of icegrad.inputs.linear_trend: exact on lines, clipped, past years only, same as a per-cell fit."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icegrad.data.inputs import InputError, build_inputs, linear_trend_forecast
-from icegrad.data.linear_trend import trend_at
+from icegrad.inputs.build import InputError, build_inputs, linear_trend_forecast
+from icegrad.inputs.linear_trend import trend_at
 
 
 def _with_sic(ds: xr.Dataset, values: np.ndarray) -> xr.DataArray:

@@ -1,4 +1,4 @@
-"""Tests of icegrad.data.normalisation: training years only, IceNet's statistics, netCDF round trip."""
+"""Tests of icegrad.inputs.normalisation: training years only, IceNet's statistics, netCDF round trip."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from icegrad.data.inputs import InputError, build_inputs, fit_normalisation
-from icegrad.data.normalisation import ANOMALY_VARIABLES, NORMALISED_VARIABLES, normalise_variable
 from icegrad.files import write_netcdf
+from icegrad.inputs.build import InputError, build_inputs, fit_normalisation
+from icegrad.inputs.normalisation import ANOMALY_VARIABLES, NORMALISED_VARIABLES, normalise_variable
 
 
 def _perturb_years(ds: xr.Dataset, years: list[int], seed: int = 3) -> xr.Dataset:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from icegrad.data.inputs import InputError, Splits, available_start_months
-from icegrad.data.start_months import as_start_months
+from icegrad.inputs.build import InputError, Splits, available_start_months
+from icegrad.inputs.start_months import as_start_months
 
 
 def test_available_start_months(monthly_ds):

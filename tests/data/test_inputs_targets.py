@@ -1,4 +1,4 @@
-"""Tests of icegrad.data.targets: one-hot classes and their edges, active cells, equal monthly weights."""
+"""Tests of icegrad.inputs.labels: one-hot classes and their edges, active cells, equal monthly weights."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from icegrad.data.inputs import InputError, active_grid_cell_mask, available_start_months, build_targets
-from icegrad.data.targets import sic_class
+from icegrad.inputs.build import InputError, active_grid_cell_mask, available_start_months, build_targets
+from icegrad.inputs.labels import sic_class
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

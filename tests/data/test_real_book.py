@@ -13,10 +13,11 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.data import nsidc, real_record
-from icegrad.data.input_checks import InputError
-from icegrad.data.splits import Splits
+from icegrad.data import nsidc
 from icegrad.diagnostics import sea_ice_extent
+from icegrad.inputs import real_record
+from icegrad.inputs.checks import InputError
+from icegrad.inputs.splits import Splits
 from icegrad.variables import CHANNEL_NAMES, SIC_ONLY_CHANNEL_NAMES
 
 RECORD = "nsidc_g02202v3_monthly_nh_sic.nc"
@@ -148,13 +149,13 @@ def test_sic_only_icenet_end_to_end_on_the_real_record(real_nsidc: Path) -> None
 @pytest.mark.slow
 def test_inputs_forward_pass_and_roi_gradient_at_432x432(isolated_cache: Path) -> None:
     from icegrad.attribution.targets import roi_target
-    from icegrad.data import inputs as data_inputs
+    from icegrad.inputs import build as network_inputs
     from icegrad.model.icenet import build_icenet
     from icegrad.roi import region_of_interest
 
     ds = emulated_25km()
-    stats = data_inputs.fit_normalisation(ds, (2006, 2011))
-    x = data_inputs.build_inputs(ds, pd.DatetimeIndex(["2013-09-01"]), stats, list(CHANNEL_NAMES))
+    stats = network_inputs.fit_normalisation(ds, (2006, 2011))
+    x = network_inputs.build_inputs(ds, pd.DatetimeIndex(["2013-09-01"]), stats, list(CHANNEL_NAMES))
     assert x.transpose("time", "y", "x", "channel").shape == (1, 432, 432, 50)
     assert np.isfinite(x.values).all()
     model = build_icenet(432, 432, 50, filters_factor=0.0625, n_leads=6, n_classes=3, seed=0)

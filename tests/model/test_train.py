@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from icegrad.data.input_checks import InputError
+from icegrad.inputs.checks import InputError
 from icegrad.model.icenet import build_icenet, icenet_layer_order, temperature_layer
 from icegrad.model.losses import (
     CategoricalFocalLoss,

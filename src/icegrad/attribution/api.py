@@ -1,11 +1,17 @@
 """The one entry point: explain an IceNet ensemble's ROI forecast with a gradient method.
 
+Its defaults (leads, method, steps, baseline) are the run configuration's
+(:class:`icegrad.config.RunConfig`), so a call without them explains what the book explains. A ROI or
+land mask given as a DataArray is matched to the input sample by its ``x``/``y`` coordinates, never by
+position, so a mask of another grid (or the same grid flipped) fails with a clear error instead of
+silently weighting the wrong cells.
+
 Example
 -------
 With ``ens`` an ensemble, ``ds`` its data and ``roi`` a region of interest (see
 :mod:`icegrad.pipeline`), the attributions of one input sample:
 
->>> from icegrad.data.inputs import build_inputs
+>>> from icegrad.inputs.build import build_inputs
 >>> sample = build_inputs(ds, ["2013-09"], ens.stats, list(ens.channels)).isel(time=0)
 >>> res = attribute(ens.members[:1], sample, roi, leads=(1, 3), method="integrated_gradients",
 ...                 steps=8, baseline="zeros")
@@ -19,7 +25,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,10 +39,11 @@ from icegrad.attribution.execution import DEFAULT_MEMORY_BUDGET
 from icegrad.attribution.methods import METHODS, EngineCache, Execution, GradientEngine, MemberAttribution
 from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.results import build_result, cached_result
-from icegrad.attribution.targets import check_leads, roi_target, sample_for_forecast
-from icegrad.variables import CHANNEL_NAMES, N_LEADS
+from icegrad.attribution.targets import check_count, check_leads, roi_target, sample_for_forecast
+from icegrad.cache import array_digest, model_digest
+from icegrad.config import DEFAULTS
+from icegrad.variables import CHANNEL_NAMES
 
-ALL_LEADS = tuple(range(1, N_LEADS + 1))
 _UNITS = {"vanilla_gradient": "1 per normalised input unit", "smoothgrad": "1 per normalised input unit",
           "gradient_x_input": "1", "integrated_gradients": "1"}
 
@@ -46,11 +52,11 @@ def attribute(
     members: keras.Model | Sequence[keras.Model],
     inputs_sample: xr.DataArray,
     roi: xr.DataArray | np.ndarray,
-    leads: int | Sequence[int] = ALL_LEADS,
-    method: str = "integrated_gradients",
+    leads: int | Sequence[int] = DEFAULTS.leads,
+    method: str = DEFAULTS.method,
     *,
-    steps: int = 64,
-    baseline: str | np.ndarray | xr.DataArray = "zeros",
+    steps: int = DEFAULTS.steps,
+    baseline: str | np.ndarray | xr.DataArray = DEFAULTS.baseline,
     climatology: xr.DataArray | None = None,
     rule: str = "midpoint",
     samples: int = 32,
@@ -74,7 +80,8 @@ def attribute(
 
     ``inputs_sample`` is ``(y, x, channel)`` (a length-one ``time`` is dropped) in the model's
     normalised units. ``method`` is one of :data:`~icegrad.attribution.methods.METHODS`; ``steps``,
-    ``baseline``/``climatology`` and ``rule`` configure integrated gradients, ``samples``,
+    ``baseline``/``climatology`` and ``rule`` configure integrated gradients (the default baseline,
+    ``"climatology"``, needs ``climatology``; :func:`icegrad.pipeline.baseline_for` builds it), ``samples``,
     ``noise_level``, ``noise_scale`` and ``seed`` SmoothGrad. ``target`` and ``weighting`` define the
     scalar (see :mod:`icegrad.attribution.targets`); ``land`` defaults to the sample's ``land``
     coordinate or channel. ``memory_budget`` (bytes, None = unlimited) or ``batch_size`` bound the batch
@@ -91,8 +98,17 @@ def attribute(
     if method not in METHODS:
         raise AttributionError(f"unknown method {method!r}; choose one of {METHODS}")
     leads = check_leads(leads)
+    if method == "integrated_gradients":
+        check_count("steps", steps)
+    if method == "smoothgrad":
+        check_count("samples", samples)
+        if isinstance(noise_level, bool) or not isinstance(noise_level, int | float | np.number) \
+                or not np.isfinite(noise_level):
+            raise AttributionError(f"noise_level={noise_level!r} must be a finite number (a fraction of the "
+                                   "input's range or spread, e.g. 0.1)")
     sample = check_sample(inputs_sample, models[0])
-    land = land_for(sample, land)
+    roi = on_sample_grid(roi, sample, "roi")
+    land = land_for(sample, None if land is None else on_sample_grid(land, sample, "land"))
     target_fn = roi_target(roi, leads, target, land, weighting)
     base, base_label = resolve_baseline(baseline, sample, climatology) if method == "integrated_gradients" \
         else (None, "none")
@@ -128,9 +144,10 @@ def attribute(
     if not cache:
         return compute()
     params = {"method": method, "leads": leads, "target": target, "weighting": weighting,
-              "baseline": base_label, "baseline_hash": _digest(base), "precision": precision,
-              "input_hash": _digest(sample.values), "roi_hash": _digest(target_fn.weights),
-              "weights_hash": [_model_digest(m) for m in models], "model_id": model_id,
+              "baseline": base_label, "baseline_hash": None if base is None else array_digest(base),
+              "precision": precision, "input_hash": array_digest(sample.values),
+              "roi_hash": array_digest(target_fn.weights), "weights_hash": [model_digest(m) for m in models],
+              "model_id": model_id,
               "data_source": data_source, **method_params}
     return cached_result(params, compute)
 
@@ -140,7 +157,7 @@ def attribute_forecast(
     inputs: xr.DataArray,
     target_month: str | pd.Timestamp,
     roi: xr.DataArray | np.ndarray,
-    leads: int | Sequence[int] = ALL_LEADS,
+    leads: int | Sequence[int] = DEFAULTS.leads,
     **options: Any,
 ) -> xr.Dataset:
     """Attribute the forecasts of one *target month* (e.g. ``"2013-09"``) made at each of ``leads``.
@@ -199,6 +216,40 @@ def check_sample(sample: xr.DataArray, model: keras.Model) -> xr.DataArray:
     return sample
 
 
+def on_sample_grid(mask: xr.DataArray | np.ndarray, sample: xr.DataArray,
+                   name: str) -> xr.DataArray | np.ndarray:
+    """``mask`` ``(y, x)`` on the sample's grid, matched by ``x``/``y`` coordinates where both have them.
+
+    Why by coordinates: a mask of another resolution or a flipped axis can have the right shape, and
+    matching by position would then weight the wrong cells without a word. A plain array has no
+    coordinates, so only its shape can be checked.
+    """
+    shape = (sample.sizes["y"], sample.sizes["x"])
+    if not isinstance(mask, xr.DataArray):
+        if np.shape(mask) != shape:
+            raise AttributionError(f"{name} of shape {np.shape(mask)} does not match the input sample's "
+                                   f"(y, x) grid {shape}; build it on the sample's grid")
+        return mask
+    if set(mask.dims) != {"y", "x"}:
+        raise AttributionError(f"{name} has dims {mask.dims}; expected a (y, x) mask on the input's grid")
+    mask = mask.transpose("y", "x")
+    matched: dict[str, np.ndarray] = {}
+    for axis in ("y", "x"):
+        if axis not in mask.coords or axis not in sample.coords:
+            if mask.sizes[axis] != sample.sizes[axis]:
+                raise AttributionError(f"{name} has {mask.sizes[axis]} {axis} cells, the input sample "
+                                       f"{sample.sizes[axis]}; build it on the sample's grid")
+            continue
+        theirs, ours = np.asarray(mask[axis].values, float), np.asarray(sample[axis].values, float)
+        if theirs.shape != ours.shape or not np.allclose(np.sort(theirs), np.sort(ours), atol=1e-6):
+            raise AttributionError(
+                f"{name}'s {axis} coordinates ({theirs.size} values, {theirs.min():.6g} to "
+                f"{theirs.max():.6g}) do not match the input sample's ({ours.size} values, {ours.min():.6g} "
+                f"to {ours.max():.6g}); build the {name} on the same grid (same source and resolution_km)")
+        matched[axis] = ours
+    return mask.sel(matched, method="nearest") if matched else mask
+
+
 def land_for(sample: xr.DataArray, land: xr.DataArray | np.ndarray | None) -> np.ndarray | None:
     if land is not None:
         return np.asarray(land, dtype=bool)
@@ -218,16 +269,3 @@ def _lead_coords(sample: xr.DataArray, leads: tuple[int, ...]) -> dict[str, list
     stamp = pd.Timestamp(start)
     return {"forecast_start": [f"{stamp:%Y-%m}"] * len(leads),
             "target_month": [f"{stamp + pd.DateOffset(months=lead - 1):%Y-%m}" for lead in leads]}
-
-
-def _digest(array: np.ndarray | None) -> str | None:
-    if array is None:
-        return None
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
-
-
-def _model_digest(model: keras.Model) -> str:
-    sha = hashlib.sha256(model.to_json().encode())
-    for weight in model.get_weights():
-        sha.update(np.ascontiguousarray(weight).tobytes())
-    return sha.hexdigest()[:16]

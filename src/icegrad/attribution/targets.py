@@ -92,12 +92,12 @@ def target_month(start: str | pd.Timestamp, lead: int) -> pd.Timestamp:
 def sample_for_forecast(inputs: xr.DataArray, target: str | pd.Timestamp, lead: int) -> xr.DataArray:
     """The input sample ``(y, x, channel)`` of the forecast whose lead ``lead`` targets ``target``.
 
-    ``inputs`` is indexed by forecast start month (``time``), as built by :mod:`icegrad.data.inputs`.
+    ``inputs`` is indexed by forecast start month (``time``), as built by :mod:`icegrad.inputs.build`.
     """
     start = forecast_start(target, lead)
     if "time" not in inputs.dims:
         raise AttributionError(f"inputs have dims {inputs.dims}; expected a 'time' dimension of forecast "
-                               "start months, e.g. from icegrad.data.inputs")
+                               "start months, e.g. from icegrad.inputs.build")
     times = pd.DatetimeIndex(inputs["time"].values)
     hits = np.flatnonzero(times.to_period("M") == start.to_period("M"))
     if hits.size == 0:

@@ -5,7 +5,7 @@ input channels, and unreproducible without a record of the data, splits and seed
 :class:`IceNetEnsemble` keeps all four together and saves them as one folder:
 
 ``member_<seed>.keras`` (Keras 3 format, one per member), ``normalisation.nc`` (the statistics from
-:func:`icegrad.data.inputs.fit_normalisation`) and ``manifest.json`` (channels, provenance). The
+:func:`icegrad.inputs.build.fit_normalisation`) and ``manifest.json`` (channels, provenance). The
 folder is written under a temporary name and renamed into place, so a crash never leaves a
 half-saved ensemble that a later run would load.
 
@@ -16,7 +16,7 @@ With ``ens`` an ensemble and ``ds`` its data (see :mod:`icegrad.pipeline`), save
 >>> folder = ens.save(Path(tempfile.mkdtemp()) / "ensemble")
 >>> IceNetEnsemble.load(folder)
 <IceNetEnsemble: 2 member(s), 54x54 grid, 50 channels, data_source='emulated'>
->>> from icegrad.data.inputs import build_inputs
+>>> from icegrad.inputs.build import build_inputs
 >>> inputs = build_inputs(ds, ["2013-09"], ens.stats, list(ens.channels))
 >>> sip = ens.predict(inputs, mean=True).sel(**{"class": ["marginal_ice", "full_ice"]}).sum("class")
 >>> dict(sip.sizes)
@@ -122,12 +122,12 @@ class IceNetEnsemble:
     def predict(self, inputs: xr.DataArray, *, mean: bool = False, batch_size: int = 4) -> xr.DataArray:
         """Class probabilities ``(member, time, y, x, class, lead)``; ``mean=True`` averages members.
 
-        ``inputs`` is :func:`icegrad.data.inputs.build_inputs`'s output ``(time, y, x, channel)``,
+        ``inputs`` is :func:`icegrad.inputs.build.build_inputs`'s output ``(time, y, x, channel)``,
         normalised with this ensemble's statistics; channels are matched by name.
         """
         if not isinstance(inputs, xr.DataArray) or set(inputs.dims) != {"time", "y", "x", "channel"}:
             raise EnsembleError("inputs must be an xarray.DataArray with dims (time, y, x, channel), as "
-                                "made by icegrad.data.inputs.build_inputs")
+                                "made by icegrad.inputs.build.build_inputs")
         aligned = self._aligned(inputs)
         values = np.asarray(aligned.values, dtype="float32")
         probs = np.stack([np.asarray(m.predict(values, batch_size=batch_size, verbose=0))

@@ -34,10 +34,10 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import grid
-from icegrad.data import inputs as data_inputs
-from icegrad.data.splits import Splits
 from icegrad.diagnostics import EXTENT_THRESHOLD
 from icegrad.errors import IcegradError
+from icegrad.inputs import build as network_inputs
+from icegrad.inputs.splits import Splits
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.variables import SIC_CLASSES
 
@@ -63,7 +63,7 @@ def baseline_forecasts(inputs: xr.DataArray, n_leads: int) -> dict[str, xr.DataA
     missing = [c for c in BASELINE_CHANNELS[: n_leads + 1] if c not in inputs["channel"].values]
     if missing:
         raise SkillError(f"inputs lack the baseline channel(s) {missing}; build them with "
-                         "icegrad.data.inputs.build_inputs(..., channels=BASELINE_CHANNELS)")
+                         "icegrad.inputs.build.build_inputs(..., channels=BASELINE_CHANNELS)")
     leads = xr.DataArray(np.arange(1, n_leads + 1), dims="lead", name="lead")
     trend = xr.concat([inputs.sel(channel=f"siconca_linear_trend_{k}", drop=True) for k in leads.values],
                       dim=leads)
@@ -76,7 +76,7 @@ def skill_scores(forecasts: Mapping[str, xr.DataArray], targets: xr.Dataset) -> 
     """Binary accuracy and SIE error ``(model, lead)`` of sea-ice probability forecasts.
 
     ``forecasts`` maps a model name to P(SIC > 0.15) (or a 0/1 forecast) ``(time, y, x, lead)``;
-    ``targets`` is :func:`icegrad.data.inputs.build_targets`'s output for the same start months.
+    ``targets`` is :func:`icegrad.inputs.build.build_targets`'s output for the same start months.
     """
     observed = targets["targets"].sel({"class": ICE_CLASSES}).sum("class") > 0.5
     weight = targets["sample_weight"]
@@ -122,15 +122,15 @@ def evaluate_skill(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, i
     train_years = tuple(splits.get("train", Splits().train))
     years = tuple(years or splits.get("test", Splits().test))
     n_leads = ensemble.members[0].output_shape[-1]
-    starts = data_inputs.available_start_months(ds, n_leads)
+    starts = network_inputs.available_start_months(ds, n_leads)
     starts = starts[(starts.year >= years[0]) & (starts.year <= years[1])]
     if len(starts) == 0:
         raise SkillError(f"no forecast start month in {years[0]}-{years[1]} has {n_leads} months of "
                          "observations in the dataset; choose years the data covers")
-    inputs = data_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
-    targets = data_inputs.build_targets(ds, starts, n_leads, train_years=train_years)
+    inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
+    targets = network_inputs.build_targets(ds, starts, n_leads, train_years=train_years)
     probabilities = ensemble.predict(inputs, mean=True, batch_size=batch_size)
-    baseline_inputs = data_inputs.build_inputs(ds, starts, ensemble.stats, list(BASELINE_CHANNELS))
+    baseline_inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(BASELINE_CHANNELS))
     forecasts = {"icenet": sea_ice_probability(probabilities), **baseline_forecasts(baseline_inputs, n_leads)}
     out = skill_scores(forecasts, targets)
     out.attrs.update({"years": f"{years[0]}-{years[1]}", "members": len(ensemble),

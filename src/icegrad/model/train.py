@@ -43,9 +43,9 @@ from scipy.optimize import minimize_scalar
 
 from icegrad import cache
 from icegrad.cache import dataset_fingerprint
-from icegrad.data import inputs as data_inputs
-from icegrad.data.splits import Splits
 from icegrad.errors import IcegradError
+from icegrad.inputs import build as network_inputs
+from icegrad.inputs.splits import Splits
 from icegrad.model.ensemble import IceNetEnsemble, base_manifest
 from icegrad.model.icenet import build_icenet, check_input_shape, temperature_layer
 from icegrad.model.losses import LOSSES, make_loss
@@ -126,7 +126,7 @@ class TrainConfig:
 
     @property
     def splits(self) -> Splits:
-        """The train/validate/test years as :class:`icegrad.data.splits.Splits`."""
+        """The train/validate/test years as :class:`icegrad.inputs.splits.Splits`."""
         return Splits(train=self.train_years, validate=self.val_years, test=self.test_years)
 
     @property
@@ -275,8 +275,8 @@ def split_arrays(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConf
         raise TrainingError(f"the data ({pd.Timestamp(ds.time.values[0]):%Y-%m} to "
                             f"{pd.Timestamp(ds.time.values[-1]):%Y-%m}) has no forecast start month in "
                             f"{years[0]}-{years[1]}; adjust the TrainConfig splits to the data's years")
-    x = data_inputs.build_inputs(ds, starts, stats, list(config.channels))
-    targets = data_inputs.build_targets(ds, starts, n_leads=config.n_leads, train_years=config.train_years)
+    x = network_inputs.build_inputs(ds, starts, stats, list(config.channels))
+    targets = network_inputs.build_targets(ds, starts, n_leads=config.n_leads, train_years=config.train_years)
     return Arrays(
         np.asarray(x.transpose("time", "y", "x", "channel").values, dtype="float32"),
         np.asarray(targets["targets"].transpose("time", "y", "x", "class", "lead").values, dtype="float32"),
@@ -295,7 +295,7 @@ def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None) -> IceNetE
         raise TrainingError(f"the dataset's data_source is {ds.attrs.get('data_source')!r} but the "
                             f"TrainConfig says {config.data_source!r}; pass "
                             f"TrainConfig(data_source={ds.attrs.get('data_source')!r}) or load that source")
-    stats = data_inputs.fit_normalisation(ds, config.train_years)
+    stats = network_inputs.fit_normalisation(ds, config.train_years)
     train = split_arrays(ds, "train", stats, config)
     val = split_arrays(ds, "validate", stats, config)
     log.info("training on %d samples, validating on %d", len(train.x), len(val.x))

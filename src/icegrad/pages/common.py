@@ -182,7 +182,7 @@ def attribution_run(data_source: str, resolution_km: int, members: int, width: f
     The ROI is drawn, as in chapter 3, from the Septembers of ``reference_year`` and ``target_year``.
     """
     from icegrad import pipeline
-    from icegrad.data import real_record
+    from icegrad.inputs import real_record
     from icegrad.plots import source_label
 
     checked(data_source=data_source, resolution_km=resolution_km, members=members, width=width, epochs=epochs,

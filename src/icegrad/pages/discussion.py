@@ -2,7 +2,7 @@
 
 The chapter's verdicts are functions of small tables so that each outcome, for and against the
 letter, is tested on synthetic numbers (``tests/pages/test_discussion.py``). The robustness statistics
-themselves are :mod:`icegrad.attribution.robustness`'s; this module only runs them over the book's
+themselves are :mod:`icegrad.evaluation.robustness`'s; this module only runs them over the book's
 settings and puts their results into words.
 
 Text is glued as plain text (``{glue:text}``), so it carries no Markdown markers.
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad.attribution import robustness as rb
+from icegrad.evaluation import robustness as rb
 from icegrad.pages.verdicts import Page, Run, listing, method_name
 
 PLACE_BAND = 2.0

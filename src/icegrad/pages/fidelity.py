@@ -1,7 +1,7 @@
 """Chapter 9, *Does attribution find the truth?*: each method scored against the emulator; whose error it is.
 
-The scores are :mod:`icegrad.attribution.fidelity`'s and the additive benchmark
-:mod:`icegrad.attribution.additive`'s; this module arranges them into the chapter's tables, maps and
+The scores are :mod:`icegrad.evaluation.fidelity`'s and the additive benchmark
+:mod:`icegrad.evaluation.additive`'s; this module arranges them into the chapter's tables, maps and
 sentences. Each judgement (does attribution recover the truth's ranking, are the benchmark's
 attributions close to the truth) can come out either way and is tested for each outcome in
 ``tests/pages/test_fidelity.py``. On observed data there is no truth: the page says so, and the
@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from icegrad.attribution import fidelity
+from icegrad import pipeline
 from icegrad.config import RunConfig
+from icegrad.evaluation import fidelity
 from icegrad.pages.verdicts import Page, Run, load_run
 
 IG_ZEROS = "integrated_gradients (zeros)"
@@ -162,7 +163,7 @@ def benchmark_glue(bench: Any, errors: pd.DataFrame) -> dict[str, Any]:
 
 def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
     """Everything chapter 9 shows for the run ``config``."""
-    from icegrad.attribution import additive
+    from icegrad.evaluation import additive
     from icegrad.plots import source_label
 
     source = source_label(config.data_source)
@@ -171,7 +172,7 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
     ranking = None
     if config.data_source == "emulated":
         run = load_run(config, attributions=False)
-        scored = fidelity.score_methods(run.ds, run.ens, run.roi, config.target_month, config.leads,
+        scored = pipeline.score_methods(run.ds, run.ens, run.roi, config.target_month, config.leads,
                                         steps=config.steps)
         ranking = fidelity.ranking(scored.scores)
         out.glue.update({k: v for k, v in run.glue().items() if k in ("inputs_note", "n_members")})

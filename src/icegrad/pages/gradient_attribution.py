@@ -15,10 +15,10 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.attribution import cost, sanity
 from icegrad.attribution.aggregate import channel_summary, ensemble_summary, group_summary
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.targets import sample_for_forecast
+from icegrad.evaluation import cost, sanity
 from icegrad.pages.common import AttributionRun, Page, detached, method_label, quietly, zero_small
 from icegrad.plots import save_figure
 from icegrad.plots.attribution import compare_maps, ranked

@@ -17,9 +17,9 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.attribution.cost import icenet_counts
 from icegrad.attribution.targets import forecast_start
-from icegrad.data import real_record
+from icegrad.evaluation.cost import icenet_counts
+from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.icenet import build_icenet
 from icegrad.model.skill import evaluate_skill, skill_table

@@ -1,6 +1,6 @@
 """Chapter 8, *Permute-and-predict versus gradients*: two rankings side by side, and what only gradients show.
 
-The statistics are :mod:`icegrad.attribution.baselines`' (permutation importance, the side-by-side
+The statistics are :mod:`icegrad.evaluation.permutation`' (permutation importance, the side-by-side
 table, the ROI sign of each map); this module turns them into the chapter's tables, figures and
 sentences. Every sentence that judges (do the rankings agree, is the seasonal disagreement by
 construction, which rule picked the example) is a function tested for each of its outcomes in
@@ -136,7 +136,7 @@ def group_text(group_table: pd.DataFrame, group_correlations: pd.DataFrame, lead
 
 
 def example_rule(pick: pd.Series) -> str:
-    """Which rule of :func:`~icegrad.attribution.baselines.gradient_only_example` picked the example."""
+    """Which rule of :func:`~icegrad.evaluation.permutation.gradient_only_example` picked the example."""
     example, n_small = pick["channel"], int(pick["n_small"])
     rules = {
         "small and coherent": f"{example} is the channel this rule picks: of the {n_small} channels with a "
@@ -198,7 +198,7 @@ def figures(run: Run, table: pd.DataFrame, correlations: pd.DataFrame, permutati
 
 def gradient_only(run: Run, table: pd.DataFrame, top_k: int, figure_dir: str) -> tuple[dict[str, Any], Any]:
     """The channel permute-and-predict calls unimportant whose map has a clear sign: glue and its table."""
-    from icegrad.attribution.baselines import gradient_only_example, roi_sign
+    from icegrad.evaluation.permutation import gradient_only_example, roi_sign
     from icegrad.plots import save_figure
     from icegrad.plots.attribution import attribution_maps
 
@@ -230,7 +230,7 @@ def page(run: Run, n_permutations: int, permutation_seed: int, top_k: int, show_
          figure_dir: str) -> Page:
     """Everything chapter 8 shows for ``run`` (whose attributions are loaded)."""
     from icegrad import pipeline
-    from icegrad.attribution.baselines import rank_correlation, side_by_side
+    from icegrad.evaluation.permutation import rank_correlation, side_by_side
 
     c, result = run.config, run.result
     permutation = pipeline.permutations(run.ds, run.ens, n_permutations, seed=permutation_seed)

@@ -23,7 +23,7 @@ def command(text: str) -> Any:
 
 def page_glue(resolution_km: int) -> dict[str, Any]:
     """The chapter's glue values: the NSIDC command at ``resolution_km`` and the SIC-only inputs."""
-    from icegrad.data import real_record
+    from icegrad.inputs import real_record
     from icegrad.variables import CHANNEL_NAMES, SIC_ONLY_CHANNEL_NAMES
 
     lacking = real_record.missing_channels(SIC_ONLY_CHANNEL_NAMES)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from icegrad.data import load_dataset, real_record
+from icegrad.data import load_dataset
 from icegrad.diagnostics import sea_ice_extent
+from icegrad.inputs import real_record
 from icegrad.pages.common import Page, checked, detached
 from icegrad.plots import extent_panel, figure1, figure1_caption, save_figure, source_label, yearly
 from icegrad.roi import RoiRule, compare_rules, region_of_interest, roi_summary, sic_difference

@@ -150,7 +150,7 @@ class Run:
 
     def glue(self) -> dict[str, Any]:
         """The glue values every analysis chapter states in its "emulated unless" box and captions."""
-        from icegrad.data import real_record
+        from icegrad.inputs import real_record
 
         return {"source_label": self.source, "inputs_note": real_record.inputs_note(self.ens.channels),
                 "target_label": self.target_label, "n_members": len(self.ens),

@@ -123,7 +123,7 @@ def _one_sample(inputs_sample: xr.DataArray) -> xr.DataArray:
     """Check the sample is ``(y, x, channel)`` (a length-1 ``time`` is dropped) and return it."""
     if not isinstance(inputs_sample, xr.DataArray) or "channel" not in inputs_sample.dims:
         raise PlotError("expected an xarray.DataArray with a 'channel' dim, as made by "
-                        "icegrad.data.inputs.build_inputs (select one start with .isel(time=0))")
+                        "icegrad.inputs.build.build_inputs (select one start with .isel(time=0))")
     sample = inputs_sample
     if "time" in sample.dims:
         if sample.sizes["time"] != 1:
@@ -158,7 +158,7 @@ def channel_panels(
 ) -> Figure:
     """Polar maps of one start month's input channels, grouped by family, with shared colour bars.
 
-    ``inputs_sample`` is :func:`icegrad.data.inputs.build_inputs`'s output for one start month (a
+    ``inputs_sample`` is :func:`icegrad.inputs.build.build_inputs`'s output for one start month (a
     length-1 ``time`` is fine); ``channels`` picks and orders a subset (default: all of them). The
     coarse Natural Earth ``scale`` keeps 50 small maps quick to draw. The figure's title names the
     start month and, for emulated data, says EMULATED.

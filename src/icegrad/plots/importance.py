@@ -1,6 +1,6 @@
 """Figures that set permute-and-predict importance beside gradient importance.
 
-Both figures read the table of :func:`icegrad.attribution.baselines.side_by_side` (one row per lead
+Both figures read the table of :func:`icegrad.evaluation.permutation.side_by_side` (one row per lead
 and channel or group). Bars and points are coloured by channel group, so a reader sees at once
 whether the two methods disagree about single channels or about whole families of inputs. The data
 source (EMULATED for the emulated Arctic) is written under the title: pass ``data_source``, or let
@@ -10,7 +10,7 @@ Example
 -------
 With ``ens``, ``ds`` and ``result`` as in :mod:`icegrad.pipeline`, by channel group:
 
->>> from icegrad.attribution.baselines import permutation_importance, rank_correlation, side_by_side
+>>> from icegrad.evaluation.permutation import permutation_importance, rank_correlation, side_by_side
 >>> imp = permutation_importance(ens, ds, ["2018-09", "2019-09"], by="group", n_permutations=2, seed=0)
 >>> table = side_by_side(imp, result)
 >>> fig = importance_bars(table, lead=1, k=5)
@@ -42,7 +42,7 @@ def _item_column(table: pd.DataFrame) -> str:
     missing = [c for c in _COLUMNS if c not in table.columns]
     items = [c for c in ("channel", "group") if c in table.columns]
     if missing or not items:
-        raise PlotError(f"expected the table of icegrad.attribution.baselines.side_by_side; it lacks "
+        raise PlotError(f"expected the table of icegrad.evaluation.permutation.side_by_side; it lacks "
                         f"{missing or ['channel or group']}")
     return items[0]
 
@@ -118,7 +118,7 @@ def rank_scatter(table: pd.DataFrame, correlations: pd.DataFrame, highlight: str
     """
     item = _item_column(table)
     if not {"lead", "rho"} <= set(correlations.columns):
-        raise PlotError("correlations must be the table of icegrad.attribution.baselines.rank_correlation")
+        raise PlotError("correlations must be the table of icegrad.evaluation.permutation.rank_correlation")
     leads = sorted(int(v) for v in table["lead"].unique())
     if highlight is not None and highlight not in set(table[item]):
         raise PlotError(f"{highlight!r} is not a {item} of this table")

@@ -2,16 +2,18 @@
 
 Rows are settings (each lead, each member, each method and baseline, each target year), grouped by
 axis and separated by lines; columns are the channel groups; each cell is the group's
-per-channel share of mean |attribution| (:func:`icegrad.attribution.robustness.group_shares`), the
+per-channel share of mean |attribution| (:func:`icegrad.evaluation.robustness.group_shares`), the
 measure the letter's verdict is made on. A last column marks whether the finding holds in that
 setting, so a reader sees at once which settings agree and which group takes over where they do not.
-The tables consumed are those of :func:`icegrad.attribution.robustness.robustness`.
+The tables consumed are those of :func:`icegrad.evaluation.robustness.robustness`; the data source
+(EMULATED for the emulated Arctic) is written under the title when ``data_source`` or the shares
+table's ``attrs["data_source"]`` gives it.
 
 Example
 -------
 With ``result`` an attribution result (:func:`icegrad.pipeline.attributions`):
 
->>> from icegrad.attribution.robustness import lead_settings, member_settings, robustness
+>>> from icegrad.evaluation.robustness import lead_settings, member_settings, robustness
 >>> summary = robustness(lead_settings(result) + member_settings(result))
 >>> fig = share_heatmap(summary.shares, summary.verdicts)
 """
@@ -24,16 +26,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from icegrad.plots.basemap import PlotError
+from icegrad.plots.provenance import data_source_of, stamp_source
 from icegrad.variables import GROUPS
 
 HOLDS_MARK = {True: "holds", False: "no"}
 
 
-def share_heatmap(shares: pd.DataFrame, verdicts: pd.DataFrame, title: str | None = None) -> Figure:
+def share_heatmap(shares: pd.DataFrame, verdicts: pd.DataFrame, title: str | None = None, *,
+                  data_source: str | None = None) -> Figure:
     """Settings x groups heat map of per-channel shares, with the letter's verdict beside each row."""
     needed = {"axis", "setting", "group", "share"}
     if not needed <= set(shares.columns) or not {"axis", "setting", "holds"} <= set(verdicts.columns):
-        raise PlotError("expected the shares and verdicts tables of icegrad.attribution.robustness.robustness"
+        raise PlotError("expected the shares and verdicts tables of icegrad.evaluation.robustness.robustness"
                         f" (shares columns {sorted(needed)}, verdicts columns axis, setting, holds)")
     if shares.empty:
         raise PlotError("no settings to draw; the shares table is empty")
@@ -63,4 +67,4 @@ def share_heatmap(shares: pd.DataFrame, verdicts: pd.DataFrame, title: str | Non
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("per-channel share of mean |attribution|")
     ax.set_title(title or "Group shares per setting (per channel; rows sum to 1)", fontsize="medium")
-    return fig
+    return stamp_source(fig, data_source or data_source_of(shares))

@@ -2,7 +2,7 @@
 
 An explorer must work without a model, from results already computed: a dict ``{(target_month,
 method): result}`` (what the book's chapters hold after :func:`icegrad.pipeline.attributions`), a
-single result, or a sweep store folder (:func:`icegrad.attribution.sweep_results.load_results`). They are all
+single result, or a sweep store folder (:func:`icegrad.sweep.results.load_results`). They are all
 turned into one :class:`Collection`, which also knows what can be chosen (leads, members, channels)
 for each (target month, method), so the widgets only ever offer combinations that exist.
 """
@@ -54,7 +54,7 @@ class Collection:
     def __init__(self, results: Mapping[Key, xr.Dataset]) -> None:
         if not results:
             raise ExplorerError("no attribution results to explore; compute some with "
-                                "icegrad.pipeline.attributions or icegrad.attribution.sweep.run_sweep")
+                                "icegrad.pipeline.attributions or icegrad.sweep.run_sweep")
         self.results: dict[Key, xr.Dataset] = {}
         for key, ds in results.items():
             if not (isinstance(key, tuple) and len(key) == 2):
@@ -113,7 +113,7 @@ def as_collection(results: Collection | Mapping[Key, xr.Dataset] | xr.Dataset | 
     if isinstance(results, Collection):
         return results
     if isinstance(results, str | os.PathLike):
-        from icegrad.attribution.sweep_results import load_results
+        from icegrad.sweep.results import load_results
 
         return Collection(load_results(Path(results)))
     if isinstance(results, xr.Dataset):

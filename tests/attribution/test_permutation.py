@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icegrad import grid, pipeline
-from icegrad.attribution import baselines
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.results import build_result
-from icegrad.data import inputs as data_inputs
+from icegrad.evaluation import permutation as baselines
+from icegrad.inputs import build as network_inputs
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.skill import evaluate_skill
 from icegrad.variables import CHANNEL_NAMES, GROUPS
@@ -68,7 +68,7 @@ def arctic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("baselines-cache")))
         ds = pipeline.dataset("emulated", 200)
-        stats = data_inputs.fit_normalisation(ds)
+        stats = network_inputs.fit_normalisation(ds)
         yield {"ds": ds, "stats": stats, "shape": (ds.sizes["y"], ds.sizes["x"])}
 
 

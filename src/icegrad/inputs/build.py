@@ -9,10 +9,10 @@ month is ``s - 1``; channel ``*_k`` with lag ``k`` holds month ``s - k``; linear
 is the trend forecast for the target month ``s + k - 1``. Per channel family:
 
 * ``siconca_abs_k``: SIC of month ``s - k`` in [0, 1], not normalised (as IceNet); land 0.
-* ``siconca_linear_trend_k``: :mod:`icegrad.data.linear_trend` (same-month OLS over earlier years).
+* ``siconca_linear_trend_k``: :mod:`icegrad.inputs.linear_trend` (same-month OLS over earlier years).
 * ``{var}_anom_k``: anomaly of month ``s - k`` from the training-years monthly climatology, z-scored
   with one scalar per variable; ``ua10_abs_k``, ``uas_abs_1``, ``vas_abs_1``: absolute values
-  z-scored (:mod:`icegrad.data.normalisation`); ``tos`` is 0 on land after normalisation.
+  z-scored (:mod:`icegrad.inputs.normalisation`); ``tos`` is 0 on land after normalisation.
 * ``land`` 1/0; ``cos_month``, ``sin_month``: cos/sin(2 pi m / 12) of the start month ``m``.
 
 Example
@@ -37,12 +37,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad.data.input_checks import InputError, require_finite, validate_dataset
-from icegrad.data.linear_trend import LINEAR_TREND_RULE, TrendFits, linear_trend_forecast
-from icegrad.data.normalisation import fit_normalisation, normalise_variable
-from icegrad.data.splits import Splits
-from icegrad.data.start_months import StartMonths, as_start_months, available_start_months, start_offsets
-from icegrad.data.targets import active_grid_cell_mask, build_targets
+from icegrad.inputs.checks import InputError, require_finite, validate_dataset
+from icegrad.inputs.labels import active_grid_cell_mask, build_targets
+from icegrad.inputs.linear_trend import LINEAR_TREND_RULE, TrendFits, linear_trend_forecast
+from icegrad.inputs.normalisation import fit_normalisation, normalise_variable
+from icegrad.inputs.splits import Splits
+from icegrad.inputs.start_months import StartMonths, as_start_months, available_start_months, start_offsets
 from icegrad.variables import CHANNEL_NAMES, N_LEADS, Channel, channel
 
 _BLOCK_ELEMENTS = 2**22  # ~16 MB of float32 per block of starts while interleaving channels

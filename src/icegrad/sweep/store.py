@@ -14,7 +14,7 @@ Why this shape:
 
 * **Nothing is mixed.** The manifest is written once, atomically and only if absent, when the store
   is created. Jobs whose settings (the :class:`~icegrad.config.RunConfig` fields that decide results,
-  see :mod:`~icegrad.attribution.sweep_jobs`) or ensemble differ are refused with the differences
+  see :mod:`~icegrad.sweep.jobs`) or ensemble differ are refused with the differences
   named, so the results read back together were all made the same way.
 * **Nothing is deleted by mistake.** A folder that is neither empty nor a store is refused and left
   untouched: only a store's own temporaries are ever removed.
@@ -49,10 +49,10 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.results import save_result
-from icegrad.attribution.sweep_jobs import JOB_AXES, Job, SweepError, frozen_settings, plain
 from icegrad.cache import parameter_key
 from icegrad.errors import ConfigError
 from icegrad.files import atomic_path
+from icegrad.sweep.jobs import JOB_AXES, Job, SweepError, frozen_settings, plain
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from itertools import pairwise
 import pandas as pd
 import xarray as xr
 
-from icegrad.data.input_checks import InputError
-from icegrad.data.start_months import available_start_months
+from icegrad.inputs.checks import InputError
+from icegrad.inputs.start_months import available_start_months
 from icegrad.variables import N_LEADS
 
 SPLIT_KINDS = ("train", "validate", "test")

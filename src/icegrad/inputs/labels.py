@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad.data.input_checks import InputError, require_finite, validate_dataset
-from icegrad.data.normalisation import DEFAULT_TRAIN_YEARS, check_train_years
-from icegrad.data.start_months import StartMonths, as_start_months, calendar_month, start_offsets
+from icegrad.inputs.checks import InputError, require_finite, validate_dataset
+from icegrad.inputs.normalisation import DEFAULT_TRAIN_YEARS, check_train_years
+from icegrad.inputs.start_months import StartMonths, as_start_months, calendar_month, start_offsets
 from icegrad.variables import N_LEADS, SIC_CLASS_EDGES, SIC_CLASSES
 
 ACTIVE_THRESHOLD = SIC_CLASS_EDGES[0]

@@ -1,6 +1,6 @@
 """A sweep store's finished jobs read back: one lazy dataset, or the per-(month, method) results.
 
-Only jobs whose result matches its checksum are read (:func:`~icegrad.attribution.sweep_store.is_done`),
+Only jobs whose result matches its checksum are read (:func:`~icegrad.sweep.store.is_done`),
 and a store holds the results of one set of settings only (its manifest refuses others), so what is
 combined here was all made the same way. A file that still fails to read is named in the error.
 """
@@ -16,8 +16,8 @@ import numpy as np
 import xarray as xr
 
 from icegrad.attribution.results import load_result
-from icegrad.attribution.sweep_jobs import JOB_AXES, Job, SweepError
-from icegrad.attribution.sweep_store import clean_orphans, is_done, job_path, stored_jobs
+from icegrad.sweep.jobs import JOB_AXES, Job, SweepError
+from icegrad.sweep.store import clean_orphans, is_done, job_path, stored_jobs
 
 log = logging.getLogger(__name__)
 

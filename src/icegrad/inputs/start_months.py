@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad.data.input_checks import InputError
+from icegrad.inputs.checks import InputError
 
 N_HISTORY_MONTHS = 12
 """Months of history every start needs: the 12 lagged SIC channels reach back to ``s - 12``."""
@@ -46,7 +46,7 @@ def as_start_months(start_months: StartMonths) -> pd.DatetimeIndex:
                          "pass 'YYYY-MM' strings or month-start pandas Timestamps") from None
     if len(index) == 0:
         raise InputError("no start months given; pass at least one, e.g. ['2012-09'] or "
-                         "icegrad.data.inputs.available_start_months(ds)")
+                         "icegrad.inputs.build.available_start_months(ds)")
     month_start = index.to_period("M").to_timestamp()
     off = index[index != month_start]
     if len(off):
@@ -111,6 +111,6 @@ def start_offsets(ds: xr.Dataset | xr.DataArray, start_months: StartMonths, n_le
             what.append(f"{[f'{t:%Y-%m}' for t in beyond[:5]]} need {need} beyond the data's end "
                         f"({months[-1]:%Y-%m})")
         raise InputError("start month(s) " + "; ".join(what) + f". This dataset serves starts {span}; "
-                         "pick starts from icegrad.data.inputs.available_start_months(ds"
+                         "pick starts from icegrad.inputs.build.available_start_months(ds"
                          + (f", n_leads={n_leads}" if n_leads else "") + ").")
     return offsets

@@ -32,7 +32,7 @@ from icegrad.config import RunConfig
 from icegrad.errors import IcegradError
 
 JOB_AXES = ("target_month", "lead", "member", "method")
-"""The dimensions a sweep spans, in the order of :func:`~icegrad.attribution.sweep.open_sweep`'s dataset."""
+"""The dimensions a sweep spans, in the order of :func:`~icegrad.sweep.open_sweep`'s dataset."""
 
 PER_JOB_FIELDS = ("target_month", "leads", "members", "method")
 """The :class:`RunConfig` fields that a sweep turns into job axes rather than shared settings."""

@@ -21,7 +21,7 @@ random fields. Two models are explained with the book's own methods (:mod:`icegr
 
 Scores (:func:`evaluate`) compare each method with the truth it estimates (the sensitivity for
 vanilla gradients and SmoothGrad, the contribution relative to the zero baseline for gradient x input
-and integrated gradients, as in :mod:`icegrad.attribution.fidelity`), per sample over all pixels and
+and integrated gradients, as in :mod:`icegrad.evaluation.fidelity`), per sample over all pixels and
 channels: Pearson correlation, relative error ``|A - T| / |T|`` and the sign agreement of the linked
 channels' net attribution. :func:`decompose` splits each method's total error into the method's
 (exact function vs truth) and the model's (network vs exact function, same method).
@@ -53,7 +53,7 @@ from scipy.ndimage import gaussian_filter
 
 from icegrad.attribution import methods
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.fidelity import matched_kind, spec_label
+from icegrad.evaluation.fidelity import matched_kind, spec_label
 
 BREAKPOINTS = (-1.0, 0.0, 1.0)
 SIGNS = (1.0, -1.0, 0.0, 0.0)

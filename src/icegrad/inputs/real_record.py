@@ -24,9 +24,9 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.data import nsidc
-from icegrad.data.input_checks import InputError
-from icegrad.data.splits import Splits
-from icegrad.data.start_months import available_start_months
+from icegrad.inputs.checks import InputError
+from icegrad.inputs.splits import Splits
+from icegrad.inputs.start_months import available_start_months
 from icegrad.variables import CHANNEL_NAMES, CHANNELS, N_LEADS, SIC_ONLY_CHANNEL_NAMES
 
 NSIDC_COMMAND = "icegrad data --source nsidc --resolution {resolution_km}"

@@ -55,9 +55,9 @@ from icegrad.attribution.aggregate import STATISTICS, channel_summary
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.results import validate_result
 from icegrad.cache import array_digest, cached_netcdf, model_digest
-from icegrad.data import inputs as data_inputs
-from icegrad.data.splits import Splits
-from icegrad.data.start_months import StartMonths, as_start_months
+from icegrad.inputs import build as network_inputs
+from icegrad.inputs.splits import Splits
+from icegrad.inputs.start_months import StartMonths, as_start_months
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.skill import sea_ice_probability, skill_scores
 from icegrad.variables import GROUPS, SIC_CLASSES, channel
@@ -80,7 +80,7 @@ def default_start_months(ensemble: IceNetEnsemble, ds: xr.Dataset) -> pd.Datetim
     """The ensemble's test-year start months whose every lead has its target in ``ds``."""
     splits = ensemble.manifest.get("splits") or {}
     first, last = tuple(splits.get("test", Splits().test))
-    starts = data_inputs.available_start_months(ds, _n_leads(ensemble))
+    starts = network_inputs.available_start_months(ds, _n_leads(ensemble))
     starts = starts[(starts.year >= first) & (starts.year <= last)]
     if len(starts) < 2:
         raise PermutationError(f"the data serve {len(starts)} start month(s) in the test years "
@@ -168,8 +168,8 @@ def permutation_importance(
                                f"{[f'{s:%Y-%m}' for s in starts]}; pass more start_months")
     orders = draw_permutations(len(starts), n_permutations, seed)
     n_leads = _n_leads(ensemble)
-    inputs = data_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
-    targets = data_inputs.build_targets(ds, starts, n_leads, train_years=_train_years(ensemble))
+    inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
+    targets = network_inputs.build_targets(ds, starts, n_leads, train_years=_train_years(ensemble))
 
     def compute() -> xr.Dataset:
         return _compute(ensemble, inputs, targets, items_map, by, orders, seed, batch_size)

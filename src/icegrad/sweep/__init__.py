@@ -2,13 +2,13 @@
 
 A chapter explains one target month; a study explains many, with several methods, for every member
 of a 25-member ensemble at 25 km. That is hundreds of independent gradient computations, so a sweep
-splits them into jobs (:mod:`~icegrad.attribution.sweep_jobs`, every setting from one
+splits them into jobs (:mod:`~icegrad.sweep.jobs`, every setting from one
 :class:`~icegrad.config.RunConfig`) and runs them where the compute is: in this process by default, or
 on a Dask distributed cluster when given a scheduler address (one worker per GPU). Each finished job is
-written into one store (:mod:`~icegrad.attribution.sweep_store`: a manifest of the settings, one result
+written into one store (:mod:`~icegrad.sweep.store`: a manifest of the settings, one result
 and one checksummed record per job, safe for concurrent writers), and a rerun after a killed worker or
 process does only the jobs missing or damaged. :func:`open_sweep` and :func:`load_results`
-(:mod:`~icegrad.attribution.sweep_results`) read the store back. This module runs the jobs and is
+(:mod:`~icegrad.sweep.results`) read the store back. This module runs the jobs and is
 the one import a user needs: the public names of those three modules are importable from here too.
 
 Only *paths and parameters* travel to workers. Each worker loads the dataset and the saved
@@ -64,9 +64,14 @@ from tqdm.auto import tqdm
 
 from icegrad import pipeline
 from icegrad.attribution.api import attribute
-from icegrad.attribution.sweep_jobs import JOB_AXES, Job, SweepError, job_summary, plan_jobs, store_settings
-from icegrad.attribution.sweep_results import load_results, open_sweep
-from icegrad.attribution.sweep_store import (
+from icegrad.attribution.targets import sample_for_forecast
+from icegrad.cache import dataset_fingerprint
+from icegrad.config import RunConfig
+from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
+from icegrad.paths import cache_dir
+from icegrad.sweep.jobs import JOB_AXES, Job, SweepError, job_summary, plan_jobs, store_settings
+from icegrad.sweep.results import load_results, open_sweep
+from icegrad.sweep.store import (
     ENSEMBLE_DIR,
     check_store,
     ensemble_identity,
@@ -80,11 +85,6 @@ from icegrad.attribution.sweep_store import (
     write_index,
     writing,
 )
-from icegrad.attribution.targets import sample_for_forecast
-from icegrad.cache import dataset_fingerprint
-from icegrad.config import RunConfig
-from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
-from icegrad.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

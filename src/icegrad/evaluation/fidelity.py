@@ -10,7 +10,7 @@ From the emulator's units to IceNet's channels
 ----------------------------------------------
 Attributions are taken with respect to the *normalised* inputs the network reads, so the truth is
 converted by the chain rule ``d T / d z = d T / d v * d v / d z`` where ``v`` is the physical value and
-``z`` the channel (:mod:`icegrad.data.normalisation`):
+``z`` the channel (:mod:`icegrad.inputs.normalisation`):
 
 * ``siconca_abs_k``: SIC enters as a fraction, not normalised: scale 1;
 * ``{var}_anom_k``: ``z = (v - climatology - mean) / std``, so ``d v / d z`` is the variable's scalar
@@ -41,7 +41,7 @@ Vanilla gradients and SmoothGrad estimate a *sensitivity* and are compared with 
 Gradient x input and integrated gradients estimate a *contribution* relative to a reference input
 (zero, or the climatological baseline), so they are compared with the first-order true contribution
 ``truth * (input - reference)`` - exact for a linear rule, an approximation when the reference is far
-(the additive benchmark in :mod:`icegrad.attribution.additive` has an exact answer for both).
+(the additive benchmark in :mod:`icegrad.evaluation.additive` has an exact answer for both).
 
 Scores (per lead, on the ensemble-mean attribution)
 ---------------------------------------------------
@@ -64,6 +64,7 @@ Example
 With ``ds`` the emulated Arctic, ``ens`` an ensemble trained on it and ``roi`` a region of interest
 (see :mod:`icegrad.pipeline`), two of the methods at one lead:
 
+>>> from icegrad.pipeline import score_methods
 >>> run = score_methods(ds, ens, roi, "2013-09", leads=(1,), steps=4,
 ...                     specs=[("vanilla_gradient", "none"), ("integrated_gradients", "zeros")])
 >>> run.scores.groupby("label")["fidelity"].mean().index.tolist()
@@ -84,7 +85,6 @@ from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.results import validate_result
 from icegrad.attribution.targets import check_leads
-from icegrad.config import DEFAULTS
 from icegrad.variables import MONTHLY_VARIABLES, channel
 
 METHOD_SPECS: tuple[tuple[str, str], ...] = (
@@ -264,7 +264,7 @@ def score(result: xr.Dataset, sensitivity: xr.DataArray, truth: str = "matched",
 
 @dataclass(frozen=True)
 class FidelityRun:
-    """Everything :func:`score_methods` computed: tidy tables, the truth and the attribution results."""
+    """Everything :func:`icegrad.pipeline.score_methods` computed: tables, the truth and the results."""
 
     scores: pd.DataFrame
     """One row per (method, baseline, lead): the scores of :func:`summarise` and the truth kind."""
@@ -284,49 +284,10 @@ class FidelityRun:
         return truth_for(result, self.sensitivity, kind, self.references[label])
 
 
-def score_methods(ds: xr.Dataset, ens: object, roi: xr.DataArray, target_month: str = DEFAULTS.target_month,
-                  leads: Sequence[int] = DEFAULTS.leads, steps: int = DEFAULTS.steps,
-                  specs: Sequence[tuple[str, str]] = METHOD_SPECS, linked_share: float = LINKED_SHARE,
-                  **options: object) -> FidelityRun:
-    """Attributions of every (method, baseline) in ``specs`` from the cached pipeline, each scored.
-
-    ``ens`` is the :class:`~icegrad.model.ensemble.IceNetEnsemble` the book trained on ``ds``;
-    ``options`` go to :func:`icegrad.pipeline.attributions`. Fails before any attribution work on
-    observed data, for which no truth exists.
-    """
-    from icegrad import pipeline
-
-    leads = check_leads(leads)
-    for method, baseline in specs:
-        matched_kind(method)
-        if method == "integrated_gradients" and baseline not in ("zeros", "climatology"):
-            raise FidelityError(f"unknown integrated-gradients baseline {baseline!r}; choose zeros or "
-                                "climatology")
-    sensitivity = true_channel_sensitivity(ds, ens.stats, target_month, leads, roi, list(ens.channels))
-    results, references, scores, channels = {}, {}, [], []
-    for method, baseline in specs:
-        label = spec_label(method, baseline)
-        result = pipeline.attributions(ds, ens, roi, target_month, leads, method=method, steps=steps,
-                                       baseline=baseline if method == "integrated_gradients" else "zeros",
-                                       **options)
-        reference = None
-        if method == "integrated_gradients" and baseline == "climatology":
-            reference = xr.concat([pipeline.baseline_for(ds, ens, target_month, lead) for lead in leads],
-                                  dim="lead").assign_coords(lead=list(leads))
-        truth = truth_for(result, sensitivity, matched_kind(method), reference)
-        per_channel = channel_scores(result, truth, linked_share)
-        labels = {"label": label, "method": method, "baseline": baseline, "truth": matched_kind(method)}
-        scores.append(summarise(per_channel).assign(**labels))
-        channels.append(per_channel.assign(**labels))
-        results[label], references[label] = result, reference
-    order = ["label", "method", "baseline", "truth", "lead", "n_linked", *SCORE_COLUMNS]
-    return FidelityRun(pd.concat(scores, ignore_index=True)[order], pd.concat(channels, ignore_index=True),
-                       sensitivity, results, references)
-
-
 def ranking(scores: pd.DataFrame) -> pd.DataFrame:
     """Scores averaged over leads, one row per method label, best ``fidelity`` first."""
     if "label" not in scores or scores.empty:
-        raise FidelityError("ranking needs the scores table of score_methods (a 'label' column, not empty)")
+        raise FidelityError("ranking needs the scores table of pipeline.score_methods (a 'label' column, "
+                            "not empty)")
     table = scores.groupby("label", sort=False)[list(SCORE_COLUMNS)].mean()
     return table.sort_values("fidelity", ascending=False)

@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad.data.input_checks import InputError
 from icegrad.data.schema import NAN_ON_LAND
-from icegrad.data.start_months import dataset_months
+from icegrad.inputs.checks import InputError
+from icegrad.inputs.start_months import dataset_months
 from icegrad.variables import CHANNELS, MONTHLY_VARIABLES
 
 DEFAULT_TRAIN_YEARS = (1980, 2011)
@@ -157,7 +157,7 @@ def _check_stats(stats: xr.Dataset, var: str, values: xr.DataArray) -> None:
     missing = [n for n in needed if n not in stats]
     if missing:
         raise InputError(f"normalisation statistics lack {missing} (fitted on a dataset without {var!r}?); "
-                         "refit them with icegrad.data.inputs.fit_normalisation(ds) on a dataset that has it")
+                         "refit them with inputs.build.fit_normalisation(ds) on a dataset that has it")
     if var in ANOMALY_VARIABLES:
         clim = stats[f"{var}_climatology"]
         if (clim.sizes["y"], clim.sizes["x"]) != (values.sizes["y"], values.sizes["x"]):

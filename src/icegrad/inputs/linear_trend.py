@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad.data.input_checks import InputError, require_finite
-from icegrad.data.start_months import StartMonths, as_start_months, start_offsets
+from icegrad.inputs.checks import InputError, require_finite
+from icegrad.inputs.start_months import StartMonths, as_start_months, start_offsets
 from icegrad.variables import N_LEADS
 
 LINEAR_TREND_RULE = (
