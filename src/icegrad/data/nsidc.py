@@ -38,7 +38,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -50,8 +49,8 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import grid
-from icegrad.data import regrid
-from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files
+from icegrad.data import catalogue, regrid
+from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files, open_netcdf
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
@@ -60,32 +59,9 @@ NSIDC_DIR_ENV = "ICEGRAD_NSIDC_DIR"
 FLAG_CODES = tuple(regrid.FLAG_MEANINGS)  # 251..255
 
 
-@dataclass(frozen=True)
-class Product:
-    """What distinguishes one CDR version: variable names, file names, archive and DOI."""
-
-    version: int
-    product_version: str
-    variables: tuple[str, ...]  # first = the CDR concentration icegrad uses by default
-    file_pattern: re.Pattern[str]  # groups: "month" (YYYYMM) and "platform" (e.g. f17)
-    archive_url: str
-    doi: str  # used only when a file does not state its DOI
-
-
-PRODUCTS = {
-    3: Product(
-        3, "v03r01", ("seaice_conc_monthly_cdr", "goddard_merged_seaice_conc_monthly"),
-        re.compile(r"seaice_conc_monthly_nh_(?P<platform>[a-z]\d\d)_(?P<month>\d{6})_v03r01\.nc"),
-        "https://noaadata.apps.nsidc.org/NOAA/G02202_V3/north/monthly/", "10.7265/N59P2ZTG",
-    ),
-    4: Product(
-        4, "v04r00",
-        ("cdr_seaice_conc_monthly", "nsidc_nt_seaice_conc_monthly", "nsidc_bt_seaice_conc_monthly"),
-        re.compile(r"seaice_conc_monthly_nh_(?P<month>\d{6})_(?P<platform>[a-z]\d\d)_v04r00\.nc"),
-        "https://noaadata.apps.nsidc.org/NOAA/G02202_V4/north/monthly/", "10.7265/efmz-2t65",
-    ),
-}
-PRODUCT_TITLE = "NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice Concentration"
+PRODUCTS = catalogue.NSIDC_CDR
+"""G02202 versions icegrad reads (3-6), from the one catalogue :data:`icegrad.data.catalogue.NSIDC_CDR`."""
+PRODUCT_TITLE = catalogue.NSIDC_CDR_TITLE
 NASA_TEAM_VARIABLE = "nsidc_nt_seaice_conc_monthly"
 """The v4 NASA Team field: the algorithm of the NSIDC Sea Ice Index, so extents computed from it are the
 ones to compare with the index (the CDR field takes the larger of NASA Team and Bootstrap per cell)."""
@@ -132,30 +108,70 @@ def describe_months(months: Iterable[pd.Timestamp]) -> str:
 # Reading files on the native grid
 # ----------------------------------------------------------------------------------------------
 
+def _open(path: Path) -> netCDF4.Dataset:
+    """The shared netCDF check (:func:`icegrad.data.download.open_netcdf`) for any CDR file."""
+    known = {name for p in PRODUCTS.values() for name in p.variables} | set(DAILY_VARIABLES)
+    return open_netcdf(path, product="NSIDC sea-ice concentration CDR", any_of=sorted(known),
+                       error=NotNSIDCFileError, hint="delete it, or re-download it with "
+                       "icegrad.data.nsidc.download(start, end)")
+
+
+SURFACE_TYPE_FLAGS = {"polehole_mask": 251, "lake": 252, "coast": 253, "land": 254}
+"""v5/v6 ``surface_type_mask`` meanings -> the v3/v4 flag codes the regridder understands (by meaning,
+not by value, so a renumbering between releases cannot mislabel cells)."""
+
+
+def _surface_flags(nc: netCDF4.Dataset, version: int, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """v5/v6: flag codes (0 = ocean) from the ``surface_type_mask`` in the supplementary group."""
+    group_name = PRODUCTS[version].group
+    group = nc.groups.get(group_name) if group_name else None
+    source = group if group is not None and "surface_type_mask" in group.variables else nc
+    if "surface_type_mask" not in source.variables:
+        raise NotNSIDCFileError(f"{path.name} (G02202 v{version}) lacks {group_name}/surface_type_mask, "
+                                "which says where land, lakes, coast and the pole hole are; re-download it")
+    var = source.variables["surface_type_mask"]
+    var.set_auto_maskandscale(False)
+    mask = np.asarray(var[:]).reshape(-1, *regrid.NSIDC_NORTH_SHAPE)[-1]
+    meanings = str(getattr(var, "flag_meanings", "")).split()
+    values = np.atleast_1d(getattr(var, "flag_values", []))
+    flags = np.zeros(regrid.NSIDC_NORTH_SHAPE, dtype=np.uint8)
+    for meaning, value in zip(meanings, values, strict=False):
+        if meaning in SURFACE_TYPE_FLAGS:
+            flags[mask == value] = SURFACE_TYPE_FLAGS[meaning]
+    return np.broadcast_to(flags, shape)
+
+
 def _file_version(nc: netCDF4.Dataset, path: Path) -> int:
-    """The CDR version of an open file, from its variables and ``product_version`` attribute."""
+    """The CDR version of an open file, from its ``product_version`` attribute and its variables.
+
+    v4, v5 and v6 share the variable ``cdr_seaice_conc_monthly``; the stated version decides, and
+    without one the netCDF group (v5/v6 only) does.
+    """
     names = set(nc.variables)
-    by_variable = [v for v, p in PRODUCTS.items() if p.variables[0] in names]
     stated = str(getattr(nc, "product_version", getattr(nc, "original_product_version", "")))
     match = re.match(r"v0?(\d+)r", stated)
     if match and int(match.group(1)) not in PRODUCTS:
         raise UnknownVersionError(f"{path.name} is G02202 product version {stated}; icegrad reads versions "
-                                  f"{sorted(PRODUCTS)} (v03r01, v04r00). Download version 4 with "
-                                  "icegrad.data.nsidc.download(start, end, version=4).")
-    if not by_variable:
+                                  f"{sorted(PRODUCTS)}. Download a supported version with "
+                                  "icegrad.data.nsidc.download(start, end, version=5).")
+    candidates = [v for v, p in PRODUCTS.items() if p.variables[0] in names]
+    if not candidates:
         if names & set(DAILY_VARIABLES):
             raise NotNSIDCFileError(f"{path.name} is a *daily* NSIDC CDR file; icegrad needs the monthly "
-                                    "files (seaice_conc_monthly_nh_*.nc).")
+                                    "files (seaice_conc_monthly_nh_*.nc, sic_psn25_YYYYMM_*.nc).")
         raise NotNSIDCFileError(
             f"{path} is not an NSIDC sea-ice concentration CDR monthly file: it has none of the variables "
-            f"{[p.variables[0] for p in PRODUCTS.values()]} (it has {sorted(names)[:8]}). Point path at "
-            "G02202 v3/v4 monthly northern-hemisphere files."
+            f"{sorted({p.variables[0] for p in PRODUCTS.values()})} (it has {sorted(names)[:8]}). Point path "
+            "at G02202 monthly northern-hemisphere files."
         )
-    version = by_variable[0]
-    if match and int(match.group(1)) != version:
-        raise UnknownVersionError(f"{path.name} states product_version {stated} but has the variables of "
-                                  f"version {version}; the file is inconsistent, re-download it.")
-    return version
+    if match:
+        version = int(match.group(1))
+        if version not in candidates:
+            raise UnknownVersionError(f"{path.name} states product_version {stated} but has the variables of "
+                                      f"version {candidates}; the file is inconsistent, re-download it.")
+        return version
+    grouped = [v for v in candidates if (PRODUCTS[v].group in nc.groups) == (PRODUCTS[v].group is not None)]
+    return min(grouped or candidates)
 
 
 def _file_times(nc: netCDF4.Dataset, path: Path) -> pd.DatetimeIndex:
@@ -171,6 +187,10 @@ def _file_times(nc: netCDF4.Dataset, path: Path) -> pd.DatetimeIndex:
 def _conc_variable(nc: netCDF4.Dataset, version: int, variable: str | None, path: Path) -> str:
     allowed = PRODUCTS[version].variables
     name = variable or allowed[0]
+    if name == PRODUCTS[version].nasa_team_daily:
+        raise NSIDCError(f"G02202 v{version} monthly files carry no NASA Team field: {name} is only in the "
+                         f"daily files (group {PRODUCTS[version].group}); use version 4's "
+                         f"{NASA_TEAM_VARIABLE} for monthly NASA Team extents")
     if name not in allowed:
         raise NSIDCError(f"variable={name!r} is not a version-{version} concentration; "
                          f"choose one of {allowed}")
@@ -214,12 +234,7 @@ def _file_doi(nc: netCDF4.Dataset, version: int) -> str:
 
 def _read_file(path: Path, version: int | None, variable: str | None,
                months: pd.DatetimeIndex | None) -> xr.Dataset:
-    try:
-        nc = netCDF4.Dataset(path)
-    except OSError as err:
-        raise NotNSIDCFileError(f"{path} cannot be opened as netCDF ({err}); it is not a CDR file or "
-                                "is truncated — delete and re-download it") from None
-    with nc:
+    with _open(path) as nc:
         file_version = _file_version(nc, path)
         if version is not None and file_version != version:
             raise UnknownVersionError(f"{path.name} is G02202 version {file_version} but version={version} "
@@ -236,6 +251,9 @@ def _read_file(path: Path, version: int | None, variable: str | None,
         raw = raw.reshape(-1, *regrid.NSIDC_NORTH_SHAPE)
         if var.ndim == 2:
             raw = raw[keep]
+        if PRODUCTS[file_version].group is not None:
+            surface = _surface_flags(nc, file_version, raw.shape, path)
+            raw = np.where((surface > 0) & (raw.view(np.uint8) == 255), surface, raw).astype(np.uint8)
         sic, flag = _decode(raw, var, path)
         x, y = _file_xy(nc)
         attrs = {"version": file_version, "product_version": PRODUCTS[file_version].product_version,
@@ -273,12 +291,7 @@ def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Ti
     versions: dict[int, Path] = {}
     skipped: dict[int, Path] = {}
     for path in files:
-        try:
-            nc = netCDF4.Dataset(path)
-        except OSError as err:
-            raise NotNSIDCFileError(f"{path} cannot be opened as netCDF ({err}); delete or re-download it") \
-                from None
-        with nc:
+        with _open(path) as nc:
             file_version = _file_version(nc, path)
             if version is not None and file_version != version:
                 skipped.setdefault(file_version, path)
@@ -405,22 +418,71 @@ def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
     )
 
 
+def _has_files(folder: Path) -> bool:
+    try:
+        find_files(folder)
+    except NSIDCError:
+        return False
+    return True
+
+
+def load_embedded(resolution_km: int = 100, start: str | None = None, end: str | None = None, *,
+                  gaps: Literal["longest", "error"] = "longest") -> xr.Dataset:
+    """The CDR months of the record embedded in ``data/`` (100 or 200 km) as a monthly schema dataset.
+
+    Observed SIC with no download (see :mod:`icegrad.data.nsidc_record`): 1987-09 and 1989-01..2017-12
+    from G02202 v3. Month selection follows :func:`load` (longest consecutive run by default).
+    """
+    from icegrad.data import nsidc_record
+
+    if resolution_km not in (100, 200):
+        nsidc_record.read_monthly(resolution_km)  # raises the one-line error naming the fix
+        raise NSIDCError(f"resolution_km={resolution_km}: the embedded record holds every month at 100 and "
+                         "200 km only; download the CDR with icegrad.data.nsidc.download(start, end)")
+    monthly = nsidc_record.read_monthly(resolution_km)
+    index = {pd.Timestamp(t): nsidc_record.record_path(resolution_km) for t in monthly["time"].values}
+    if start is None and end is None:
+        months = consecutive_run(month_starts(f"{min(index):%Y-%m}", f"{max(index):%Y-%m}"), index)
+    else:
+        months = _select_months(index, start or f"{min(index):%Y-%m}", end or f"{max(index):%Y-%m}", gaps)
+    return nsidc_record.as_schema(monthly, months, resolution_km)
+
+
+def embedded_septembers() -> xr.Dataset:
+    """Every observed September of the embedded CDR record at 25 km on EASE2 (the letter's Figure 1).
+
+    ``siconca`` (time, y, x) in [0, 1], NaN on land, with a ``land`` coordinate; the months are
+    Septembers only (1987 and 1989-2017), so it feeds maps and ROIs, never IceNet's inputs.
+    """
+    from icegrad.data import nsidc_record
+
+    return nsidc_record.read_septembers()
+
+
 def load(resolution_km: int = 100, start: str | None = None, end: str | None = None,
          path: str | os.PathLike[str] | None = None, version: int | None = None, refresh: bool = False, *,
          variable: str | None = None, gaps: Literal["longest", "error"] = "longest",
          download_missing: bool = True) -> xr.Dataset:
     """Monthly NSIDC CDR sea-ice concentration on EASE2 at ``resolution_km``, in icegrad's schema.
 
-    ``path`` is a CDR file or a folder of them (default: ``$ICEGRAD_NSIDC_DIR``, else the folder
-    :func:`download` fills). Only in that last case, and with ``download_missing``, the months
-    ``start..end`` (default :data:`DOWNLOAD_PERIOD`) the folder lacks are downloaded first; months the
-    archive does not hold are skipped with a warning. Without ``start``/``end`` the longest run of
-    consecutive months the files hold is used. Months beyond the files' first or last month raise
-    :class:`MissingMonthError` listing the coverage; gaps inside ``[start, end]`` are handled per
-    ``gaps`` (see the module docstring). The result is cached under the parameters and the files'
-    names, sizes and modification times.
+    Where the data come from, in order:
+
+    1. ``path``, a CDR file or a folder of them;
+    2. ``$ICEGRAD_NSIDC_DIR`` or the folder :func:`download` fills, when it holds files;
+    3. the record embedded in ``data/`` (:func:`load_embedded`), when it serves the request (100 or
+       200 km, default variable and version, months inside 1987-09..2017-12) - offline, no download;
+    4. otherwise, with ``download_missing``, the months ``start..end`` (default :data:`DOWNLOAD_PERIOD`)
+       are downloaded into the default folder first. The downloader thus adds months and resolutions.
+
+    Without ``start``/``end`` the longest run of consecutive months is used. Months beyond the
+    files' coverage raise :class:`MissingMonthError` listing it; gaps inside ``[start, end]`` are
+    handled per ``gaps`` (see the module docstring). File results are cached under the parameters
+    and the files' names, sizes and modification times.
     """
     grid.coarsening_factor(resolution_km)
+    if path is None and not _has_files(default_folder(version or 4)) and _embedded_serves(
+            resolution_km, start, end, version, variable):
+        return load_embedded(resolution_km, start, end, gaps=gaps)
     if path is None and not os.environ.get(NSIDC_DIR_ENV) and download_missing:
         download(start or DOWNLOAD_PERIOD[0], end or DOWNLOAD_PERIOD[1], version or 4, skip_absent=True)
     files = find_files(path if path is not None else default_folder(version or 4))
@@ -440,6 +502,17 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
         return build_dataset(open_cdr(used, version, variable, months), resolution_km)
 
     return cached_netcdf("nsidc", params, compute, refresh=refresh)
+
+
+EMBEDDED_PERIOD = ("1987-09", "2017-12")
+"""First and last month of the embedded record (G02202 v3; 1987-10..1988-12 are missing)."""
+
+
+def _embedded_serves(resolution_km: int, start: str | None, end: str | None, version: int | None,
+                     variable: str | None) -> bool:
+    inside = all(m is None or EMBEDDED_PERIOD[0] <= f"{pd.Timestamp(m):%Y-%m}" <= EMBEDDED_PERIOD[1]
+                 for m in (start, end))
+    return resolution_km in (100, 200) and version in (None, 3) and variable is None and inside
 
 
 # ----------------------------------------------------------------------------------------------

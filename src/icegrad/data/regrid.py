@@ -201,8 +201,20 @@ def ps_to_ease2(sic: xr.DataArray, flag: xr.DataArray, resolution_km: int = 25) 
         attrs={"units": spec.units, "long_name": spec.long_name, "standard_name": spec.standard_name,
                "comment": FILL_RULES},
     )
-    if resolution_km != grid.BASE_RESOLUTION_KM:
-        out = grid.coarsen(out, resolution_km)
-        out = out.where(~land_mask(resolution_km).values).astype(np.float32)
-        out.attrs["comment"] = FILL_RULES + f" Then block-averaged to {resolution_km} km (NaN-skipping)."
+    return to_resolution(out, resolution_km)
+
+
+def to_resolution(field: xr.DataArray, resolution_km: int) -> xr.DataArray:
+    """A regridded 25 km field (from :func:`ps_to_ease2`) at ``resolution_km``, as every reader makes it.
+
+    Block-averages with :func:`icegrad.grid.coarsen` (NaN-skipping) and sets NaN on that grid's land
+    mask. One function, so the embedded NSIDC record (built once at 25 km, then coarsened to 100 and
+    200 km) holds exactly the numbers :func:`ps_to_ease2` gives at those resolutions.
+    """
+    grid.coarsening_factor(resolution_km)
+    if resolution_km == grid.BASE_RESOLUTION_KM:
+        return field
+    out = grid.coarsen(field, resolution_km)
+    out = out.where(~land_mask(resolution_km).values).astype(np.float32)
+    out.attrs["comment"] = FILL_RULES + f" Then block-averaged to {resolution_km} km (NaN-skipping)."
     return out

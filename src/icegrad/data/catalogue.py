@@ -1,0 +1,109 @@
+"""One catalogue per sea-ice product: archive URLs, file names, variables, DOIs and citations.
+
+Readers, downloaders, the embedded record and the book take these facts from here, so a product
+update (a new CDR version, a new OSI SAF release) is one edit. Every entry names where it was
+checked:
+
+* NOAA/NSIDC CDR G02202: the user guides of versions 3-6 (https://nsidc.org/data/g02202) and
+  NSIDC's own production code for v5/v6, ``nsidc/seaice_ecdr`` (``intermediate_monthly.py``:
+  monthly root variables ``cdr_seaice_conc_monthly`` (uint8, scale 0.01, ``_FillValue`` 255, values
+  below 10 % set to 0), ``cdr_seaice_conc_monthly_stdev``, ``cdr_seaice_conc_monthly_qa_flag``;
+  ``publish_monthly.py``: group ``cdr_supplementary`` with ``surface_type_mask`` and
+  ``cdr_melt_onset_day_monthly``; ``publish_daily.py``: the daily group also holds the raw NASA Team
+  and Bootstrap fields ``raw_nt_seaice_conc`` / ``raw_bt_seaice_conc``). File names
+  ``sic_psn25_YYYYMM_<platform>_v05r00.nc`` (v5) and ``..._v06r00.nc`` (v6), archive folders
+  ``G02202_V5/north/monthly/`` and ``G02202_V6/north/monthly/``.
+* NSIDC Sea Ice Index G02135 version 4 (https://nsidc.org/data/g02135/versions/4): identical to
+  version 3 before 2025, when its input switched to AMSR2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CDRProduct:
+    """One version of the NOAA/NSIDC CDR (G02202): what its monthly NH files look like and where they are."""
+
+    version: int
+    product_version: str
+    variables: tuple[str, ...]
+    """Concentration variables a reader may pick; the first is the CDR field icegrad uses by default."""
+    file_pattern: re.Pattern[str]
+    """Monthly NH file names; groups ``month`` (YYYYMM) and ``platform`` (e.g. f17 / F17)."""
+    archive_url: str
+    doi: str
+    citation: str
+    landing_page: str
+    group: str | None = None
+    """netCDF group holding the supplementary fields (surface-type mask), None where all are at the root."""
+    nasa_team_daily: str | None = None
+    """The raw NASA Team field, where it exists only in the *daily* files (v5, v6)."""
+
+
+_V3_CITATION = (
+    "Meier, W. N., F. Fetterer, M. Savoie, S. Mallory, R. Duerr, and J. Stroeve. 2017. NOAA/NSIDC "
+    "Climate Data Record of Passive Microwave Sea Ice Concentration, Version 3. Boulder, Colorado "
+    "USA. NSIDC: National Snow and Ice Data Center. doi:10.7265/N59P2ZTG")
+_V4_CITATION = (
+    "Meier, W. N., F. Fetterer, A. K. Windnagel, and J. S. Stewart. 2021. NOAA/NSIDC Climate Data "
+    "Record of Passive Microwave Sea Ice Concentration, Version 4. Boulder, Colorado USA. "
+    "NSIDC: National Snow and Ice Data Center. doi:10.7265/efmz-2t65")
+_V5_CITATION = (
+    "Meier, W. N., F. Fetterer, A. K. Windnagel, and J. S. Stewart. 2024. NOAA/NSIDC Climate Data "
+    "Record of Passive Microwave Sea Ice Concentration, Version 5. Boulder, Colorado USA. "
+    "NSIDC: National Snow and Ice Data Center. doi:10.7265/rjzb-pf78")
+_V6_CITATION = (
+    "Meier, W. N., F. Fetterer, A. K. Windnagel, and J. S. Stewart. NOAA/NSIDC Climate Data "
+    "Record of Passive Microwave Sea Ice Concentration, Version 6. Boulder, Colorado USA. "
+    "NSIDC: National Snow and Ice Data Center. https://nsidc.org/data/g02202/versions/6")
+
+_ARCHIVE = "https://noaadata.apps.nsidc.org/NOAA/G02202_V{v}/north/monthly/"
+_V56_PATTERN = r"sic_psn25_(?P<month>\d{{6}})_(?P<platform>[A-Za-z]\w\d)_v0{v}r00\.nc"
+
+NSIDC_CDR: dict[int, CDRProduct] = {
+    3: CDRProduct(
+        3, "v03r01", ("seaice_conc_monthly_cdr", "goddard_merged_seaice_conc_monthly"),
+        re.compile(r"seaice_conc_monthly_nh_(?P<platform>[a-z]\d\d)_(?P<month>\d{6})_v03r01\.nc"),
+        _ARCHIVE.format(v=3), "10.7265/N59P2ZTG", _V3_CITATION, "https://nsidc.org/data/g02202/versions/3"),
+    4: CDRProduct(
+        4, "v04r00",
+        ("cdr_seaice_conc_monthly", "nsidc_nt_seaice_conc_monthly", "nsidc_bt_seaice_conc_monthly"),
+        re.compile(r"seaice_conc_monthly_nh_(?P<month>\d{6})_(?P<platform>[a-z]\d\d)_v04r00\.nc"),
+        _ARCHIVE.format(v=4), "10.7265/efmz-2t65", _V4_CITATION, "https://nsidc.org/data/g02202/versions/4"),
+    5: CDRProduct(
+        5, "v05r00", ("cdr_seaice_conc_monthly",), re.compile(_V56_PATTERN.format(v=5)),
+        _ARCHIVE.format(v=5), "10.7265/rjzb-pf78", _V5_CITATION, "https://nsidc.org/data/g02202/versions/5",
+        group="cdr_supplementary", nasa_team_daily="raw_nt_seaice_conc"),
+    6: CDRProduct(
+        6, "v06r00", ("cdr_seaice_conc_monthly",), re.compile(_V56_PATTERN.format(v=6)),
+        _ARCHIVE.format(v=6), "", _V6_CITATION, "https://nsidc.org/data/g02202/versions/6",
+        group="cdr_supplementary", nasa_team_daily="raw_nt_seaice_conc"),
+}
+"""G02202 versions by number. v6's DOI is left empty: none was verified here (its landing page is cited)."""
+
+NSIDC_CDR_TITLE = "NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice Concentration"
+NSIDC_TERMS_OF_USE = ("NSIDC: no constraints on data access or use (the files' license attribute); cite the "
+                      "data set as given in 'citation'. https://nsidc.org/data/data-use-and-citation-policy")
+
+
+@dataclass(frozen=True)
+class SeaIceIndex:
+    """The NSIDC Sea Ice Index (G02135): the extents icegrad compares the CDR with."""
+
+    version: int
+    doi: str
+    citation: str
+    note: str
+
+
+SEA_ICE_INDEX = SeaIceIndex(
+    4, "10.7265/a98x-0f50",
+    "Fetterer, F., K. Knowles, W. N. Meier, M. Savoie, A. K. Windnagel, and T. Stafford. Sea Ice Index, "
+    "Version 4. Boulder, Colorado USA. NSIDC: National Snow and Ice Data Center. doi:10.7265/a98x-0f50",
+    "Version 4 equals version 3 before 2025 (from 2025-01-01 its input is AMSR2); its extents come from the "
+    "NASA Team algorithm, whereas the CDR takes the larger of NASA Team and Bootstrap per cell, so CDR "
+    "extents are larger.",
+)
