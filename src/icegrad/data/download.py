@@ -207,6 +207,8 @@ def open_netcdf(path: str | os.PathLike[str], *, product: str, any_of: Sequence[
                 error: type[ValueError], hint: str) -> netCDF4.Dataset:
     """Open ``path`` as netCDF only if it is netCDF and holds one of ``any_of`` (at the root or in a group).
 
+    ``product`` reads as a noun phrase with its article, e.g. ``"an NSIDC sea-ice concentration CDR"``.
+
     The one check every reader and downloader applies before decoding: an HTML error page, a
     truncated download or another product's file is refused with ``error`` naming the file, what it
     is not, and ``hint`` (the fix). The caller closes the returned dataset (use it in ``with``).
@@ -227,6 +229,6 @@ def open_netcdf(path: str | os.PathLike[str], *, product: str, any_of: Sequence[
     if not _all_variables(nc) & set(any_of):
         names = sorted(_all_variables(nc))
         nc.close()
-        raise error(f"{path} is not a {product} file: it has none of the variables {list(any_of)} (it has "
+        raise error(f"{path} is not {product} file: it has none of the variables {list(any_of)} (it has "
                     f"{names[:8]}); {hint}")
     return nc

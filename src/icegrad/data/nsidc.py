@@ -111,7 +111,7 @@ def describe_months(months: Iterable[pd.Timestamp]) -> str:
 def _open(path: Path) -> netCDF4.Dataset:
     """The shared netCDF check (:func:`icegrad.data.download.open_netcdf`) for any CDR file."""
     known = {name for p in PRODUCTS.values() for name in p.variables} | set(DAILY_VARIABLES)
-    return open_netcdf(path, product="NSIDC sea-ice concentration CDR", any_of=sorted(known),
+    return open_netcdf(path, product="an NSIDC sea-ice concentration CDR", any_of=sorted(known),
                        error=NotNSIDCFileError, hint="delete it, or re-download it with "
                        "icegrad.data.nsidc.download(start, end)")
 
