@@ -13,7 +13,7 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.data import nsidc, real_record
+from icegrad.data import nsidc, nsidc_record, real_record
 from icegrad.data.input_checks import InputError
 from icegrad.data.splits import Splits
 from icegrad.diagnostics import sea_ice_extent
@@ -70,10 +70,13 @@ def test_splits_fit_a_record_ending_in_2017(dataset_factory: Callable[..., xr.Da
         real_record.splits_for(dataset_factory("2005-01", "2014-12", variables=["siconca"]))
 
 
-def test_no_record_means_no_observed_panel(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_downloads_the_embedded_record_draws_the_panel(isolated_cache: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
-    assert real_record.nsidc_record() is None
-    assert real_record.nsidc_figure1(200, 2007, 2013, 9, pipeline.BOOK_ROI_RULE) is None
+    assert real_record.nsidc_record() == nsidc_record.record_path(100)
+    ds, roi = real_record.nsidc_figure1(200, 2007, 2013, 9, pipeline.BOOK_ROI_RULE)
+    assert ds.attrs["observed"] == "true" and roi.attrs["resolution_km"] == 200
+    assert real_record.nsidc_figure1(25, 2007, 2013, 3, pipeline.BOOK_ROI_RULE) is None
     command = real_record.NSIDC_COMMAND.format(resolution_km=100)
     assert command == "icegrad data --source nsidc --resolution 100"
 
@@ -82,10 +85,16 @@ def test_no_record_means_no_observed_panel(isolated_cache: Path, monkeypatch: py
 # Chapter 3's observed Figure 1
 # ---------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def observed_panel(real_nsidc: Path) -> tuple[xr.Dataset, xr.DataArray]:
+@pytest.fixture(params=["shared files", "embedded record"])
+def observed_panel(request: pytest.FixtureRequest, isolated_cache: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[xr.Dataset, xr.DataArray]:
+    """Figure 1's observed panel from the shared v3 files at $ICEGRAD_NSIDC_DIR, and from data/."""
+    if request.param == "shared files":
+        request.getfixturevalue("real_nsidc")
+    else:
+        monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
     panel = real_record.nsidc_figure1(25, 2007, 2013, 9, pipeline.BOOK_ROI_RULE)
-    assert panel is not None, "the record is at $ICEGRAD_NSIDC_DIR, so the panel must be drawn"
+    assert panel is not None, "a record is at hand, so the panel must be drawn"
     return panel
 
 

@@ -418,6 +418,12 @@ def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
     )
 
 
+def has_downloaded_files(version: int = 4) -> bool:
+    """Whether ``$ICEGRAD_NSIDC_DIR`` or the download folder holds CDR files (else the embedded record
+    serves)."""
+    return _has_files(default_folder(version))
+
+
 def _has_files(folder: Path) -> bool:
     try:
         find_files(folder)
