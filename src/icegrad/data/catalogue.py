@@ -107,3 +107,62 @@ SEA_ICE_INDEX = SeaIceIndex(
     "NASA Team algorithm, whereas the CDR takes the larger of NASA Team and Bootstrap per cell, so CDR "
     "extents are larger.",
 )
+
+
+@dataclass(frozen=True)
+class OSIProduct:
+    """One OSI SAF sea-ice concentration record: archive folder, file kind and version, coverage, DOI."""
+
+    name: str
+    title: str
+    folder: str
+    kind: str
+    """``cdr`` (the climate data record) or ``icdr`` (its interim extension)."""
+    version: str
+    first: str
+    last: str | None
+    """Last month (``YYYY-MM``), None for an extension that is still produced."""
+    doi: str
+
+    def file_name(self, day: object) -> str:
+        """The daily northern-hemisphere file of ``day`` (a pandas Timestamp)."""
+        return f"ice_conc_nh_ease2-250_{self.kind}-{self.version}_{day:%Y%m%d}1200.nc"
+
+    def url(self, base_url: str, day: object) -> str:
+        return f"{base_url.rstrip('/')}/{self.folder}/{day:%Y}/{day:%m}/{self.file_name(day)}"
+
+
+OSISAF_BASE_URL = "https://thredds.met.no/thredds/fileServer/osisaf/met.no/"
+OSISAF: dict[str, tuple[OSIProduct, ...]] = {
+    "v3p0": (
+        OSIProduct("OSI-450-a", "Global sea ice concentration climate data record (SMMR/SSMI/SSMIS), "
+                   "release 3 (v3.0), 1978-10 to 2020-12", "reprocessed/ice/conc/v3p0", "cdr", "v3p0",
+                   "1978-10", "2020-12", "10.15770/EUM_SAF_OSI_0013"),
+        OSIProduct("OSI-430-a", "Global sea ice concentration interim climate data record, release 3 (v3.0), "
+                   "2021 onwards", "reprocessed/ice/conc-cont-reproc/v3p0", "icdr", "v3p0", "2021-01", None,
+                   "10.15770/EUM_SAF_OSI_0014"),
+    ),
+    "v2p0": (
+        OSIProduct("OSI-450", "Global sea ice concentration climate data record 1979-2015 (v2.0, 2017)",
+                   "reprocessed/ice/conc/v2p0", "cdr", "v2p0", "1979-01", "2015-12",
+                   "10.15770/EUM_SAF_OSI_0008"),
+        OSIProduct("OSI-430-b", "Global sea ice concentration interim climate data record 2016-onwards "
+                   "(v2.0, 2017)", "reprocessed/ice/conc-cont-reproc/v2p0", "icdr", "v2p0", "2016-01",
+                   "2023-04", "10.15770/EUM_SAF_OSI_NRT_2008"),
+    ),
+}
+"""OSI SAF records by version. v3p0 (OSI-450-a + OSI-430-a) is current and icegrad's default; v2p0
+(OSI-450 + OSI-430-b), unsupported by OSI SAF since June 2023, stays selectable because IceNet was
+trained on it. Sources: OSI SAF product pages (https://osi-saf.eumetsat.int/products/osi-430-a: DOI
+10.15770/EUM_SAF_OSI_0014, FTP directory conc-cont-reproc/v3p0, 2021 onwards; .../osi-450 and
+.../osi-430-b-complementing-osi-450 for the v2p0 DOIs and periods), the OSI-450-a description
+(https://osisaf-hl.met.no/osi-450a-430a-desc: 1978-10-01 to 2020-12-31, uses ERA5). OSI-450-a's DOI
+(..._0013) follows OSI SAF's numbering and was not confirmed on its product page here."""
+OSISAF_DEFAULT_VERSION = "v3p0"
+OSISAF_REFERENCES = {
+    "v3p0": "EUMETSAT Ocean and Sea Ice Satellite Application Facility, Global sea ice concentration climate "
+            "data record release 3 (v3.0), OSI-450-a, doi:10.15770/EUM_SAF_OSI_0013, and its interim "
+            "extension OSI-430-a, doi:10.15770/EUM_SAF_OSI_0014",
+    "v2p0": "Lavergne, T., et al. (2019), Version 2 of the EUMETSAT OSI SAF and ESA CCI sea-ice "
+            "concentration climate data records, The Cryosphere 13, 49-78, doi:10.5194/tc-13-49-2019",
+}

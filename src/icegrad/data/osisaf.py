@@ -1,19 +1,18 @@
-"""Real Arctic sea-ice concentration from EUMETSAT OSI SAF: OSI-450 (1979-2015) and OSI-430-b (2016-).
+"""Real Arctic sea-ice concentration from EUMETSAT OSI SAF: OSI-450-a + OSI-430-a (v3p0, the default) or
+OSI-450 + OSI-430-b (v2p0, IceNet's record).
 
-IceNet was trained on this record. Both products are *daily* fields on EASE-Grid 2.0 North 25 km
-(``ice_conc_nh_ease2-250``, 432 x 432 cells, ``xc``/``yc`` in km), i.e. exactly icegrad's base grid, so
+IceNet was trained on the v2p0 record, which OSI SAF stopped supporting in June 2023; its successor
+v3p0 (OSI-450-a, 1978-10..2020-12, and its extension OSI-430-a, 2021 onwards) is downloaded by
+default, and ``version="v2p0"`` keeps IceNet's inputs for parity. All products are *daily* fields on
+EASE-Grid 2.0 North 25 km (``ice_conc_nh_ease2-250``, 432 x 432 cells, ``xc``/``yc`` in km), i.e. exactly
+icegrad's base grid, so
 no resampling is needed: the reader checks the coordinates and takes the cells as they are. This
 module downloads the daily files from the Norwegian Meteorological Institute's THREDDS file server,
 averages them into monthly means and returns icegrad's monthly dataset schema with ``siconca`` only.
 
-Products (file names from the OSI SAF archive layout):
-
-* OSI-450, global SIC climate data record v2.0 (1979-2015), doi:10.15770/EUM_SAF_OSI_0008:
-  ``reprocessed/ice/conc/v2p0/YYYY/MM/ice_conc_nh_ease2-250_cdr-v2p0_YYYYMMDD1200.nc``;
-* OSI-430-b, its interim extension v2.0 (2016-01 to 2023-04), doi:10.15770/EUM_SAF_OSI_NRT_2008 (the
-  DOI printed on OSI SAF's product page; the often quoted 10.15770/EUM_SAF_OSI_0014 belongs to OSI-430-a,
-  the extension of the *v3* record): ``reprocessed/ice/conc-cont-reproc/v2p0/YYYY/MM/``
-  ``ice_conc_nh_ease2-250_icdr-v2p0_YYYYMMDD1200.nc``.
+Products (archive folders, file names and DOIs in :data:`icegrad.data.catalogue.OSISAF`, the one
+catalogue), e.g. ``reprocessed/ice/conc/v3p0/YYYY/MM/ice_conc_nh_ease2-250_cdr-v3p0_YYYYMMDD1200.nc``
+and ``reprocessed/ice/conc-cont-reproc/v3p0/YYYY/MM/ice_conc_nh_ease2-250_icdr-v3p0_YYYYMMDD1200.nc``.
 
 Monthly-mean rules (also written to the output's ``comment``):
 
@@ -58,14 +57,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from icegrad import grid
-from icegrad.data import regrid
-from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files
+from icegrad.data import catalogue, regrid
+from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files, open_netcdf
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import atomic_path, cached_netcdf
@@ -73,7 +71,7 @@ from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
 
 OSISAF_DIR_ENV = "ICEGRAD_OSISAF_DIR"
-DEFAULT_BASE_URL = "https://thredds.met.no/thredds/fileServer/osisaf/met.no/"
+DEFAULT_BASE_URL = catalogue.OSISAF_BASE_URL
 DEFAULT_MIN_DAYS = 10
 MONTH_MANIFEST = "icegrad_month.json"
 FILE_PATTERN = re.compile(
@@ -82,34 +80,8 @@ FILE_PATTERN = re.compile(
 DEFAULT_FLAG_BITS = {"land": 1, "lake": 2}  # OSI-450 v2.0 status_flag bits, used if a file names none
 
 
-@dataclass(frozen=True)
-class Product:
-    """One OSI SAF record: its name, archive folder, file kind (cdr/icdr), coverage and citation."""
-
-    name: str
-    title: str
-    folder: str
-    kind: str
-    first: pd.Timestamp
-    last: pd.Timestamp
-    doi: str
-
-    def file_name(self, day: pd.Timestamp) -> str:
-        return f"ice_conc_nh_ease2-250_{self.kind}-v2p0_{day:%Y%m%d}1200.nc"
-
-    def url(self, base_url: str, day: pd.Timestamp) -> str:
-        return f"{base_url.rstrip('/')}/{self.folder}/{day:%Y}/{day:%m}/{self.file_name(day)}"
-
-
-PRODUCTS = (
-    Product("OSI-450", "Global sea ice concentration climate data record 1979-2015 (v2.0, 2017)",
-            "reprocessed/ice/conc/v2p0", "cdr", pd.Timestamp("1979-01-01"), pd.Timestamp("2015-12-01"),
-            "10.15770/EUM_SAF_OSI_0008"),
-    Product("OSI-430-b", "Global sea ice concentration interim climate data record 2016-onwards (v2.0, 2017)",
-            "reprocessed/ice/conc-cont-reproc/v2p0", "icdr", pd.Timestamp("2016-01-01"),
-            pd.Timestamp("2023-04-01"), "10.15770/EUM_SAF_OSI_NRT_2008"),
-)
-PRODUCT_BY_KIND = {p.kind: p for p in PRODUCTS}
+Product = catalogue.OSIProduct
+DEFAULT_VERSION = catalogue.OSISAF_DEFAULT_VERSION
 
 
 class OSISAFError(ValueError):
@@ -128,14 +100,24 @@ class OSISAFMissingDaysWarning(UserWarning):
     """Some days of the requested months are missing; their months are means over the other days."""
 
 
-def product_for(month: pd.Timestamp) -> Product:
-    """The OSI SAF record that holds ``month``; error outside 1979-01..2023-04."""
-    for product in PRODUCTS:
-        if product.first <= month <= product.last:
+def products(version: str = DEFAULT_VERSION) -> tuple[Product, ...]:
+    """The OSI SAF records of ``version`` (``v3p0``: OSI-450-a + OSI-430-a; ``v2p0``: OSI-450 + OSI-430-b)."""
+    if version not in catalogue.OSISAF:
+        raise OSISAFError(f"OSI SAF version={version!r}; choose one of {sorted(catalogue.OSISAF)} (v3p0 is "
+                          "current, v2p0 is IceNet's)")
+    return catalogue.OSISAF[version]
+
+
+def product_for(month: pd.Timestamp, version: str = DEFAULT_VERSION) -> Product:
+    """The OSI SAF record of ``version`` that holds ``month``; error outside its coverage."""
+    records = products(version)
+    for product in records:
+        after_last = product.last is not None and month > pd.Timestamp(product.last)
+        if pd.Timestamp(product.first) <= month and not after_last:
             return product
-    raise MissingMonthError(f"{month:%Y-%m} is outside the OSI-450 + OSI-430-b record "
-                            f"({PRODUCTS[0].first:%Y-%m}..{PRODUCTS[-1].last:%Y-%m}); choose months inside "
-                            "it")
+    names = " + ".join(p.name for p in records)
+    span = f"{records[0].first}..{records[-1].last or 'now'}"
+    raise MissingMonthError(f"{month:%Y-%m} is outside the {names} record ({span}); choose months inside it")
 
 
 def describe_days(days: Iterable[pd.Timestamp]) -> str:
@@ -161,12 +143,8 @@ def check_file(path: Path) -> None:
 
     Used to verify each download (a truncated file or an error page fails here) and on local files.
     """
-    try:
-        nc = netCDF4.Dataset(path)
-    except OSError as err:
-        raise NotOSISAFFileError(f"{path} cannot be opened as netCDF ({err}); it is truncated or not an "
-                                 "OSI SAF file — delete it and download it again") from None
-    with nc:
+    with open_netcdf(path, product="an OSI SAF sea-ice concentration", any_of=["ice_conc"],
+                     error=NotOSISAFFileError, hint="delete it and download it again") as nc:
         names = set(nc.variables)
         if "ice_conc" not in names or "xc" not in names or "yc" not in names:
             raise NotOSISAFFileError(f"{path.name} lacks ice_conc/xc/yc (it has {sorted(names)[:8]}); it is "
@@ -207,10 +185,13 @@ class DownloadReport:
     missing_days: list[pd.Timestamp] = field(default_factory=list)
 
 
-def default_folder() -> Path:
-    """Where daily files are stored: ``$ICEGRAD_OSISAF_DIR``, else ``<icegrad cache>/osisaf``."""
+def default_folder(version: str = DEFAULT_VERSION) -> Path:
+    """Where daily files are stored: ``$ICEGRAD_OSISAF_DIR``, else ``<icegrad cache>/osisaf/<version>``.
+
+    One folder per version, since a record must not mix versions (:func:`index_files`).
+    """
     override = os.environ.get(OSISAF_DIR_ENV)
-    return Path(override).expanduser() if override else icegrad_cache_dir() / "osisaf"
+    return Path(override).expanduser() if override else icegrad_cache_dir() / "osisaf" / version
 
 
 def _month_folder(folder: Path, month: pd.Timestamp) -> Path:
@@ -231,9 +212,11 @@ def _write_manifest(month_dir: Path, missing: list[pd.Timestamp], url: str) -> N
 
 
 def download(start: str, end: str, folder: str | os.PathLike[str] | None = None, *,
-             base_url: str | None = None, recheck_missing: bool = False, retries: int = 3,
-             backoff_s: float = 2.0) -> DownloadReport:
-    """Fetch the daily OSI-450 / OSI-430-b files of ``start..end`` (``"YYYY-MM"``) over HTTPS.
+             version: str = DEFAULT_VERSION, base_url: str | None = None, recheck_missing: bool = False,
+             retries: int = 3, backoff_s: float = 2.0) -> DownloadReport:
+    """Fetch the daily files of ``start..end`` (``"YYYY-MM"``) of OSI SAF record ``version`` over HTTPS.
+
+    ``version="v3p0"`` (default) fetches OSI-450-a / OSI-430-a, ``"v2p0"`` IceNet's OSI-450 / OSI-430-b.
 
     Files are stored as ``<folder>/YYYY/MM/<name>`` (``folder`` defaults to :func:`default_folder`)
     with the shared downloader: retries, a file appears only when complete and readable as OSI SAF
@@ -247,12 +230,12 @@ def download(start: str, end: str, folder: str | os.PathLike[str] | None = None,
     if not len(months):
         raise OSISAFError(f"start={start!r} is after end={end!r}")
     for month in months:
-        product_for(month)
-    root = Path(folder).expanduser() if folder is not None else default_folder()
+        product_for(month, version)
+    root = Path(folder).expanduser() if folder is not None else default_folder(version)
     base = base_url or DEFAULT_BASE_URL
     report = DownloadReport()
     for month in months:
-        product = product_for(month)
+        product = product_for(month, version)
         month_dir = _month_folder(root, month)
         month_dir.mkdir(parents=True, exist_ok=True)
         known_missing = set() if recheck_missing else _read_manifest(month_dir)
@@ -456,15 +439,16 @@ def monthly_siconca(selection: Selection, min_days: int) -> np.ndarray:
 
 
 def _source_text(selection: Selection) -> str:
-    if selection.versions == {"v2p0"}:
-        parts = [f"EUMETSAT OSI SAF, {PRODUCT_BY_KIND[k].title}, {PRODUCT_BY_KIND[k].name}, "
-                 f"doi:{PRODUCT_BY_KIND[k].doi}" for k in sorted(selection.kinds)]
+    (version,) = selection.versions
+    if version in catalogue.OSISAF:
+        by_kind = {p.kind: p for p in catalogue.OSISAF[version]}
+        parts = [f"EUMETSAT OSI SAF, {by_kind[k].title}, {by_kind[k].name}, doi:{by_kind[k].doi}"
+                 for k in sorted(selection.kinds)]
     else:
-        parts = [f"EUMETSAT OSI SAF ice_conc_nh_ease2-250 {k}-{v} files (a record icegrad does not "
-                 "catalogue; cite the product of these files)"
-                 for k in sorted(selection.kinds) for v in sorted(selection.versions)]
-    return "; ".join(parts) + (". Data from the OSI SAF archive of the Norwegian Meteorological "
-                               "Institute (THREDDS/FTP).")
+        parts = [f"EUMETSAT OSI SAF ice_conc_nh_ease2-250 {k}-{version} files (a record icegrad does not "
+                 "catalogue; cite the product of these files)" for k in sorted(selection.kinds)]
+    return "; ".join(parts) + (". Observed, not emulated; from the OSI SAF archive of the Norwegian "
+                               "Meteorological Institute (THREDDS/FTP).")
 
 
 def build_dataset(selection: Selection, resolution_km: int, min_days: int) -> xr.Dataset:
@@ -488,8 +472,8 @@ def build_dataset(selection: Selection, resolution_km: int, min_days: int) -> xr
         title=f"OSI SAF sea-ice concentration on {grid.grid_name(resolution_km)}",
         data_source="osisaf",
         source=_source_text(selection),
-        references="Lavergne, T., et al. (2019), Version 2 of the EUMETSAT OSI SAF and ESA CCI sea-ice "
-                   "concentration climate data records, The Cryosphere 13, 49-78, doi:10.5194/tc-13-49-2019",
+        references=catalogue.OSISAF_REFERENCES.get(next(iter(selection.versions)), "OSI SAF"),
+        observed="true",
         comment=comment,
         missing_days=describe_days(selection.missing_days),
         monthly_files_used_for=", ".join(f"{m:%Y-%m}" for m in sorted(selection.monthly)) or "none",
@@ -507,13 +491,15 @@ def _files_digest(files: Iterable[Path]) -> str:
 
 def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
          path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
-         refresh: bool = False, *, download_missing: bool = True, base_url: str | None = None,
-         min_days: int = DEFAULT_MIN_DAYS, retries: int = 3, backoff_s: float = 2.0) -> xr.Dataset:
+         refresh: bool = False, *, version: str = DEFAULT_VERSION, download_missing: bool = True,
+         base_url: str | None = None, min_days: int = DEFAULT_MIN_DAYS, retries: int = 3,
+         backoff_s: float = 2.0) -> xr.Dataset:
     """Monthly OSI SAF sea-ice concentration on EASE2 at ``resolution_km``, in icegrad's schema.
 
     With ``path`` (a folder, searched recursively, or files), only those local daily or monthly files
-    are read. Without it, the daily files are downloaded into :func:`default_folder` first (skipped
-    with ``download_missing=False``; already verified files are reused). Missing days are reported
+    are read (their file names say the version). Without it, the daily files of record ``version``
+    (default v3p0; ``"v2p0"`` for IceNet's record) are downloaded into :func:`default_folder` first
+    (skipped with ``download_missing=False``; already verified files are reused). Missing days are reported
     with :class:`OSISAFMissingDaysWarning` (also on cache hits) and in the ``missing_days`` attribute.
     The result is cached under the parameters and a digest of the files used.
     """
@@ -524,9 +510,10 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
     if not len(months):
         raise OSISAFError(f"start={start!r} is after end={end!r}")
     if path is None:
-        folder = default_folder()
+        folder = default_folder(version)
         if download_missing:
-            download(start, end, folder, base_url=base_url, retries=retries, backoff_s=backoff_s)
+            download(start, end, folder, version=version, base_url=base_url, retries=retries,
+                     backoff_s=backoff_s)
         path = folder
     selection = select_files(index_files(find_files(path)), months, min_days)
     if selection.missing_days:
