@@ -42,8 +42,8 @@ neighbours with data, sea cells with none take the nearest value, and icegrad's 
 Winds: EASE2 North is a polar Lambert azimuthal projection with ``lon_0 = 0``, where a cell at
 longitude lambda has its eastward direction at angle lambda from the grid's x axis (and northward at
 lambda + 90 deg, toward the pole), so ``uas = u cos(lambda) - v sin(lambda)`` and
-``vas = u sin(lambda) + v cos(lambda)`` (:func:`rotate_to_grid`; checked numerically with pyproj in
-the tests).
+``vas = u sin(lambda) + v cos(lambda)`` (:func:`icegrad.data.regrid.rotate_to_grid`; checked numerically
+with pyproj in the tests).
 
 Example
 -------
@@ -64,10 +64,10 @@ import cdsapi
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import sparse
 
 from icegrad import grid
 from icegrad.data import regrid
+from icegrad.data.download import open_netcdf
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import atomic_path, cached_netcdf, parameter_key
@@ -202,13 +202,7 @@ def retrieve(group: RequestGroup, year: int, request: dict[str, object], folder:
     with atomic_path(target) as tmp:
         client.retrieve(group.dataset, request, str(tmp))
         _unzip_if_needed(tmp)
-        try:
-            with xr.open_dataset(tmp) as check:
-                names = set(check.data_vars)
-        except (OSError, ValueError) as err:
-            raise ERA5Error(f"the CDS response for {group.label} {year} is not netCDF ({err})") from None
-        if not names:
-            raise ERA5Error(f"the CDS response for {group.label} {year} holds no variables")
+        check_file(tmp)
     with atomic_path(target.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps({"dataset": group.dataset, "request": request}, indent=1))
     return target
@@ -292,11 +286,19 @@ def normalise(ds: xr.Dataset, name: str) -> tuple[xr.Dataset, list[pd.Timestamp]
     return ds, [m.to_period("M").to_timestamp() for m in era5t]
 
 
+def check_file(path: str | os.PathLike[str]) -> None:
+    """The shared netCDF check (:func:`icegrad.data.download.open_netcdf`) for a CDS ERA5 file."""
+    with open_netcdf(path, product="an ERA5 monthly-means (CDS)", any_of=sorted(EXPECTED_UNITS),
+                     error=ERA5Error, hint="delete it and download it again with icegrad.data.era5.download"):
+        pass
+
+
 def open_files(files: Sequence[Path]) -> tuple[xr.Dataset, list[pd.Timestamp]]:
     """All CDS files as one lazily loaded dataset (dask), variables merged, times concatenated."""
     by_vars: dict[frozenset[str], list[xr.Dataset]] = {}
     era5t: list[pd.Timestamp] = []
     for path in files:
+        check_file(path)
         try:
             raw = xr.open_dataset(path, chunks={})
         except (OSError, ValueError) as err:
@@ -323,55 +325,6 @@ def open_files(files: Sequence[Path]) -> tuple[xr.Dataset, list[pd.Timestamp]]:
 # ----------------------------------------------------------------------------------------------
 # Regridding and winds
 # ----------------------------------------------------------------------------------------------
-
-def bilinear_weights(src_lat: np.ndarray, src_lon: np.ndarray, dst_lat: np.ndarray,
-                     dst_lon: np.ndarray) -> sparse.csr_matrix:
-    """Sparse ``(n_dst, n_lat * n_lon)`` bilinear weights from a regular global-longitude grid.
-
-    ``src_lat`` ascending, ``src_lon`` ascending, evenly spaced and covering 360 deg (periodic).
-    """
-    dlon = np.diff(src_lon)
-    if not (np.allclose(dlon, dlon[0]) and np.isclose(src_lon[-1] - src_lon[0] + dlon[0], 360.0)):
-        raise ERA5Error("the ERA5 longitudes must be evenly spaced and cover all 360 deg (request area "
-                        "[90, -180, south, 180])")
-    lat, lon = dst_lat.ravel(), dst_lon.ravel()
-    if lat.min() < src_lat[0] or lat.max() > src_lat[-1]:
-        raise ERA5Error(f"the ERA5 files cover latitudes {src_lat[0]:.2f}..{src_lat[-1]:.2f} N but the EASE2 "
-                        f"grid reaches {lat.min():.2f} N; download with south_deg <= "
-                        f"{np.floor(lat.min()):.0f}")
-    pos = ((lon - src_lon[0]) % 360.0) / dlon[0]
-    i0 = np.floor(pos).astype(np.int64) % src_lon.size
-    fx = pos - np.floor(pos)
-    i1 = (i0 + 1) % src_lon.size
-    k0 = np.clip(np.searchsorted(src_lat, lat, side="right") - 1, 0, src_lat.size - 2)
-    fy = (lat - src_lat[k0]) / (src_lat[k0 + 1] - src_lat[k0])
-    rows = np.repeat(np.arange(lat.size), 4)
-    cols = np.stack([k0 * src_lon.size + i0, k0 * src_lon.size + i1,
-                     (k0 + 1) * src_lon.size + i0, (k0 + 1) * src_lon.size + i1], axis=1).ravel()
-    vals = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1).ravel()
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(lat.size, src_lat.size * src_lon.size))
-
-
-def apply_weights(weights: sparse.csr_matrix, field: np.ndarray) -> np.ndarray:
-    """``(time, n_lat, n_lon)`` -> ``(time, n_dst)``, renormalised over neighbours with data (NaN if none)."""
-    flat = field.reshape(field.shape[0], -1).T
-    valid = np.isfinite(flat)
-    num = weights @ np.where(valid, flat, 0.0)
-    den = weights @ valid.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 1e-9, num / den, np.nan).T
-
-
-def rotate_to_grid(u_east: np.ndarray, v_north: np.ndarray,
-                   lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eastward/northward wind -> components along EASE2 North's x and y axes at longitudes ``lon_deg``.
-
-    A rotation by the longitude (see the module docstring), so speeds are unchanged.
-    """
-    lam = np.deg2rad(lon_deg)
-    cos, sin = np.cos(lam), np.sin(lam)
-    return u_east * cos - v_north * sin, u_east * sin + v_north * cos
-
 
 def _source_fields(block: xr.Dataset) -> dict[str, xr.DataArray]:
     """Schema variables (still on latitude/longitude) from a block of CDS fields, in schema units."""
@@ -404,8 +357,8 @@ def to_ease2(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
              block_months: int = 12) -> dict[str, np.ndarray]:
     """The 11 schema variables ``(time, y, x)`` at ``resolution_km``, computed a block of months at a time."""
     base = grid.ease2_grid(grid.BASE_RESOLUTION_KM)
-    weights = bilinear_weights(source["latitude"].values, source["longitude"].values, base["lat"].values,
-                               base["lon"].values)
+    weights = regrid.bilinear_weights(source["latitude"].values, source["longitude"].values,
+                                      base["lat"].values, base["lon"].values)
     land25 = np.asarray(land_mask(grid.BASE_RESOLUTION_KM).values)
     land = np.asarray(land_mask(resolution_km).values)
     shape25 = (grid.BASE_SIZE, grid.BASE_SIZE)
@@ -413,10 +366,11 @@ def to_ease2(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
     for first in range(0, len(months), block_months):
         chunk = months[first:first + block_months]
         fields = _source_fields(source.sel(time=chunk.values.astype("datetime64[ns]")))
-        on25 = {name: apply_weights(weights, np.asarray(da.transpose("time", "latitude", "longitude").values,
-                                                        dtype=np.float64)).reshape(len(chunk), *shape25)
-                for name, da in fields.items()}
-        on25["uas"], on25["vas"] = rotate_to_grid(on25.pop("u10"), on25.pop("v10"), base["lon"].values)
+        on25 = {}
+        for name, da in fields.items():
+            values = np.asarray(da.transpose("time", "latitude", "longitude").values, dtype=np.float64)
+            on25[name] = regrid.apply_weights(weights, values).reshape(len(chunk), *shape25)
+        on25["uas"], on25["vas"] = regrid.rotate_to_grid(on25.pop("u10"), on25.pop("v10"), base["lon"].values)
         has = np.isfinite(on25["tos"])
         regrid.fill_from_nearest(on25["tos"], ~has & ~land25, has)
         on25["tos"][:, land25] = np.nan
@@ -513,5 +467,5 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
                          refresh=refresh)
 
 
-__all__ = ["CDSCredentialsError", "ERA5Error", "MissingMonthError", "bilinear_weights", "check_credentials",
-           "download", "load", "merge_expver", "requests_for", "rotate_to_grid"]
+__all__ = ["CDSCredentialsError", "ERA5Error", "MissingMonthError", "check_credentials", "check_file",
+           "download", "load", "merge_expver", "requests_for"]
