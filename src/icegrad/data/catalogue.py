@@ -15,6 +15,17 @@ checked:
   ``G02202_V5/north/monthly/`` and ``G02202_V6/north/monthly/``.
 * NSIDC Sea Ice Index G02135 version 4 (https://nsidc.org/data/g02135/versions/4): identical to
   version 3 before 2025, when its input switched to AMSR2.
+
+Citations: v3's is the one NSIDC's G02202 page asks for (https://nsidc.org/data/g02202); the v4 files
+state ``id = https://doi.org/10.7265/sr8p-kc62`` while NSIDC's v4 landing page cites
+10.7265/efmz-2t65, which is used here (a reader prefers the DOI a file states).
+
+Example
+-------
+>>> NSIDC_CDR[5].file_pattern.fullmatch("sic_psn25_202309_F17_v05r00.nc")["month"]
+'202309'
+>>> [p.name for p in OSISAF[OSISAF_DEFAULT_VERSION]]
+['OSI-450-a', 'OSI-430-a']
 """
 
 from __future__ import annotations

@@ -1,23 +1,35 @@
-"""Real Arctic sea-ice concentration: the NOAA/NSIDC Climate Data Record (G02202), versions 3 and 4.
+"""Real Arctic sea-ice concentration: the NOAA/NSIDC Climate Data Record (G02202), versions 3 to 6.
 
 The CDR is the observational record IceNet-style studies check against: monthly passive-microwave
 sea-ice concentration on NSIDC's polar stereographic north 25 km grid (EPSG:3411, 304 x 448). This
-module reads its monthly files, regrids them to EASE-Grid 2.0 North (:mod:`icegrad.data.regrid`)
-and returns icegrad's monthly dataset schema with one variable, ``siconca`` — real SIC has no ERA5
-fields, so chapters using it build the SIC-only channels.
+module fetches its monthly files (:func:`download`, through the shared helper
+:func:`icegrad.data.download.fetch`), reads them (:func:`open_cdr`: file -> xarray with CF attributes,
+after the shared netCDF check :func:`icegrad.data.download.open_netcdf`), regrids them to EASE-Grid
+2.0 North (:mod:`icegrad.data.regrid`) and returns icegrad's monthly dataset schema with one
+variable, ``siconca`` - real SIC has no ERA5 fields, so chapters using it build the SIC-only channels.
 
-Two file layouts are read, from a file or a folder of files:
+Offline, :func:`load` reads the compact record embedded in ``data/`` (:mod:`icegrad.data.nsidc_record`:
+G02202 v3, every month 1989-2017 at 100 and 200 km; :func:`embedded_septembers` gives the Septembers
+at 25 km for the letter's Figure 1); the downloader adds months and resolutions.
 
-* single-month files as NSIDC distributes them — v3 ``seaice_conc_monthly_nh_f13_200709_v03r01.nc``
-  (variable ``seaice_conc_monthly_cdr``; ``goddard_merged_seaice_conc_monthly`` on request), v4
-  ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``; the NASA Team and
+File layouts read, from a file or a folder of files (names, variables and DOIs in the one catalogue,
+:data:`icegrad.data.catalogue.NSIDC_CDR`):
+
+* v3 ``seaice_conc_monthly_nh_f13_200709_v03r01.nc`` (variable ``seaice_conc_monthly_cdr``;
+  ``goddard_merged_seaice_conc_monthly`` on request);
+* v4 ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``; the NASA Team and
   Bootstrap inputs of the CDR, ``nsidc_nt_seaice_conc_monthly`` and ``nsidc_bt_seaice_conc_monthly``,
-  on request: NASA Team is the Sea Ice Index's algorithm);
+  on request: NASA Team is the algorithm of the Sea Ice Index, version 4 today);
+* v5 / v6 ``sic_psn25_202109_F17_v05r00.nc`` / ``..._v06r00.nc`` (``cdr_seaice_conc_monthly``, values
+  below 10 % set to 0 by NSIDC; land, lakes, coast and the pole hole come from
+  ``cdr_supplementary/surface_type_mask``, a netCDF group). Their NASA Team field,
+  ``raw_nt_seaice_conc``, exists in the *daily* files only; asking a monthly file for it says so;
 * multi-month record files holding the same variables along ``time``.
 
 Decoding is done on the raw bytes, not by xarray's mask-and-scale: v3 stores concentrations as
 *int8* with ``_Unsigned="true"`` and flags -5..-1 (= 251..255 unsigned), v4 as uint8 251..255, and
-xarray's default decoding leaves the flags as concentrations of 2.51..2.55. Here values 0..100
+xarray's default decoding leaves the flags as concentrations of 2.51..2.55 (v5/v6 store 255 at every
+non-ocean cell and say which it is in the surface-type mask). Here values 0..100
 times ``scale_factor`` become SIC in [0, 1]; flags become NaN plus a separate ``flag`` variable.
 
 Gaps. The v3 record has no data for 1987-12..1988-01 (an F08 sensor outage) and the compact v3
@@ -28,8 +40,12 @@ it takes the longest consecutive run the files hold (1989-01..2017-12 for the sh
 
 Example
 -------
+>>> ds = load_embedded(200, "2007-01", "2013-12")  # the record in data/: offline, observed
+>>> ds.attrs["data_source"], ds.attrs["observed"], ds.sizes["time"]
+('nsidc', 'true', 84)
+>>> embedded_septembers().sizes["time"]  # 1987 and 1989-2017 at 25 km
+30
 >>> ds = load(100, "2007-01", "2013-12", path="seaice_conc_monthly_nh_sic.nc")  # doctest: +SKIP
->>> ds.siconca.sel(time="2012-09")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -79,7 +95,7 @@ class NotNSIDCFileError(NSIDCError):
 
 
 class UnknownVersionError(NSIDCError):
-    """A CDR version icegrad cannot read (it reads G02202 versions 3 and 4)."""
+    """A CDR version icegrad cannot read (it reads G02202 versions 3 to 6)."""
 
 
 class MissingMonthError(NSIDCError):

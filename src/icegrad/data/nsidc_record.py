@@ -20,6 +20,13 @@ terms of use, the building script and :data:`RECORD_VERSION`); ``data/README.md`
 The files are made by ``data/scripts/make_nsidc_record.py`` calling :func:`build_record`, which a
 test re-runs against the committed files whenever the shared source files are at hand.
 
+Example
+-------
+>>> sorted(RECORD_FILES)
+[25, 100, 200]
+>>> decode(np.array([0, 15, 100, LAND_CODE, FILL_CODE], dtype=np.uint8)).tolist()
+[0.0, 0.15000000596046448, 1.0, nan, nan]
+
 Sources: the CDR's user guide, NSIDC Special Report / G02202 documentation
 (https://nsidc.org/data/g02202), for variables, flags 251-255 and the 25 km polar stereographic grid;
 CF conventions 1.10 section 3.5 (flags) and the standard name table (``sea_ice_area_fraction``).

@@ -5,13 +5,20 @@ on the 21 channels SIC can make (:data:`icegrad.variables.SIC_ONLY_CHANNEL_NAMES
 linear-trend forecasts 1-6, land, cos/sin month) with the same architecture; :func:`channels_for`
 picks them from the dataset's variables and :func:`missing_channels` names the 29 it lacks, so the
 book states them from the channel lists rather than from a typed sentence. A real record can also be
-shorter than IceNet's 1979-2020 (the shared v3 record ends in 2017), so :func:`splits_for` keeps
-IceNet's training/validation boundary and moves the test years inside the record.
+shorter than IceNet's 1979-2020 (the record embedded in ``data/`` holds 1989-2017), so :func:`splits_for`
+keeps IceNet's training/validation boundary and moves the test years inside the record: on the
+embedded record the SIC-only network trains on 1989-2011 (starts from 1990-01, after 12 months of
+history), validates on 2012-2014 and tests on 2015-2017.
+
+Figure 1 needs no download either: :func:`nsidc_figure1` draws the embedded 25 km Septembers with
+:func:`september_roi` (or downloaded files, where present).
 
 Example
 -------
->>> describe_channels(missing_channels(SIC_ONLY_CHANNEL_NAMES))[:40]
-'tas_anom_1-3, ta500_anom_1-3, tos_anom_1-'
+>>> describe_channels(["tas_anom_1", "tas_anom_2", "tas_anom_3", "uas_abs_1"])
+'tas_anom_1-3, uas_abs_1'
+>>> len(missing_channels(SIC_ONLY_CHANNEL_NAMES))
+29
 """
 
 from __future__ import annotations
