@@ -26,6 +26,7 @@ import netCDF4
 import pooch
 import requests
 
+from icegrad.errors import IcegradError
 from icegrad.io import atomic_path
 
 REGISTRY_NAME = "sha256_registry.txt"
@@ -33,7 +34,7 @@ TIMEOUT_S = 60
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class DownloadError(ValueError):
+class DownloadError(IcegradError):
     """A file that could not be fetched; the message names the URL and what to do."""
 
 

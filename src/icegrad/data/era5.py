@@ -70,6 +70,7 @@ from icegrad.data import regrid
 from icegrad.data.download import open_netcdf
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
+from icegrad.errors import IcegradError
 from icegrad.io import atomic_path, cached_netcdf, parameter_key
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
@@ -118,7 +119,7 @@ GROUPS = (
 )
 
 
-class ERA5Error(ValueError):
+class ERA5Error(IcegradError):
     """A problem with ERA5 input; the message names the file, variable or month and the fix."""
 
 

@@ -68,6 +68,7 @@ from icegrad import grid
 from icegrad.data import catalogue, regrid
 from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files, open_netcdf
 from icegrad.data.schema import as_monthly_dataset, month_starts
+from icegrad.errors import IcegradError
 from icegrad.io import cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 
@@ -86,7 +87,7 @@ DOWNLOAD_PERIOD = ("1979-01", "2020-12")
 DAILY_VARIABLES = ("seaice_conc_cdr", "cdr_seaice_conc")
 
 
-class NSIDCError(ValueError):
+class NSIDCError(IcegradError):
     """A problem with NSIDC CDR input; the message names the file or month and the fix."""
 
 
@@ -457,11 +458,7 @@ def load_embedded(resolution_km: int = 100, start: str | None = None, end: str |
     """
     from icegrad.data import nsidc_record
 
-    if resolution_km not in (100, 200):
-        nsidc_record.read_monthly(resolution_km)  # raises the one-line error naming the fix
-        raise NSIDCError(f"resolution_km={resolution_km}: the embedded record holds every month at 100 and "
-                         "200 km only; download the CDR with icegrad.data.nsidc.download(start, end)")
-    monthly = nsidc_record.read_monthly(resolution_km)
+    monthly = nsidc_record.read_monthly(resolution_km)  # 25 and 50 km: one line naming the fix
     index = {pd.Timestamp(t): nsidc_record.record_path(resolution_km) for t in monthly["time"].values}
     if start is None and end is None:
         months = consecutive_run(month_starts(f"{min(index):%Y-%m}", f"{max(index):%Y-%m}"), index)

@@ -47,6 +47,7 @@ from icegrad.data import catalogue, nsidc, regrid
 from icegrad.data.download import sha256_of
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset
+from icegrad.errors import IcegradError
 from icegrad.io import atomic_path
 from icegrad.paths import data_dir
 from icegrad.variables import MONTHLY_VARIABLES
@@ -63,7 +64,7 @@ CHUNK_MONTHS = 36
 """Months regridded at once while building: bounds the 25 km working arrays to about 100 MB."""
 
 
-class RecordError(ValueError):
+class RecordError(IcegradError):
     """The embedded record is missing, damaged, or cannot serve a request; the message says the fix."""
 
 

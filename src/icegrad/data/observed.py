@@ -23,11 +23,12 @@ import xarray as xr
 from icegrad import grid
 from icegrad.data import era5, osisaf
 from icegrad.data.schema import validate_monthly_dataset
+from icegrad.errors import IcegradError
 
 PathLike = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
-class ObservedError(ValueError):
+class ObservedError(IcegradError):
     """OSI SAF and ERA5 datasets that cannot be merged; the message says how they disagree."""
 
 

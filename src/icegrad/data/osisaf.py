@@ -66,6 +66,7 @@ from icegrad.data import catalogue, regrid
 from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files, open_netcdf
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
+from icegrad.errors import IcegradError
 from icegrad.io import atomic_path, cached_netcdf
 from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
@@ -84,7 +85,7 @@ Product = catalogue.OSIProduct
 DEFAULT_VERSION = catalogue.OSISAF_DEFAULT_VERSION
 
 
-class OSISAFError(ValueError):
+class OSISAFError(IcegradError):
     """A problem with OSI SAF input; the message names the file or month and the fix."""
 
 

@@ -47,6 +47,7 @@ from scipy import ndimage, sparse
 
 from icegrad import grid
 from icegrad.data.land import land_mask
+from icegrad.errors import IcegradError
 from icegrad.variables import MONTHLY_VARIABLES
 
 NSIDC_NORTH_EPSG = 3411
@@ -66,7 +67,7 @@ FILL_RULES = (
 )
 
 
-class RegridError(ValueError):
+class RegridError(IcegradError):
     """A field that is not on the NSIDC polar stereographic north 25 km grid, or cannot be filled."""
 
 

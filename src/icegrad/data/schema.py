@@ -26,13 +26,14 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.data.land import land_mask
+from icegrad.errors import IcegradError
 from icegrad.variables import MONTHLY_VARIABLES
 
 DATA_SOURCES = ("emulated", "nsidc", "osisaf", "observed")
 NAN_ON_LAND = ("siconca", "tos")
 
 
-class SchemaError(ValueError):
+class SchemaError(IcegradError):
     """A dataset that does not follow icegrad's monthly dataset schema."""
 
 
