@@ -149,6 +149,42 @@ def write_v56(path: Path, month: str, codes: np.ndarray, version: int = 5) -> Pa
     return path
 
 
+def write_v56_daily(path: Path, day: str, nt_codes: np.ndarray, surface_codes: np.ndarray,
+                    version: int = 5) -> Path:
+    """A G02202 v5/v6 *daily* file in the documented layout (no real one is at hand).
+
+    Followed: nsidc/seaice_ecdr publish_daily.py (root ``cdr_seaice_conc``; group ``cdr_supplementary``
+    with ``raw_bt_seaice_conc``, ``raw_nt_seaice_conc``, ``surface_type_mask``, ``cdr_melt_onset_day``)
+    and initial_daily_ecdr.py (``raw_nt_seaice_conc``: "NASA Team sea ice concentration, raw field with
+    no masking", uint8 with scale_factor 0.01); the variable list matches the real v6 daily test file
+    of stactools-packages/noaa-cdr. ``nt_codes`` are raw uint8 (255 = fill).
+    """
+    x, y = regrid.polar_stereo_north_coords()
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("y", 448)
+        nc.createDimension("x", 304)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.setncatts({"units": "days since 1970-01-01 00:00:00", "calendar": "standard"})
+        t[:] = [(pd.Timestamp(day) - pd.Timestamp("1970-01-01")).days]
+        for name, values in (("x", x), ("y", y)):
+            nc.createVariable(name, "f8", (name,))[:] = values
+        nc.createVariable("cdr_seaice_conc", "u1", ("time", "y", "x"), fill_value=np.uint8(255))[:] = 0
+        group = nc.createGroup("cdr_supplementary")
+        for name in ("raw_nt_seaice_conc", "raw_bt_seaice_conc"):
+            v = group.createVariable(name, "u1", ("time", "y", "x"), fill_value=np.uint8(255))
+            v.setncatts({"scale_factor": np.float32(0.01), "standard_name": "sea_ice_area_fraction"})
+            v.set_auto_maskandscale(False)
+            v[:] = nt_codes[None]
+        mask = group.createVariable("surface_type_mask", "u1", ("y", "x"))
+        mask.setncatts({"flag_values": np.array(list(SURFACE_TYPES.values()), np.uint8),
+                        "flag_meanings": " ".join(SURFACE_TYPES)})
+        mask[:] = surface_codes
+        group.createVariable("cdr_melt_onset_day", "u1", ("time", "y", "x"))[:] = 255
+        nc.setncatts({"product_version": f"v0{version}r00", "id": catalogue.NSIDC_CDR[version].doi})
+    return path
+
+
 def v3_folder(folder: Path, months: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, month in enumerate(months):
@@ -241,6 +277,41 @@ def test_v5_v6_monthly_files_decode_like_v4(tmp_path: Path, version: int) -> Non
     np.testing.assert_allclose(sic[ocean], expected, atol=1e-6)
     with pytest.raises(nsidc.NSIDCError, match="only in the daily files"):
         nsidc.open_cdr(path, variable="raw_nt_seaice_conc")
+
+
+def test_v5_nasa_team_is_the_monthly_mean_of_the_daily_raw_field(tmp_path: Path,
+                                                                  isolated_cache: Path) -> None:
+    codes = synthetic_codes()
+    surface = np.full(codes.shape, SURFACE_TYPES["ocean"], dtype=np.uint8)
+    for code, meaning in ((251, "polehole_mask"), (252, "lake"), (253, "coast"), (254, "land")):
+        surface[codes == code] = SURFACE_TYPES[meaning]
+    ocean = codes <= 100
+    day1 = np.where(ocean, 50, 255).astype(np.uint8)
+    day1[codes == 254] = 80  # the raw field is unmasked: values over land must not count
+    day2 = np.where(ocean, 70, 255).astype(np.uint8)
+    day2[300, 150] = 120  # raw NASA Team above 100 % counts as 100 %
+    day2[301, 150] = 255  # a day without a value: the mean is over the other day
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    for day, nt in (("2013-09-01", day1), ("2013-09-02", day2)):
+        write_v56_daily(folder / f"sic_psn25_{day.replace('-', '')}_F17_v05r00.nc", day, nt, surface)
+    ds = nsidc.open_nasa_team(folder)
+    sic, flag = ds.sic.values[0], ds.flag.values[0]
+    assert ds.attrs["version"] == 5 and "raw_nt_seaice_conc" in ds.attrs["variable"]
+    assert np.isclose(sic[300, 150], (0.5 + 1.0) / 2) and np.isclose(sic[301, 150], 0.5)
+    inner = ocean.copy()
+    inner[300:302, 150] = False
+    np.testing.assert_allclose(sic[inner], 0.6, atol=1e-6)
+    for code in (251, 252, 253, 254):
+        assert (flag[codes == code] == code).all()
+    on_grid = nsidc.load_nasa_team(200, folder)
+    assert on_grid.attrs["observed"] == "true" and "Version 5" in on_grid.attrs["source"]
+    assert np.isfinite(on_grid.siconca.values[0][~on_grid.land.values]).all()
+    monthly = write_v56(tmp_path / "sic_psn25_201309_F17_v05r00.nc", "2013-09", codes)
+    with pytest.raises(nsidc.NSIDCError, match="load_nasa_team"):
+        nsidc.open_cdr(monthly, variable="raw_nt_seaice_conc")
+    with pytest.raises(nsidc.MissingMonthError, match="2013-09"):
+        nsidc.open_nasa_team(folder, months=[pd.Timestamp("2013-10-01")])
 
 
 def test_folder_mixing_versions_needs_a_choice(tmp_path: Path) -> None:

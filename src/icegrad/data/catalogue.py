@@ -16,9 +16,17 @@ checked:
 * NSIDC Sea Ice Index G02135 version 4 (https://nsidc.org/data/g02135/versions/4): identical to
   version 3 before 2025, when its input switched to AMSR2.
 
-Citations: v3's is the one NSIDC's G02202 page asks for (https://nsidc.org/data/g02202); the v4 files
-state ``id = https://doi.org/10.7265/sr8p-kc62`` while NSIDC's v4 landing page cites
-10.7265/efmz-2t65, which is used here (a reader prefers the DOI a file states).
+DOIs and citations: v3's citation is the one NSIDC's G02202 page asks for
+(https://nsidc.org/data/g02202); v4's DOI and citation as in stactools-packages/noaa-cdr
+(``sea_ice_concentration/constants.py``; the v4 files themselves state
+``id = https://doi.org/10.7265/sr8p-kc62``, and a reader prefers the DOI a file states); v5's DOI is
+the ``id`` NSIDC's seaice_ecdr writes into v5 files (``nc_attrs.py``); v6's DOI from
+stactools-packages/noaa-cdr's changelog ("Updated DOI to 10.7265/b18j-z797 ... to V6"), which also
+confirms that since v5 ``surface_type_mask`` (group ``cdr_supplementary``) replaces the land flags
+once embedded in the concentration. v6's variables were checked for daily files (the same package's
+real v6 test file holds ``cdr_seaice_conc``, ``raw_bt_seaice_conc``, ``raw_nt_seaice_conc``, QA and
+interpolation flags, ``cdr_melt_onset_day`` and ``surface_type_mask``); its monthly files are made
+by the same seaice_ecdr code as v5's.
 
 Example
 -------
@@ -59,7 +67,7 @@ _V3_CITATION = (
     "Climate Data Record of Passive Microwave Sea Ice Concentration, Version 3. Boulder, Colorado "
     "USA. NSIDC: National Snow and Ice Data Center. doi:10.7265/N59P2ZTG")
 _V4_CITATION = (
-    "Meier, W. N., F. Fetterer, A. K. Windnagel, and J. S. Stewart. 2021. NOAA/NSIDC Climate Data "
+    "Meier, W. N., F. Fetterer, A. K. Windnagel, and S. Stewart. 2021. NOAA/NSIDC Climate Data "
     "Record of Passive Microwave Sea Ice Concentration, Version 4. Boulder, Colorado USA. "
     "NSIDC: National Snow and Ice Data Center. doi:10.7265/efmz-2t65")
 _V5_CITATION = (
@@ -69,7 +77,7 @@ _V5_CITATION = (
 _V6_CITATION = (
     "Meier, W. N., F. Fetterer, A. K. Windnagel, and J. S. Stewart. NOAA/NSIDC Climate Data "
     "Record of Passive Microwave Sea Ice Concentration, Version 6. Boulder, Colorado USA. "
-    "NSIDC: National Snow and Ice Data Center. https://nsidc.org/data/g02202/versions/6")
+    "NSIDC: National Snow and Ice Data Center. doi:10.7265/b18j-z797")
 
 _ARCHIVE = "https://noaadata.apps.nsidc.org/NOAA/G02202_V{v}/north/monthly/"
 _V56_PATTERN = r"sic_psn25_(?P<month>\d{{6}})_(?P<platform>[A-Za-z]\w\d)_v0{v}r00\.nc"
@@ -90,10 +98,10 @@ NSIDC_CDR: dict[int, CDRProduct] = {
         group="cdr_supplementary", nasa_team_daily="raw_nt_seaice_conc"),
     6: CDRProduct(
         6, "v06r00", ("cdr_seaice_conc_monthly",), re.compile(_V56_PATTERN.format(v=6)),
-        _ARCHIVE.format(v=6), "", _V6_CITATION, "https://nsidc.org/data/g02202/versions/6",
+        _ARCHIVE.format(v=6), "10.7265/b18j-z797", _V6_CITATION, "https://nsidc.org/data/g02202/versions/6",
         group="cdr_supplementary", nasa_team_daily="raw_nt_seaice_conc"),
 }
-"""G02202 versions by number. v6's DOI is left empty: none was verified here (its landing page is cited)."""
+"""G02202 versions by number."""
 
 NSIDC_CDR_TITLE = "NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice Concentration"
 NSIDC_TERMS_OF_USE = ("NSIDC: no constraints on data access or use (the files' license attribute); cite the "

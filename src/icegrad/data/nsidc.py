@@ -67,6 +67,7 @@ import xarray as xr
 from icegrad import grid
 from icegrad.data import catalogue, regrid
 from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files, open_netcdf
+from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.errors import IcegradError
 from icegrad.io import cached_netcdf
@@ -206,8 +207,8 @@ def _conc_variable(nc: netCDF4.Dataset, version: int, variable: str | None, path
     name = variable or allowed[0]
     if name == PRODUCTS[version].nasa_team_daily:
         raise NSIDCError(f"G02202 v{version} monthly files carry no NASA Team field: {name} is only in the "
-                         f"daily files (group {PRODUCTS[version].group}); use version 4's "
-                         f"{NASA_TEAM_VARIABLE} for monthly NASA Team extents")
+                         f"daily files (group {PRODUCTS[version].group}); read it with "
+                         "icegrad.data.nsidc.load_nasa_team(resolution_km, path=<folder of daily files>)")
     if name not in allowed:
         raise NSIDCError(f"variable={name!r} is not a version-{version} concentration; "
                          f"choose one of {allowed}")
@@ -275,7 +276,13 @@ def _read_file(path: Path, version: int | None, variable: str | None,
         x, y = _file_xy(nc)
         attrs = {"version": file_version, "product_version": PRODUCTS[file_version].product_version,
                  "doi": _file_doi(nc, file_version), "variable": name}
-    coords = {"time": times[keep].astype("datetime64[ns]"),
+    return _native_dataset(sic, flag, times[keep], x, y, {**attrs, "source_files": path.name})
+
+
+def _native_dataset(sic: np.ndarray, flag: np.ndarray, times: pd.DatetimeIndex, x: np.ndarray, y: np.ndarray,
+                    attrs: dict[str, object]) -> xr.Dataset:
+    """Decoded months on the native grid with CF attributes: what every CDR read returns."""
+    coords = {"time": times.astype("datetime64[ns]"),
               "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
               "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"})}
     ds = xr.Dataset(
@@ -285,11 +292,108 @@ def _read_file(path: Path, version: int | None, variable: str | None,
              "long_name": "NSIDC flag of cells without a concentration (0 = valid)",
              "flag_values": np.array((0, *FLAG_CODES), dtype=np.uint8),
              "flag_meanings": "valid " + " ".join(regrid.FLAG_MEANINGS.values())})},
-        coords=coords, attrs={**attrs, "source_files": path.name},
+        coords=coords, attrs=attrs,
     )
     ds = ds.sortby("x").sortby("y", ascending=False)
     regrid.check_on_polar_stereo(ds["sic"])
     return ds
+
+
+# ----------------------------------------------------------------------------------------------
+# v5 / v6 NASA Team: monthly means of the daily files' raw field
+# ----------------------------------------------------------------------------------------------
+
+DAILY_V56_PATTERN = re.compile(r"sic_psn25_(?P<day>\d{8})_(?P<platform>[A-Za-z]\w\d)_v0[56]r\d\d\.nc")
+"""v5/v6 daily NH file names (nsidc/seaice_ecdr ``standard_daily_filename``), e.g.
+``sic_psn25_20130901_F17_v05r00.nc``."""
+
+
+def _daily_nasa_team(path: Path) -> tuple[int, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, str]]:
+    """(version, NASA Team fraction with NaN where absent, surface flags, (x, y, doi)) of a daily file."""
+    with _open(path) as nc:
+        stated = re.match(r"v0?(\d+)r", str(getattr(nc, "product_version", "")))
+        version = int(stated.group(1)) if stated else None
+        product = PRODUCTS.get(version) if version else None
+        if product is None or product.nasa_team_daily is None or "cdr_seaice_conc" not in nc.variables:
+            raise NotNSIDCFileError(f"{path.name} is not a G02202 v5/v6 *daily* file (product_version "
+                                    f"{getattr(nc, 'product_version', 'missing')}); the NASA Team field of "
+                                    "v5/v6 is in the daily sic_psn25_YYYYMMDD_*.nc files")
+        group = nc.groups.get(product.group)
+        if group is None or product.nasa_team_daily not in group.variables:
+            raise NotNSIDCFileError(f"{path.name} lacks {product.group}/{product.nasa_team_daily}; "
+                                    "re-download it")
+        var = group.variables[product.nasa_team_daily]
+        var.set_auto_maskandscale(False)
+        codes = np.asarray(var[:]).reshape(regrid.NSIDC_NORTH_SHAPE).view(np.uint8)
+        fill = int(np.asarray(getattr(var, "_FillValue", 255)).astype(np.uint8))
+        scale = float(getattr(var, "scale_factor", 0.01))
+        nt = np.where(codes == fill, np.nan, np.minimum(codes * scale, 1.0)).astype(np.float32)
+        surface = _surface_flags(nc, version, (1, *regrid.NSIDC_NORTH_SHAPE), path)[0]
+        return version, nt, surface, (*_file_xy(nc), _file_doi(nc, version))
+
+
+def open_nasa_team(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                   months: Iterable[pd.Timestamp] | None = None) -> xr.Dataset:
+    """v5/v6 NASA Team SIC on the native grid, as monthly means of the daily files (like :func:`open_cdr`).
+
+    NASA Team is the algorithm of the Sea Ice Index, so its extents are the ones to compare with the
+    index. From version 5 NSIDC publishes it only as ``cdr_supplementary/raw_nt_seaice_conc`` of the
+    *daily* files (NSIDC's seaice_ecdr: "NASA Team sea ice concentration, raw field with no
+    masking"). A month is the mean over its days with a value; the unmasked raw values above 100 %
+    count as 100 %; land, lake and coast cells take their surface-type flag, and cells without any
+    value the pole-hole flag where the surface mask says pole hole, else missing.
+    """
+    by_month: dict[pd.Timestamp, list[Path]] = {}
+    for f in find_files(path):
+        if match := DAILY_V56_PATTERN.fullmatch(f.name):
+            by_month.setdefault(pd.Timestamp(match.group("day")[:6] + "01"), []).append(f)
+    if not by_month:
+        raise MissingMonthError(f"no daily G02202 v5/v6 files (sic_psn25_YYYYMMDD_*.nc) in {path}")
+    wanted = sorted(by_month) if months is None else list(pd.DatetimeIndex(list(months)))
+    absent = [m for m in wanted if m not in by_month]
+    if absent:
+        raise MissingMonthError(f"no daily files for {describe_months(absent)}; the folder holds "
+                                f"{describe_months(by_month)}")
+    sic, flag, versions, names = [], [], set(), []
+    for month in wanted:
+        days = [_daily_nasa_team(f) for f in sorted(by_month[month])]
+        versions |= {d[0] for d in days}
+        stack = np.stack([d[1] for d in days])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # cells without any value: NaN, flagged below
+            mean = np.nanmean(stack, axis=0)
+        surface = days[-1][2]
+        never = ~np.isfinite(mean)
+        codes = np.where(never, np.where(surface == regrid.POLE_HOLE_FLAG, regrid.POLE_HOLE_FLAG, 255), 0)
+        codes = np.where(np.isin(surface, (252, 253, 254)), surface, codes).astype(np.uint8)
+        sic.append(np.where(codes > 0, np.nan, mean).astype(np.float32))
+        flag.append(codes)
+        names += [f.name for f in by_month[month]]
+    if len(versions) > 1:
+        raise NSIDCError(f"the daily files mix CDR versions {sorted(versions)}; use one version")
+    (version,) = versions
+    x, y, doi = days[-1][3]
+    attrs = {"version": version, "product_version": PRODUCTS[version].product_version, "doi": doi,
+             "variable": f"{PRODUCTS[version].nasa_team_daily} (monthly mean of daily files)",
+             "source_files": f"{len(names)} daily files: {names[0]} ... {names[-1]}"}
+    return _native_dataset(np.stack(sic), np.stack(flag), pd.DatetimeIndex(wanted), x, y, attrs)
+
+
+def load_nasa_team(resolution_km: int, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                   months: Iterable[pd.Timestamp] | None = None) -> xr.Dataset:
+    """v5/v6 NASA Team monthly SIC on EASE2 at ``resolution_km`` from daily files (regridded as the CDR).
+
+    ``siconca`` with a ``land`` coordinate; the months need not be consecutive (e.g. the three
+    Septembers to compare with the Sea Ice Index), so it feeds extents and maps, not IceNet's inputs.
+    """
+    native = open_nasa_team(path, months)
+    siconca = regrid.ps_to_ease2(native["sic"], native["flag"], resolution_km)
+    siconca.attrs["comment"] += " NASA Team: monthly means of the daily raw field, capped at 100 %."
+    land = np.asarray(land_mask(resolution_km).values)
+    return siconca.to_dataset().assign_coords(
+        land=(("y", "x"), land, {"long_name": "land mask", "flag_meanings": "ocean land"})).assign_attrs(
+        title=f"NSIDC CDR NASA Team sea-ice concentration on {grid.grid_name(resolution_km)}",
+        data_source="nsidc", observed="true", source=_source_text(native), resolution_km=resolution_km)
 
 
 def find_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
