@@ -30,7 +30,8 @@ Monthly-mean rules (also written to the output's ``comment``):
   source shares one coastline: NaN there; sea cells that OSI flags as land or lake take the value of
   the nearest cell with data.
 
-Coarser grids are block means of the 25 km field (:func:`icegrad.grid.coarsen`).
+Coarser grids are block means of the 25 km field (:func:`icegrad.data.regrid.to_resolution`, as
+for every reader).
 
 Users who already have OSI SAF *monthly* files (``..._YYYYMM.nc``) or daily files can pass their folder
 as ``path``: nothing is downloaded then. A month with enough daily files uses them; otherwise its
@@ -49,12 +50,10 @@ Example
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,302 +62,37 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.data import catalogue, regrid
-from icegrad.data.download import ChecksumRegistry, RemoteFileMissingError, fetch, local_files, open_netcdf
 from icegrad.data.land import land_mask
-from icegrad.data.schema import as_monthly_dataset, month_starts
-from icegrad.errors import IcegradError
-from icegrad.io import atomic_path, cached_netcdf
-from icegrad.paths import cache_dir as icegrad_cache_dir
-from icegrad.variables import MONTHLY_VARIABLES
-
-OSISAF_DIR_ENV = "ICEGRAD_OSISAF_DIR"
-DEFAULT_BASE_URL = catalogue.OSISAF_BASE_URL
-DEFAULT_MIN_DAYS = 10
-MONTH_MANIFEST = "icegrad_month.json"
-FILE_PATTERN = re.compile(
-    r"ice_conc_nh_ease2-250_(?P<kind>cdr|icdr)-(?P<version>v\dp\d)_(?P<date>\d{8}1200|\d{6})\.nc"
+from icegrad.data.osisaf_fetch import (
+    DEFAULT_BASE_URL,
+    MONTH_MANIFEST,
+    DownloadReport,
+    default_folder,
+    download,
 )
-DEFAULT_FLAG_BITS = {"land": 1, "lake": 2}  # OSI-450 v2.0 status_flag bits, used if a file names none
-
-
-Product = catalogue.OSIProduct
-DEFAULT_VERSION = catalogue.OSISAF_DEFAULT_VERSION
-
-
-class OSISAFError(IcegradError):
-    """A problem with OSI SAF input; the message names the file or month and the fix."""
-
-
-class NotOSISAFFileError(OSISAFError):
-    """A file that is not a northern-hemisphere OSI SAF EASE2 25 km sea-ice concentration file."""
-
-
-class MissingMonthError(OSISAFError):
-    """A month without enough daily files (or without its monthly file) to make a monthly mean."""
-
-
-class OSISAFMissingDaysWarning(UserWarning):
-    """Some days of the requested months are missing; their months are means over the other days."""
-
-
-def products(version: str = DEFAULT_VERSION) -> tuple[Product, ...]:
-    """The OSI SAF records of ``version`` (``v3p0``: OSI-450-a + OSI-430-a; ``v2p0``: OSI-450 + OSI-430-b)."""
-    if version not in catalogue.OSISAF:
-        raise OSISAFError(f"OSI SAF version={version!r}; choose one of {sorted(catalogue.OSISAF)} (v3p0 is "
-                          "current, v2p0 is IceNet's)")
-    return catalogue.OSISAF[version]
-
-
-def product_for(month: pd.Timestamp, version: str = DEFAULT_VERSION) -> Product:
-    """The OSI SAF record of ``version`` that holds ``month``; error outside its coverage."""
-    records = products(version)
-    for product in records:
-        after_last = product.last is not None and month > pd.Timestamp(product.last)
-        if pd.Timestamp(product.first) <= month and not after_last:
-            return product
-    names = " + ".join(p.name for p in records)
-    span = f"{records[0].first}..{records[-1].last or 'now'}"
-    raise MissingMonthError(f"{month:%Y-%m} is outside the {names} record ({span}); choose months inside it")
-
-
-def describe_days(days: Iterable[pd.Timestamp]) -> str:
-    """Days as compact runs, e.g. ``1987-12-01..1987-12-31, 1988-01-05``."""
-    stamps = sorted({pd.Timestamp(d).normalize() for d in days})
-    if not stamps:
-        return "none"
-    runs = [[stamps[0], stamps[0]]]
-    for d in stamps[1:]:
-        if d - runs[-1][1] == pd.Timedelta(days=1):
-            runs[-1][1] = d
-        else:
-            runs.append([d, d])
-    return ", ".join(f"{a:%Y-%m-%d}" if a == b else f"{a:%Y-%m-%d}..{b:%Y-%m-%d}" for a, b in runs)
-
-
-# ----------------------------------------------------------------------------------------------
-# Checking files
-# ----------------------------------------------------------------------------------------------
-
-def check_file(path: Path) -> None:
-    """Accept ``path`` only if it is a northern OSI SAF ``ice_conc`` file on the EASE2 25 km grid.
-
-    Used to verify each download (a truncated file or an error page fails here) and on local files.
-    """
-    with open_netcdf(path, product="an OSI SAF sea-ice concentration", any_of=["ice_conc"],
-                     error=NotOSISAFFileError, hint="delete it and download it again") as nc:
-        names = set(nc.variables)
-        if "ice_conc" not in names or "xc" not in names or "yc" not in names:
-            raise NotOSISAFFileError(f"{path.name} lacks ice_conc/xc/yc (it has {sorted(names)[:8]}); it is "
-                                     "not an OSI SAF sea-ice concentration file")
-        origin = getattr(nc.variables.get("Lambert_Azimuthal_Grid"), "latitude_of_projection_origin", 90.0)
-        if float(origin) != 90.0:
-            raise NotOSISAFFileError(f"{path.name} is on a southern-hemisphere grid (projection origin "
-                                     f"{origin}); icegrad needs the ice_conc_nh_ files")
-        xc, yc = nc.variables["xc"], nc.variables["yc"]
-        scale = {"km": 1000.0, "m": 1.0}.get(str(getattr(xc, "units", "km")))
-        if scale is None:
-            raise NotOSISAFFileError(f"{path.name}: xc has units {xc.units!r}; expected 'km'")
-        check_ease2_coords(np.asarray(xc[:], float) * scale, np.asarray(yc[:], float) * scale, path.name)
-
-
-def check_ease2_coords(x_m: np.ndarray, y_m: np.ndarray, what: str) -> None:
-    """Error unless ``x_m`` (ascending) and ``y_m`` (descending) are the EASE2 25 km cell centres."""
-    x_ref = grid.cell_centres_m(grid.BASE_RESOLUTION_KM)
-    if x_m.shape != x_ref.shape or y_m.shape != x_ref.shape or not (
-        np.allclose(x_m, x_ref, atol=1.0) and np.allclose(y_m, x_ref[::-1], atol=1.0)
-    ):
-        raise NotOSISAFFileError(
-            f"{what}: xc/yc are not the EASE-Grid 2.0 North 25 km cell centres (432 values from -5387.5 km "
-            f"to 5387.5 km, yc descending); got {x_m.size} x {y_m.size} values. icegrad reads the "
-            "ice_conc_nh_ease2-250 files only (not polstere-100 or ease2-125 subsets)."
-        )
-
-
-# ----------------------------------------------------------------------------------------------
-# Downloading daily files
-# ----------------------------------------------------------------------------------------------
-
-@dataclass
-class DownloadReport:
-    """What :func:`download` found: the daily files of each month and the days the archive lacks."""
-
-    files: dict[pd.Timestamp, list[Path]] = field(default_factory=dict)
-    missing_days: list[pd.Timestamp] = field(default_factory=list)
-
-
-def default_folder(version: str = DEFAULT_VERSION) -> Path:
-    """Where daily files are stored: ``$ICEGRAD_OSISAF_DIR``, else ``<icegrad cache>/osisaf/<version>``.
-
-    One folder per version, since a record must not mix versions (:func:`index_files`).
-    """
-    override = os.environ.get(OSISAF_DIR_ENV)
-    return Path(override).expanduser() if override else icegrad_cache_dir() / "osisaf" / version
-
-
-def _month_folder(folder: Path, month: pd.Timestamp) -> Path:
-    return folder / f"{month:%Y}" / f"{month:%m}"
-
-
-def _read_manifest(month_dir: Path) -> set[pd.Timestamp]:
-    """Days recorded as absent from the archive by an earlier complete download of this month."""
-    path = month_dir / MONTH_MANIFEST
-    if not path.exists():
-        return set()
-    return {pd.Timestamp(d) for d in json.loads(path.read_text())["missing_days"]}
-
-
-def _write_manifest(month_dir: Path, missing: list[pd.Timestamp], url: str) -> None:
-    with atomic_path(month_dir / MONTH_MANIFEST) as tmp:
-        tmp.write_text(json.dumps({"missing_days": [f"{d:%Y-%m-%d}" for d in missing], "archive": url}))
-
-
-def download(start: str, end: str, folder: str | os.PathLike[str] | None = None, *,
-             version: str = DEFAULT_VERSION, base_url: str | None = None, recheck_missing: bool = False,
-             retries: int = 3, backoff_s: float = 2.0) -> DownloadReport:
-    """Fetch the daily files of ``start..end`` (``"YYYY-MM"``) of OSI SAF record ``version`` over HTTPS.
-
-    ``version="v3p0"`` (default) fetches OSI-450-a / OSI-430-a, ``"v2p0"`` IceNet's OSI-450 / OSI-430-b.
-
-    Files are stored as ``<folder>/YYYY/MM/<name>`` (``folder`` defaults to :func:`default_folder`)
-    with the shared downloader: retries, a file appears only when complete and readable as OSI SAF
-    SIC, and its SHA-256 is recorded per month folder and checked on reuse, so an interrupted run
-    resumes where it stopped. A day the archive lacks (HTTP 404) is tolerated and listed; once a month
-    is complete its absent days are remembered and not asked for again unless ``recheck_missing``.
-    Any other failure (network down, corrupt file, checksum change) raises a
-    :class:`~icegrad.data.download.DownloadError`.
-    """
-    months = month_starts(start, end)
-    if not len(months):
-        raise OSISAFError(f"start={start!r} is after end={end!r}")
-    for month in months:
-        product_for(month, version)
-    root = Path(folder).expanduser() if folder is not None else default_folder(version)
-    base = base_url or DEFAULT_BASE_URL
-    report = DownloadReport()
-    for month in months:
-        product = product_for(month, version)
-        month_dir = _month_folder(root, month)
-        month_dir.mkdir(parents=True, exist_ok=True)
-        known_missing = set() if recheck_missing else _read_manifest(month_dir)
-        registry = ChecksumRegistry(month_dir)
-        files, missing = [], []
-        for day in pd.date_range(month, month + pd.offsets.MonthEnd(0), freq="D"):
-            if day in known_missing:
-                missing.append(day)
-                continue
-            try:
-                target = month_dir / product.file_name(day)
-                files.append(fetch(product.url(base, day), target, verify=check_file, registry=registry,
-                                   retries=retries, backoff_s=backoff_s))
-            except RemoteFileMissingError:
-                missing.append(day)
-        _write_manifest(month_dir, missing, f"{base.rstrip('/')}/{product.folder}")
-        report.files[month] = files
-        report.missing_days.extend(missing)
-    return report
-
-
-# ----------------------------------------------------------------------------------------------
-# Local files and monthly means
-# ----------------------------------------------------------------------------------------------
-
-@dataclass
-class FileIndex:
-    """Local OSI SAF files by month: daily files per month and monthly files (one per month)."""
-
-    daily: dict[pd.Timestamp, list[Path]] = field(default_factory=dict)
-    monthly: dict[pd.Timestamp, Path] = field(default_factory=dict)
-    versions: set[str] = field(default_factory=set)
-
-
-def index_files(paths: Sequence[Path]) -> FileIndex:
-    """Sort files by OSI SAF name into daily and monthly files of each month (one CDR version)."""
-    index = FileIndex()
-    for path in paths:
-        match = FILE_PATTERN.fullmatch(path.name)
-        if match is None:
-            continue
-        index.versions.add(match.group("version"))
-        date = match.group("date")
-        month = pd.Timestamp(f"{date[:4]}-{date[4:6]}-01")
-        if len(date) == 6:
-            if month in index.monthly:
-                raise OSISAFError(f"two monthly files for {month:%Y-%m}: {index.monthly[month]} and {path}; "
-                                  "keep one")
-            index.monthly[month] = path
-        else:
-            index.daily.setdefault(month, []).append(path)
-    if len(index.versions) > 1:
-        raise OSISAFError(f"the files mix OSI SAF CDR versions {sorted(index.versions)}; use one version "
-                          "(v2p0 = OSI-450 + OSI-430-b, as IceNet) so the record is homogeneous")
-    return index
-
-
-def find_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """OSI SAF files named by ``path``: a folder (searched recursively), a file or a list of files."""
-    return local_files(path, "ice_conc_*.nc", recursive=True, error=OSISAFError,
-                       product=f"OSI SAF (or {OSISAF_DIR_ENV})",
-                       empty_hint="download them with icegrad.data.osisaf.download(start, end, folder=...)")
-
-
-def _flag_bits(status: xr.DataArray) -> int:
-    """The status_flag bits meaning land or lake, from the file's own flag attributes."""
-    meanings = str(status.attrs.get("flag_meanings", "")).split()
-    masks = np.atleast_1d(status.attrs.get("flag_masks", status.attrs.get("flag_values", [])))
-    named = {m: int(v) & 0xFF for m, v in zip(meanings, masks, strict=False)}
-    return (named.get("land", DEFAULT_FLAG_BITS["land"]) | named.get("lake", DEFAULT_FLAG_BITS["lake"]))
-
-
-@dataclass
-class MonthMean:
-    """A month on the 25 km grid: mean SIC (fraction), valid-day counts and the OSI land/lake mask."""
-
-    sic: np.ndarray
-    valid_days: np.ndarray
-    not_sea: np.ndarray
-    n_days: int
-
-
-def open_month(files: Sequence[Path], month: pd.Timestamp) -> MonthMean:
-    """Mean of one month's files (daily, or a single monthly file) with dask, one file per chunk."""
-    check_file(files[0])
-    try:
-        ds = xr.open_mfdataset(
-            sorted(files), combine="nested", concat_dim="time", chunks={"time": 1}, engine="netcdf4",
-            data_vars="minimal", coords="minimal", compat="override", join="exact", parallel=False,
-        )
-    except ValueError as err:
-        raise NotOSISAFFileError(f"the files of {month:%Y-%m} are not on one grid or do not share one "
-                                 f"structure ({err}); check them with icegrad.data.osisaf.check_file") \
-            from None
-    with ds:
-        times = pd.DatetimeIndex(ds["time"].values)
-        wrong = times[times.to_period("M") != month.to_period("M")]
-        if len(wrong):
-            raise OSISAFError(f"files filed under {month:%Y-%m} hold times "
-                              f"{list(wrong.strftime('%Y-%m-%d'))}; a file is misnamed or misplaced")
-        conc = ds["ice_conc"]
-        if conc.attrs.get("units", "%") not in ("%", "percent"):
-            raise NotOSISAFFileError(f"ice_conc of {month:%Y-%m} has units {conc.attrs.get('units')!r}; "
-                                     "expected '%'")
-        if "status_flag" in ds:
-            flags = ds["status_flag"].fillna(0).astype("int64") & 0xFF
-            not_sea_daily = (flags & _flag_bits(ds["status_flag"])) != 0
-        else:  # monthly files may carry no flags: undefined cells are then all treated as not sea
-            not_sea_daily = conc.isnull()
-        sic = (conc / 100.0).where(~not_sea_daily)
-        with warnings.catch_warnings():  # all-NaN cells (land) make numpy warn about empty means
-            warnings.simplefilter("ignore", RuntimeWarning)
-            stats = xr.Dataset({"mean": sic.mean("time"), "valid": sic.notnull().sum("time"),
-                                "not_sea": not_sea_daily.all("time"), "lo": sic.min(), "hi": sic.max()})
-            stats = stats.compute()
-    lo, hi = float(stats["lo"]), float(stats["hi"])
-    if np.isfinite(lo) and (lo < 0 or hi > 1.0 + 1e-6):
-        raise OSISAFError(f"ice_conc of {month:%Y-%m} spans {lo * 100:.3g}..{hi * 100:.3g} %, outside "
-                          "0..100; these are not OSI SAF concentrations (raw_ice_conc_values?)")
-    return MonthMean(stats["mean"].values.astype(np.float32), stats["valid"].values.astype(np.int32),
-                     stats["not_sea"].values.astype(bool), len(times))
-
+from icegrad.data.osisaf_files import (
+    DEFAULT_MIN_DAYS,
+    DEFAULT_VERSION,
+    FILE_PATTERN,
+    OSISAF_DIR_ENV,
+    FileIndex,
+    MissingMonthError,
+    NotOSISAFFileError,
+    OSISAFError,
+    OSISAFMissingDaysWarning,
+    Product,
+    check_ease2_coords,
+    check_file,
+    describe_days,
+    find_files,
+    index_files,
+    open_month,
+    product_for,
+    products,
+)
+from icegrad.data.schema import as_monthly_dataset, month_starts
+from icegrad.io import cached_netcdf
+from icegrad.variables import MONTHLY_VARIABLES
 
 FILL_RULES = (
     "Monthly mean of OSI SAF daily ice_conc (percent / 100) over the days with data, after masking cells "
@@ -463,11 +197,7 @@ def build_dataset(selection: Selection, resolution_km: int, min_days: int) -> xr
         coords={"time": months.values.astype("datetime64[ns]"), **base.coords}, name="siconca",
         attrs={"units": spec.units, "long_name": spec.long_name, "standard_name": spec.standard_name},
     )
-    if resolution_km != grid.BASE_RESOLUTION_KM:
-        siconca = grid.coarsen(siconca, resolution_km)
-        siconca = siconca.where(~land_mask(resolution_km).values).astype(np.float32)
-        comment += f" Then block-averaged to {resolution_km} km (NaN-skipping)."
-    siconca.attrs["comment"] = comment
+    siconca = regrid.to_resolution(siconca.assign_attrs(comment=comment), resolution_km)
     return as_monthly_dataset(
         siconca.to_dataset(), resolution_km,
         title=f"OSI SAF sea-ice concentration on {grid.grid_name(resolution_km)}",
@@ -526,3 +256,12 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
               "min_days": min_days, "n_files": len(used), "files": _files_digest(used)}
     return cached_netcdf("osisaf", params, lambda: build_dataset(selection, resolution_km, min_days),
                          refresh=refresh)
+
+
+__all__ = [
+    "DEFAULT_BASE_URL", "DEFAULT_MIN_DAYS", "DEFAULT_VERSION", "FILE_PATTERN", "FILL_RULES", "MONTH_MANIFEST",
+    "OSISAF_DIR_ENV", "DownloadReport", "FileIndex", "MissingMonthError", "NotOSISAFFileError", "OSISAFError",
+    "OSISAFMissingDaysWarning", "Product", "Selection", "build_dataset", "check_ease2_coords", "check_file",
+    "default_folder", "describe_days", "download", "find_files", "index_files", "load", "monthly_siconca",
+    "open_month", "product_for", "products", "select_files",
+]

@@ -212,16 +212,18 @@ def ps_to_ease2(sic: xr.DataArray, flag: xr.DataArray, resolution_km: int = 25) 
 def to_resolution(field: xr.DataArray, resolution_km: int) -> xr.DataArray:
     """A regridded 25 km field (from :func:`ps_to_ease2`) at ``resolution_km``, as every reader makes it.
 
-    Block-averages with :func:`icegrad.grid.coarsen` (NaN-skipping) and sets NaN on that grid's land
-    mask. One function, so the embedded NSIDC record (built once at 25 km, then coarsened to 100 and
-    200 km) holds exactly the numbers :func:`ps_to_ease2` gives at those resolutions.
+    Block-averages with :func:`icegrad.grid.coarsen` (NaN-skipping), sets NaN on that grid's land mask
+    and appends the step to the field's ``comment``. One function for every reader, so the embedded
+    NSIDC record (built once at 25 km, then coarsened to 100 and 200 km) holds exactly the numbers
+    :func:`ps_to_ease2` gives at those resolutions, and OSI SAF is coarsened the same way.
     """
     grid.coarsening_factor(resolution_km)
     if resolution_km == grid.BASE_RESOLUTION_KM:
         return field
     out = grid.coarsen(field, resolution_km)
     out = out.where(~land_mask(resolution_km).values).astype(np.float32)
-    out.attrs["comment"] = FILL_RULES + f" Then block-averaged to {resolution_km} km (NaN-skipping)."
+    step = f"Then block-averaged to {resolution_km} km (NaN-skipping)."
+    out.attrs["comment"] = f"{field.attrs.get('comment', '')} {step}".lstrip()
     return out
 
 
