@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+import cdsapi
 import numpy as np
 import pandas as pd
 import pyproj
@@ -109,7 +110,7 @@ class FakeClient:
 
 
 def _patch(mp: pytest.MonkeyPatch, folder: Path) -> type[FakeClient]:
-    mp.setattr(era5.cdsapi, "Client", FakeClient)
+    mp.setattr(cdsapi, "Client", FakeClient)
     mp.setenv("CDSAPI_URL", "https://cds.example/api")
     mp.setenv("CDSAPI_KEY", "test-token")
     mp.setenv(era5.ERA5_DIR_ENV, str(folder / "era5"))
@@ -221,7 +222,7 @@ def test_load_without_credentials_fails_before_any_request(tmp_path: Path, monke
     for name in ("CDSAPI_URL", "CDSAPI_KEY", "CDSAPI_RC"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(era5.cdsapi, "Client", None)  # any use would fail differently
+    monkeypatch.setattr(cdsapi, "Client", None)  # any use would fail differently
     with pytest.raises(era5.CDSCredentialsError, match="Copernicus Climate Data Store account"):
         era5.load(200, "2000-01", "2000-01")
 

@@ -7,8 +7,10 @@ default, and ``version="v2p0"`` keeps IceNet's inputs for parity. All products a
 EASE-Grid 2.0 North 25 km (``ice_conc_nh_ease2-250``, 432 x 432 cells, ``xc``/``yc`` in km), i.e. exactly
 icegrad's base grid, so
 no resampling is needed: the reader checks the coordinates and takes the cells as they are. This
-module downloads the daily files from the Norwegian Meteorological Institute's THREDDS file server,
-averages them into monthly means and returns icegrad's monthly dataset schema with ``siconca`` only.
+module downloads the daily files from the Norwegian Meteorological Institute's THREDDS file server
+(:mod:`icegrad.data.osisaf_fetch`), reads and averages them into monthly means
+(:mod:`icegrad.data.osisaf_files`) and returns icegrad's monthly dataset schema with ``siconca`` only;
+names of both step modules are re-exported here.
 
 Products (archive folders, file names and DOIs in :data:`icegrad.data.catalogue.OSISAF`, the one
 catalogue), e.g. ``reprocessed/ice/conc/v3p0/YYYY/MM/ice_conc_nh_ease2-250_cdr-v3p0_YYYYMMDD1200.nc``
