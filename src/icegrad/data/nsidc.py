@@ -89,6 +89,9 @@ from icegrad.io import cached_netcdf
 
 DOWNLOAD_PERIOD = ("1979-01", "2020-12")
 """Months :func:`load` downloads when the default folder is empty and no period is given (IceNet's)."""
+READER_FORMAT = 2
+"""Part of every cache key of :func:`load`: raised when the datasets it builds change (2: the
+``observed`` and ``doi`` attributes and the catalogue's citation), so no older cached result is served."""
 EMBEDDED_PERIOD = ("1987-09", "2017-12")
 """First and last month of the embedded record (G02202 v3; 1987-10..1988-12 are missing)."""
 
@@ -141,7 +144,8 @@ def _select_months(index: dict[pd.Timestamp, Path], start: str, end: str,
 def _source_text(ds: xr.Dataset) -> str:
     version = int(ds.attrs["version"])
     return (f"{PRODUCT_TITLE}, Version {version} (NSIDC G02202 {PRODUCTS[version].product_version}, "
-            f"variable {ds.attrs['variable']}), doi:{ds.attrs['doi']}; files: {ds.attrs['source_files']}")
+            f"variable {ds.attrs['variable']}), doi:{ds.attrs['doi']}; observed, not emulated; files: "
+            f"{ds.attrs['source_files']}")
 
 
 def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
@@ -152,9 +156,10 @@ def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
         title=f"NSIDC sea-ice concentration CDR on {grid.grid_name(resolution_km)}",
         data_source="nsidc",
         source=_source_text(native),
-        references="Meier, W. N., et al. NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice "
-                   f"Concentration, Version {native.attrs['version']}. NSIDC. doi:{native.attrs['doi']}",
+        references=PRODUCTS[int(native.attrs["version"])].citation,
         comment=siconca.attrs["comment"],
+        observed="true",
+        doi=str(native.attrs["doi"]),
     )
 
 
@@ -236,7 +241,7 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
     used = sorted({index[m] for m in months})
     params = {
         "resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
-        "version": version, "variable": variable,
+        "version": version, "variable": variable, "format": READER_FORMAT,
         "files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in used],
     }
 

@@ -64,6 +64,7 @@ def merge(sea_ice: xr.Dataset, climate: xr.Dataset) -> xr.Dataset:
     ds.attrs = {
         "title": f"Observed Arctic (OSI SAF sea ice + ERA5) on {grid.grid_name(res_ice)}",
         "data_source": "observed",
+        "observed": "true",
         "source": f"siconca: {sea_ice.attrs.get('source', 'OSI SAF')} | climate variables: "
                   f"{climate.attrs.get('source', 'ERA5')}",
         "references": f"{sea_ice.attrs.get('references', '')} | {climate.attrs.get('references', '')}",

@@ -96,6 +96,9 @@ from icegrad.data.schema import as_monthly_dataset, month_starts
 from icegrad.io import cached_netcdf
 from icegrad.variables import MONTHLY_VARIABLES
 
+READER_FORMAT = 2
+"""Part of every cache key of :func:`load`: raised when the datasets it builds change (2: v3p0 products,
+the ``observed`` attribute, coarsening through :func:`icegrad.data.regrid.to_resolution`)."""
 FILL_RULES = (
     "Monthly mean of OSI SAF daily ice_conc (percent / 100) over the days with data, after masking cells "
     "status_flag marks land or lake; a month needs at least {min_days} daily files and every OSI sea cell "
@@ -255,7 +258,8 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
                       OSISAFMissingDaysWarning, stacklevel=2)
     used = [f for m in months for f in selection.files[m]]
     params = {"resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
-              "min_days": min_days, "n_files": len(used), "files": _files_digest(used)}
+              "min_days": min_days, "n_files": len(used), "files": _files_digest(used),
+              "format": READER_FORMAT}
     return cached_netcdf("osisaf", params, lambda: build_dataset(selection, resolution_km, min_days),
                          refresh=refresh)
 
