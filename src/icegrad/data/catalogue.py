@@ -1,4 +1,7 @@
-"""One catalogue per sea-ice product: archive URLs, file names, variables, DOIs and citations.
+"""One catalogue per product: archive URLs, file names, variables, DOIs and citations.
+
+Sea ice (NSIDC CDR, OSI SAF, the Sea Ice Index) and the ERA5 datasets of the Copernicus Climate Data
+Store.
 
 Readers, downloaders, the embedded record and the book take these facts from here, so a product
 update (a new CDR version, a new OSI SAF release) is one edit. Every entry names where it was
@@ -185,3 +188,19 @@ OSISAF_REFERENCES = {
     "v2p0": "Lavergne, T., et al. (2019), Version 2 of the EUMETSAT OSI SAF and ESA CCI sea-ice "
             "concentration climate data records, The Cryosphere 13, 49-78, doi:10.5194/tc-13-49-2019",
 }
+
+
+@dataclass(frozen=True)
+class CDSDataset:
+    """One ERA5 dataset of the Copernicus Climate Data Store: its request name and DOI."""
+
+    name: str
+    doi: str
+
+
+CDS_API_URL = "https://cds.climate.copernicus.eu/api"
+"""The new CDS API (the legacy CDS closed on 2024-09-26); personal access tokens have no ``UID:`` prefix."""
+ERA5_SINGLE_LEVELS = CDSDataset("reanalysis-era5-single-levels-monthly-means", "10.24381/cds.f17050d7")
+ERA5_PRESSURE_LEVELS = CDSDataset("reanalysis-era5-pressure-levels-monthly-means", "10.24381/cds.6860a573")
+ERA5_REFERENCE = ("Hersbach, H., et al. (2020), The ERA5 global reanalysis, Q. J. R. Meteorol. Soc. 146, "
+                  "1999-2049, doi:10.1002/qj.3803")

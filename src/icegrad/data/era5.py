@@ -63,7 +63,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import grid
-from icegrad.data import regrid
+from icegrad.data import catalogue, regrid
 from icegrad.data.era5_fetch import (
     DEFAULT_GRID_DEG,
     DEFAULT_SOUTH_DEG,
@@ -183,9 +183,8 @@ def build_dataset(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: i
         data_source="observed",
         source="ECMWF ERA5 reanalysis, monthly averaged reanalysis on single and pressure levels "
                f"(Copernicus Climate Data Store: {SINGLE_LEVELS}, {PRESSURE_LEVELS}), "
-               "doi:10.24381/cds.f17050d7 and doi:10.24381/cds.6860a573",
-        references="Hersbach, H., et al. (2020), The ERA5 global reanalysis, Q. J. R. Meteorol. Soc. 146, "
-                   "1999-2049, doi:10.1002/qj.3803",
+               f"doi:{catalogue.ERA5_SINGLE_LEVELS.doi} and doi:{catalogue.ERA5_PRESSURE_LEVELS.doi}",
+        references=catalogue.ERA5_REFERENCE,
         comment="Bilinear (latitude/longitude) to EASE2 25 km cell centres, then block means; 10 m winds "
                 "rotated onto the grid axes; see icegrad.data.era5.",
         era5t_months=", ".join(f"{m:%Y-%m}" for m in sorted(used_t)) or "none",

@@ -20,21 +20,22 @@ import cdsapi
 import pandas as pd
 import xarray as xr
 
+from icegrad.data import catalogue
 from icegrad.data.era5_files import CDSCredentialsError, ERA5Error, check_file
 from icegrad.data.schema import month_starts
 from icegrad.io import atomic_path, parameter_key
 from icegrad.paths import cache_dir as icegrad_cache_dir
 
 ERA5_DIR_ENV = "ICEGRAD_ERA5_DIR"
-SINGLE_LEVELS = "reanalysis-era5-single-levels-monthly-means"
-PRESSURE_LEVELS = "reanalysis-era5-pressure-levels-monthly-means"
+SINGLE_LEVELS = catalogue.ERA5_SINGLE_LEVELS.name
+PRESSURE_LEVELS = catalogue.ERA5_PRESSURE_LEVELS.name
 DEFAULT_SOUTH_DEG = 15.0
 DEFAULT_GRID_DEG = 0.25
 CDSAPIRC_HELP = (
     "ERA5 downloads need a Copernicus Climate Data Store account: register at "
     "https://cds.climate.copernicus.eu, accept the ERA5 licence on the dataset pages, copy your personal "
     "access token from your profile page and either write a file ~/.cdsapirc with two lines\n"
-    "    url: https://cds.climate.copernicus.eu/api\n"
+    f"    url: {catalogue.CDS_API_URL}\n"
     "    key: <your-personal-access-token>\n"
     "or set the environment variables CDSAPI_URL and CDSAPI_KEY (CDSAPI_RC may point to another file)."
 )
