@@ -500,6 +500,9 @@ def native_extent(native: xr.Dataset) -> np.ndarray:
 
 
 def sea_ice_index_september(shared_reference: Path) -> pd.Series:
+    """September extents of the Sea Ice Index: the shared files are version 3, whose values the current
+    version 4 (catalogue.SEA_ICE_INDEX) keeps unchanged before 2025."""
+    assert catalogue.SEA_ICE_INDEX.version == 4 and "before 2025" in catalogue.SEA_ICE_INDEX.note
     path = shared_reference / "nsidc_sea_ice_index_v3" / "north" / "N_09_extent_v3.0.csv"
     table = pd.read_csv(path, skipinitialspace=True)
     return table.set_index("year")["extent"].replace(-9999, np.nan)
