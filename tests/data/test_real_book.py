@@ -13,10 +13,11 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.data import nsidc, nsidc_record, real_record
+from icegrad.data import load_dataset, nsidc, nsidc_record, real_record
 from icegrad.data.input_checks import InputError
 from icegrad.data.splits import Splits
 from icegrad.diagnostics import sea_ice_extent
+from icegrad.roi import region_of_interest
 from icegrad.variables import CHANNEL_NAMES, SIC_ONLY_CHANNEL_NAMES
 
 RECORD = "nsidc_g02202v3_monthly_nh_sic.nc"
@@ -79,6 +80,17 @@ def test_without_downloads_the_embedded_record_draws_the_panel(isolated_cache: P
     assert real_record.nsidc_figure1(25, 2007, 2013, 3, pipeline.BOOK_ROI_RULE) is None
     command = real_record.NSIDC_COMMAND.format(resolution_km=100)
     assert command == "icegrad data --source nsidc --resolution 100"
+
+
+def test_september_roi_equals_region_of_interest_on_the_monthly_record(
+        isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
+    monthly = load_dataset("nsidc", resolution_km=100)
+    septembers = monthly.sel(time=monthly.time.dt.month == 9)
+    expected = region_of_interest(monthly, 2007, 2013, 9, pipeline.BOOK_ROI_RULE)
+    got = real_record.september_roi(septembers, 2007, 2013, pipeline.BOOK_ROI_RULE)
+    np.testing.assert_array_equal(got.values, expected.values)
+    assert got.attrs == expected.attrs
 
 
 # ---------------------------------------------------------------------------------------------

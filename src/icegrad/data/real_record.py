@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from icegrad import grid
 from icegrad.data import nsidc
 from icegrad.data import nsidc_record as embedded_record
 from icegrad.data.input_checks import InputError
@@ -80,7 +81,7 @@ def september_roi(septembers: xr.Dataset, reference_year: int, target_year: int,
                   "rule": str(parsed), "reference_year": int(reference_year), "target_year": int(target_year),
                   "month": embedded_record.SEPTEMBER, "n_cells": int(selected.sum()),
                   "area_km2": float(diff["cell_area"].values[selected].sum()), "data_source": "nsidc",
-                  "resolution_km": 25}
+                  "resolution_km": grid.resolution_of(diff)}
     return mask
 
 
