@@ -82,6 +82,15 @@ def test_without_downloads_the_embedded_record_draws_the_panel(isolated_cache: P
     assert command == "icegrad data --source nsidc --resolution 100"
 
 
+def test_a_named_nsidc_folder_is_never_replaced_by_the_embedded_record(
+        tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(nsidc.NSIDC_DIR_ENV, str(tmp_path))
+    assert real_record.nsidc_record() is None
+    assert real_record.nsidc_figure1(25, 2007, 2013, 9, pipeline.BOOK_ROI_RULE) is None
+    with pytest.raises(nsidc.NSIDCError, match="holds no"):
+        load_dataset("nsidc", resolution_km=200)
+
+
 def test_september_roi_equals_region_of_interest_on_the_monthly_record(
         isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)

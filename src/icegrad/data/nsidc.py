@@ -215,7 +215,8 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
     Where the data come from, in order:
 
     1. ``path``, a CDR file or a folder of them;
-    2. ``$ICEGRAD_NSIDC_DIR`` or the folder :func:`download` fills, when it holds files;
+    2. ``$ICEGRAD_NSIDC_DIR`` when set (the user named the files: never replaced by anything else),
+       else the folder :func:`download` fills, when it holds files;
     3. the record embedded in ``data/`` (:func:`load_embedded`), when it serves the request (100 or
        200 km, default variable and version, months inside 1987-09..2017-12) - offline, no download;
     4. otherwise, with ``download_missing``, the months ``start..end`` (default :data:`DOWNLOAD_PERIOD`)
@@ -227,8 +228,8 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
     and the files' names, sizes and modification times.
     """
     grid.coarsening_factor(resolution_km)
-    if path is None and not _has_files(default_folder(version or 4)) and _embedded_serves(
-            resolution_km, start, end, version, variable):
+    if path is None and not os.environ.get(NSIDC_DIR_ENV) and not has_downloaded_files(version or 4) \
+            and _embedded_serves(resolution_km, start, end, version, variable):
         return load_embedded(resolution_km, start, end, gaps=gaps)
     if path is None and not os.environ.get(NSIDC_DIR_ENV) and download_missing:
         download(start or DOWNLOAD_PERIOD[0], end or DOWNLOAD_PERIOD[1], version or 4, skip_absent=True)

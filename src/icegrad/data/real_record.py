@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,16 +48,17 @@ resolution, by downloading the CDR (version 4, 1979-2020, no account) into icegr
 def nsidc_record() -> Path | None:
     """The NSIDC CDR :func:`icegrad.data.nsidc.load` reads without downloading, or None.
 
-    That is ``$ICEGRAD_NSIDC_DIR`` or the download folder when it holds files, else the record embedded
-    in ``data/`` (:mod:`icegrad.data.nsidc_record`), which every checkout has.
+    ``$ICEGRAD_NSIDC_DIR`` when set (None if it holds no CDR files), else the download folder when it
+    holds files, else the record embedded in ``data/`` (:mod:`icegrad.data.nsidc_record`), which every
+    checkout has.
     """
     folder = nsidc.default_folder()
-    try:
-        nsidc.find_files(folder)
-    except nsidc.NSIDCError:
-        embedded = embedded_record.record_path(100)
-        return embedded if embedded.is_file() else None
-    return folder
+    if nsidc.has_downloaded_files():
+        return folder
+    if os.environ.get(nsidc.NSIDC_DIR_ENV):
+        return None
+    embedded = embedded_record.record_path(100)
+    return embedded if embedded.is_file() else None
 
 
 def september_roi(septembers: xr.Dataset, reference_year: int, target_year: int,
@@ -95,7 +97,8 @@ def nsidc_figure1(resolution_km: int, reference_year: int, target_year: int, mon
     from icegrad.data import load_dataset
     from icegrad.roi import region_of_interest
 
-    if resolution_km == 25 and month == embedded_record.SEPTEMBER and not nsidc.has_downloaded_files():
+    if resolution_km == 25 and month == embedded_record.SEPTEMBER and nsidc_record() == \
+            embedded_record.record_path(100):
         septembers = nsidc.embedded_septembers()
         return septembers, september_roi(septembers, reference_year, target_year, roi_rule)
     try:
