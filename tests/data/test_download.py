@@ -194,3 +194,40 @@ def test_get_text_retries(server: ScriptedServer) -> None:
     server.files["index.html"] = b"<a href='x.nc'>x.nc</a>"
     server.plan["index.html"] = ["500"]
     assert "x.nc" in dl.get_text(server.url + "index.html", retries=2, backoff_s=0.0)
+
+
+def test_open_netcdf_refuses_pages_truncations_and_other_products(tmp_path: Path) -> None:
+    """The one netCDF check every reader uses: a clear one-line error naming the file and the fix."""
+    import netCDF4
+    import numpy as np
+    import xarray as xr
+
+    from icegrad.data.download import open_netcdf
+
+    class ProductError(ValueError):
+        pass
+
+    def check(path: Path) -> None:
+        with open_netcdf(path, product="a test", any_of=["ice_conc"], error=ProductError, hint="re-fetch it"):
+            pass
+
+    page = tmp_path / "page.nc"
+    page.write_bytes(b"<html>502 Bad Gateway</html>")
+    with pytest.raises(ProductError, match=r"page.nc is not a netCDF file .*re-fetch it"):
+        check(page)
+    good = tmp_path / "good.nc"
+    xr.Dataset({"ice_conc": ("x", np.zeros(500))}).to_netcdf(good, engine="netcdf4")
+    check(good)
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    with pytest.raises(ProductError, match="truncated or damaged"):
+        check(cut)
+    other = tmp_path / "other.nc"
+    xr.Dataset({"tas": ("x", np.zeros(3))}).to_netcdf(other)
+    with pytest.raises(ProductError, match=r"is not a test file: it has none of the variables"):
+        check(other)
+    grouped = tmp_path / "grouped.nc"
+    with netCDF4.Dataset(grouped, "w") as nc:
+        nc.createDimension("x", 2)
+        nc.createGroup("supplementary").createVariable("ice_conc", "f4", ("x",))
+    check(grouped)  # variables in netCDF groups count (G02202 v5/v6 keep some there)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+import cdsapi
 import numpy as np
 import pandas as pd
 import pyproj
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icegrad import grid
-from icegrad.data import era5
+from icegrad.data import era5, regrid
 from icegrad.data.land import land_mask
 
 SOURCE_LAT = np.arange(90.0, 14.9, -5.0)  # descending, as the CDS delivers
@@ -109,7 +110,7 @@ class FakeClient:
 
 
 def _patch(mp: pytest.MonkeyPatch, folder: Path) -> type[FakeClient]:
-    mp.setattr(era5.cdsapi, "Client", FakeClient)
+    mp.setattr(cdsapi, "Client", FakeClient)
     mp.setenv("CDSAPI_URL", "https://cds.example/api")
     mp.setenv("CDSAPI_KEY", "test-token")
     mp.setenv(era5.ERA5_DIR_ENV, str(folder / "era5"))
@@ -221,7 +222,7 @@ def test_load_without_credentials_fails_before_any_request(tmp_path: Path, monke
     for name in ("CDSAPI_URL", "CDSAPI_KEY", "CDSAPI_RC"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(era5.cdsapi, "Client", None)  # any use would fail differently
+    monkeypatch.setattr(cdsapi, "Client", None)  # any use would fail differently
     with pytest.raises(era5.CDSCredentialsError, match="Copernicus Climate Data Store account"):
         era5.load(200, "2000-01", "2000-01")
 
@@ -299,8 +300,8 @@ def test_files_missing_months_or_levels_or_too_far_north(cds: type[FakeClient], 
         latitude=slice(90, 30))
     src, _ = era5.normalise(north, "north.nc")
     g = grid.ease2_grid(25)
-    with pytest.raises(era5.ERA5Error, match="download with south_deg <= 16"):
-        era5.bilinear_weights(src["latitude"].values, src["longitude"].values, g["lat"].values,
+    with pytest.raises(regrid.RegridError, match="download with south_deg <= 16"):
+        regrid.bilinear_weights(src["latitude"].values, src["longitude"].values, g["lat"].values,
                               g["lon"].values)
     bad = tmp_path / "bad.nc"
     cds_dataset({"variable": ["surface_net_solar_radiation"], "year": ["2020"], "month": ["01"]}).assign(
@@ -326,7 +327,7 @@ def unit(vector: np.ndarray) -> np.ndarray:
 @settings(max_examples=200, deadline=None)
 @given(u=speeds, v=speeds, lon=lons)
 def test_rotation_preserves_speed(u: float, v: float, lon: float) -> None:
-    x, y = era5.rotate_to_grid(np.array(u), np.array(v), np.array(lon))
+    x, y = regrid.rotate_to_grid(np.array(u), np.array(v), np.array(lon))
     assert np.hypot(x, y) == pytest.approx(np.hypot(u, v), abs=1e-9)
 
 
@@ -334,7 +335,7 @@ def test_rotation_preserves_speed(u: float, v: float, lon: float) -> None:
 @given(lon=lons, lat=lats, speed=st.floats(0.5, 60.0))
 def test_a_wind_toward_the_pole_points_at_the_pole_on_the_grid(lon: float, lat: float, speed: float) -> None:
     x, y = TO_EASE2.transform(lon, lat)  # the pole is at (0, 0)
-    gx, gy = era5.rotate_to_grid(np.array(0.0), np.array(speed), np.array(lon))
+    gx, gy = regrid.rotate_to_grid(np.array(0.0), np.array(speed), np.array(lon))
     np.testing.assert_allclose(unit(np.array([gx, gy])), unit(-np.array([x, y])), atol=1e-9)
 
 
@@ -346,7 +347,7 @@ def test_rotation_matches_the_projection_numerically(lon: float, lat: float) -> 
     east = unit(np.array(TO_EASE2.transform(lon + eps, lat)) - here)
     north = unit(np.array(TO_EASE2.transform(lon, lat + eps)) - here)
     rot: Callable[[float, float], np.ndarray] = lambda u, v: np.array(  # noqa: E731
-        era5.rotate_to_grid(np.array(u), np.array(v), np.array(lon)))
+        regrid.rotate_to_grid(np.array(u), np.array(v), np.array(lon)))
     np.testing.assert_allclose(rot(1.0, 0.0), east, atol=1e-6)
     np.testing.assert_allclose(rot(0.0, 1.0), north, atol=1e-6)
 

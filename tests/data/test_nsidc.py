@@ -17,7 +17,7 @@ import pyproj
 import pytest
 import xarray as xr
 
-from icegrad.data import load_dataset, nsidc, regrid
+from icegrad.data import catalogue, load_dataset, nsidc, regrid
 from icegrad.data.download import ChecksumRegistry, DownloadError
 from icegrad.diagnostics import sea_ice_extent
 
@@ -99,6 +99,92 @@ def write_v4(path: Path, month: str, codes: np.ndarray, product_version: str = "
     return path
 
 
+SURFACE_TYPES = {"ocean": 50, "lake": 75, "polehole_mask": 100, "coast": 200, "land": 250}
+"""Surface-type codes of the v5/v6 fixture. Only the *meanings* come from the product (NSIDC's
+seaice_ecdr code names ``polehole_mask``); the reader maps by meaning, so the numbers are arbitrary."""
+
+
+def write_v56(path: Path, month: str, codes: np.ndarray, version: int = 5) -> Path:
+    """A G02202 v5/v6 monthly file in the documented layout (no real v5/v6 file is at hand).
+
+    Followed: NSIDC's production code nsidc/seaice_ecdr (intermediate_monthly.py, publish_monthly.py):
+    dims (time, y, x) with coordinate variables x/y in metres and time in days since 1970-01-01; root
+    variables cdr_seaice_conc_monthly (uint8, scale_factor 0.01, _FillValue 255, valid_range 0-100,
+    values below 10 % set to 0) and cdr_seaice_conc_monthly_qa_flag; group cdr_supplementary with
+    surface_type_mask (flag_values/flag_meanings) and cdr_melt_onset_day_monthly. Non-ocean cells are
+    _FillValue in the concentration; the mask says what they are.
+    """
+    x, y = regrid.polar_stereo_north_coords()
+    conc = np.where(codes > 100, 255, np.where(codes < 10, 0, codes)).astype(np.uint8)
+    surface = np.full(codes.shape, SURFACE_TYPES["ocean"], dtype=np.uint8)
+    for code, meaning in ((251, "polehole_mask"), (252, "lake"), (253, "coast"), (254, "land")):
+        surface[codes == code] = SURFACE_TYPES[meaning]
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("y", 448)
+        nc.createDimension("x", 304)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.setncatts({"units": "days since 1970-01-01 00:00:00", "calendar": "standard", "axis": "T"})
+        t[:] = [(pd.Timestamp(month) - pd.Timestamp("1970-01-01")).days]
+        for name, values in (("x", x), ("y", y)):
+            v = nc.createVariable(name, "f8", (name,))
+            v.units = "meters"
+            v[:] = values
+        nc.createVariable("crs", "i4").grid_mapping_name = "polar_stereographic"
+        v = nc.createVariable("cdr_seaice_conc_monthly", "u1", ("time", "y", "x"), fill_value=np.uint8(255),
+                              zlib=True)
+        v.setncatts({"valid_range": np.array([0, 100], np.uint8), "scale_factor": np.float32(0.01),
+                     "add_offset": np.float32(0.0), "units": "1", "standard_name": "sea_ice_area_fraction",
+                     "grid_mapping": "crs"})
+        v.set_auto_maskandscale(False)
+        v[:] = conc[None]
+        nc.createVariable("cdr_seaice_conc_monthly_qa_flag", "u1", ("time", "y", "x"))[:] = 0
+        group = nc.createGroup("cdr_supplementary")
+        mask = group.createVariable("surface_type_mask", "u1", ("y", "x"))
+        mask.setncatts({"flag_values": np.array(list(SURFACE_TYPES.values()), np.uint8),
+                        "flag_meanings": " ".join(SURFACE_TYPES)})
+        mask[:] = surface
+        group.createVariable("cdr_melt_onset_day_monthly", "u1", ("y", "x"))[:] = 255
+        nc.setncatts({"product_version": f"v0{version}r00", "id": catalogue.NSIDC_CDR[version].doi})
+    return path
+
+
+def write_v56_daily(path: Path, day: str, nt_codes: np.ndarray, surface_codes: np.ndarray,
+                    version: int = 5) -> Path:
+    """A G02202 v5/v6 *daily* file in the documented layout (no real one is at hand).
+
+    Followed: nsidc/seaice_ecdr publish_daily.py (root ``cdr_seaice_conc``; group ``cdr_supplementary``
+    with ``raw_bt_seaice_conc``, ``raw_nt_seaice_conc``, ``surface_type_mask``, ``cdr_melt_onset_day``)
+    and initial_daily_ecdr.py (``raw_nt_seaice_conc``: "NASA Team sea ice concentration, raw field with
+    no masking", uint8 with scale_factor 0.01); the variable list matches the real v6 daily test file
+    of stactools-packages/noaa-cdr. ``nt_codes`` are raw uint8 (255 = fill).
+    """
+    x, y = regrid.polar_stereo_north_coords()
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("y", 448)
+        nc.createDimension("x", 304)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.setncatts({"units": "days since 1970-01-01 00:00:00", "calendar": "standard"})
+        t[:] = [(pd.Timestamp(day) - pd.Timestamp("1970-01-01")).days]
+        for name, values in (("x", x), ("y", y)):
+            nc.createVariable(name, "f8", (name,))[:] = values
+        nc.createVariable("cdr_seaice_conc", "u1", ("time", "y", "x"), fill_value=np.uint8(255))[:] = 0
+        group = nc.createGroup("cdr_supplementary")
+        for name in ("raw_nt_seaice_conc", "raw_bt_seaice_conc"):
+            v = group.createVariable(name, "u1", ("time", "y", "x"), fill_value=np.uint8(255))
+            v.setncatts({"scale_factor": np.float32(0.01), "standard_name": "sea_ice_area_fraction"})
+            v.set_auto_maskandscale(False)
+            v[:] = nt_codes[None]
+        mask = group.createVariable("surface_type_mask", "u1", ("y", "x"))
+        mask.setncatts({"flag_values": np.array(list(SURFACE_TYPES.values()), np.uint8),
+                        "flag_meanings": " ".join(SURFACE_TYPES)})
+        mask[:] = surface_codes
+        group.createVariable("cdr_melt_onset_day", "u1", ("time", "y", "x"))[:] = 255
+        nc.setncatts({"product_version": f"v0{version}r00", "id": catalogue.NSIDC_CDR[version].doi})
+    return path
+
+
 def v3_folder(folder: Path, months: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, month in enumerate(months):
@@ -160,9 +246,9 @@ def test_clear_errors_for_wrong_files_versions_and_months(tmp_path: Path) -> Non
     xr.Dataset({"tas": (("y", "x"), np.zeros((2, 2)))}).to_netcdf(other)
     with pytest.raises(nsidc.NotNSIDCFileError, match="not an NSIDC"):
         nsidc.open_cdr(other)
-    v5 = write_v4(tmp_path / "v5.nc", "2021-12", synthetic_codes(), product_version="v05r00")
-    with pytest.raises(nsidc.UnknownVersionError, match="v05r00"):
-        nsidc.open_cdr(v5)
+    v7 = write_v4(tmp_path / "v7.nc", "2021-12", synthetic_codes(), product_version="v07r00")
+    with pytest.raises(nsidc.UnknownVersionError, match="v07r00"):
+        nsidc.open_cdr(v7)
     v3 = write_v3(tmp_path / "v3.nc", ["2007-09"], [synthetic_codes()])
     with pytest.raises(nsidc.UnknownVersionError, match="version=4"):
         nsidc.open_cdr(v3, version=4)
@@ -172,6 +258,60 @@ def test_clear_errors_for_wrong_files_versions_and_months(tmp_path: Path) -> Non
     garbage.write_bytes(b"not netcdf")
     with pytest.raises(nsidc.NotNSIDCFileError, match="re-download"):
         nsidc.open_cdr(garbage)
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_v5_v6_monthly_files_decode_like_v4(tmp_path: Path, version: int) -> None:
+    codes = synthetic_codes()
+    name = f"sic_psn25_202109_F17_v0{version}r00.nc"
+    assert catalogue.NSIDC_CDR[version].file_pattern.fullmatch(name)
+    path = write_v56(tmp_path / name, "2021-09", codes, version)
+    ds = nsidc.open_cdr(path)
+    assert ds.attrs["version"] == version
+    flag = ds.flag.values[0][::-1] if ds.y.values[0] < ds.y.values[-1] else ds.flag.values[0]
+    for code in (251, 252, 253, 254):
+        assert (flag[codes == code] == code).all()
+    sic = ds.sic.values[0]
+    ocean = codes <= 100
+    expected = np.where(codes[ocean] < 10, 0, codes[ocean]) / 100
+    np.testing.assert_allclose(sic[ocean], expected, atol=1e-6)
+    with pytest.raises(nsidc.NSIDCError, match="only in the daily files"):
+        nsidc.open_cdr(path, variable="raw_nt_seaice_conc")
+
+
+def test_v5_nasa_team_is_the_monthly_mean_of_the_daily_raw_field(tmp_path: Path,
+                                                                  isolated_cache: Path) -> None:
+    codes = synthetic_codes()
+    surface = np.full(codes.shape, SURFACE_TYPES["ocean"], dtype=np.uint8)
+    for code, meaning in ((251, "polehole_mask"), (252, "lake"), (253, "coast"), (254, "land")):
+        surface[codes == code] = SURFACE_TYPES[meaning]
+    ocean = codes <= 100
+    day1 = np.where(ocean, 50, 255).astype(np.uint8)
+    day1[codes == 254] = 80  # the raw field is unmasked: values over land must not count
+    day2 = np.where(ocean, 70, 255).astype(np.uint8)
+    day2[300, 150] = 120  # raw NASA Team above 100 % counts as 100 %
+    day2[301, 150] = 255  # a day without a value: the mean is over the other day
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    for day, nt in (("2013-09-01", day1), ("2013-09-02", day2)):
+        write_v56_daily(folder / f"sic_psn25_{day.replace('-', '')}_F17_v05r00.nc", day, nt, surface)
+    ds = nsidc.open_nasa_team(folder)
+    sic, flag = ds.sic.values[0], ds.flag.values[0]
+    assert ds.attrs["version"] == 5 and "raw_nt_seaice_conc" in ds.attrs["variable"]
+    assert np.isclose(sic[300, 150], (0.5 + 1.0) / 2) and np.isclose(sic[301, 150], 0.5)
+    inner = ocean.copy()
+    inner[300:302, 150] = False
+    np.testing.assert_allclose(sic[inner], 0.6, atol=1e-6)
+    for code in (251, 252, 253, 254):
+        assert (flag[codes == code] == code).all()
+    on_grid = nsidc.load_nasa_team(200, folder)
+    assert on_grid.attrs["observed"] == "true" and "Version 5" in on_grid.attrs["source"]
+    assert np.isfinite(on_grid.siconca.values[0][~on_grid.land.values]).all()
+    monthly = write_v56(tmp_path / "sic_psn25_201309_F17_v05r00.nc", "2013-09", codes)
+    with pytest.raises(nsidc.NSIDCError, match="load_nasa_team"):
+        nsidc.open_cdr(monthly, variable="raw_nt_seaice_conc")
+    with pytest.raises(nsidc.MissingMonthError, match="2013-09"):
+        nsidc.open_nasa_team(folder, months=[pd.Timestamp("2013-10-01")])
 
 
 def test_folder_mixing_versions_needs_a_choice(tmp_path: Path) -> None:
@@ -279,7 +419,8 @@ def test_download_can_skip_months_the_archive_lacks(archive: tuple[str, Path], t
 def test_load_downloads_into_the_default_folder_only(archive: tuple[str, Path], tmp_path: Path,
                                                      isolated_cache: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no path and no $ICEGRAD_NSIDC_DIR, load() fetches the period first; otherwise never."""
+    """With no path and no $ICEGRAD_NSIDC_DIR, load() reads the embedded record when it serves the request
+    and otherwise fetches the period first; with $ICEGRAD_NSIDC_DIR it never downloads."""
     url, _ = archive
     calls = []
     real_download = nsidc.download
@@ -290,11 +431,13 @@ def test_load_downloads_into_the_default_folder_only(archive: tuple[str, Path], 
 
     monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
     monkeypatch.setattr(nsidc, "download", mirror)
-    ds = nsidc.load(200, "2007-12", "2008-01")
+    embedded = nsidc.load(200, "2007-12", "2008-01")
+    assert calls == [] and embedded.attrs["observed"] == "true" and "embedded" in embedded.attrs["title"]
+    ds = nsidc.load(200, "2007-12", "2008-01", version=4)
     assert calls == [("2007-12", "2008-01", 4)] and ds.sizes["time"] == 2
     assert (isolated_cache / "nsidc" / "G02202_V4" / "seaice_conc_monthly_nh_200712_f13_v04r00.nc").exists()
     monkeypatch.setenv(nsidc.NSIDC_DIR_ENV, str(isolated_cache / "nsidc" / "G02202_V4"))
-    nsidc.load(200, "2007-12", "2008-01")
+    nsidc.load(200, "2007-12", "2008-01", version=4)
     assert len(calls) == 1
 
 
@@ -357,6 +500,9 @@ def native_extent(native: xr.Dataset) -> np.ndarray:
 
 
 def sea_ice_index_september(shared_reference: Path) -> pd.Series:
+    """September extents of the Sea Ice Index: the shared files are version 3, whose values the current
+    version 4 (catalogue.SEA_ICE_INDEX) keeps unchanged before 2025."""
+    assert catalogue.SEA_ICE_INDEX.version == 4 and "before 2025" in catalogue.SEA_ICE_INDEX.note
     path = shared_reference / "nsidc_sea_ice_index_v3" / "north" / "N_09_extent_v3.0.csv"
     table = pd.read_csv(path, skipinitialspace=True)
     return table.set_index("year")["extent"].replace(-9999, np.nan)

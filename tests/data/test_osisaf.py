@@ -41,6 +41,12 @@ def write_osisaf(path: Path, time: pd.Timestamp, percent: np.ndarray, *, kind: s
                  bounds_days: int = 1, xc_km: np.ndarray | None = None, origin: float = 90.0) -> Path:
     """A file with the structure of OSI-450 ``ice_conc_nh_ease2-250_cdr-v2p0_*.nc`` (one time step).
 
+    The same structure serves the v3p0 (OSI-450-a / OSI-430-a) fixtures: no real v3p0 file is at hand,
+    and OSI SAF's v3p0 description (https://osisaf-hl.met.no/osi-450a-430a-desc) keeps the v2p0 daily
+    product (``ice_conc`` in %, ``status_flag``, ``xc``/``yc`` in km on EASE2 25 km); the v3p0 fixtures
+    differ in their file names only. The reader takes the land and lake bits from the file's own
+    ``flag_meanings``, so a renumbered ``status_flag`` would still be read correctly.
+
     ``percent`` may hold NaN (written as _FillValue); land and lake cells get the fill value and their
     status_flag bits, as in the real files.
     """
@@ -103,8 +109,8 @@ def write_osisaf(path: Path, time: pd.Timestamp, percent: np.ndarray, *, kind: s
     return path
 
 
-def daily_name(day: pd.Timestamp, kind: str = "cdr") -> str:
-    return f"ice_conc_nh_ease2-250_{kind}-v2p0_{day:%Y%m%d}1200.nc"
+def daily_name(day: pd.Timestamp, kind: str = "cdr", version: str = osisaf.DEFAULT_VERSION) -> str:
+    return f"ice_conc_nh_ease2-250_{kind}-{version}_{day:%Y%m%d}1200.nc"
 
 
 def write_days(folder: Path, days: list[str], kind: str = "cdr") -> list[Path]:
@@ -150,8 +156,8 @@ def test_monthly_mean_is_the_mean_of_the_days_as_a_fraction(loaded_25km: xr.Data
         got = loaded_25km["siconca"].sel(time=month).values[0]
         np.testing.assert_allclose(got[sea_both], expected_mean(days)[sea_both], atol=1e-4)
     assert loaded_25km.attrs["data_source"] == "osisaf"
-    assert "OSI-450" in loaded_25km.attrs["source"]
-    assert "10.15770/EUM_SAF_OSI_0008" in loaded_25km.attrs["source"]
+    assert "OSI-450-a" in loaded_25km.attrs["source"]  # the files' names say v3p0, the catalogue the DOI
+    assert "10.15770/EUM_SAF_OSI_0013" in loaded_25km.attrs["source"]
 
 
 def test_land_is_nan_and_osi_only_land_or_lake_is_filled(loaded_25km: xr.Dataset) -> None:
@@ -232,20 +238,26 @@ def test_files_off_the_ease2_25km_grid_or_southern_are_refused(tmp_path: Path) -
     junk = tmp_path / "d" / daily_name(day)
     junk.parent.mkdir()
     junk.write_bytes(b"<html>Service unavailable</html>")
-    with pytest.raises(osisaf.NotOSISAFFileError, match="cannot be opened as netCDF"):
+    with pytest.raises(osisaf.NotOSISAFFileError, match="not a netCDF file"):
         osisaf.check_file(junk)
 
 
 def test_products_file_names_and_urls() -> None:
-    osi450 = osisaf.product_for(pd.Timestamp("2015-12-01"))
-    osi430b = osisaf.product_for(pd.Timestamp("2016-01-01"))
+    osi450 = osisaf.product_for(pd.Timestamp("2015-12-01"), "v2p0")
+    osi430b = osisaf.product_for(pd.Timestamp("2016-01-01"), "v2p0")
     assert osi450.url("https://host/base/", pd.Timestamp("2015-12-31")) == (
         "https://host/base/reprocessed/ice/conc/v2p0/2015/12/ice_conc_nh_ease2-250_cdr-v2p0_201512311200.nc")
     assert osi430b.url("https://host/base", pd.Timestamp("2016-01-01")) == (
         "https://host/base/reprocessed/ice/conc-cont-reproc/v2p0/2016/01/"
         "ice_conc_nh_ease2-250_icdr-v2p0_201601011200.nc")
-    with pytest.raises(osisaf.MissingMonthError, match="1978-12 is outside"):
-        osisaf.product_for(pd.Timestamp("1978-12-01"))
+    with pytest.raises(osisaf.MissingMonthError, match="1978-12 is outside the OSI-450 \\+ OSI-430-b"):
+        osisaf.product_for(pd.Timestamp("1978-12-01"), "v2p0")
+    assert osisaf.product_for(pd.Timestamp("1978-12-01")).name == "OSI-450-a"
+    assert osisaf.product_for(pd.Timestamp("2026-11-01")).name == "OSI-430-a"
+    with pytest.raises(osisaf.MissingMonthError, match="1978-09 is outside the OSI-450-a \\+ OSI-430-a"):
+        osisaf.product_for(pd.Timestamp("1978-09-01"))
+    with pytest.raises(osisaf.OSISAFError, match="choose one of"):
+        osisaf.products("v1p2")
 
 
 def test_mixed_versions_are_refused(tmp_path: Path) -> None:
@@ -302,11 +314,11 @@ class Archive:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
-    def add_days(self, tmp: Path, days: list[str]) -> None:
+    def add_days(self, tmp: Path, days: list[str], version: str = osisaf.DEFAULT_VERSION) -> None:
         """Serve ``days``; to keep tests fast, the days of one month share the first day's content."""
         content: dict[pd.Period, bytes] = {}
         for d in pd.DatetimeIndex(days):
-            product = osisaf.product_for(d.to_period("M").to_timestamp())
+            product = osisaf.product_for(d.to_period("M").to_timestamp(), version)
             if d.to_period("M") not in content:
                 local = write_osisaf(tmp / product.file_name(d), d + pd.Timedelta(hours=12), daily_percent(d))
                 content[d.to_period("M")] = local.read_bytes()
@@ -348,11 +360,21 @@ def test_download_tolerates_missing_days_and_remembers_them(archive: Archive, tm
     assert sum(archive.requests.values()) == 0  # verified files reused, absent days not asked again
 
 
-def test_download_spans_osi450_and_osi430b(archive: Archive, tmp_path: Path) -> None:
-    archive.add_days(tmp_path / "src", ["2015-12-31", "2016-01-01"])
-    report = osisaf.download("2015-12", "2016-01", tmp_path / "dl", base_url=archive.url, backoff_s=0)
+def test_download_spans_osi450_and_osi430b_for_icenet_parity(archive: Archive, tmp_path: Path) -> None:
+    archive.add_days(tmp_path / "src", ["2015-12-31", "2016-01-01"], version="v2p0")
+    report = osisaf.download("2015-12", "2016-01", tmp_path / "dl", version="v2p0", base_url=archive.url,
+                             backoff_s=0)
     names = [f.name for fs in report.files.values() for f in fs]
-    assert names == [daily_name(pd.Timestamp("2015-12-31")), daily_name(pd.Timestamp("2016-01-01"), "icdr")]
+    assert names == [daily_name(pd.Timestamp("2015-12-31"), "cdr", "v2p0"),
+                     daily_name(pd.Timestamp("2016-01-01"), "icdr", "v2p0")]
+
+
+def test_download_defaults_to_osi450a_and_osi430a(archive: Archive, tmp_path: Path) -> None:
+    archive.add_days(tmp_path / "src", ["2020-12-31", "2021-01-01"])
+    report = osisaf.download("2020-12", "2021-01", tmp_path / "dl", base_url=archive.url, backoff_s=0)
+    names = [f.name for fs in report.files.values() for f in fs]
+    assert names == [daily_name(pd.Timestamp("2020-12-31")), daily_name(pd.Timestamp("2021-01-01"), "icdr")]
+    assert archive.requests["reprocessed/ice/conc-cont-reproc/v3p0/2021/01/" + names[1]] == 1
 
 
 def test_download_retries_server_errors_and_truncated_files(archive: Archive, tmp_path: Path) -> None:
@@ -402,5 +424,6 @@ def test_load_downloads_into_the_osisaf_dir_and_builds_the_schema(archive: Archi
         ds = load_dataset("osisaf", resolution_km=200, start="2012-09", end="2012-09", base_url=archive.url,
                           min_days=4, backoff_s=0)
     assert (tmp_path / "osisaf" / "2012" / "09" / daily_name(pd.Timestamp("2012-09-01"))).is_file()
+    assert "OSI-450-a" in ds.attrs["source"] and ds.attrs["observed"] == "true"
     sea = ~land_mask(200).values
     assert np.isfinite(ds["siconca"].values[0][sea]).all()

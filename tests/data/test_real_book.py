@@ -13,11 +13,12 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad import pipeline
-from icegrad.data import nsidc
+from icegrad.data import load_dataset, nsidc, nsidc_record
 from icegrad.diagnostics import sea_ice_extent
 from icegrad.inputs import real_record
 from icegrad.inputs.checks import InputError
 from icegrad.inputs.splits import Splits
+from icegrad.roi import region_of_interest
 from icegrad.variables import CHANNEL_NAMES, SIC_ONLY_CHANNEL_NAMES
 
 RECORD = "nsidc_g02202v3_monthly_nh_sic.nc"
@@ -71,22 +72,51 @@ def test_splits_fit_a_record_ending_in_2017(dataset_factory: Callable[..., xr.Da
         real_record.splits_for(dataset_factory("2005-01", "2014-12", variables=["siconca"]))
 
 
-def test_no_record_means_no_observed_panel(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_downloads_the_embedded_record_draws_the_panel(isolated_cache: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
-    assert real_record.nsidc_record() is None
-    assert real_record.nsidc_figure1(200, 2007, 2013, 9, pipeline.BOOK_ROI_RULE) is None
+    assert real_record.nsidc_record() == nsidc_record.record_path(100)
+    ds, roi = real_record.nsidc_figure1(200, 2007, 2013, 9, pipeline.BOOK_ROI_RULE)
+    assert ds.attrs["observed"] == "true" and roi.attrs["resolution_km"] == 200
+    assert real_record.nsidc_figure1(25, 2007, 2013, 3, pipeline.BOOK_ROI_RULE) is None
     command = real_record.NSIDC_COMMAND.format(resolution_km=100)
     assert command == "icegrad data --source nsidc --resolution 100"
+
+
+def test_a_named_nsidc_folder_is_never_replaced_by_the_embedded_record(
+        tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(nsidc.NSIDC_DIR_ENV, str(tmp_path))
+    assert real_record.nsidc_record() is None
+    assert real_record.nsidc_figure1(25, 2007, 2013, 9, pipeline.BOOK_ROI_RULE) is None
+    with pytest.raises(nsidc.NSIDCError, match="holds no"):
+        load_dataset("nsidc", resolution_km=200)
+
+
+def test_september_roi_equals_region_of_interest_on_the_monthly_record(
+        isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
+    monthly = load_dataset("nsidc", resolution_km=100)
+    septembers = monthly.sel(time=monthly.time.dt.month == 9)
+    expected = region_of_interest(monthly, 2007, 2013, 9, pipeline.BOOK_ROI_RULE)
+    got = real_record.september_roi(septembers, 2007, 2013, pipeline.BOOK_ROI_RULE)
+    np.testing.assert_array_equal(got.values, expected.values)
+    assert got.attrs == expected.attrs
 
 
 # ---------------------------------------------------------------------------------------------
 # Chapter 3's observed Figure 1
 # ---------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def observed_panel(real_nsidc: Path) -> tuple[xr.Dataset, xr.DataArray]:
+@pytest.fixture(params=["shared files", "embedded record"])
+def observed_panel(request: pytest.FixtureRequest, isolated_cache: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[xr.Dataset, xr.DataArray]:
+    """Figure 1's observed panel from the shared v3 files at $ICEGRAD_NSIDC_DIR, and from data/."""
+    if request.param == "shared files":
+        request.getfixturevalue("real_nsidc")
+    else:
+        monkeypatch.delenv(nsidc.NSIDC_DIR_ENV, raising=False)
     panel = real_record.nsidc_figure1(25, 2007, 2013, 9, pipeline.BOOK_ROI_RULE)
-    assert panel is not None, "the record is at $ICEGRAD_NSIDC_DIR, so the panel must be drawn"
+    assert panel is not None, "a record is at hand, so the panel must be drawn"
     return panel
 
 

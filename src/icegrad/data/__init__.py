@@ -2,6 +2,11 @@
 
 :func:`load_dataset` is the one entry point chapters and the CLI use: ``data_source`` picks the
 embedded emulated Arctic (the default, no download) or a real-data pipeline.
+
+``data_source="nsidc"`` works offline too: without downloaded files it reads the observed NSIDC CDR
+record embedded in ``data/`` (every month 1989-2017 at 100 and 200 km; the 25 km Septembers of the
+letter's Figure 1 are :func:`icegrad.data.nsidc.embedded_septembers`); downloads add months and
+resolutions.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import netCDF4
 import pooch
 import requests
 
@@ -181,3 +182,45 @@ def local_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     if absent:
         raise error(f"{product} file(s) not found: {absent}; check the path")
     return paths
+
+
+NETCDF_SIGNATURES = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+"""File starts of netCDF-3 (classic, 64-bit offset, 64-bit data) and netCDF-4 (HDF5) files."""
+
+
+def _all_variables(nc: netCDF4.Dataset | netCDF4.Group) -> set[str]:
+    names = set(nc.variables)
+    for group in nc.groups.values():
+        names |= _all_variables(group)
+    return names
+
+
+def open_netcdf(path: str | os.PathLike[str], *, product: str, any_of: Sequence[str],
+                error: type[ValueError], hint: str) -> netCDF4.Dataset:
+    """Open ``path`` as netCDF only if it is netCDF and holds one of ``any_of`` (at the root or in a group).
+
+    ``product`` reads as a noun phrase with its article, e.g. ``"an NSIDC sea-ice concentration CDR"``.
+
+    The one check every reader and downloader applies before decoding: an HTML error page, a
+    truncated download or another product's file is refused with ``error`` naming the file, what it
+    is not, and ``hint`` (the fix). The caller closes the returned dataset (use it in ``with``).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as err:
+        raise error(f"{path} cannot be read ({err.strerror}); {hint}") from None
+    if not head.startswith(NETCDF_SIGNATURES):
+        raise error(f"{path} is not a netCDF file (it starts with {head[:8]!r}); {hint}")
+    try:
+        nc = netCDF4.Dataset(path)
+    except OSError as err:
+        raise error(f"{path} cannot be opened as netCDF ({err}); it is truncated or damaged - {hint}") \
+            from None
+    if not _all_variables(nc) & set(any_of):
+        names = sorted(_all_variables(nc))
+        nc.close()
+        raise error(f"{path} is not {product} file: it has none of the variables {list(any_of)} (it has "
+                    f"{names[:8]}); {hint}")
+    return nc

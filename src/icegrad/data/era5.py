@@ -1,8 +1,10 @@
 """ERA5 monthly means of IceNet's 11 climate inputs, on icegrad's EASE-Grid 2.0 North grids.
 
-IceNet's climate channels come from ECMWF's ERA5 reanalysis (Hersbach et al. 2020). This module asks
-the Copernicus Climate Data Store (CDS) for the monthly means through ``cdsapi``, converts them to the
-schema's variables and SI units, and regrids them to EASE2:
+IceNet's climate channels come from ECMWF's ERA5 reanalysis (Hersbach et al. 2020). The monthly means
+are fetched from the Copernicus Climate Data Store (CDS) through ``cdsapi``
+(:mod:`icegrad.data.era5_fetch`), read and normalised (:mod:`icegrad.data.era5_files`), regridded to
+EASE2 (:mod:`icegrad.data.regrid`) and converted here to the schema's variables and SI units (names
+of both step modules are re-exported here):
 
 =========  =======================================================  ==============================
 schema     ERA5 (CDS name, netCDF short name)                        conversion
@@ -42,8 +44,8 @@ neighbours with data, sea cells with none take the nearest value, and icegrad's 
 Winds: EASE2 North is a polar Lambert azimuthal projection with ``lon_0 = 0``, where a cell at
 longitude lambda has its eastward direction at angle lambda from the grid's x axis (and northward at
 lambda + 90 deg, toward the pole), so ``uas = u cos(lambda) - v sin(lambda)`` and
-``vas = u sin(lambda) + v cos(lambda)`` (:func:`rotate_to_grid`; checked numerically with pyproj in
-the tests).
+``vas = u sin(lambda) + v cos(lambda)`` (:func:`icegrad.data.regrid.rotate_to_grid`; checked numerically
+with pyproj in the tests).
 
 Example
 -------
@@ -64,326 +66,47 @@ and a wind blowing east at 90 E blows along the grid's y axis:
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import cdsapi
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import sparse
 
 from icegrad import cache, grid
-from icegrad.data import regrid
+from icegrad.data import catalogue, regrid
+from icegrad.data.era5_fetch import (
+    DEFAULT_GRID_DEG,
+    DEFAULT_SOUTH_DEG,
+    ERA5_DIR_ENV,
+    GROUPS,
+    PRESSURE_LEVELS,
+    SINGLE_LEVELS,
+    RequestGroup,
+    check_credentials,
+    default_folder,
+    download,
+    requests_for,
+    retrieve,
+)
+from icegrad.data.era5_files import (
+    EXPECTED_UNITS,
+    CDSCredentialsError,
+    ERA5Error,
+    MissingMonthError,
+    check_file,
+    merge_expver,
+    normalise,
+    open_files,
+)
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset, month_starts
-from icegrad.errors import IcegradError
-from icegrad.files import atomic_path
-from icegrad.paths import cache_dir as icegrad_cache_dir
 from icegrad.variables import MONTHLY_VARIABLES
 
-ERA5_DIR_ENV = "ICEGRAD_ERA5_DIR"
-SINGLE_LEVELS = "reanalysis-era5-single-levels-monthly-means"
-PRESSURE_LEVELS = "reanalysis-era5-pressure-levels-monthly-means"
 G0 = 9.80665  # standard gravity, m s-2 (ECMWF's value for geopotential height)
 SECONDS_PER_DAY = 86400.0
-DEFAULT_SOUTH_DEG = 15.0
-DEFAULT_GRID_DEG = 0.25
 CLIMATE_VARIABLES = ("tas", "ta500", "tos", "rsds", "rsus", "psl", "zg500", "zg250", "ua10", "uas", "vas")
-EXPECTED_UNITS = {"t2m": "K", "sst": "K", "ssrd": "J m**-2", "ssr": "J m**-2", "msl": "Pa", "u10": "m s**-1",
-                  "v10": "m s**-1", "t": "K", "z": "m**2 s**-2", "u": "m s**-1"}
-CDSAPIRC_HELP = (
-    "ERA5 downloads need a Copernicus Climate Data Store account: register at "
-    "https://cds.climate.copernicus.eu, accept the ERA5 licence on the dataset pages, copy your personal "
-    "access token from your profile page and either write a file ~/.cdsapirc with two lines\n"
-    "    url: https://cds.climate.copernicus.eu/api\n"
-    "    key: <your-personal-access-token>\n"
-    "or set the environment variables CDSAPI_URL and CDSAPI_KEY (CDSAPI_RC may point to another file)."
-)
-
-
-@dataclass(frozen=True)
-class RequestGroup:
-    """One kind of CDS request: a dataset, its variables and (for pressure levels) the levels."""
-
-    dataset: str
-    variables: tuple[str, ...]
-    levels: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return "single" if not self.levels else f"{self.variables[0]}_{'_'.join(self.levels)}hPa"
-
-
-GROUPS = (
-    RequestGroup(SINGLE_LEVELS, ("2m_temperature", "sea_surface_temperature",
-                                 "surface_solar_radiation_downwards", "surface_net_solar_radiation",
-                                 "mean_sea_level_pressure", "10m_u_component_of_wind",
-                                 "10m_v_component_of_wind")),
-    RequestGroup(PRESSURE_LEVELS, ("temperature",), ("500",)),
-    RequestGroup(PRESSURE_LEVELS, ("geopotential",), ("250", "500")),
-    RequestGroup(PRESSURE_LEVELS, ("u_component_of_wind",), ("10",)),
-)
-
-
-class ERA5Error(IcegradError):
-    """A problem with ERA5 input; the message names the file, variable or month and the fix."""
-
-
-class CDSCredentialsError(ERA5Error):
-    """No usable CDS API credentials were found."""
-
-
-class MissingMonthError(ERA5Error):
-    """Requested months that the ERA5 files do not hold."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Requests to the Climate Data Store
-# ----------------------------------------------------------------------------------------------
-
-def check_credentials() -> None:
-    """Error with set-up instructions unless ``cdsapi`` will find a URL and a key."""
-    if os.environ.get("CDSAPI_URL") and os.environ.get("CDSAPI_KEY"):
-        return
-    rc = Path(os.environ.get("CDSAPI_RC") or Path.home() / ".cdsapirc").expanduser()
-    if not rc.is_file():
-        raise CDSCredentialsError(f"no CDS API credentials: {rc} does not exist and CDSAPI_URL/CDSAPI_KEY "
-                                  f"are not set. {CDSAPIRC_HELP}")
-    keys = {line.partition(":")[0].strip() for line in rc.read_text().splitlines() if ":" in line}
-    if not {"url", "key"} <= keys:
-        raise CDSCredentialsError(f"{rc} lacks a 'url:' or 'key:' line. {CDSAPIRC_HELP}")
-
-
-def requests_for(months: pd.DatetimeIndex, *, south_deg: float = DEFAULT_SOUTH_DEG,
-                 grid_deg: float = DEFAULT_GRID_DEG) -> list[tuple[RequestGroup, int, dict[str, object]]]:
-    """The CDS requests covering ``months``: one per request group and calendar year."""
-    out = []
-    for year in sorted(set(months.year)):
-        wanted = [f"{m:02d}" for m in sorted(months[months.year == year].month)]
-        for group in GROUPS:
-            request: dict[str, object] = {
-                "product_type": ["monthly_averaged_reanalysis"], "variable": list(group.variables),
-                "year": [str(year)], "month": wanted, "time": ["00:00"],
-                "area": [90, -180, south_deg, 180], "grid": [grid_deg, grid_deg],
-                "data_format": "netcdf", "download_format": "unarchived",
-            }
-            if group.levels:
-                request["pressure_level"] = list(group.levels)
-            out.append((group, int(year), request))
-    return out
-
-
-def default_folder() -> Path:
-    """Where CDS downloads are kept: ``$ICEGRAD_ERA5_DIR``, else ``<icegrad cache>/era5``."""
-    override = os.environ.get(ERA5_DIR_ENV)
-    return Path(override).expanduser() if override else icegrad_cache_dir() / "era5"
-
-
-def _unzip_if_needed(path: Path) -> None:
-    """The CDS may send a zip of netCDF files (e.g. one per ERA5 step type): merge them into one."""
-    if not zipfile.is_zipfile(path):
-        return
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, zipfile.ZipFile(path) as zf:
-        names = [n for n in zf.namelist() if n.endswith(".nc")]
-        if not names:
-            raise ERA5Error(f"the CDS sent a zip without netCDF files ({zf.namelist()})")
-        zf.extractall(tmp, members=names)
-        parts = []
-        for name in names:
-            with xr.open_dataset(Path(tmp) / name) as part:
-                parts.append(part.load())
-        merged = xr.merge(parts, compat="override", combine_attrs="drop_conflicts")
-        path.unlink()
-        merged.to_netcdf(path)
-
-
-def retrieve(group: RequestGroup, year: int, request: dict[str, object], folder: Path,
-             refresh: bool = False) -> Path:
-    """The netCDF file of ``request``, fetched from the CDS unless a file of the same request exists."""
-    key = cache.parameter_key({"dataset": group.dataset, **request})
-    target = folder / f"era5_{group.label}_{year}_{key}.nc"
-    if target.exists() and not refresh:
-        return target
-    check_credentials()
-    client = cdsapi.Client(quiet=True, progress=False)
-    with atomic_path(target) as tmp:
-        client.retrieve(group.dataset, request, str(tmp))
-        _unzip_if_needed(tmp)
-        try:
-            with xr.open_dataset(tmp) as check:
-                names = set(check.data_vars)
-        except (OSError, ValueError) as err:
-            raise ERA5Error(f"the CDS response for {group.label} {year} is not netCDF ({err})") from None
-        if not names:
-            raise ERA5Error(f"the CDS response for {group.label} {year} holds no variables")
-    with atomic_path(target.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps({"dataset": group.dataset, "request": request}, indent=1))
-    return target
-
-
-def download(start: str, end: str, folder: str | os.PathLike[str] | None = None, *,
-             south_deg: float = DEFAULT_SOUTH_DEG, grid_deg: float = DEFAULT_GRID_DEG,
-             refresh: bool = False) -> list[Path]:
-    """Fetch (or reuse) the CDS files for ``start..end``; returns their paths."""
-    months = month_starts(start, end)
-    if not len(months):
-        raise ERA5Error(f"start={start!r} is after end={end!r}")
-    root = Path(folder).expanduser() if folder is not None else default_folder()
-    return [retrieve(group, year, request, root, refresh)
-            for group, year, request in requests_for(months, south_deg=south_deg, grid_deg=grid_deg)]
-
-
-# ----------------------------------------------------------------------------------------------
-# Reading CDS netCDF files
-# ----------------------------------------------------------------------------------------------
-
-def _expver_number(value: object) -> int:
-    return int(str(value.decode() if isinstance(value, bytes) else value).strip())
-
-
-def merge_expver(ds: xr.Dataset) -> tuple[xr.Dataset, list[pd.Timestamp]]:
-    """One time axis from ERA5 (expver 1) and ERA5T (expver 5), final ERA5 first; ERA5T months listed.
-
-    Handles both layouts the CDS has used: ``expver`` as a dimension (NaN where a version has no data)
-    and ``expver`` as a coordinate along time (possibly with a month present twice).
-    """
-    if "expver" not in ds.variables:
-        return ds, []
-    times = pd.DatetimeIndex(ds["time"].values)
-    if "expver" in ds.dims:
-        versions = {_expver_number(v): v for v in ds["expver"].values}
-        ordered = [versions[n] for n in sorted(versions, key=lambda n: (n != 1, n))]  # final ERA5 first
-        merged = ds.sel(expver=ordered[0], drop=True)
-        for label in ordered[1:]:
-            merged = merged.combine_first(ds.sel(expver=label, drop=True))
-        if 1 not in versions:
-            return merged, list(times)
-        final = ds.sel(expver=versions[1], drop=True).to_array()
-        has_final = np.asarray(final.notnull().any(dim=[d for d in final.dims if d != "time"]))
-        return merged, list(times[~has_final])
-    numbers = np.array([_expver_number(v) for v in np.ravel(ds["expver"].values)])
-    if ds["expver"].ndim == 0:  # one version for the whole file
-        numbers = np.full(ds.sizes["time"], numbers[0])
-    order = np.lexsort((numbers != 1, ds["time"].values))  # by time, final ERA5 first within a time
-    ds = ds.isel(time=order)
-    numbers = numbers[order]
-    keep = ~pd.Index(ds["time"].values).duplicated(keep="first")
-    ds, numbers = ds.isel(time=keep), numbers[keep]
-    era5t = list(pd.DatetimeIndex(ds["time"].values)[numbers != 1])
-    return ds.drop_vars("expver"), era5t
-
-
-def normalise(ds: xr.Dataset, name: str) -> tuple[xr.Dataset, list[pd.Timestamp]]:
-    """A CDS netCDF as ``time`` (month starts), ``level``, ``latitude`` ascending, ``longitude`` in
-    [-180, 180) ascending, one value per time; returns the months still from ERA5T too."""
-    renames = {"valid_time": "time", "pressure_level": "level"}
-    ds = ds.rename({k: v for k, v in renames.items() if k in ds.variables})
-    if "time" not in ds.dims or "latitude" not in ds.dims or "longitude" not in ds.dims:
-        raise ERA5Error(f"{name} has dims {dict(ds.sizes)}; an ERA5 CDS netCDF needs valid_time (or time), "
-                        "latitude and longitude")
-    ds = ds.drop_vars([v for v in ("number", "step", "surface") if v in ds.variables])
-    ds, era5t = merge_expver(ds)
-    for var in ds.data_vars:
-        expected = EXPECTED_UNITS.get(str(var))
-        if expected and ds[var].attrs.get("units", expected) != expected:
-            raise ERA5Error(f"{name}: {var} has units {ds[var].attrs['units']!r}, expected {expected!r}; is "
-                            "it the monthly_averaged_reanalysis product?")
-    if "level" in ds.dims:  # one variable per level, e.g. z_500hPa: groups hold different levels
-        flat = [ds[v] for v in ds.data_vars if "level" not in ds[v].dims]
-        ds = xr.merge(flat + [ds[v].sel(level=lev, drop=True).rename(f"{v}_{int(lev)}hPa")
-                              for v in ds.data_vars for lev in ds["level"].values if "level" in ds[v].dims])
-    months = pd.DatetimeIndex(ds["time"].values).to_period("M").to_timestamp()
-    lon = ((ds["longitude"].values + 180.0) % 360.0) - 180.0
-    ds = ds.assign_coords(time=months.values.astype("datetime64[ns]"), longitude=lon)
-    ds = ds.isel(longitude=~pd.Index(lon).duplicated()).sortby("longitude").sortby("latitude")
-    return ds, [m.to_period("M").to_timestamp() for m in era5t]
-
-
-def open_files(files: Sequence[Path]) -> tuple[xr.Dataset, list[pd.Timestamp]]:
-    """All CDS files as one lazily loaded dataset (dask), variables merged, times concatenated."""
-    by_vars: dict[frozenset[str], list[xr.Dataset]] = {}
-    era5t: list[pd.Timestamp] = []
-    for path in files:
-        try:
-            raw = xr.open_dataset(path, chunks={})
-        except (OSError, ValueError) as err:
-            raise ERA5Error(f"{path} cannot be opened as netCDF ({err}); delete it and download it "
-                            "again") from None
-        ds, t = normalise(raw, Path(path).name)
-        era5t += t
-        by_vars.setdefault(frozenset(map(str, ds.data_vars)), []).append(ds)
-    parts = []
-    first = next(iter(by_vars.values()))[0]
-    for group in by_vars.values():
-        for ds in group:
-            if not (np.array_equal(ds["latitude"], first["latitude"])
-                    and np.array_equal(ds["longitude"], first["longitude"])):
-                raise ERA5Error("the ERA5 files are not on one latitude/longitude grid; download them all "
-                                "with the same grid and area")
-        part = xr.concat(group, dim="time", join="exact") if len(group) > 1 else group[0]
-        keep = ~pd.Index(part["time"].values).duplicated()
-        parts.append(part.isel(time=keep).sortby("time"))
-    merged = xr.merge(parts, join="inner", compat="override", combine_attrs="drop_conflicts")
-    return merged, sorted(set(era5t))
-
-
-# ----------------------------------------------------------------------------------------------
-# Regridding and winds
-# ----------------------------------------------------------------------------------------------
-
-def bilinear_weights(src_lat: np.ndarray, src_lon: np.ndarray, dst_lat: np.ndarray,
-                     dst_lon: np.ndarray) -> sparse.csr_matrix:
-    """Sparse ``(n_dst, n_lat * n_lon)`` bilinear weights from a regular global-longitude grid.
-
-    ``src_lat`` ascending, ``src_lon`` ascending, evenly spaced and covering 360 deg (periodic).
-    """
-    dlon = np.diff(src_lon)
-    if not (np.allclose(dlon, dlon[0]) and np.isclose(src_lon[-1] - src_lon[0] + dlon[0], 360.0)):
-        raise ERA5Error("the ERA5 longitudes must be evenly spaced and cover all 360 deg (request area "
-                        "[90, -180, south, 180])")
-    lat, lon = dst_lat.ravel(), dst_lon.ravel()
-    if lat.min() < src_lat[0] or lat.max() > src_lat[-1]:
-        raise ERA5Error(f"the ERA5 files cover latitudes {src_lat[0]:.2f}..{src_lat[-1]:.2f} N but the EASE2 "
-                        f"grid reaches {lat.min():.2f} N; download with south_deg <= "
-                        f"{np.floor(lat.min()):.0f}")
-    pos = ((lon - src_lon[0]) % 360.0) / dlon[0]
-    i0 = np.floor(pos).astype(np.int64) % src_lon.size
-    fx = pos - np.floor(pos)
-    i1 = (i0 + 1) % src_lon.size
-    k0 = np.clip(np.searchsorted(src_lat, lat, side="right") - 1, 0, src_lat.size - 2)
-    fy = (lat - src_lat[k0]) / (src_lat[k0 + 1] - src_lat[k0])
-    rows = np.repeat(np.arange(lat.size), 4)
-    cols = np.stack([k0 * src_lon.size + i0, k0 * src_lon.size + i1,
-                     (k0 + 1) * src_lon.size + i0, (k0 + 1) * src_lon.size + i1], axis=1).ravel()
-    vals = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1).ravel()
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(lat.size, src_lat.size * src_lon.size))
-
-
-def apply_weights(weights: sparse.csr_matrix, field: np.ndarray) -> np.ndarray:
-    """``(time, n_lat, n_lon)`` -> ``(time, n_dst)``, renormalised over neighbours with data (NaN if none)."""
-    flat = field.reshape(field.shape[0], -1).T
-    valid = np.isfinite(flat)
-    num = weights @ np.where(valid, flat, 0.0)
-    den = weights @ valid.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 1e-9, num / den, np.nan).T
-
-
-def rotate_to_grid(u_east: np.ndarray, v_north: np.ndarray,
-                   lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eastward/northward wind -> components along EASE2 North's x and y axes at longitudes ``lon_deg``.
-
-    A rotation by the longitude (see the module docstring), so speeds are unchanged.
-    """
-    lam = np.deg2rad(lon_deg)
-    cos, sin = np.cos(lam), np.sin(lam)
-    return u_east * cos - v_north * sin, u_east * sin + v_north * cos
 
 
 def _source_fields(block: xr.Dataset) -> dict[str, xr.DataArray]:
@@ -417,8 +140,8 @@ def to_ease2(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
              block_months: int = 12) -> dict[str, np.ndarray]:
     """The 11 schema variables ``(time, y, x)`` at ``resolution_km``, computed a block of months at a time."""
     base = grid.ease2_grid(grid.BASE_RESOLUTION_KM)
-    weights = bilinear_weights(source["latitude"].values, source["longitude"].values, base["lat"].values,
-                               base["lon"].values)
+    weights = regrid.bilinear_weights(source["latitude"].values, source["longitude"].values,
+                                      base["lat"].values, base["lon"].values)
     land25 = np.asarray(land_mask(grid.BASE_RESOLUTION_KM).values)
     land = np.asarray(land_mask(resolution_km).values)
     shape25 = (grid.BASE_SIZE, grid.BASE_SIZE)
@@ -426,10 +149,11 @@ def to_ease2(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
     for first in range(0, len(months), block_months):
         chunk = months[first:first + block_months]
         fields = _source_fields(source.sel(time=chunk.values.astype("datetime64[ns]")))
-        on25 = {name: apply_weights(weights, np.asarray(da.transpose("time", "latitude", "longitude").values,
-                                                        dtype=np.float64)).reshape(len(chunk), *shape25)
-                for name, da in fields.items()}
-        on25["uas"], on25["vas"] = rotate_to_grid(on25.pop("u10"), on25.pop("v10"), base["lon"].values)
+        on25 = {}
+        for name, da in fields.items():
+            values = np.asarray(da.transpose("time", "latitude", "longitude").values, dtype=np.float64)
+            on25[name] = regrid.apply_weights(weights, values).reshape(len(chunk), *shape25)
+        on25["uas"], on25["vas"] = regrid.rotate_to_grid(on25.pop("u10"), on25.pop("v10"), base["lon"].values)
         has = np.isfinite(on25["tos"])
         regrid.fill_from_nearest(on25["tos"], ~has & ~land25, has)
         on25["tos"][:, land25] = np.nan
@@ -443,10 +167,6 @@ def to_ease2(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
             out[name].append(values.astype(np.float32))
     return {name: np.concatenate(parts) for name, parts in out.items()}
 
-
-# ----------------------------------------------------------------------------------------------
-# The monthly dataset
-# ----------------------------------------------------------------------------------------------
 
 def build_dataset(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: int,
                   era5t: Sequence[pd.Timestamp]) -> xr.Dataset:
@@ -474,9 +194,8 @@ def build_dataset(source: xr.Dataset, months: pd.DatetimeIndex, resolution_km: i
         data_source="observed",
         source="ECMWF ERA5 reanalysis, monthly averaged reanalysis on single and pressure levels "
                f"(Copernicus Climate Data Store: {SINGLE_LEVELS}, {PRESSURE_LEVELS}), "
-               "doi:10.24381/cds.f17050d7 and doi:10.24381/cds.6860a573",
-        references="Hersbach, H., et al. (2020), The ERA5 global reanalysis, Q. J. R. Meteorol. Soc. 146, "
-                   "1999-2049, doi:10.1002/qj.3803",
+               f"doi:{catalogue.ERA5_SINGLE_LEVELS.doi} and doi:{catalogue.ERA5_PRESSURE_LEVELS.doi}",
+        references=catalogue.ERA5_REFERENCE,
         comment="Bilinear (latitude/longitude) to EASE2 25 km cell centres, then block means; 10 m winds "
                 "rotated onto the grid axes; see icegrad.data.era5.",
         era5t_months=", ".join(f"{m:%Y-%m}" for m in sorted(used_t)) or "none",
@@ -525,5 +244,9 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
     return cache.cached_netcdf("era5", params, compute, refresh=refresh)
 
 
-__all__ = ["CDSCredentialsError", "ERA5Error", "MissingMonthError", "bilinear_weights", "check_credentials",
-           "download", "load", "merge_expver", "requests_for", "rotate_to_grid"]
+__all__ = [
+    "CLIMATE_VARIABLES", "DEFAULT_GRID_DEG", "DEFAULT_SOUTH_DEG", "ERA5_DIR_ENV", "EXPECTED_UNITS", "G0",
+    "GROUPS", "PRESSURE_LEVELS", "SINGLE_LEVELS", "CDSCredentialsError", "ERA5Error", "MissingMonthError",
+    "RequestGroup", "build_dataset", "check_credentials", "check_file", "default_folder", "download", "load",
+    "merge_expver", "normalise", "open_files", "requests_for", "retrieve", "to_ease2",
+]

@@ -1,23 +1,37 @@
-"""Real Arctic sea-ice concentration: the NOAA/NSIDC Climate Data Record (G02202), versions 3 and 4.
+"""Real Arctic sea-ice concentration: the NOAA/NSIDC Climate Data Record (G02202), versions 3 to 6.
 
 The CDR is the observational record IceNet-style studies check against: monthly passive-microwave
 sea-ice concentration on NSIDC's polar stereographic north 25 km grid (EPSG:3411, 304 x 448). This
-module reads its monthly files, regrids them to EASE-Grid 2.0 North (:mod:`icegrad.data.regrid`)
-and returns icegrad's monthly dataset schema with one variable, ``siconca`` — real SIC has no ERA5
-fields, so chapters using it build the SIC-only channels.
+module is the entry point (:func:`load`) and joins three steps kept apart: *fetch*
+(:mod:`icegrad.data.nsidc_fetch`: :func:`download`, through the shared helper
+:func:`icegrad.data.download.fetch`), *read* (:mod:`icegrad.data.nsidc_files`: :func:`open_cdr`, file ->
+xarray with CF attributes, after the shared netCDF check :func:`icegrad.data.download.open_netcdf`)
+and *regrid* (:mod:`icegrad.data.regrid`) to EASE-Grid 2.0 North. It returns icegrad's monthly dataset
+schema with one variable, ``siconca`` - real SIC has no ERA5 fields, so chapters using it build the
+SIC-only channels. The names of the two step modules are re-exported here.
 
-Two file layouts are read, from a file or a folder of files:
+Offline, :func:`load` reads the compact record embedded in ``data/`` (:mod:`icegrad.data.nsidc_record`:
+G02202 v3, every month 1989-2017 at 100 and 200 km; :func:`embedded_septembers` gives the Septembers
+at 25 km for the letter's Figure 1); the downloader adds months and resolutions.
 
-* single-month files as NSIDC distributes them — v3 ``seaice_conc_monthly_nh_f13_200709_v03r01.nc``
-  (variable ``seaice_conc_monthly_cdr``; ``goddard_merged_seaice_conc_monthly`` on request), v4
-  ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``; the NASA Team and
+File layouts read, from a file or a folder of files (names, variables and DOIs in the one catalogue,
+:data:`icegrad.data.catalogue.NSIDC_CDR`):
+
+* v3 ``seaice_conc_monthly_nh_f13_200709_v03r01.nc`` (variable ``seaice_conc_monthly_cdr``;
+  ``goddard_merged_seaice_conc_monthly`` on request);
+* v4 ``seaice_conc_monthly_nh_202112_f17_v04r00.nc`` (``cdr_seaice_conc_monthly``; the NASA Team and
   Bootstrap inputs of the CDR, ``nsidc_nt_seaice_conc_monthly`` and ``nsidc_bt_seaice_conc_monthly``,
-  on request: NASA Team is the Sea Ice Index's algorithm);
+  on request: NASA Team is the algorithm of the Sea Ice Index, version 4 today);
+* v5 / v6 ``sic_psn25_202109_F17_v05r00.nc`` / ``..._v06r00.nc`` (``cdr_seaice_conc_monthly``, values
+  below 10 % set to 0 by NSIDC; land, lakes, coast and the pole hole come from
+  ``cdr_supplementary/surface_type_mask``, a netCDF group). Their NASA Team field,
+  ``raw_nt_seaice_conc``, exists in the *daily* files only; asking a monthly file for it says so;
 * multi-month record files holding the same variables along ``time``.
 
 Decoding is done on the raw bytes, not by xarray's mask-and-scale: v3 stores concentrations as
 *int8* with ``_Unsigned="true"`` and flags -5..-1 (= 251..255 unsigned), v4 as uint8 251..255, and
-xarray's default decoding leaves the flags as concentrations of 2.51..2.55. Here values 0..100
+xarray's default decoding leaves the flags as concentrations of 2.51..2.55 (v5/v6 store 255 at every
+non-ocean cell and say which it is in the surface-type mask). Here values 0..100
 times ``scale_factor`` become SIC in [0, 1]; flags become NaN plus a separate ``flag`` variable.
 
 Gaps. The v3 record has no data for 1987-12..1988-01 (an F08 sensor outage) and the compact v3
@@ -41,304 +55,47 @@ outage, the later of the two equally long runs is kept:
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
-import cftime
-import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from icegrad import cache, grid
 from icegrad.data import regrid
-from icegrad.data.download import ChecksumRegistry, fetch, get_text, local_files
+from icegrad.data.land import land_mask
+from icegrad.data.nsidc_fetch import default_folder, download, remote_files
+from icegrad.data.nsidc_files import (
+    DAILY_VARIABLES,
+    NASA_TEAM_VARIABLE,
+    NSIDC_DIR_ENV,
+    PRODUCT_TITLE,
+    PRODUCTS,
+    MissingMonthError,
+    NotNSIDCFileError,
+    NSIDCError,
+    NSIDCGapWarning,
+    UnknownVersionError,
+    describe_months,
+    find_files,
+    month_index,
+    open_cdr,
+    open_nasa_team,
+    verify_monthly_file,
+)
 from icegrad.data.schema import as_monthly_dataset, month_starts
-from icegrad.errors import IcegradError
-from icegrad.paths import cache_dir as icegrad_cache_dir
 
-NSIDC_DIR_ENV = "ICEGRAD_NSIDC_DIR"
-FLAG_CODES = tuple(regrid.FLAG_MEANINGS)  # 251..255
-
-
-@dataclass(frozen=True)
-class Product:
-    """What distinguishes one CDR version: variable names, file names, archive and DOI."""
-
-    version: int
-    product_version: str
-    variables: tuple[str, ...]  # first = the CDR concentration icegrad uses by default
-    file_pattern: re.Pattern[str]  # groups: "month" (YYYYMM) and "platform" (e.g. f17)
-    archive_url: str
-    doi: str  # used only when a file does not state its DOI
-
-
-PRODUCTS = {
-    3: Product(
-        3, "v03r01", ("seaice_conc_monthly_cdr", "goddard_merged_seaice_conc_monthly"),
-        re.compile(r"seaice_conc_monthly_nh_(?P<platform>[a-z]\d\d)_(?P<month>\d{6})_v03r01\.nc"),
-        "https://noaadata.apps.nsidc.org/NOAA/G02202_V3/north/monthly/", "10.7265/N59P2ZTG",
-    ),
-    4: Product(
-        4, "v04r00",
-        ("cdr_seaice_conc_monthly", "nsidc_nt_seaice_conc_monthly", "nsidc_bt_seaice_conc_monthly"),
-        re.compile(r"seaice_conc_monthly_nh_(?P<month>\d{6})_(?P<platform>[a-z]\d\d)_v04r00\.nc"),
-        "https://noaadata.apps.nsidc.org/NOAA/G02202_V4/north/monthly/", "10.7265/efmz-2t65",
-    ),
-}
-PRODUCT_TITLE = "NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice Concentration"
-NASA_TEAM_VARIABLE = "nsidc_nt_seaice_conc_monthly"
-"""The v4 NASA Team field: the algorithm of the NSIDC Sea Ice Index, so extents computed from it are the
-ones to compare with the index (the CDR field takes the larger of NASA Team and Bootstrap per cell)."""
 DOWNLOAD_PERIOD = ("1979-01", "2020-12")
 """Months :func:`load` downloads when the default folder is empty and no period is given (IceNet's)."""
-DAILY_VARIABLES = ("seaice_conc_cdr", "cdr_seaice_conc")
+READER_FORMAT = 2
+"""Part of every cache key of :func:`load`: raised when the datasets it builds change (2: the
+``observed`` and ``doi`` attributes and the catalogue's citation), so no older cached result is served."""
+EMBEDDED_PERIOD = ("1987-09", "2017-12")
+"""First and last month of the embedded record (G02202 v3; 1987-10..1988-12 are missing)."""
 
-
-class NSIDCError(IcegradError):
-    """A problem with NSIDC CDR input; the message names the file or month and the fix."""
-
-
-class NotNSIDCFileError(NSIDCError):
-    """A file that is not a monthly northern-hemisphere NSIDC sea-ice concentration CDR file."""
-
-
-class UnknownVersionError(NSIDCError):
-    """A CDR version icegrad cannot read (it reads G02202 versions 3 and 4)."""
-
-
-class MissingMonthError(NSIDCError):
-    """A requested month that the files (or the archive) do not hold."""
-
-
-class NSIDCGapWarning(UserWarning):
-    """The requested months had gaps, so a shorter consecutive run was kept."""
-
-
-def describe_months(months: Iterable[pd.Timestamp]) -> str:
-    """Months as compact runs, e.g. ``1987-09, 1989-01..2017-12`` — for coverage messages."""
-    periods = sorted({pd.Timestamp(m).to_period("M") for m in months})
-    if not periods:
-        return "no months"
-    runs: list[list[pd.Period]] = [[periods[0], periods[0]]]
-    for p in periods[1:]:
-        if p == runs[-1][1] + 1:
-            runs[-1][1] = p
-        else:
-            runs.append([p, p])
-    return ", ".join(f"{a}" if a == b else f"{a}..{b}" for a, b in runs)
-
-
-# ----------------------------------------------------------------------------------------------
-# Reading files on the native grid
-# ----------------------------------------------------------------------------------------------
-
-def _file_version(nc: netCDF4.Dataset, path: Path) -> int:
-    """The CDR version of an open file, from its variables and ``product_version`` attribute."""
-    names = set(nc.variables)
-    by_variable = [v for v, p in PRODUCTS.items() if p.variables[0] in names]
-    stated = str(getattr(nc, "product_version", getattr(nc, "original_product_version", "")))
-    match = re.match(r"v0?(\d+)r", stated)
-    if match and int(match.group(1)) not in PRODUCTS:
-        raise UnknownVersionError(f"{path.name} is G02202 product version {stated}; icegrad reads versions "
-                                  f"{sorted(PRODUCTS)} (v03r01, v04r00). Download version 4 with "
-                                  "icegrad.data.nsidc.download(start, end, version=4).")
-    if not by_variable:
-        if names & set(DAILY_VARIABLES):
-            raise NotNSIDCFileError(f"{path.name} is a *daily* NSIDC CDR file; icegrad needs the monthly "
-                                    "files (seaice_conc_monthly_nh_*.nc).")
-        raise NotNSIDCFileError(
-            f"{path} is not an NSIDC sea-ice concentration CDR monthly file: it has none of the variables "
-            f"{[p.variables[0] for p in PRODUCTS.values()]} (it has {sorted(names)[:8]}). Point path at "
-            "G02202 v3/v4 monthly northern-hemisphere files."
-        )
-    version = by_variable[0]
-    if match and int(match.group(1)) != version:
-        raise UnknownVersionError(f"{path.name} states product_version {stated} but has the variables of "
-                                  f"version {version}; the file is inconsistent, re-download it.")
-    return version
-
-
-def _file_times(nc: netCDF4.Dataset, path: Path) -> pd.DatetimeIndex:
-    """Month starts of the file's time axis (CF ``days since 1601-01-01`` in NSIDC files)."""
-    if "time" not in nc.variables:
-        raise NotNSIDCFileError(f"{path.name} has no 'time' variable; it is not a CDR monthly file")
-    var = nc.variables["time"]
-    dates = cftime.num2date(np.atleast_1d(var[:]), var.units, getattr(var, "calendar", "standard"),
-                            only_use_cftime_datetimes=False, only_use_python_datetimes=True)
-    return pd.DatetimeIndex(pd.to_datetime(list(dates))).to_period("M").to_timestamp()
-
-
-def _conc_variable(nc: netCDF4.Dataset, version: int, variable: str | None, path: Path) -> str:
-    allowed = PRODUCTS[version].variables
-    name = variable or allowed[0]
-    if name not in allowed:
-        raise NSIDCError(f"variable={name!r} is not a version-{version} concentration; "
-                         f"choose one of {allowed}")
-    if name not in nc.variables:
-        raise NotNSIDCFileError(f"{path.name} lacks the variable {name!r}")
-    return name
-
-
-def _decode(raw: np.ndarray, var: netCDF4.Variable, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Raw int8/uint8 concentrations -> (SIC fraction with NaN at flags, flag codes with 0 = valid)."""
-    codes = raw.view(np.uint8) if raw.dtype == np.int8 else raw.astype(np.uint8)
-    valid_max = int(np.asarray(getattr(var, "valid_range", [0, 100])).view(np.uint8)[-1])
-    flagged = np.isin(codes, FLAG_CODES)
-    bad = ~flagged & (codes > valid_max)
-    if bad.any():
-        raise NSIDCError(f"{path.name}: {int(bad.sum())} value(s) above valid_range max {valid_max} that are "
-                         f"not NSIDC flags {FLAG_CODES}; the file is corrupt or not a CDR file")
-    scale = float(getattr(var, "scale_factor", 0.01))
-    sic = np.where(flagged, np.nan, codes.astype(np.float64) * scale).astype(np.float32)
-    return sic, np.where(flagged, codes, 0).astype(np.uint8)
-
-
-def _file_xy(nc: netCDF4.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Projected coordinates from the file (v3 record: x/y; NSIDC files: xgrid/ygrid) or the grid."""
-    x_ref, y_ref = regrid.polar_stereo_north_coords()
-    for xn, yn in (("x", "y"), ("xgrid", "ygrid")):
-        if xn in nc.variables and yn in nc.variables and nc.variables[xn].ndim == 1:
-            return np.asarray(nc.variables[xn][:], dtype=np.float64), np.asarray(nc.variables[yn][:],
-                                                                                dtype=np.float64)
-    return x_ref, y_ref
-
-
-def _file_doi(nc: netCDF4.Dataset, version: int) -> str:
-    for attr in ("doi", "id"):
-        value = str(getattr(nc, attr, ""))
-        match = re.search(r"10\.\d{4,}/\S+", value)
-        if match:
-            return match.group(0)
-    return PRODUCTS[version].doi
-
-
-def _read_file(path: Path, version: int | None, variable: str | None,
-               months: pd.DatetimeIndex | None) -> xr.Dataset:
-    try:
-        nc = netCDF4.Dataset(path)
-    except OSError as err:
-        raise NotNSIDCFileError(f"{path} cannot be opened as netCDF ({err}); it is not a CDR file or "
-                                "is truncated — delete and re-download it") from None
-    with nc:
-        file_version = _file_version(nc, path)
-        if version is not None and file_version != version:
-            raise UnknownVersionError(f"{path.name} is G02202 version {file_version} but version={version} "
-                                      "was requested; pass version=None or the matching version")
-        name = _conc_variable(nc, file_version, variable, path)
-        var = nc.variables[name]
-        var.set_auto_maskandscale(False)
-        if tuple(var.shape[-2:]) != regrid.NSIDC_NORTH_SHAPE or var.ndim not in (2, 3):
-            raise NotNSIDCFileError(f"{path.name}: {name} has shape {var.shape}; expected (time,) 448 x 304 "
-                                    "(the northern-hemisphere grid; southern files are 332 x 316)")
-        times = _file_times(nc, path)
-        keep = np.arange(len(times)) if months is None else np.flatnonzero(times.isin(months))
-        raw = np.asarray(var[:]) if var.ndim == 2 else np.asarray(var[keep, :, :])
-        raw = raw.reshape(-1, *regrid.NSIDC_NORTH_SHAPE)
-        if var.ndim == 2:
-            raw = raw[keep]
-        sic, flag = _decode(raw, var, path)
-        x, y = _file_xy(nc)
-        attrs = {"version": file_version, "product_version": PRODUCTS[file_version].product_version,
-                 "doi": _file_doi(nc, file_version), "variable": name}
-    coords = {"time": times[keep].astype("datetime64[ns]"),
-              "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
-              "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"})}
-    ds = xr.Dataset(
-        {"sic": (("time", "y", "x"), sic, {"units": "1", "standard_name": "sea_ice_area_fraction",
-                                            "long_name": "sea ice area fraction (NaN where flagged)"}),
-         "flag": (("time", "y", "x"), flag, {
-             "long_name": "NSIDC flag of cells without a concentration (0 = valid)",
-             "flag_values": np.array((0, *FLAG_CODES), dtype=np.uint8),
-             "flag_meanings": "valid " + " ".join(regrid.FLAG_MEANINGS.values())})},
-        coords=coords, attrs={**attrs, "source_files": path.name},
-    )
-    ds = ds.sortby("x").sortby("y", ascending=False)
-    regrid.check_on_polar_stereo(ds["sic"])
-    return ds
-
-
-def find_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The netCDF files named by ``path``: a file, a folder (its ``*.nc`` files) or a list of files."""
-    return local_files(path, "*.nc", recursive=False, error=NSIDCError, product=f"NSIDC (or {NSIDC_DIR_ENV})",
-                       empty_hint="download some with icegrad.data.nsidc.download(start, end, cache_dir=...)")
-
-
-def month_index(files: Sequence[Path], version: int | None = None) -> dict[pd.Timestamp, Path]:
-    """Which file holds each month; reads only the headers and time axes.
-
-    Errors when files mix versions (unless ``version`` picks one; other versions are then skipped)
-    or when two files hold the same month.
-    """
-    index: dict[pd.Timestamp, Path] = {}
-    versions: dict[int, Path] = {}
-    skipped: dict[int, Path] = {}
-    for path in files:
-        try:
-            nc = netCDF4.Dataset(path)
-        except OSError as err:
-            raise NotNSIDCFileError(f"{path} cannot be opened as netCDF ({err}); delete or re-download it") \
-                from None
-        with nc:
-            file_version = _file_version(nc, path)
-            if version is not None and file_version != version:
-                skipped.setdefault(file_version, path)
-                continue
-            versions.setdefault(file_version, path)
-            for month in _file_times(nc, path):
-                if month in index:
-                    raise NSIDCError(f"month {month:%Y-%m} is in both {index[month].name} and {path.name}; "
-                                     "remove one of them from the folder")
-                index[month] = path
-    if len(versions) > 1:
-        raise NSIDCError(f"the files mix CDR versions {sorted(versions)} (e.g. {list(versions.values())}); "
-                         "pass version=3 or version=4 to use one")
-    if not index and skipped:
-        example = next(iter(skipped.values())).name
-        raise UnknownVersionError(f"the files are G02202 version {sorted(skipped)} (e.g. {example}) but "
-                                  f"version={version} was requested; pass version=None or the matching one")
-    if not index:
-        raise MissingMonthError(f"the files hold no CDR months: {[f.name for f in files][:5]}")
-    return dict(sorted(index.items()))
-
-
-def open_cdr(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], version: int | None = None,
-             variable: str | None = None, months: Iterable[pd.Timestamp] | None = None) -> xr.Dataset:
-    """Decode CDR monthly files on their native polar stereographic grid.
-
-    Returns ``sic`` (time, y, x) in [0, 1] with NaN where NSIDC flags a cell and ``flag`` (0 = valid,
-    251 pole hole, 252 lakes, 253 coast, 254 land, 255 missing); ``x``/``y`` in metres (EPSG:3411);
-    attrs ``version``, ``product_version``, ``doi``, ``variable``, ``source_files``. ``months``
-    restricts the months read; asking for a month the files lack raises :class:`MissingMonthError`.
-    """
-    if version is not None and version not in PRODUCTS:
-        raise UnknownVersionError(f"version={version!r}; icegrad reads G02202 versions {sorted(PRODUCTS)}")
-    index = month_index(find_files(path), version)
-    wanted = pd.DatetimeIndex(sorted(index) if months is None else
-                              pd.DatetimeIndex(list(months)).to_period("M").to_timestamp())
-    absent = wanted.difference(pd.DatetimeIndex(list(index)))
-    if len(absent):
-        raise MissingMonthError(f"month(s) {describe_months(absent)} are not in the NSIDC files, which cover "
-                                f"{describe_months(index)}")
-    by_file: dict[Path, list[pd.Timestamp]] = {}
-    for month in wanted:
-        by_file.setdefault(index[month], []).append(month)
-    parts = [_read_file(f, version, variable, pd.DatetimeIndex(ms)) for f, ms in by_file.items()]
-    ds = xr.concat(parts, dim="time", combine_attrs="drop_conflicts").sortby("time")
-    names = [f.name for f in by_file]
-    ds.attrs["source_files"] = ", ".join(names) if len(names) <= 4 else (
-        f"{len(names)} files: {names[0]} ... {names[-1]}")
-    return ds
-
-
-# ----------------------------------------------------------------------------------------------
-# The monthly dataset on EASE2
-# ----------------------------------------------------------------------------------------------
 
 def consecutive_run(requested: pd.DatetimeIndex, available: Iterable[pd.Timestamp]) -> pd.DatetimeIndex:
     """The longest run of consecutive ``requested`` months that are ``available`` (latest on a tie)."""
@@ -385,16 +142,11 @@ def _select_months(index: dict[pd.Timestamp, Path], start: str, end: str,
     return run
 
 
-def default_folder(version: int = 4) -> Path:
-    """Where :func:`download` stores files and :func:`load` looks for them by default."""
-    override = os.environ.get(NSIDC_DIR_ENV)
-    return Path(override).expanduser() if override else icegrad_cache_dir() / "nsidc" / f"G02202_V{version}"
-
-
 def _source_text(ds: xr.Dataset) -> str:
     version = int(ds.attrs["version"])
     return (f"{PRODUCT_TITLE}, Version {version} (NSIDC G02202 {PRODUCTS[version].product_version}, "
-            f"variable {ds.attrs['variable']}), doi:{ds.attrs['doi']}; files: {ds.attrs['source_files']}")
+            f"variable {ds.attrs['variable']}), doi:{ds.attrs['doi']}; observed, not emulated; files: "
+            f"{ds.attrs['source_files']}")
 
 
 def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
@@ -405,10 +157,54 @@ def build_dataset(native: xr.Dataset, resolution_km: int) -> xr.Dataset:
         title=f"NSIDC sea-ice concentration CDR on {grid.grid_name(resolution_km)}",
         data_source="nsidc",
         source=_source_text(native),
-        references="Meier, W. N., et al. NOAA/NSIDC Climate Data Record of Passive Microwave Sea Ice "
-                   f"Concentration, Version {native.attrs['version']}. NSIDC. doi:{native.attrs['doi']}",
+        references=PRODUCTS[int(native.attrs["version"])].citation,
         comment=siconca.attrs["comment"],
+        observed="true",
+        doi=str(native.attrs["doi"]),
     )
+
+
+def has_downloaded_files(version: int = 4) -> bool:
+    """Whether ``$ICEGRAD_NSIDC_DIR`` or the download folder holds CDR files (else the embedded record
+    serves)."""
+    return _has_files(default_folder(version))
+
+
+def _has_files(folder: Path) -> bool:
+    try:
+        find_files(folder)
+    except NSIDCError:
+        return False
+    return True
+
+
+def load_embedded(resolution_km: int = 100, start: str | None = None, end: str | None = None, *,
+                  gaps: Literal["longest", "error"] = "longest") -> xr.Dataset:
+    """The CDR months of the record embedded in ``data/`` (100 or 200 km) as a monthly schema dataset.
+
+    Observed SIC with no download (see :mod:`icegrad.data.nsidc_record`): 1987-09 and 1989-01..2017-12
+    from G02202 v3. Month selection follows :func:`load` (longest consecutive run by default).
+    """
+    from icegrad.data import nsidc_record
+
+    monthly = nsidc_record.read_monthly(resolution_km)  # 25 and 50 km: one line naming the fix
+    index = {pd.Timestamp(t): nsidc_record.record_path(resolution_km) for t in monthly["time"].values}
+    if start is None and end is None:
+        months = consecutive_run(month_starts(f"{min(index):%Y-%m}", f"{max(index):%Y-%m}"), index)
+    else:
+        months = _select_months(index, start or f"{min(index):%Y-%m}", end or f"{max(index):%Y-%m}", gaps)
+    return nsidc_record.as_schema(monthly, months, resolution_km)
+
+
+def embedded_septembers() -> xr.Dataset:
+    """Every observed September of the embedded CDR record at 25 km on EASE2 (the letter's Figure 1).
+
+    ``siconca`` (time, y, x) in [0, 1], NaN on land, with a ``land`` coordinate; the months are
+    Septembers only (1987 and 1989-2017), so it feeds maps and ROIs, never IceNet's inputs.
+    """
+    from icegrad.data import nsidc_record
+
+    return nsidc_record.read_septembers()
 
 
 def load(resolution_km: int = 100, start: str | None = None, end: str | None = None,
@@ -417,16 +213,25 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
          download_missing: bool = True) -> xr.Dataset:
     """Monthly NSIDC CDR sea-ice concentration on EASE2 at ``resolution_km``, in icegrad's schema.
 
-    ``path`` is a CDR file or a folder of them (default: ``$ICEGRAD_NSIDC_DIR``, else the folder
-    :func:`download` fills). Only in that last case, and with ``download_missing``, the months
-    ``start..end`` (default :data:`DOWNLOAD_PERIOD`) the folder lacks are downloaded first; months the
-    archive does not hold are skipped with a warning. Without ``start``/``end`` the longest run of
-    consecutive months the files hold is used. Months beyond the files' first or last month raise
-    :class:`MissingMonthError` listing the coverage; gaps inside ``[start, end]`` are handled per
-    ``gaps`` (see the module docstring). The result is cached under the parameters and the files'
-    names, sizes and modification times.
+    Where the data come from, in order:
+
+    1. ``path``, a CDR file or a folder of them;
+    2. ``$ICEGRAD_NSIDC_DIR`` when set (the user named the files: never replaced by anything else),
+       else the folder :func:`download` fills, when it holds files;
+    3. the record embedded in ``data/`` (:func:`load_embedded`), when it serves the request (100 or
+       200 km, default variable and version, months inside 1987-09..2017-12) - offline, no download;
+    4. otherwise, with ``download_missing``, the months ``start..end`` (default :data:`DOWNLOAD_PERIOD`)
+       are downloaded into the default folder first. The downloader thus adds months and resolutions.
+
+    Without ``start``/``end`` the longest run of consecutive months is used. Months beyond the
+    files' coverage raise :class:`MissingMonthError` listing it; gaps inside ``[start, end]`` are
+    handled per ``gaps`` (see the module docstring). File results are cached under the parameters
+    and the files' names, sizes and modification times.
     """
     grid.coarsening_factor(resolution_km)
+    if path is None and not os.environ.get(NSIDC_DIR_ENV) and not has_downloaded_files(version or 4) \
+            and _embedded_serves(resolution_km, start, end, version, variable):
+        return load_embedded(resolution_km, start, end, gaps=gaps)
     if path is None and not os.environ.get(NSIDC_DIR_ENV) and download_missing:
         download(start or DOWNLOAD_PERIOD[0], end or DOWNLOAD_PERIOD[1], version or 4, skip_absent=True)
     files = find_files(path if path is not None else default_folder(version or 4))
@@ -438,7 +243,7 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
     used = sorted({index[m] for m in months})
     params = {
         "resolution_km": resolution_km, "start": f"{months[0]:%Y-%m}", "end": f"{months[-1]:%Y-%m}",
-        "version": version, "variable": variable,
+        "version": version, "variable": variable, "format": READER_FORMAT,
         "files": cache.files_fingerprint(used),
     }
 
@@ -448,64 +253,34 @@ def load(resolution_km: int = 100, start: str | None = None, end: str | None = N
     return cache.cached_netcdf("nsidc", params, compute, refresh=refresh)
 
 
-# ----------------------------------------------------------------------------------------------
-# Downloading from NSIDC's public HTTPS archive
-# ----------------------------------------------------------------------------------------------
+def _embedded_serves(resolution_km: int, start: str | None, end: str | None, version: int | None,
+                     variable: str | None) -> bool:
+    inside = all(m is None or EMBEDDED_PERIOD[0] <= f"{pd.Timestamp(m):%Y-%m}" <= EMBEDDED_PERIOD[1]
+                 for m in (start, end))
+    return resolution_km in (100, 200) and version in (None, 3) and variable is None and inside
 
-def remote_files(listing_html: str, version: int) -> dict[pd.Timestamp, str]:
-    """Month -> file name from an archive directory listing.
 
-    The platform code in NSIDC's names (n07, f08, f11, f13, f17, ...) changes with the satellite,
-    so names are taken from the listing rather than guessed. Should a month appear under two
-    platforms, the later platform (higher code) is used, as NSIDC's own record does after overlaps.
+def load_nasa_team(resolution_km: int, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                   months: Iterable[pd.Timestamp] | None = None) -> xr.Dataset:
+    """v5/v6 NASA Team monthly SIC on EASE2 at ``resolution_km`` from daily files (regridded as the CDR).
+
+    ``siconca`` with a ``land`` coordinate; the months need not be consecutive (e.g. the three
+    Septembers to compare with the Sea Ice Index), so it feeds extents and maps, not IceNet's inputs.
     """
-    pattern = PRODUCTS[version].file_pattern
-    found: dict[pd.Timestamp, str] = {}
-    for match in sorted(pattern.finditer(listing_html), key=lambda m: m.group("platform")):
-        found[pd.Timestamp(f"{match.group('month')[:4]}-{match.group('month')[4:]}-01")] = match.group(0)
-    return found
+    native = open_nasa_team(path, months)
+    siconca = regrid.ps_to_ease2(native["sic"], native["flag"], resolution_km)
+    siconca.attrs["comment"] += " NASA Team: monthly means of the daily raw field, capped at 100 %."
+    land = np.asarray(land_mask(resolution_km).values)
+    return siconca.to_dataset().assign_coords(
+        land=(("y", "x"), land, {"long_name": "land mask", "flag_meanings": "ocean land"})).assign_attrs(
+        title=f"NSIDC CDR NASA Team sea-ice concentration on {grid.grid_name(resolution_km)}",
+        data_source="nsidc", observed="true", source=_source_text(native), resolution_km=resolution_km)
 
 
-def verify_monthly_file(path: Path, version: int) -> None:
-    """Accept a downloaded file only if it decodes as a monthly CDR file of ``version``."""
-    _read_file(Path(path), version, None, None)
-
-
-def download(start: str, end: str, version: int = 4, cache_dir: str | os.PathLike[str] | None = None, *,
-             base_url: str | None = None, retries: int = 3, backoff_s: float = 2.0,
-             skip_absent: bool = False) -> list[Path]:
-    """Fetch the monthly NH CDR files for ``start..end`` over HTTPS (no account needed).
-
-    Files go to ``cache_dir`` (default :func:`default_folder`); each is checked to decode as the
-    expected product and its SHA-256 is recorded in the folder's registry and verified on reuse, so
-    re-running after an interruption fetches only what is missing. ``base_url`` points at a mirror.
-    Months the archive lacks raise :class:`MissingMonthError`, or with ``skip_absent`` are left out
-    with an :class:`NSIDCGapWarning` (the SSM/I outage of 1987-12..1988-01 is such a gap).
-    Returns the local paths in month order.
-    """
-    if version not in PRODUCTS:
-        raise UnknownVersionError(f"version={version!r}; NSIDC G02202 versions {sorted(PRODUCTS)} can be "
-                                  "downloaded")
-    months = month_starts(start, end)
-    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_folder(version)
-    folder.mkdir(parents=True, exist_ok=True)
-    url = base_url or PRODUCTS[version].archive_url
-    url = url if url.endswith("/") else url + "/"
-    pattern = PRODUCTS[version].file_pattern
-    local = {pd.Timestamp(f"{m.group('month')[:4]}-{m.group('month')[4:]}-01"): m.group(0)
-             for f in folder.glob("*.nc") if (m := pattern.fullmatch(f.name))}
-    names = {m: local[m] for m in months if m in local}
-    if len(names) < len(months):
-        remote = remote_files(get_text(url, retries=retries, backoff_s=backoff_s), version)
-        absent = [m for m in months if m not in remote and m not in local]
-        if absent and not skip_absent:
-            raise MissingMonthError(f"month(s) {describe_months(absent)} are not in the NSIDC archive {url}, "
-                                    f"which lists {describe_months(remote)}")
-        if absent:
-            warnings.warn(f"the NSIDC archive {url} lacks {describe_months(absent)}; downloading the other "
-                          "months", NSIDCGapWarning, stacklevel=2)
-        names.update({m: remote[m] for m in months if m not in names and m in remote})
-    registry = ChecksumRegistry(folder)
-    check = partial(verify_monthly_file, version=version)
-    return [fetch(url + names[m], folder / names[m], verify=check, registry=registry, retries=retries,
-                  backoff_s=backoff_s) for m in months if m in names]
+__all__ = [
+    "DAILY_VARIABLES", "DOWNLOAD_PERIOD", "EMBEDDED_PERIOD", "NASA_TEAM_VARIABLE", "NSIDC_DIR_ENV",
+    "PRODUCTS", "PRODUCT_TITLE", "MissingMonthError", "NSIDCError", "NSIDCGapWarning", "NotNSIDCFileError",
+    "UnknownVersionError", "build_dataset", "consecutive_run", "default_folder", "describe_months",
+    "download", "embedded_septembers", "find_files", "has_downloaded_files", "load", "load_embedded",
+    "load_nasa_team", "month_index", "open_cdr", "open_nasa_team", "remote_files", "verify_monthly_file",
+]

@@ -70,6 +70,7 @@ def merge(sea_ice: xr.Dataset, climate: xr.Dataset) -> xr.Dataset:
     ds.attrs = {
         "title": f"Observed Arctic (OSI SAF sea ice + ERA5) on {grid.grid_name(res_ice)}",
         "data_source": "observed",
+        "observed": "true",
         "source": f"siconca: {sea_ice.attrs.get('source', 'OSI SAF')} | climate variables: "
                   f"{climate.attrs.get('source', 'ERA5')}",
         "references": f"{sea_ice.attrs.get('references', '')} | {climate.attrs.get('references', '')}",
@@ -91,7 +92,9 @@ def load(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12",
 
     ``osisaf_path`` / ``era5_path`` point at local files (nothing downloaded for that source);
     ``osisaf_options`` / ``era5_options`` pass further keywords to :func:`icegrad.data.osisaf.load` and
-    :func:`icegrad.data.era5.load` (e.g. ``{"min_days": 15}``, ``{"grid_deg": 0.5}``).
+    :func:`icegrad.data.era5.load` (e.g. ``{"min_days": 15}``, ``{"grid_deg": 0.5}``). OSI SAF's
+    current record (OSI-450-a + OSI-430-a, v3p0) is the default; ``osisaf_options={"version": "v2p0"}``
+    downloads the OSI-450 + OSI-430-b record IceNet was trained on.
     """
     sea_ice = osisaf.load(resolution_km, start, end, path=osisaf_path, refresh=refresh,
                           **dict(osisaf_options or {}))

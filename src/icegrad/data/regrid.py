@@ -1,4 +1,8 @@
-"""NSIDC polar-stereographic sea-ice fields onto icegrad's EASE-Grid 2.0 North grids.
+"""Every reader's regridding onto icegrad's EASE-Grid 2.0 North grids: NSIDC polar stereographic sea ice
+(nearest neighbour, below), ERA5's regular latitude/longitude fields (:func:`bilinear_weights`,
+:func:`apply_weights`, :func:`rotate_to_grid`, used by :mod:`icegrad.data.era5`) and the coarser grids
+(:func:`to_resolution`). Readers only fetch (:mod:`icegrad.data.download`) and decode; the grid work
+lives here.
 
 NSIDC's passive-microwave products live on the *NSIDC Sea Ice Polar Stereographic North* grid
 (EPSG:3411: Hughes 1980 ellipsoid, true scale at 70 N, 304 x 448 cells of 25 km); IceNet works on
@@ -39,7 +43,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 from pyresample import geometry, kd_tree
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from icegrad import grid
 from icegrad.data.land import land_mask
@@ -202,8 +206,75 @@ def ps_to_ease2(sic: xr.DataArray, flag: xr.DataArray, resolution_km: int = 25) 
         attrs={"units": spec.units, "long_name": spec.long_name, "standard_name": spec.standard_name,
                "comment": FILL_RULES},
     )
-    if resolution_km != grid.BASE_RESOLUTION_KM:
-        out = grid.coarsen(out, resolution_km)
-        out = out.where(~land_mask(resolution_km).values).astype(np.float32)
-        out.attrs["comment"] = FILL_RULES + f" Then block-averaged to {resolution_km} km (NaN-skipping)."
+    return to_resolution(out, resolution_km)
+
+
+def to_resolution(field: xr.DataArray, resolution_km: int) -> xr.DataArray:
+    """A regridded 25 km field (from :func:`ps_to_ease2`) at ``resolution_km``, as every reader makes it.
+
+    Block-averages with :func:`icegrad.grid.coarsen` (NaN-skipping), sets NaN on that grid's land mask
+    and appends the step to the field's ``comment``. One function for every reader, so the embedded
+    NSIDC record (built once at 25 km, then coarsened to 100 and 200 km) holds exactly the numbers
+    :func:`ps_to_ease2` gives at those resolutions, and OSI SAF is coarsened the same way.
+    """
+    grid.coarsening_factor(resolution_km)
+    if resolution_km == grid.BASE_RESOLUTION_KM:
+        return field
+    out = grid.coarsen(field, resolution_km)
+    out = out.where(~land_mask(resolution_km).values).astype(np.float32)
+    step = f"Then block-averaged to {resolution_km} km (NaN-skipping)."
+    out.attrs["comment"] = f"{field.attrs.get('comment', '')} {step}".lstrip()
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Regular latitude/longitude grids (ERA5) -> EASE2: bilinear weights and wind rotation
+# ----------------------------------------------------------------------------------------------
+
+def bilinear_weights(src_lat: np.ndarray, src_lon: np.ndarray, dst_lat: np.ndarray,
+                     dst_lon: np.ndarray) -> sparse.csr_matrix:
+    """Sparse ``(n_dst, n_lat * n_lon)`` bilinear weights from a regular global-longitude grid.
+
+    ``src_lat`` ascending, ``src_lon`` ascending, evenly spaced and covering 360 deg (periodic).
+    """
+    dlon = np.diff(src_lon)
+    if not (np.allclose(dlon, dlon[0]) and np.isclose(src_lon[-1] - src_lon[0] + dlon[0], 360.0)):
+        raise RegridError("the ERA5 longitudes must be evenly spaced and cover all 360 deg (request area "
+                          "[90, -180, south, 180])")
+    lat, lon = dst_lat.ravel(), dst_lon.ravel()
+    if lat.min() < src_lat[0] or lat.max() > src_lat[-1]:
+        raise RegridError(f"the ERA5 files cover latitudes {src_lat[0]:.2f}..{src_lat[-1]:.2f} N but the "
+                          f"EASE2 grid reaches {lat.min():.2f} N; download with south_deg <= "
+                          f"{np.floor(lat.min()):.0f}")
+    pos = ((lon - src_lon[0]) % 360.0) / dlon[0]
+    i0 = np.floor(pos).astype(np.int64) % src_lon.size
+    fx = pos - np.floor(pos)
+    i1 = (i0 + 1) % src_lon.size
+    k0 = np.clip(np.searchsorted(src_lat, lat, side="right") - 1, 0, src_lat.size - 2)
+    fy = (lat - src_lat[k0]) / (src_lat[k0 + 1] - src_lat[k0])
+    rows = np.repeat(np.arange(lat.size), 4)
+    cols = np.stack([k0 * src_lon.size + i0, k0 * src_lon.size + i1,
+                     (k0 + 1) * src_lon.size + i0, (k0 + 1) * src_lon.size + i1], axis=1).ravel()
+    vals = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1).ravel()
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(lat.size, src_lat.size * src_lon.size))
+
+
+def apply_weights(weights: sparse.csr_matrix, field: np.ndarray) -> np.ndarray:
+    """``(time, n_lat, n_lon)`` -> ``(time, n_dst)``, renormalised over neighbours with data (NaN if none)."""
+    flat = field.reshape(field.shape[0], -1).T
+    valid = np.isfinite(flat)
+    num = weights @ np.where(valid, flat, 0.0)
+    den = weights @ valid.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-9, num / den, np.nan).T
+
+
+def rotate_to_grid(u_east: np.ndarray, v_north: np.ndarray,
+                   lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eastward/northward wind -> components along EASE2 North's x and y axes at longitudes ``lon_deg``.
+
+    A rotation by the longitude (see :mod:`icegrad.data.era5`), so speeds are unchanged.
+    """
+    lam = np.deg2rad(lon_deg)
+    cos, sin = np.cos(lam), np.sin(lam)
+    return u_east * cos - v_north * sin, u_east * sin + v_north * cos

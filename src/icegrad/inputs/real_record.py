@@ -5,60 +5,106 @@ on the 21 channels SIC can make (:data:`icegrad.variables.SIC_ONLY_CHANNEL_NAMES
 linear-trend forecasts 1-6, land, cos/sin month) with the same architecture; :func:`channels_for`
 picks them from the dataset's variables and :func:`missing_channels` names the 29 it lacks, so the
 book states them from the channel lists rather than from a typed sentence. A real record can also be
-shorter than IceNet's 1979-2020 (the shared v3 record ends in 2017), so :func:`splits_for` keeps
-IceNet's training/validation boundary and moves the test years inside the record.
+shorter than IceNet's 1979-2020 (the record embedded in ``data/`` holds 1989-2017), so :func:`splits_for`
+keeps IceNet's training/validation boundary and moves the test years inside the record: on the
+embedded record the SIC-only network trains on 1989-2011 (starts from 1990-01, after 12 months of
+history), validates on 2012-2014 and tests on 2015-2017.
+
+Figure 1 needs no download either: :func:`nsidc_figure1` draws the embedded 25 km Septembers with
+:func:`september_roi` (or downloaded files, where present).
 
 Example
 -------
->>> describe_channels(missing_channels(SIC_ONLY_CHANNEL_NAMES))[:40]
-'tas_anom_1-3, ta500_anom_1-3, tos_anom_1'
+>>> describe_channels(["tas_anom_1", "tas_anom_2", "tas_anom_3", "uas_abs_1"])
+'tas_anom_1-3, uas_abs_1'
+>>> len(missing_channels(SIC_ONLY_CHANNEL_NAMES))
+29
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
+from icegrad import grid
 from icegrad.data import nsidc
+from icegrad.data import nsidc_record as embedded_record
 from icegrad.inputs.checks import InputError
 from icegrad.inputs.splits import Splits
 from icegrad.inputs.start_months import available_start_months
 from icegrad.variables import CHANNEL_NAMES, CHANNELS, N_LEADS, SIC_ONLY_CHANNEL_NAMES
 
 NSIDC_COMMAND = "icegrad data --source nsidc --resolution {resolution_km}"
-"""Downloads the NSIDC CDR (version 4, 1979-2020, no account) into icegrad's cache and builds the grid."""
+"""Builds the NSIDC grid: from the embedded record (1989-2017 at 100/200 km) or, where it cannot serve the
+resolution, by downloading the CDR (version 4, 1979-2020, no account) into icegrad's cache."""
 
 
 def nsidc_record() -> Path | None:
-    """The NSIDC CDR files :func:`icegrad.data.nsidc.load` reads without downloading, or None.
+    """The NSIDC CDR :func:`icegrad.data.nsidc.load` reads without downloading, or None.
 
-    That is ``$ICEGRAD_NSIDC_DIR`` (a folder or one record file: tests and CI point it at the shared
-    record) or else the folder :func:`icegrad.data.nsidc.download` fills.
+    ``$ICEGRAD_NSIDC_DIR`` when set (None if it holds no CDR files), else the download folder when it
+    holds files, else the record embedded in ``data/`` (:mod:`icegrad.data.nsidc_record`), which every
+    checkout has.
     """
     folder = nsidc.default_folder()
-    try:
-        nsidc.find_files(folder)
-    except nsidc.NSIDCError:
+    if nsidc.has_downloaded_files():
+        return folder
+    if os.environ.get(nsidc.NSIDC_DIR_ENV):
         return None
-    return folder
+    embedded = embedded_record.record_path(100)
+    return embedded if embedded.is_file() else None
+
+
+def september_roi(septembers: xr.Dataset, reference_year: int, target_year: int,
+                  rule: str) -> xr.DataArray:
+    """The ROI of ``rule`` on the embedded 25 km Septembers (:func:`icegrad.data.nsidc.embedded_septembers`).
+
+    :func:`icegrad.roi.region_of_interest` takes consecutive monthly datasets only, which the
+    Septembers are not; the same rule (:func:`icegrad.roi.select_cells`) on the same difference field
+    (:func:`icegrad.roi.sic_difference`) gives the same mask and attributes.
+    """
+    from icegrad import roi
+
+    parsed = roi.RoiRule.parse(rule)
+    diff = roi.sic_difference(septembers, reference_year, target_year, embedded_record.SEPTEMBER)
+    selected = roi.select_cells(diff.values, ~np.asarray(septembers["land"].values), parsed)
+    if not selected.any():
+        raise roi.RoiError(f"ROI rule {str(parsed)!r} selects no ocean cell for 09/{target_year} vs "
+                           f"09/{reference_year}; lower the threshold or raise top_fraction")
+    mask = xr.DataArray(selected, dims=("y", "x"), coords={k: diff.coords[k] for k in
+                        ("y", "x", "lat", "lon", "cell_area", "crs") if k in diff.coords}, name="roi")
+    mask.attrs = {"long_name": "region of interest", "units": "1", "flag_meanings": "outside inside",
+                  "rule": str(parsed), "reference_year": int(reference_year), "target_year": int(target_year),
+                  "month": embedded_record.SEPTEMBER, "n_cells": int(selected.sum()),
+                  "area_km2": float(diff["cell_area"].values[selected].sum()), "data_source": "nsidc",
+                  "resolution_km": grid.resolution_of(diff)}
+    return mask
 
 
 def nsidc_figure1(resolution_km: int, reference_year: int, target_year: int, month: int,
                   roi_rule: str) -> tuple[xr.Dataset, xr.DataArray] | None:
-    """The NSIDC record and its ROI for chapter 3's observed Figure 1, or None without a local record.
+    """Observed SIC and its ROI for chapter 3's Figure 1, or None where no local record serves it.
 
-    Never downloads: the book shows the observed panel only where the record is already at hand.
+    Never downloads. At 25 km in September this is the embedded Septembers (the letter's panels);
+    at 100 and 200 km the embedded monthly record (or downloaded files, where present).
     """
-    if nsidc_record() is None:
-        return None
     from icegrad.data import load_dataset
     from icegrad.roi import region_of_interest
 
-    ds = load_dataset("nsidc", resolution_km=resolution_km, download_missing=False)
+    if resolution_km == 25 and month == embedded_record.SEPTEMBER and nsidc_record() == \
+            embedded_record.record_path(100):
+        septembers = nsidc.embedded_septembers()
+        return septembers, september_roi(septembers, reference_year, target_year, roi_rule)
+    try:
+        ds = load_dataset("nsidc", resolution_km=resolution_km, download_missing=False)
+    except nsidc.NSIDCError:
+        return None
     return ds, region_of_interest(ds, reference_year, target_year, month, roi_rule)
 
 
