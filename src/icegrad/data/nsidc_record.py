@@ -44,7 +44,8 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.cache import file_digest
-from icegrad.data import catalogue, nsidc, regrid
+from icegrad.data import catalogue, regrid
+from icegrad.data import nsidc_files
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset
 from icegrad.errors import IcegradError
@@ -110,7 +111,7 @@ def monthly_files(files: Sequence[Path]) -> dict[int, list[Path]]:
     """The monthly CDR files among ``files`` by version; daily and foreign files are left out."""
     by_version: dict[int, list[Path]] = {}
     for f in files:
-        for v in nsidc.PRODUCTS:
+        for v in nsidc_files.PRODUCTS:
             if _holds_version(f, v):
                 by_version.setdefault(v, []).append(f)
     if not by_version:
@@ -120,15 +121,15 @@ def monthly_files(files: Sequence[Path]) -> dict[int, list[Path]]:
 
 def _holds_version(path: Path, version: int) -> bool:
     try:
-        nsidc.month_index([path], version)
-    except nsidc.NSIDCError:
+        nsidc_files.month_index([path], version)
+    except nsidc_files.NSIDCError:
         return False
     return True
 
 
 def choose_version(files: Sequence[Path]) -> int:
     """The CDR version holding the most months among ``files`` (ties: the newer version)."""
-    counts = {v: len(nsidc.month_index(fs, v)) for v, fs in monthly_files(files).items()}
+    counts = {v: len(nsidc_files.month_index(fs, v)) for v, fs in monthly_files(files).items()}
     return max(counts, key=lambda v: (counts[v], v))
 
 
@@ -138,7 +139,7 @@ def _regridded(files: Sequence[Path], version: int, months: pd.DatetimeIndex) ->
     land = {res: np.asarray(land_mask(res).values) for res in RECORD_FILES}
     for start in range(0, len(months), CHUNK_MONTHS):
         chunk = months[start:start + CHUNK_MONTHS]
-        native = nsidc.open_cdr(files, version, None, chunk)
+        native = nsidc_files.open_cdr(files, version, None, chunk)
         base = regrid.ps_to_ease2(native["sic"], native["flag"], grid.BASE_RESOLUTION_KM)
         septembers = base.isel(time=np.flatnonzero(pd.DatetimeIndex(base.time.values).month == SEPTEMBER))
         parts[25].append(encode(septembers, land[25]))
@@ -156,10 +157,10 @@ def _provenance(files: Sequence[Path], version: int, months: pd.DatetimeIndex,
         n = sum(1 for m in months if index[m] == f)
         lines.append(f"{f.name} sha256:{file_digest(f)} ({n} month{'s' if n > 1 else ''})")
     return {
-        "source": f"{nsidc.PRODUCT_TITLE}, Version {version} (NSIDC G02202 {product.product_version}), "
+        "source": f"{nsidc_files.PRODUCT_TITLE}, Version {version} (NSIDC G02202 {product.product_version}), "
                   f"monthly northern hemisphere, variable {product.variables[0]}: observed, not emulated",
         "source_files": "; ".join(lines),
-        "source_months": nsidc.describe_months(months),
+        "source_months": nsidc_files.describe_months(months),
         "doi": product.doi,
         "citation": product.citation,
         "license": catalogue.NSIDC_TERMS_OF_USE,
@@ -211,12 +212,12 @@ def build_record(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     version with the most months). Every month the files hold is kept, gaps included: the loader
     picks consecutive runs. Each file is written atomically.
     """
-    found = nsidc.find_files(source)
+    found = nsidc_files.find_files(source)
     version = version if version is not None else choose_version(found)
     files = monthly_files(found).get(version, [])
     if not files:
         raise RecordError(f"no G02202 version-{version} monthly files among {[f.name for f in found][:5]}")
-    index = nsidc.month_index(files, version)
+    index = nsidc_files.month_index(files, version)
     months = pd.DatetimeIndex(list(index))
     attrs = _provenance(files, version, months, index)
     codes = _regridded(files, version, months)
