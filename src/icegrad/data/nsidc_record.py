@@ -44,8 +44,7 @@ import xarray as xr
 
 from icegrad import grid
 from icegrad.cache import file_digest
-from icegrad.data import catalogue, regrid
-from icegrad.data import nsidc_files
+from icegrad.data import catalogue, nsidc_files, regrid
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset
 from icegrad.errors import IcegradError
