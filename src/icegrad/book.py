@@ -219,11 +219,10 @@ def execute_measured(notebook: Path, output: Path, parameters: Mapping[str, Any]
             raise
         finally:
             usage = _take_probe(output, notebook)
-    wall = time.perf_counter() - start
+    wall = round(time.perf_counter() - start, 1)
     peak = "?" if usage["peak_rss_mib"] is None else f"{usage['peak_rss_mib']:.0f}"
     print(f"  done in {wall:.0f} s, kernel peak {peak} MiB resident", flush=True)
-    return ChapterRun(chapter=notebook.stem, output=output, parameters=checked, wall_seconds=round(wall, 1),
-                      **usage)
+    return ChapterRun(chapter=notebook.stem, output=output, parameters=checked, wall_seconds=wall, **usage)
 
 
 def _take_probe(output: Path, notebook: Path) -> dict[str, float | None]:

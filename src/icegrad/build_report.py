@@ -93,7 +93,8 @@ def take_probe(executed: nbformat.NotebookNode) -> dict[str, float | None]:
         for output in cell.get("outputs", []):
             for line in str(output.get("text", "")).splitlines():
                 if line.startswith(PROBE_MARKER):
-                    usage.update(json.loads(line[len(PROBE_MARKER):]))
+                    measured = json.loads(line[len(PROBE_MARKER):])
+                    usage.update({k: None if v is None else round(v, 1) for k, v in measured.items()})
     executed.cells = kept
     return usage
 
