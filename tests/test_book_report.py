@@ -38,11 +38,16 @@ def tiny_book(root: Path) -> Path:
     return root
 
 
-def test_book_and_run_report_wall_time_and_kernel_peak_memory(tmp_path: Path) -> None:
+def test_book_and_run_report_wall_time_and_kernel_peak_memory(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     root = tiny_book(tmp_path / "repo")
 
     book.build_book(root, progress=False, html=False)
     built = json.loads((root / "_build" / BOOK_REPORT).read_text())
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1] == f"report: {root / '_build' / BOOK_REPORT}"
+    row = ["02_alloc", f"{built['chapters'][0]['wall_seconds']:.0f}"]
+    assert any(line.split()[:2] == row for line in printed), "no table row for the chapter"
     output = book.run_chapter("02", {"megabytes": "300"}, root, progress=False)
     ran = json.loads((output.parent / RUN_REPORT).read_text())
 
