@@ -37,14 +37,14 @@ PROBE_MARKER = "icegrad-kernel-usage:"
 # without the resource module (Windows) the figures are null rather than a failed chapter.
 PROBE_SOURCE = f"""\
 def _icegrad_usage():
-    import json, sys
+    import sys
     try:
         import resource
     except ImportError:
         return {{"peak_rss_mib": None, "cpu_seconds": None}}
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    unit = 2**20 if sys.platform == "darwin" else 2**10
-    return {{"peak_rss_mib": usage.ru_maxrss * unit / 2**20, "cpu_seconds": usage.ru_utime + usage.ru_stime}}
+    per_mib = 2**20 if sys.platform == "darwin" else 2**10
+    return {{"peak_rss_mib": usage.ru_maxrss / per_mib, "cpu_seconds": usage.ru_utime + usage.ru_stime}}
 print({PROBE_MARKER!r} + __import__("json").dumps(_icegrad_usage()))
 del _icegrad_usage
 """
