@@ -15,7 +15,7 @@ import papermill
 import pytest
 
 from icegrad import book
-from icegrad.build_report import BOOK_REPORT, PROBE_MARKER, RUN_REPORT, Recorder
+from icegrad.build_report import BOOK_REPORT, PROBE_MARKER, PROBE_SOURCE, RUN_REPORT, Recorder
 
 pytestmark = pytest.mark.xdist_group("book")
 
@@ -95,3 +95,14 @@ def test_recorder_table_lists_chapters_total_and_machine(tmp_path: Path) -> None
     assert lines[2].split() == ["04_icenet", "40", "?"]
     assert lines[3].startswith("total") and lines[3].split()[-2:] == ["457", "max"]
     assert lines[4].startswith("machine: ") and "GPU: " in lines[4]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_probe_reports_the_same_peak_as_the_kernels_own_vmhwm(capsys: pytest.CaptureFixture[str]) -> None:
+    """The probe's getrusage figure against /proc/self/status VmHWM, read independently in this process."""
+    exec(PROBE_SOURCE, {})  # as the kernel runs it
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith(PROBE_MARKER)]
+    reported = json.loads(line[len(PROBE_MARKER):])["peak_rss_mib"]
+    status = Path("/proc/self/status").read_text()
+    vmhwm_kib = int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1])
+    assert reported == pytest.approx(vmhwm_kib / 1024, rel=0.05)
