@@ -13,17 +13,21 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import nbformat
 import papermill
 import yaml
 
 from icegrad import config as run_config
+from icegrad.build_report import BOOK_REPORT, RUN_REPORT, ChapterRun, Recorder, table, take_probe, with_probe
 from icegrad.cache import parameter_key
 from icegrad.errors import IcegradError
+from icegrad.files import write_text
 from icegrad.writable import check_store_folder
 
 if TYPE_CHECKING:
@@ -191,18 +195,47 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 def execute_chapter(notebook: Path, output: Path, parameters: Mapping[str, Any] | None = None,
                     *, progress: bool = True) -> Path:
     """Execute one notebook with papermill into ``output`` (its folder is the working directory)."""
+    return execute_measured(notebook, output, parameters, progress=progress).output
+
+
+def execute_measured(notebook: Path, output: Path, parameters: Mapping[str, Any] | None = None,
+                     *, progress: bool = True) -> ChapterRun:
+    """Execute one notebook like :func:`execute_chapter`; return its wall time and its kernel's peak memory.
+
+    papermill executes a temporary copy with :func:`icegrad.build_report.with_probe`'s measuring cell
+    last; the cell is taken out of ``output`` again (also when a cell fails), so the executed notebook
+    is the chapter's cells only.
+    """
     checked = check_parameters(notebook, parameters or {})
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     print(f"executing {notebook.name} {checked or ''}", flush=True)
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=checked, cwd=str(output.parent),
-                                   kernel_name="python3", progress_bar=progress)
-    except papermill.PapermillExecutionError as err:
-        err.add_note(f"the executed notebook {output} shows the cell's traceback")
-        raise
-    print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
-    return output
+    with tempfile.TemporaryDirectory(prefix="icegrad-probe-") as folder:
+        probed = Path(folder) / notebook.name
+        probed.write_text(nbformat.writes(with_probe(nbformat.read(notebook, as_version=4))))
+        try:
+            papermill.execute_notebook(str(probed), str(output), parameters=checked, cwd=str(output.parent),
+                                       kernel_name="python3", progress_bar=progress)
+        except papermill.PapermillExecutionError as err:
+            err.add_note(f"the executed notebook {output} shows the cell's traceback")
+            raise
+        finally:
+            usage = _take_probe(output, notebook)
+    wall = round(time.perf_counter() - start, 1)
+    peak = "?" if usage["peak_rss_mib"] is None else f"{usage['peak_rss_mib']:.0f}"
+    print(f"  done in {wall:.0f} s, kernel peak {peak} MiB resident", flush=True)
+    return ChapterRun(chapter=notebook.stem, output=output, parameters=checked, wall_seconds=wall, **usage)
+
+
+def _take_probe(output: Path, notebook: Path) -> dict[str, float | None]:
+    """Remove the measuring cell from the executed ``output`` (rewritten atomically); return its figures."""
+    if not output.is_file():  # the kernel never started: nothing executed, nothing measured
+        return {"peak_rss_mib": None, "cpu_seconds": None}
+    executed = nbformat.read(output, as_version=4)
+    usage = take_probe(executed)
+    executed.metadata.setdefault("papermill", {})["input_path"] = str(notebook)  # not the temporary copy
+    write_text(nbformat.writes(executed), output)
+    return usage
 
 
 def stage_sources(root: Path, stage: Path) -> None:
@@ -221,12 +254,16 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
                progress: bool = True, html: bool = True) -> Path:
     """Execute every chapter (with shared ``parameters`` where a chapter declares them) and build HTML.
 
-    Returns the HTML folder (``<root>/_build/html``).
+    Each chapter's wall time and its kernel's peak resident memory, the total, the machine and the
+    parameters go to ``<root>/_build/book_report.json`` (rewritten after every chapter) and are
+    printed as a table at the end. Returns the HTML folder (``<root>/_build/html``), or the folder of
+    executed notebooks without ``html``.
     """
     root = root or repository_root()
     stage = root / "_build" / "stage"
     notebooks = chapters(root)
     shared = dict(parameters or {})
+    recorder = Recorder(root / "_build" / BOOK_REPORT, shared)  # the total counts the checks too
     per_notebook = {
         nb: {k: v for k, v in shared.items() if k in papermill.inspect_notebook(str(nb))} for nb in notebooks
     }
@@ -236,13 +273,24 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     del datasets  # the chapters load their own; free the memory before they run
     check_store_folder(stage, "staging folder")
     stage_sources(root, stage)
-    start = time.perf_counter()
     for number, nb in enumerate(notebooks, 1):
-        print(f"[chapter {number}/{len(notebooks)}, {time.perf_counter() - start:.0f} s so far]", flush=True)
-        execute_chapter(nb, stage / nb.relative_to(root), per_notebook[nb], progress=progress)
-    if not html:
-        return stage
-    return build_html(stage, root)
+        print(f"[chapter {number}/{len(notebooks)}, {time.perf_counter() - recorder.start:.0f} s so far]",
+              flush=True)
+        with recorder.step(nb.stem):
+            recorder.add(execute_measured(nb, stage / nb.relative_to(root), per_notebook[nb],
+                                          progress=progress))
+    built, html_seconds = stage, None
+    if html:
+        with recorder.step("HTML build"):
+            html_start = time.perf_counter()
+            built = build_html(stage, root)
+            html_seconds = time.perf_counter() - html_start
+    _print_report(recorder.save(complete=True, html_seconds=html_seconds), recorder.target)
+    return built
+
+
+def _print_report(record: Mapping[str, Any], path: Path) -> None:
+    print(f"\n{table(record)}\nreport: {path}", flush=True)
 
 
 def build_html(stage: Path, output: Path) -> Path:
@@ -260,11 +308,19 @@ def build_html(stage: Path, output: Path) -> Path:
 
 def run_chapter(name: str, parameters: Mapping[str, Any], root: Path | None = None,
                 *, progress: bool = True) -> Path:
-    """Re-execute one chapter with ``parameters`` into ``_build/runs/<chapter>-<key>/``."""
+    """Re-execute one chapter with ``parameters`` into ``_build/runs/<chapter>-<key>/``.
+
+    Its record (wall time, kernel peak memory, machine, parameters) goes to ``run_report.json`` beside
+    the executed notebook, the same form as the book's ``_build/book_report.json``.
+    """
     root = root or repository_root()
     notebook = find_chapter(root, name)
     checked = check_parameters(notebook, parameters)
     check_against_data(notebook, checked)
     folder = check_store_folder(root / "_build" / "runs" / f"{notebook.stem}-{parameter_key(checked)}",
                                 "run folder")
-    return execute_chapter(notebook, folder / notebook.name, checked, progress=progress)
+    recorder = Recorder(folder / RUN_REPORT, checked)
+    with recorder.step(notebook.stem):
+        recorder.add(execute_measured(notebook, folder / notebook.name, checked, progress=progress))
+    _print_report(recorder.save(complete=True), recorder.target)
+    return recorder.runs[0].output

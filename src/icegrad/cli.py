@@ -7,7 +7,8 @@
         smoothgrad [--scheduler tcp://HOST:8786]     every (month, lead, member, method) job, resumable
     icegrad chapters                                    list the book's chapters and their parameters
     icegrad run 03 -p target_year 2012                  re-execute one chapter with other parameters
-    icegrad book                                        execute every chapter and build the HTML
+    icegrad book                                        execute every chapter and build the HTML; each
+                                                        chapter's time and memory: _build/book_report.json
     icegrad cache info | verify | clear [--stage NAME]  describe, check or empty the cache
 
 Every flag's default and range is icegrad.config.RunConfig's. Every value, the ROI rule and the output
@@ -285,14 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("chapters", help="list the chapters and their parameters")
     listing.set_defaults(func=_cmd_chapters)
 
-    run = sub.add_parser("run", help="re-execute one chapter with other parameters")
+    run = sub.add_parser("run", help="re-execute one chapter with other parameters (its time and memory go "
+                                     "to run_report.json beside the executed notebook)")
     run.add_argument("chapter", help="chapter file name, stem or number (e.g. 03)")
     _add_parameter_option(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_refresh_option(run)
     run.set_defaults(func=_cmd_run)
 
-    book = sub.add_parser("book", help="execute every chapter and build the HTML into _build/html")
+    book = sub.add_parser("book", help="execute every chapter and build the HTML into _build/html; print and "
+                                       "write each chapter's wall time and peak memory to "
+                                       "_build/book_report.json")
     _add_parameter_option(book)
     book.add_argument("--no-html", action="store_true", help="execute the chapters only")
     book.add_argument("--quiet", action="store_true", help="no progress bars")
