@@ -19,7 +19,7 @@ from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.errors import ConfigError, IcegradError, PathError
 from icegrad.roi import RoiError
-from icegrad.run_checks import check_run, check_settings, forecast_start
+from icegrad.run_checks import check_run, check_settings
 from icegrad.writable import check_output_file, check_store_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,13 +174,6 @@ def test_check_adds_the_rule_grammar_and_the_weights_folder(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match=r"weights='.*missing' is not a folder"):
         check_settings(RunConfig(weights=str(tmp_path / "missing")))
     assert check_settings(RunConfig(weights=str(tmp_path))).weights == str(tmp_path)
-
-
-def test_run_checks_forecast_start_is_the_engines() -> None:
-    from icegrad.attribution import targets
-
-    for lead in config.LEADS:
-        assert forecast_start("2013-02", lead) == targets.forecast_start("2013-02", lead)
 
 
 RES = 200

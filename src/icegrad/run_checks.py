@@ -16,17 +16,8 @@ import xarray as xr
 
 from icegrad.config import RunConfig
 from icegrad.errors import ConfigError
-from icegrad.inputs.start_months import available_start_months
+from icegrad.inputs.start_months import available_start_months, start_for_target
 from icegrad.roi import RoiRule, region_of_interest
-
-
-def forecast_start(target_month: str, lead: int) -> pd.Timestamp:
-    """Start month of the forecast whose lead ``lead`` targets ``target_month`` (IceNet's bookkeeping).
-
-    The same rule as :func:`icegrad.attribution.targets.forecast_start` (``tests/test_config.py``
-    keeps them equal), written here because that module imports TensorFlow.
-    """
-    return pd.Timestamp(target_month) - pd.DateOffset(months=lead - 1)
 
 
 def check_run(config: RunConfig, ds: xr.Dataset) -> None:
@@ -47,7 +38,7 @@ def check_run(config: RunConfig, ds: xr.Dataset) -> None:
                               f"choose a year from {months[0].year} to {months[-1].year}")
     starts = available_start_months(ds)
     for lead in config.leads:
-        start = forecast_start(config.target_month, lead)
+        start = start_for_target(pd.Timestamp(config.target_month), lead)
         if start not in starts:
             raise ConfigError(f"target_month={config.target_month!r} at lead {lead} needs the forecast "
                               f"started in {start:%Y-%m}, but {source} ({span}) serve starts "

@@ -34,6 +34,7 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad.attribution.errors import AttributionError
+from icegrad.inputs.start_months import start_for_target
 from icegrad.variables import N_LEADS, SIC_CLASSES
 
 TARGETS = ("sip", *SIC_CLASSES)
@@ -80,7 +81,7 @@ def _month(value: str | pd.Timestamp, label: str) -> pd.Timestamp:
 def forecast_start(target_month: str | pd.Timestamp, lead: int) -> pd.Timestamp:
     """Start month of the forecast whose lead ``lead`` targets ``target_month``: target - (lead - 1)."""
     (lead,) = check_leads(lead)
-    return _month(target_month, "target month") - pd.DateOffset(months=lead - 1)
+    return start_for_target(_month(target_month, "target month"), lead)
 
 
 def target_month(start: str | pd.Timestamp, lead: int) -> pd.Timestamp:

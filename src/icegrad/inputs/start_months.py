@@ -31,6 +31,16 @@ N_HISTORY_MONTHS = 12
 StartMonths = Sequence[str | pd.Timestamp] | pd.DatetimeIndex | str | pd.Timestamp
 
 
+def start_for_target(target_month: pd.Timestamp, lead: int) -> pd.Timestamp:
+    """Start month of the forecast whose lead ``lead`` targets ``target_month``: target - (lead - 1).
+
+    IceNet's bookkeeping (lead 1 is the start month itself). The engine's
+    :func:`icegrad.attribution.targets.forecast_start` and the pre-run checks both use it; it lives in
+    this TensorFlow-free layer so that the checks stay fast.
+    """
+    return target_month.to_period("M").to_timestamp() - pd.DateOffset(months=lead - 1)
+
+
 def as_start_months(start_months: StartMonths) -> pd.DatetimeIndex:
     """Parse start months (``"YYYY-MM"`` strings, timestamps, or an index) into month starts.
 
