@@ -28,7 +28,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "engine": ("icegrad.attribution",),  # methods, targets, references, results, aggregate, execution, api
     "evaluation": ("icegrad.evaluation",),  # permutation, fidelity, additive, robustness, sanity, cost
     "pipeline": ("icegrad.run_checks", "icegrad.pipeline", "icegrad.sweep"),
-    "presentation": ("icegrad.build_report", "icegrad.book", "icegrad.plots", "icegrad.widgets", "icegrad.pages", "icegrad.cli"),
+    "presentation": ("icegrad.build_report", "icegrad.book", "icegrad.plots", "icegrad.widgets",
+                     "icegrad.pages", "icegrad.cli"),
 }
 RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
 
