@@ -24,12 +24,13 @@ import numpy as np
 import pyproj
 import xarray as xr
 
+from icegrad import config
 from icegrad.errors import IcegradError
 
 EASE2_NORTH_EPSG = 6931
 BASE_RESOLUTION_KM = 25
 BASE_SIZE = 432
-SUPPORTED_RESOLUTIONS_KM = (25, 50, 100, 200)
+SUPPORTED_RESOLUTIONS_KM = config.RESOLUTIONS_KM
 GRID_HALF_WIDTH_M = BASE_SIZE * BASE_RESOLUTION_KM * 1000 / 2  # 5400 km
 
 

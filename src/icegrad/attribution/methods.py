@@ -37,6 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from icegrad import config
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.execution import (
     DEFAULT_MEMORY_BUDGET,
@@ -49,7 +50,7 @@ from icegrad.attribution.execution import (
 )
 from icegrad.attribution.targets import RoiTarget
 
-METHODS = ("vanilla_gradient", "gradient_x_input", "integrated_gradients", "smoothgrad")
+METHODS = config.METHODS  # the run configuration names them; the engine implements them
 RULES = ("left", "right", "midpoint", "trapezoid")
 NOISE_SCALES = ("range", "std")
 

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from icegrad import grid
+from icegrad import config, grid
 from icegrad.data.land import land_mask
 from icegrad.errors import IcegradError
 from icegrad.variables import MONTHLY_VARIABLES
 
-DATA_SOURCES = ("emulated", "nsidc", "osisaf", "observed")
+DATA_SOURCES = config.DATA_SOURCES
 NAN_ON_LAND = ("siconca", "tos")
 
 
