@@ -33,8 +33,11 @@ RUN_REPORT = "run_report.json"
 PROBE_KEY = "icegrad_probe"
 PROBE_MARKER = "icegrad-kernel-usage:"
 
-# Runs in the kernel: stdlib only and no names left behind. ru_maxrss is KiB on Linux, bytes on macOS;
-# without the resource module (Windows) the figures are null rather than a failed chapter.
+# Runs in the kernel: stdlib only and no names left behind. The peak is VmHWM of /proc/self/status where
+# Linux has it: ru_maxrss also counts the memory of the process that started the kernel (Linux carries
+# the parent's high-water mark across fork and exec), so a kernel started by a 2.5 GB test worker
+# reported 2.5 GB for an empty notebook. Elsewhere ru_maxrss (KiB on Linux, bytes on macOS); without
+# the resource module (Windows) the figures are null rather than a failed chapter.
 PROBE_SOURCE = f"""\
 def _icegrad_usage():
     import sys
@@ -43,8 +46,13 @@ def _icegrad_usage():
     except ImportError:
         return {{"peak_rss_mib": None, "cpu_seconds": None}}
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    per_mib = 2**20 if sys.platform == "darwin" else 2**10
-    return {{"peak_rss_mib": usage.ru_maxrss / per_mib, "cpu_seconds": usage.ru_utime + usage.ru_stime}}
+    peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) / 2**10 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
+    return {{"peak_rss_mib": peak, "cpu_seconds": usage.ru_utime + usage.ru_stime}}
 print({PROBE_MARKER!r} + __import__("json").dumps(_icegrad_usage()))
 del _icegrad_usage
 """

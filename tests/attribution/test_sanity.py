@@ -87,7 +87,8 @@ def test_ig_on_a_quadratic_model_is_exact_and_complete(setup: SimpleNamespace) -
 def test_completeness_reports_the_midpoint_rules_known_error_on_a_cubic_model(
         setup: SimpleNamespace, steps: int) -> None:
     model, w = power_model(setup.side, p=3, seed=1)
-    row = completeness(attribute(model, setup.sample, setup.roi, leads=LEAD, steps=steps)).iloc[0]
+    row = completeness(attribute(model, setup.sample, setup.roi, leads=LEAD, steps=steps,
+                                    baseline="zeros")).iloc[0]
     change = target(setup.values, setup.roi, w, 3)
     assert row.target_change == pytest.approx(change, rel=1e-5)
     assert row.attribution_sum == pytest.approx((1 - 1 / (4 * steps**2)) * change, rel=1e-4)
@@ -97,7 +98,8 @@ def test_completeness_reports_the_midpoint_rules_known_error_on_a_cubic_model(
 def test_ensemble_completeness_is_that_of_the_mean_attribution(setup: SimpleNamespace) -> None:
     (quadratic, wq), (cubic, wc) = power_model(setup.side, 2, seed=2), power_model(setup.side, 3, seed=3)
     steps = 4
-    ds = attribute([quadratic, cubic], setup.sample, setup.roi, leads=(1, LEAD), steps=steps)
+    ds = attribute([quadratic, cubic], setup.sample, setup.roi, leads=(1, LEAD), steps=steps,
+                   baseline="zeros")
     # member 0 is exact, member 1 misses 1/(4 n^2) of its change; the mean carries half of that miss
     c0, c1 = target(setup.values, setup.roi, wq, 2), target(setup.values, setup.roi, wc, 3)
     row = ensemble_completeness(ds).set_index("lead").loc[LEAD]

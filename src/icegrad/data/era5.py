@@ -59,7 +59,7 @@ variable group and year:
 
 and a wind blowing east at 90 E blows along the grid's y axis:
 
->>> uas, vas = rotate_to_grid(np.array([1.0]), np.array([0.0]), np.array([90.0]))
+>>> uas, vas = regrid.rotate_to_grid(np.array([1.0]), np.array([0.0]), np.array([90.0]))
 >>> round(float(uas[0]), 6), round(float(vas[0]), 6)
 (0.0, 1.0)
 """

@@ -49,8 +49,10 @@ Example
 ``load(100, "2007-01", "2013-12")`` downloads ~2,500 daily files (~3 GB) once. Offline: which record
 serves a month, and how missing days are reported:
 
->>> product_for(pd.Timestamp("2013-09")).name, product_for(pd.Timestamp("2016-01")).name
-('OSI-450', 'OSI-430-b')
+>>> product_for(pd.Timestamp("2013-09")).name, product_for(pd.Timestamp("2021-06")).name
+('OSI-450-a', 'OSI-430-a')
+>>> product_for(pd.Timestamp("2016-01"), version="v2p0").name  # IceNet's records
+'OSI-430-b'
 >>> describe_days(pd.date_range("1987-12-01", "1988-01-02").append(pd.DatetimeIndex(["1988-01-05"])))
 '1987-12-01..1988-01-02, 1988-01-05'
 """

@@ -80,7 +80,7 @@ def _global_attrs(resolution_km: int, first: pd.Timestamp, last: pd.Timestamp,
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "title": "The embedded emulated Arctic (SYNTHETIC sea ice and ERA5-like drivers)",
-        "source": ("SYNTHETIC: emulated by icegrad.data.emulator — not observations. Sea ice follows "
+        "source": ("SYNTHETIC: emulated by icegrad.data.emulator, not observations. Sea ice follows "
                    "documented lagged links from randomly generated drivers; see true_links()."),
         "data_source": "emulated",
         "Conventions": "CF-1.10",
