@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from icegrad.inputs.build import fit_normalisation
+from icegrad.inputs.build import build_inputs, build_targets, fit_normalisation
 from icegrad.inputs.checks import InputError
 from icegrad.model.icenet import build_icenet, icenet_layer_order, temperature_layer
 from icegrad.model.losses import (
@@ -25,7 +25,7 @@ from icegrad.model.losses import (
     make_loss,
 )
 from icegrad.model.progress import EpochProgress
-from icegrad.model.samples import SampleError, SampleStore
+from icegrad.model.samples import CHUNK_STARTS, SampleError, SampleStore
 from icegrad.model.skill import evaluate_skill
 from icegrad.model.train import (
     TrainConfig,
@@ -299,3 +299,17 @@ def test_pretraining_on_a_control_dataset_then_fine_tuning(sic_dataset, sic_data
     assert 1 <= summary["pretrain"]["epochs_run"] <= 2 and summary["epochs_run"] == 1
     assert len(summary["pretrain"]["history"]["val_loss"]) == summary["pretrain"]["epochs_run"]
     assert (isolated_cache / "models" / model_cache_key(sic_dataset, config, control)).is_dir()
+
+
+def test_samples_built_a_chunk_at_a_time_equal_one_build_of_the_whole_split(sic_dataset, tmp_path):
+    config = TrainConfig(channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    stats = fit_normalisation(sic_dataset, config.train_years)
+    store = split_store(sic_dataset, "train", stats, config, tmp_path)
+    starts = config.splits.start_months("train", sic_dataset, config.n_leads)
+    assert len(store) == len(starts) > CHUNK_STARTS  # more than one chunk
+    x, y, w = store.read(range(len(store)))
+    whole = build_inputs(sic_dataset, starts, stats, SIC_ONLY_CHANNEL_NAMES)
+    targets = build_targets(sic_dataset, starts, n_leads=config.n_leads, train_years=config.train_years)
+    np.testing.assert_array_equal(x, whole.transpose("time", "y", "x", "channel").values)
+    np.testing.assert_array_equal(y, targets["targets"].transpose("time", "y", "x", "class", "lead").values)
+    np.testing.assert_array_equal(w, targets["sample_weight"].transpose("time", "y", "x", "lead").values)
