@@ -146,7 +146,7 @@ def test_temperature_fit_needs_active_cells(tiny_arrays, tmp_path):
 
 
 @pytest.mark.slow  # two trainings: graph tracing alone takes ~10-30 s each on 2 shared cores
-def test_training_is_deterministic_learns_and_early_stops(tiny_arrays, tiny_store, tmp_path):
+def test_training_is_deterministic_learns_and_early_stops(tiny_arrays, tiny_store, tmp_path, capsys):
     train = tiny_store
     val = SampleStore(tmp_path / "val")
     val.append(tiny_arrays["x"][:4], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
@@ -157,6 +157,7 @@ def test_training_is_deterministic_learns_and_early_stops(tiny_arrays, tiny_stor
     for wa, wb in zip(model_a.get_weights(), model_b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert summary_a == summary_b
+    assert "epoch" not in capsys.readouterr().err  # verbose=0: no progress line
     assert 1 <= summary_a["epochs_run"] <= 4
     assert summary_a["temperature"] > 0
     assert len(summary_a["history"]["val_loss"]) == summary_a["epochs_run"]
@@ -313,3 +314,12 @@ def test_samples_built_a_chunk_at_a_time_equal_one_build_of_the_whole_split(sic_
     np.testing.assert_array_equal(x, whole.transpose("time", "y", "x", "channel").values)
     np.testing.assert_array_equal(y, targets["targets"].transpose("time", "y", "x", "class", "lead").values)
     np.testing.assert_array_equal(w, targets["sample_weight"].transpose("time", "y", "x", "lead").values)
+
+
+def test_building_samples_shows_progress_unless_quiet(sic_dataset, tmp_path, capsys):
+    config = TrainConfig(channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    stats = fit_normalisation(sic_dataset, config.train_years)
+    split_store(sic_dataset, "validate", stats, dataclasses.replace(config, verbose=0), tmp_path / "quiet")
+    assert capsys.readouterr().err == ""
+    split_store(sic_dataset, "validate", stats, config, tmp_path / "shown")
+    assert "building validate samples" in capsys.readouterr().err
