@@ -4,6 +4,7 @@ streamed samples, pre-training and progress."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import tracemalloc
 from pathlib import Path
 
@@ -323,3 +324,12 @@ def test_building_samples_shows_progress_unless_quiet(sic_dataset, tmp_path, cap
     assert capsys.readouterr().err == ""
     split_store(sic_dataset, "validate", stats, config, tmp_path / "shown")
     assert "building validate samples" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_reported_with_the_fix(tiny_arrays, tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "open", full)
+    with pytest.raises(SampleError, match="set TMPDIR to a larger disk"):
+        SampleStore(tmp_path).append(**tiny_arrays)

@@ -7,8 +7,10 @@ from the xarray dataset a few start months at a time (:func:`icegrad.inputs.buil
 :func:`icegrad.inputs.labels.build_targets`, exactly as for one big call), appended to flat files in
 a scratch directory, and read back by a ``tf.data`` pipeline: memory holds one chunk while building
 and a few batches while training, whatever the number of years. They are built once per training,
-for every member and epoch, so streaming costs no recomputation. Inputs and weights stay float32
-and the 0/1 targets are stored as uint8, so the network sees bit for bit what ``build_inputs`` returns.
+for every member and epoch, so streaming costs no recomputation; the scratch directory (under
+``TMPDIR``) takes the split's size on disk instead, about 1.3 GB for the book's 100 km splits.
+Inputs and weights stay float32 and the 0/1 targets are stored as uint8, so the network sees bit for
+bit what ``build_inputs`` returns.
 
 The shuffle permutes sample *indices* with TensorFlow's seeded shuffle over the whole split (a buffer
 of integers, not of samples): the order is the one the former in-memory pipeline drew for a seed.
@@ -26,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -65,8 +68,14 @@ class ArrayFile:
         if tuple(records.shape[1:]) != self.record_shape:
             raise SampleError(f"records of shape {records.shape[1:]} cannot join {self.path.name}, whose "
                               f"records are {self.record_shape}; build every chunk on the same grid")
-        with self.path.open("ab") as f:
-            f.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
+        try:
+            with self.path.open("ab") as f:
+                f.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise SampleError(f"no disk space left in {self.path.parent} for the training samples "
+                              f"({self.count} written); free some, or set TMPDIR to a larger disk") from None
         self.count += len(records)
 
     def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
