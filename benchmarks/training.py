@@ -8,10 +8,13 @@ number is never the time of a network that learnt nothing.
 On a machine shared with other jobs the wall-clock time measures the neighbours as much as the
 training, so it also prints the process's CPU time (all threads) and the load average: on an idle
 two-core machine the training cannot take longer than its CPU time, nor less than half of it, which
-brackets what an otherwise idle CI machine would see.
+brackets what an otherwise idle CI machine would see. It prints the process's peak resident memory
+(VmHWM, data loading included) too: training streams its samples from disk, so this must stay within
+the 3 GB the book promises at 100 km, whatever the number of years.
 
     python benchmarks/training.py                       # the book's default ensemble
     python benchmarks/training.py --members 1 --epochs 1 --resolution 200   # a quick smoke run
+    python benchmarks/training.py --members 1 --epochs 1    # peak memory of one member at 100 km
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import resource
 import tempfile
 import time
+
+
+def peak_rss_mib() -> float:
+    """The process's peak resident memory so far (VmHWM; ``ru_maxrss`` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -48,7 +57,7 @@ def main() -> None:
     ds = load_dataset("emulated", resolution_km=args.resolution)
     t_data = time.perf_counter() - t0
     print(f"data: emulated Arctic (synthetic) at {args.resolution} km, {ds.sizes['time']} months, "
-          f"loaded in {t_data:.1f} s")
+          f"loaded in {t_data:.1f} s; peak resident memory so far {peak_rss_mib():.0f} MiB")
     print(f"config: {config}")
     with tempfile.TemporaryDirectory() as cache:
         if not args.keep:
@@ -57,6 +66,7 @@ def main() -> None:
         t0, cpu0 = time.perf_counter(), time.process_time()
         ensemble = load_or_train(ds, config, refresh=True)  # time a real training, never a cache hit
         total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        peak_training = peak_rss_mib()
         load_after = os.getloadavg()[0]
         t0 = time.perf_counter()
         scores = skill.evaluate_skill(ensemble, ds)
@@ -67,6 +77,7 @@ def main() -> None:
     print(f"training {len(ensemble)} member(s) incl. input building and saving: {total:.1f} s "
           f"({total / 60:.1f} min; {total / len(ensemble):.1f} s per member) on {os.cpu_count()} CPU core(s)")
     cores = min(os.cpu_count() or 1, 2)
+    print(f"peak resident memory (VmHWM, data loading included): {peak_training:.0f} MiB")
     print(f"CPU time {cpu:.1f} s; 1-min load average {load_before:.1f} before, {load_after:.1f} after; "
           f"an idle {cores}-core machine would need between {cpu / cores / 60:.1f} and {cpu / 60:.1f} min")
     print(f"skill on the test years (computed in {t_skill:.1f} s):")

@@ -18,6 +18,7 @@ import xarray as xr
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.grid import ease2_grid
+from icegrad.model.samples import SampleStore
 from icegrad.variables import MONTHLY_VARIABLES
 
 
@@ -164,6 +165,14 @@ def tiny_arrays() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture
+def tiny_store(tiny_arrays, tmp_path):
+    """:func:`tiny_arrays` in a :class:`icegrad.model.samples.SampleStore`, as training reads them."""
+    store = SampleStore(tmp_path / "tiny")
+    store.append(**tiny_arrays)
+    return store
+
+
+@pytest.fixture
 def layer_specs():
     """:func:`icenet_layer_specs`, for tests that count or shape IceNet's layers independently."""
     return icenet_layer_specs
@@ -202,3 +211,9 @@ def make_sic_dataset(start: str = "1979-01", end: str = "1985-12", seed: int = 0
 def sic_dataset() -> xr.Dataset:
     """1979-1985 SIC-only synthetic dataset (shared: copy before modifying)."""
     return make_sic_dataset()
+
+
+@pytest.fixture
+def sic_dataset_factory():
+    """:func:`make_sic_dataset`, for tests that need the synthetic dataset over other years."""
+    return make_sic_dataset

@@ -1,16 +1,22 @@
-"""Training: losses against hand formulas, temperature fitting with a known answer, determinism."""
+"""Training: losses against hand formulas, temperature fitting with a known answer, determinism,
+streamed samples, pre-training and progress."""
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import tracemalloc
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from icegrad.inputs.build import build_inputs, build_targets, fit_normalisation
 from icegrad.inputs.checks import InputError
 from icegrad.model.icenet import build_icenet, icenet_layer_order, temperature_layer
 from icegrad.model.losses import (
@@ -19,17 +25,18 @@ from icegrad.model.losses import (
     WeightedCategoricalCrossentropy,
     make_loss,
 )
+from icegrad.model.progress import EpochProgress
+from icegrad.model.samples import CHUNK_STARTS, SampleError, SampleStore
 from icegrad.model.skill import evaluate_skill
 from icegrad.model.train import (
-    Arrays,
     TrainConfig,
     TrainingError,
     fit_member,
     fit_temperature,
     learning_rate,
     load_or_train,
-    make_tf_dataset,
     model_cache_key,
+    split_store,
     train_ensemble,
 )
 from icegrad.variables import SIC_ONLY_CHANNEL_NAMES
@@ -80,24 +87,37 @@ def test_unknown_loss_and_bad_config_are_reported():
         TrainConfig(val_years=(2000, 2005))
 
 
-def test_mismatched_arrays_are_reported(tiny_arrays):
-    with pytest.raises(TrainingError, match="same samples"):
-        Arrays(tiny_arrays["x"], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
-    with pytest.raises(TrainingError, match="expected"):
-        Arrays(tiny_arrays["x"][0], tiny_arrays["y"], tiny_arrays["w"])
+def test_mismatched_samples_are_reported(tiny_arrays, tmp_path):
+    store = SampleStore(tmp_path)
+    with pytest.raises(SampleError, match="same samples"):
+        store.append(tiny_arrays["x"], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
+    with pytest.raises(SampleError, match="expected"):
+        store.append(tiny_arrays["x"][0], tiny_arrays["y"], tiny_arrays["w"])
+    store.append(**tiny_arrays)
+    with pytest.raises(SampleError, match="cannot join"):
+        store.append(tiny_arrays["x"][:, :8, :8], tiny_arrays["y"][:, :8, :8], tiny_arrays["w"][:, :8, :8])
+    with pytest.raises(SampleError, match="empty"):
+        SampleStore(tmp_path / "empty").dataset(2, shuffle=False, seed=0)
 
 
-def test_tf_dataset_batches_and_shuffles_reproducibly(tiny_arrays):
-    arrays_ = Arrays(**tiny_arrays)
-    first = [b[0].numpy() for b in make_tf_dataset(arrays_, 3, shuffle=True, seed=5)]
-    again = [b[0].numpy() for b in make_tf_dataset(arrays_, 3, shuffle=True, seed=5)]
-    assert [len(b) for b in first] == [3, 3, 2]
-    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
-    unshuffled = next(iter(make_tf_dataset(arrays_, 8, shuffle=False, seed=0)))[0].numpy()
-    np.testing.assert_array_equal(unshuffled, tiny_arrays["x"])
+def test_streamed_batches_equal_the_samples_in_the_former_in_memory_order(tiny_store, tiny_arrays):
+    """The stream reads samples back exactly, and shuffles them as ``from_tensor_slices(...).shuffle`` did
+    for the same seed, so members trained before streaming are reproduced."""
+    first = [[part.numpy() for part in b] for b in tiny_store.dataset(3, shuffle=True, seed=5)]
+    again = [b[0].numpy() for b in tiny_store.dataset(3, shuffle=True, seed=5)]
+    assert [len(b[0]) for b in first] == [3, 3, 2]
+    assert all(np.array_equal(a[0], b) for a, b in zip(first, again, strict=True))
+    in_memory = tf.data.Dataset.from_tensor_slices(tuple(tiny_arrays[k] for k in "xyw"))
+    expected = list(in_memory.shuffle(8, seed=5, reshuffle_each_iteration=True).batch(3))
+    for got, want in zip(first, expected, strict=True):
+        for part, reference in zip(got, want, strict=True):
+            np.testing.assert_array_equal(part, reference.numpy())
+    unshuffled = next(iter(tiny_store.dataset(8, shuffle=False, seed=0)))
+    for part, k in zip(unshuffled, "xyw", strict=True):
+        np.testing.assert_array_equal(part.numpy(), tiny_arrays[k])
 
 
-def test_temperature_fit_recovers_a_known_temperature():
+def test_temperature_fit_recovers_a_known_temperature(tmp_path):
     """A network with constant logits b, on labels whose weighted class shares are softmax(b / 2.5),
     has its validation NLL minimised exactly at T = 2.5."""
     model = build_icenet(16, 16, 1, filters_factor=0.0625, n_leads=1, seed=0)
@@ -111,21 +131,26 @@ def test_temperature_fit_recovers_a_known_temperature():
     counts = np.bincount(classes.ravel(), minlength=3)
     w = np.broadcast_to((target_share / counts)[classes][None, ..., None], (2, 16, 16, 1)).astype("float32")
     x = np.random.default_rng(0).standard_normal((2, 16, 16, 1)).astype("float32")
-    fitted = fit_temperature(model, Arrays(x, y, w))
+    store = SampleStore(tmp_path)
+    store.append(x, y, w)
+    fitted = fit_temperature(model, store)
     assert fitted == pytest.approx(2.5, rel=1e-3)
     assert float(temperature_layer(model).temperature.numpy()) == pytest.approx(fitted)
 
 
-def test_temperature_fit_needs_active_cells(tiny_arrays):
+def test_temperature_fit_needs_active_cells(tiny_arrays, tmp_path):
     model = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=0)
+    store = SampleStore(tmp_path)
+    store.append(tiny_arrays["x"], tiny_arrays["y"], np.zeros_like(tiny_arrays["w"]))
     with pytest.raises(TrainingError, match="zero"):
-        fit_temperature(model, Arrays(tiny_arrays["x"], tiny_arrays["y"], np.zeros_like(tiny_arrays["w"])))
+        fit_temperature(model, store)
 
 
 @pytest.mark.slow  # two trainings: graph tracing alone takes ~10-30 s each on 2 shared cores
-def test_training_is_deterministic_learns_and_early_stops(tiny_arrays):
-    train = Arrays(**tiny_arrays)
-    val = Arrays(tiny_arrays["x"][:4], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
+def test_training_is_deterministic_learns_and_early_stops(tiny_arrays, tiny_store, tmp_path, capsys):
+    train = tiny_store
+    val = SampleStore(tmp_path / "val")
+    val.append(tiny_arrays["x"][:4], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
     config = TrainConfig(filters_factor=0.0625, epochs=4, batch_size=4, patience=1, verbose=0,
                          learning_rate=5e-3)
     model_a, summary_a = fit_member(train, val, config, seed=7)
@@ -133,14 +158,17 @@ def test_training_is_deterministic_learns_and_early_stops(tiny_arrays):
     for wa, wb in zip(model_a.get_weights(), model_b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert summary_a == summary_b
+    assert "epoch" not in capsys.readouterr().err  # verbose=0: no progress line
     assert 1 <= summary_a["epochs_run"] <= 4
     assert summary_a["temperature"] > 0
     assert len(summary_a["history"]["val_loss"]) == summary_a["epochs_run"]
     untrained = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=7)
     loss = make_loss(config.loss)
 
+    x, y, w = val.read(range(len(val)))
+
     def val_loss(m: keras.Model) -> float:
-        return float(loss(val.y, m.predict(val.x, verbose=0), sample_weight=val.w))
+        return float(loss(y, m.predict(x, verbose=0), sample_weight=w))
     assert val_loss(model_a) < val_loss(untrained)
 
 
@@ -200,3 +228,108 @@ def test_train_ensemble_end_to_end_cached_and_scored(sic_dataset, isolated_cache
     assert scores.sizes["lead"] == 6 and scores.attrs["years"] == "1984-1984"
     assert ((scores["binary_accuracy"] >= 0) & (scores["binary_accuracy"] <= 100)).all()
     assert (scores["sie_error"] >= 0).all()
+
+
+def _traced_peak_of_building_and_one_epoch(make_dataset, years: int, tmp_path: Path) -> tuple[int, int]:
+    """Peak bytes traced while building the training samples of ``years`` years and streaming them once,
+    and the bytes those samples would take held in memory."""
+    ds = make_dataset("1979-01", f"{1980 + years}-12")
+    # Without the linear-trend channels: build_inputs fits the trend over the whole history, a transient
+    # as large as one variable of the dataset itself, which belongs to the inputs, not to the stream.
+    channels = tuple(c for c in SIC_ONLY_CHANNEL_NAMES if "trend" not in c)
+    config = TrainConfig(channels=channels, train_years=(1980, 1979 + years), val_years=(1980 + years,) * 2,
+                         test_years=(1981 + years,) * 2, verbose=0)
+    stats = fit_normalisation(ds, config.train_years)
+    tracemalloc.start()
+    try:
+        store = split_store(ds, "train", stats, config, tmp_path / f"years{years}")
+        for _ in store.dataset(config.batch_size, shuffle=True, seed=0):
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    x, y, w = store.read([0])
+    return peak, len(store) * (x.nbytes + y.nbytes + w.nbytes)
+
+
+def test_memory_of_streaming_an_epoch_stays_flat_as_years_are_added(sic_dataset_factory, tmp_path):
+    peak_short, _ = _traced_peak_of_building_and_one_epoch(sic_dataset_factory, 4, tmp_path)
+    peak_long, whole_split = _traced_peak_of_building_and_one_epoch(sic_dataset_factory, 12, tmp_path)
+    assert peak_long < 1.25 * peak_short, (peak_short, peak_long)
+    assert peak_long < whole_split / 3, (peak_long, whole_split)  # holding the split would fail this
+
+
+def test_progress_line_names_the_member_epoch_and_batches_left(capsys):
+    progress = EpochProgress("IceNet member 2/5 (seed 37)", epochs=3, steps=10)
+    progress.on_train_begin()
+    progress.on_epoch_begin(1)
+    progress.on_train_batch_end(3, {"loss": 0.5})  # Keras reports the last batch of a compiled call
+    assert progress.bar is not None and progress.bar.n == 14
+    progress.on_epoch_end(1, {"loss": 0.4, "val_loss": 0.45})
+    progress.on_train_end()
+    err = capsys.readouterr().err
+    assert "IceNet member 2/5 (seed 37), epoch 2/3" in err and "14/30" in err and "val_loss=0.4500" in err
+
+
+def test_pretraining_configuration_is_checked_and_keyed(sic_dataset, sic_dataset_factory):
+    with pytest.raises(TrainingError, match="pretrain_years=\\(first, last\\)"):
+        TrainConfig(pretrain_epochs=2)
+    with pytest.raises(TrainingError, match="pretrain_epochs=0"):
+        TrainConfig(pretrain_years=(1900, 1978))
+    config = TrainConfig(channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    control = sic_dataset_factory("1979-01", "1985-12", seed=1)
+    pretrained = dataclasses.replace(config, pretrain_epochs=1, pretrain_years=(1980, 1984))
+    with pytest.raises(TrainingError, match="reach into the training years"):
+        train_ensemble(sic_dataset, pretrained)  # without a separate dataset they would be the same years
+    with pytest.raises(TrainingError, match="pretrain_epochs is 0"):
+        train_ensemble(sic_dataset, config, pretrain=control)
+    keys = {model_cache_key(sic_dataset, config), model_cache_key(sic_dataset, pretrained, control),
+            model_cache_key(sic_dataset, pretrained, sic_dataset_factory("1979-01", "1985-12", seed=2)),
+            model_cache_key(sic_dataset, dataclasses.replace(pretrained, pretrain_epochs=2), control)}
+    assert len(keys) == 4
+
+
+@pytest.mark.slow  # pre-trains and fine-tunes one tiny member on 200 km synthetic data (~1 min)
+def test_pretraining_on_a_control_dataset_then_fine_tuning(sic_dataset, sic_dataset_factory, isolated_cache):
+    control = sic_dataset_factory("1979-01", "1985-12", seed=1)  # stands in for an emulated control run
+    config = TrainConfig(members=1, epochs=1, filters_factor=0.0625, batch_size=6, verbose=0,
+                         channels=SIC_ONLY_CHANNEL_NAMES, pretrain_epochs=2, pretrain_years=(1980, 1984),
+                         **SMALL_SPLITS)
+    ensemble = load_or_train(sic_dataset, config, pretrain=control)
+    summary = ensemble.manifest["members_summary"][0]
+    assert ensemble.manifest["n_pretrain_samples"] == 60 and ensemble.manifest["n_train_samples"] == 36
+    assert 1 <= summary["pretrain"]["epochs_run"] <= 2 and summary["epochs_run"] == 1
+    assert len(summary["pretrain"]["history"]["val_loss"]) == summary["pretrain"]["epochs_run"]
+    assert (isolated_cache / "models" / model_cache_key(sic_dataset, config, control)).is_dir()
+
+
+def test_samples_built_a_chunk_at_a_time_equal_one_build_of_the_whole_split(sic_dataset, tmp_path):
+    config = TrainConfig(channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    stats = fit_normalisation(sic_dataset, config.train_years)
+    store = split_store(sic_dataset, "train", stats, config, tmp_path)
+    starts = config.splits.start_months("train", sic_dataset, config.n_leads)
+    assert len(store) == len(starts) > CHUNK_STARTS  # more than one chunk
+    x, y, w = store.read(range(len(store)))
+    whole = build_inputs(sic_dataset, starts, stats, SIC_ONLY_CHANNEL_NAMES)
+    targets = build_targets(sic_dataset, starts, n_leads=config.n_leads, train_years=config.train_years)
+    np.testing.assert_array_equal(x, whole.transpose("time", "y", "x", "channel").values)
+    np.testing.assert_array_equal(y, targets["targets"].transpose("time", "y", "x", "class", "lead").values)
+    np.testing.assert_array_equal(w, targets["sample_weight"].transpose("time", "y", "x", "lead").values)
+
+
+def test_building_samples_shows_progress_unless_quiet(sic_dataset, tmp_path, capsys):
+    config = TrainConfig(channels=SIC_ONLY_CHANNEL_NAMES, **SMALL_SPLITS)
+    stats = fit_normalisation(sic_dataset, config.train_years)
+    split_store(sic_dataset, "validate", stats, dataclasses.replace(config, verbose=0), tmp_path / "quiet")
+    assert capsys.readouterr().err == ""
+    split_store(sic_dataset, "validate", stats, config, tmp_path / "shown")
+    assert "building validate samples" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_reported_with_the_fix(tiny_arrays, tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "open", full)
+    with pytest.raises(SampleError, match="set TMPDIR to a larger disk"):
+        SampleStore(tmp_path).append(**tiny_arrays)

@@ -4,7 +4,10 @@ Each member is trained as in IceNet (Andersson et al. 2021): Adam (lr 5e-4), a f
 cross-entropy loss with per-pixel sample weights (zero outside the active region), early stopping on
 the validation loss with the best weights restored, then a temperature fitted on the validation
 months so the probabilities are calibrated. Members differ only in their seed (IceNet's release used
-seeds 36-60; ``seed_base=36`` keeps that numbering).
+seeds 36-60; ``seed_base=36`` keeps that numbering). Optionally, as IceNet did with CMIP6, each member
+is first pre-trained on another (e.g. long emulated control) dataset, then fine-tuned on the training
+years. Samples stream from disk (:mod:`icegrad.model.samples`), so memory does not grow with the years
+trained on; progress shows as one line per member on stderr (:mod:`icegrad.model.progress`).
 
 Training is deterministic for a seed on CPU (``keras.utils.set_random_seed`` plus TensorFlow's op
 determinism), so a chapter re-run reproduces the same network bit for bit. :func:`load_or_train`
@@ -31,7 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -46,9 +51,12 @@ from icegrad.cache import dataset_fingerprint
 from icegrad.errors import IcegradError
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs.splits import Splits
+from icegrad.inputs.start_months import available_start_months
 from icegrad.model.ensemble import IceNetEnsemble, base_manifest
 from icegrad.model.icenet import build_icenet, check_input_shape, temperature_layer
 from icegrad.model.losses import LOSSES, make_loss
+from icegrad.model.progress import EpochProgress
+from icegrad.model.samples import CHUNK_STARTS, ArrayFile, SampleStore, build_store
 from icegrad.variables import CHANNEL_NAMES, N_LEADS
 
 log = logging.getLogger(__name__)
@@ -67,7 +75,7 @@ LR_SCHEDULES = ("constant", "cosine")
 
 
 class TrainingError(IcegradError):
-    """A training configuration or training arrays that cannot produce a model."""
+    """A training configuration or training data that cannot produce a model."""
 
 
 STEPS_PER_EXECUTION = 16
@@ -91,6 +99,10 @@ class TrainConfig:
     two idle cores (``benchmarks/training.py``; chapter 4 shows the run's own numbers).
     ``loss="focal"``, ``learning_rate=5e-4``, ``lr_schedule="constant"``, ``filters_factor=2``,
     ``members=25`` and many more epochs give the paper's setting on a GPU.
+
+    Pre-training (off by default): ``pretrain_epochs`` epochs on the starts of ``pretrain_years`` of a
+    pre-training dataset (see :func:`train_ensemble`), early-stopped on the same validation years, before
+    the ``epochs`` of fine-tuning on ``train_years``; each stage has its own learning-rate schedule.
     """
 
     members: int = 5
@@ -111,6 +123,8 @@ class TrainConfig:
     n_leads: int = N_LEADS
     deterministic: bool = True
     verbose: int = 2
+    pretrain_epochs: int = 0
+    pretrain_years: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -123,6 +137,20 @@ class TrainConfig:
         if self.patience < 0 or not self.learning_rate > 0 or not self.filters_factor > 0:
             raise TrainingError("patience must be >= 0, learning_rate and filters_factor positive")
         Splits(self.train_years, self.val_years, self.test_years)  # InputError names a bad year range
+        if self.pretrain_epochs < 0:
+            raise TrainingError(f"pretrain_epochs must be >= 0 (0: no pre-training), "
+                                f"got {self.pretrain_epochs}")
+        if (self.pretrain_epochs > 0) != (self.pretrain_years is not None):
+            raise TrainingError("pre-training needs both pretrain_epochs >= 1 and "
+                                f"pretrain_years=(first, last); got pretrain_epochs={self.pretrain_epochs}, "
+                                f"pretrain_years={self.pretrain_years}")
+        if self.pretrain_years is not None and self.pretrain_years[0] > self.pretrain_years[1]:
+            raise TrainingError(f"pretrain_years {self.pretrain_years} are reversed; pass (first, last)")
+
+    @property
+    def pretrains(self) -> bool:
+        """Whether members are pre-trained before fine-tuning on ``train_years``."""
+        return self.pretrain_epochs > 0
 
     @property
     def splits(self) -> Splits:
@@ -139,37 +167,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
-class Arrays:
-    """Training arrays: inputs ``(n, y, x, channel)``, one-hot targets ``(n, y, x, class, lead)``, sample
-    weights ``(n, y, x, lead)``; checked for agreement so a mix-up fails here, not deep inside Keras."""
-
-    x: np.ndarray
-    y: np.ndarray
-    w: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.x)
-        if self.x.ndim != 4 or self.y.ndim != 5 or self.w.ndim != 4:
-            raise TrainingError(f"expected x (n, y, x, channel), targets (n, y, x, class, lead) and weights "
-                                f"(n, y, x, lead); got shapes {self.x.shape}, {self.y.shape}, {self.w.shape}")
-        if not (len(self.y) == len(self.w) == n) or self.y.shape[1:3] != self.x.shape[1:3] \
-                or self.w.shape != self.y.shape[:3] + self.y.shape[4:]:
-            raise TrainingError(f"inputs {self.x.shape}, targets {self.y.shape} and weights {self.w.shape} "
-                                "do not describe the same samples, grid and leads")
-        if n == 0:
-            raise TrainingError("no samples: the split selects no forecast start months in the data")
-
-
-def make_tf_dataset(arrays: Arrays, batch_size: int, *, shuffle: bool, seed: int) -> tf.data.Dataset:
-    """A batched ``(x, y, w)`` pipeline; shuffled reproducibly for a seed when ``shuffle``."""
-    data = tf.data.Dataset.from_tensor_slices((arrays.x.astype("float32"), arrays.y.astype("float32"),
-                                               arrays.w.astype("float32")))
-    if shuffle:
-        data = data.shuffle(len(arrays.x), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 def set_determinism(seed: int, deterministic: bool = True) -> None:
     """Seed Python, NumPy and TensorFlow; with ``deterministic`` also make TF ops reproducible."""
     keras.utils.set_random_seed(seed)
@@ -177,38 +174,64 @@ def set_determinism(seed: int, deterministic: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def fit_member(train: Arrays, val: Arrays, config: TrainConfig, seed: int) -> tuple[keras.Model, dict]:
+def fit_member(train: SampleStore, val: SampleStore, config: TrainConfig, seed: int, *,
+               pretrain: SampleStore | None = None, label: str = "") -> tuple[keras.Model, dict]:
     """Train one IceNet member on ``train``, early-stopped on ``val``, then temperature-scaled on ``val``.
 
-    Returns the model and a summary (epochs run, best validation loss, fitted temperature, and the
-    per-epoch Keras history, so the book can plot training curves from the saved manifest).
+    With ``pretrain``, the member first trains ``config.pretrain_epochs`` on it (early-stopped on ``val``
+    too). Returns the model and a summary (epochs run, best validation loss, fitted temperature, and the
+    per-epoch Keras history, so the book can plot training curves from the saved manifest; the
+    pre-training stage's own under ``pretrain``). ``label`` titles the progress line.
     """
     set_determinism(seed, config.deterministic)
-    _, height, width, n_channels = train.x.shape
-    n_classes, n_leads = train.y.shape[-2:]
+    height, width, n_channels = train.input_shape
+    n_classes, n_leads = train.target_shape[-2:]
     model = build_icenet(height, width, n_channels, config.filters_factor, n_leads, n_classes, seed=seed)
-    check_input_shape(model, val.x.shape)
-    # Several batches per compiled call: at IceNet's batch of 2 the per-step Python dispatch is a
-    # visible share of a CPU step (measured: 81 -> 76 ms per step at 100 km); the updates are the same.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, len(train.x))),
-                  loss=make_loss(config.loss, config.focal_gamma), steps_per_execution=STEPS_PER_EXECUTION)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                         restore_best_weights=True)
-    history = model.fit(make_tf_dataset(train, config.batch_size, shuffle=True, seed=seed),
-                        validation_data=make_tf_dataset(val, config.batch_size, shuffle=False, seed=seed),
-                        epochs=config.epochs, callbacks=[stop], verbose=config.verbose,
-                        shuffle=False)  # the tf.data pipeline shuffles, reproducibly
+    check_input_shape(model, (len(val), *val.input_shape))
+    label = label or f"seed {seed}"
+    pretrained = None
+    if pretrain is not None:
+        pretrained = _history_summary(_fit_stage(model, pretrain, val, config, seed, config.pretrain_epochs,
+                                                 f"{label}, pre-training"))
+    history = _fit_stage(model, train, val, config, seed, config.epochs,
+                         label if pretrain is None else f"{label}, fine-tuning")
     temperature = fit_temperature(model, val, batch_size=config.batch_size)
-    summary = {"seed": seed, "epochs_run": len(history.history["loss"]),
-               "best_val_loss": float(min(history.history["val_loss"])),
-               "final_train_loss": float(history.history["loss"][-1]), "temperature": temperature,
-               "history": {k: [float(v) for v in values] for k, values in history.history.items()}}
+    summary = {"seed": seed, "epochs_run": len(history["loss"]),
+               "best_val_loss": float(min(history["val_loss"])),
+               "final_train_loss": float(history["loss"][-1]), "temperature": temperature, "history": history}
+    if pretrained is not None:
+        summary["pretrain"] = pretrained
     return model, summary
 
 
-def learning_rate(config: TrainConfig,
-                  n_samples: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The step size (or schedule) of ``config`` for ``n_samples`` training samples per epoch.
+def _fit_stage(model: keras.Model, train: SampleStore, val: SampleStore, config: TrainConfig, seed: int,
+               epochs: int, label: str) -> dict[str, list[float]]:
+    """Compile ``model`` afresh (optimiser and schedule for ``epochs``) and fit it; the per-epoch history."""
+    # Several batches per compiled call: at IceNet's batch of 2 the per-step Python dispatch is a
+    # visible share of a CPU step (measured: 81 -> 76 ms per step at 100 km); the updates are the same.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, len(train), epochs=epochs)),
+                  loss=make_loss(config.loss, config.focal_gamma), steps_per_execution=STEPS_PER_EXECUTION)
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+    if config.verbose:
+        callbacks.append(EpochProgress(label, epochs, -(-len(train) // config.batch_size)))
+    history = model.fit(train.dataset(config.batch_size, shuffle=True, seed=seed),
+                        validation_data=val.dataset(config.batch_size, shuffle=False, seed=seed),
+                        epochs=epochs, callbacks=callbacks, verbose=0,
+                        shuffle=False)  # the tf.data pipeline shuffles, reproducibly
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def _history_summary(history: dict[str, list[float]]) -> dict[str, Any]:
+    """Epochs run, best validation loss and the per-epoch history of one training stage."""
+    return {"epochs_run": len(history["loss"]), "best_val_loss": float(min(history["val_loss"])),
+            "history": history}
+
+
+def learning_rate(config: TrainConfig, n_samples: int, *,
+                  epochs: int | None = None) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The step size (or schedule) of ``config`` for ``n_samples`` samples per epoch over ``epochs``
+    (default ``config.epochs``; pre-training passes its own).
 
     Why cosine: with a budget of a few epochs, batch-2 Adam at a step large enough to learn fast keeps
     bouncing around the minimum; decaying the step to zero over exactly the planned epochs lets the
@@ -220,32 +243,43 @@ def learning_rate(config: TrainConfig,
     """
     if config.lr_schedule == "constant":
         return config.learning_rate
+    epochs = config.epochs if epochs is None else epochs
     per_epoch = -(-n_samples // config.batch_size)
-    warmup = per_epoch if config.epochs > 1 else 0
+    warmup = per_epoch if epochs > 1 else 0
     return keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else config.learning_rate, decay_steps=config.epochs * per_epoch - warmup,
+        0.0 if warmup else config.learning_rate, decay_steps=epochs * per_epoch - warmup,
         warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
 
 
-def fit_temperature(model: keras.Model, val: Arrays, batch_size: int = 8) -> float:
+def fit_temperature(model: keras.Model, val: SampleStore, batch_size: int = 8) -> float:
     """Set the model's temperature to the value minimising the weighted validation NLL; return it.
 
     Only the temperature changes: the logits are computed once with the rest of the network fixed,
-    and the one-dimensional problem is solved over log T (Guo et al. 2017).
+    and the one-dimensional problem is solved over log T (Guo et al. 2017). The logits go to a file
+    beside the samples and every evaluation of the NLL streams them back a chunk at a time, so the
+    validation split is never in memory at once.
     """
     layer = temperature_layer(model)
     logits_model = keras.Model(model.inputs, layer.input)
-    logits = np.asarray(logits_model.predict(val.x, batch_size=batch_size, verbose=0), dtype="float64")
-    y, w = val.y.astype("float64"), val.w.astype("float64")
-    total = w.sum()
+    logits = ArrayFile(val.directory / "logits.f32", "float32")
+    logits.path.unlink(missing_ok=True)
+    total = 0.0
+    for x, _, w in val.chunks():
+        logits.append(logits_model.predict(x, batch_size=batch_size, verbose=0))
+        total += float(w.astype("float64").sum())
     if not total > 0:
         raise TrainingError("validation sample weights sum to zero: no active cells to calibrate on")
 
     def nll(log_t: float) -> float:
-        z = logits / np.exp(log_t)
-        z = z - z.max(axis=-2, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=-2, keepdims=True))
-        return float(-(w * (y * log_p).sum(axis=-2)).sum() / total)
+        loss = 0.0
+        for first in range(0, len(val), CHUNK_STARTS):
+            index = np.arange(first, min(first + CHUNK_STARTS, len(val)))
+            _, y, w = val.read(index)
+            z = logits.read(index).astype("float64") / np.exp(log_t)
+            z = z - z.max(axis=-2, keepdims=True)
+            log_p = z - np.log(np.exp(z).sum(axis=-2, keepdims=True))
+            loss -= float((w.astype("float64") * (y.astype("float64") * log_p).sum(axis=-2)).sum())
+        return loss / total
 
     lo, hi = np.log(TEMPERATURE_BOUNDS)
     result = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
@@ -254,52 +288,65 @@ def fit_temperature(model: keras.Model, val: Arrays, batch_size: int = 8) -> flo
     return temperature
 
 
-def train_members(train: Arrays, val: Arrays, config: TrainConfig) -> tuple[list[keras.Model], list[dict]]:
-    """Train ``config.members`` members (seeds ``config.seeds``) on the same arrays."""
+def train_members(train: SampleStore, val: SampleStore, config: TrainConfig, *,
+                  pretrain: SampleStore | None = None) -> tuple[list[keras.Model], list[dict]]:
+    """Train ``config.members`` members (seeds ``config.seeds``) on the same samples."""
     models, summaries = [], []
     for i, seed in enumerate(config.seeds, start=1):
         log.info("training member %d/%d (seed %d)", i, config.members, seed)
-        if config.verbose:
-            print(f"IceNet member {i}/{config.members} (seed {seed})", flush=True)
-        model, summary = fit_member(train, val, config, seed)
+        model, summary = fit_member(train, val, config, seed, pretrain=pretrain,
+                                    label=f"IceNet member {i}/{config.members} (seed {seed})")
         models.append(model)
         summaries.append(summary)
     return models, summaries
 
 
-def split_arrays(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConfig) -> Arrays:
-    """Inputs, targets and sample weights of every start month of split ``kind`` that ``ds`` serves."""
-    starts = config.splits.start_months(kind, ds, config.n_leads)
-    years = config.splits.years(kind)
+def split_store(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConfig, directory: Path, *,
+                years: tuple[int, int] | None = None,
+                mask_years: tuple[int, int] | None = None) -> SampleStore:
+    """Inputs, targets and sample weights of every start month of split ``kind`` that ``ds`` serves,
+    written to ``directory``; ``years`` overrides the split's years (pre-training), ``mask_years`` the
+    years of the targets' active-cell masks (default the training years)."""
+    years = years or config.splits.years(kind)
+    starts = available_start_months(ds, config.n_leads)
+    starts = starts[(starts.year >= years[0]) & (starts.year <= years[1])]
     if len(starts) == 0:
         raise TrainingError(f"the data ({pd.Timestamp(ds.time.values[0]):%Y-%m} to "
                             f"{pd.Timestamp(ds.time.values[-1]):%Y-%m}) has no forecast start month in "
-                            f"{years[0]}-{years[1]}; adjust the TrainConfig splits to the data's years")
-    x = network_inputs.build_inputs(ds, starts, stats, list(config.channels))
-    targets = network_inputs.build_targets(ds, starts, n_leads=config.n_leads, train_years=config.train_years)
-    return Arrays(
-        np.asarray(x.transpose("time", "y", "x", "channel").values, dtype="float32"),
-        np.asarray(targets["targets"].transpose("time", "y", "x", "class", "lead").values, dtype="float32"),
-        np.asarray(targets["sample_weight"].transpose("time", "y", "x", "lead").values, dtype="float32"),
-    )
+                            f"{years[0]}-{years[1]} ({kind}); adjust the TrainConfig years to the data's "
+                            "years")
+    return build_store(ds, starts, stats, directory, channels=config.channels, n_leads=config.n_leads,
+                       train_years=mask_years or config.train_years, label=kind, verbose=bool(config.verbose))
 
 
-def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None) -> IceNetEnsemble:
+def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None, *,
+                   pretrain: xr.Dataset | None = None) -> IceNetEnsemble:
     """Train an IceNet ensemble on a monthly dataset (:mod:`icegrad.data.schema`) with ``config``.
 
     Normalisation statistics are fitted on the training years only; the ensemble carries them, the
     channel list and a manifest of data source, splits, seeds and per-member training summaries.
+    With ``config.pretrain_epochs``, members are pre-trained on the starts of ``config.pretrain_years``
+    in ``pretrain`` (a separate dataset, e.g. a long emulated control run; by default ``ds`` itself,
+    whose years must then end before the training years), normalised with the same statistics, then
+    fine-tuned on ``ds``. The samples live in a scratch directory for the duration of the training.
     """
     config = config or TrainConfig()
     if ds.attrs.get("data_source") != config.data_source:
         raise TrainingError(f"the dataset's data_source is {ds.attrs.get('data_source')!r} but the "
                             f"TrainConfig says {config.data_source!r}; pass "
                             f"TrainConfig(data_source={ds.attrs.get('data_source')!r}) or load that source")
+    pretrain_ds = _pretraining_data(ds, config, pretrain)
     stats = network_inputs.fit_normalisation(ds, config.train_years)
-    train = split_arrays(ds, "train", stats, config)
-    val = split_arrays(ds, "validate", stats, config)
-    log.info("training on %d samples, validating on %d", len(train.x), len(val.x))
-    models, summaries = train_members(train, val, config)
+    with tempfile.TemporaryDirectory(prefix="icegrad-samples-") as scratch:
+        train = split_store(ds, "train", stats, config, Path(scratch) / "train")
+        val = split_store(ds, "validate", stats, config, Path(scratch) / "validate")
+        pre = None if pretrain_ds is None else split_store(
+            pretrain_ds, "pre-training", stats, config, Path(scratch) / "pretrain",
+            years=config.pretrain_years, mask_years=config.pretrain_years)
+        log.info("training on %d samples, validating on %d%s", len(train), len(val),
+                 f", pre-training on {len(pre)}" if pre is not None else "")
+        models, summaries = train_members(train, val, config, pretrain=pre)
+        n_train, n_val, n_pre = len(train), len(val), None if pre is None else len(pre)
     manifest = base_manifest(
         data_source=config.data_source, source=str(ds.attrs.get("source", "")),
         resolution_km=ds.attrs.get("resolution_km"),
@@ -307,20 +354,54 @@ def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None) -> IceNetE
         splits={"train": config.train_years, "val": config.val_years, "test": config.test_years},
         seeds=config.seeds, filters_factor=config.filters_factor, loss=config.loss,
         train_config=config.as_dict(), training_recipe=TRAINING_RECIPE, members_summary=summaries,
-        n_train_samples=len(train.x), n_val_samples=len(val.x),
+        n_train_samples=n_train, n_val_samples=n_val,
+        **({} if pretrain_ds is None else {
+            "n_pretrain_samples": n_pre, "pretrain_source": str(pretrain_ds.attrs.get("source", "")),
+            "pretrain_data_fingerprint": dataset_fingerprint(pretrain_ds)}),
     )
     return IceNetEnsemble(models, stats, config.channels, manifest)
 
 
-def _cache_parameters(ds: xr.Dataset, config: TrainConfig) -> dict[str, Any]:
-    """What decides the ensemble ``config`` trains on ``ds`` (the ``verbose`` setting excluded)."""
-    params = {k: v for k, v in config.as_dict().items() if k != "verbose"}
-    return {"config": params, "data": dataset_fingerprint(ds), "recipe": TRAINING_RECIPE}
+def _pretraining_data(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | None) -> xr.Dataset | None:
+    """The dataset to pre-train on (None without pre-training), checked against ``config``."""
+    if not config.pretrains:
+        if pretrain is not None:
+            raise TrainingError("a pre-training dataset was given but TrainConfig.pretrain_epochs is 0; "
+                                "set pretrain_epochs and pretrain_years to use it, or drop it")
+        return None
+    if pretrain is None:
+        if config.pretrain_years[1] >= config.train_years[0]:
+            raise TrainingError(f"pretrain_years {config.pretrain_years} reach into the training years "
+                                f"{config.train_years} of the same dataset; end them before "
+                                f"{config.train_years[0]} or pass a separate pre-training dataset")
+        return ds
+    missing = [v for v in ds.data_vars if v not in pretrain]
+    if missing or pretrain.sizes.get("y") != ds.sizes["y"] or pretrain.sizes.get("x") != ds.sizes["x"]:
+        raise TrainingError(f"the pre-training dataset must hold the training data's variables on its grid "
+                            f"({ds.sizes['y']}x{ds.sizes['x']}); it lacks {missing} or is "
+                            f"{pretrain.sizes.get('y')}x{pretrain.sizes.get('x')}: load it at the same "
+                            "resolution")
+    return pretrain
 
 
-def model_cache_key(ds: xr.Dataset, config: TrainConfig) -> str:
-    """The cache key of the ensemble ``config`` trains on ``ds``."""
-    return cache.parameter_key(_cache_parameters(ds, config))
+def _cache_parameters(ds: xr.Dataset, config: TrainConfig,
+                      pretrain: xr.Dataset | None = None) -> dict[str, Any]:
+    """What decides the ensemble ``config`` trains on ``ds`` (the ``verbose`` setting excluded).
+
+    Without pre-training its fields are left out, so the keys of ensembles trained before pre-training
+    existed still name them.
+    """
+    skip = {"verbose"} | (set() if config.pretrains else {"pretrain_epochs", "pretrain_years"})
+    params: dict[str, Any] = {"config": {k: v for k, v in config.as_dict().items() if k not in skip},
+                              "data": dataset_fingerprint(ds), "recipe": TRAINING_RECIPE}
+    if config.pretrains:
+        params["pretrain_data"] = "training data" if pretrain is None else dataset_fingerprint(pretrain)
+    return params
+
+
+def model_cache_key(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | None = None) -> str:
+    """The cache key of the ensemble ``config`` trains on ``ds`` (pre-trained on ``pretrain``)."""
+    return cache.parameter_key(_cache_parameters(ds, config, pretrain))
 
 
 def implausibility(ensemble: IceNetEnsemble) -> str | None:
@@ -332,10 +413,13 @@ def implausibility(ensemble: IceNetEnsemble) -> str | None:
 
 
 def load_or_train(
-    ds: xr.Dataset, config: TrainConfig | None = None, *, refresh: bool = False
+    ds: xr.Dataset, config: TrainConfig | None = None, *, pretrain: xr.Dataset | None = None,
+    refresh: bool = False,
 ) -> IceNetEnsemble:
-    """The cached ensemble for ``(ds, config)``; trained and saved first if not cached (or ``refresh``)."""
+    """The cached ensemble for ``(ds, config, pretrain)``; trained and saved first if not cached (or
+    ``refresh``). ``pretrain`` is the pre-training dataset when ``config`` asks for pre-training."""
     config = config or TrainConfig()
-    return cache.cached("models", _cache_parameters(ds, config), lambda: train_ensemble(ds, config),
+    return cache.cached("models", _cache_parameters(ds, config, pretrain),
+                        lambda: train_ensemble(ds, config, pretrain=pretrain),
                         load=IceNetEnsemble.load, save=IceNetEnsemble.save, check=implausibility,
                         refresh=refresh)
