@@ -121,22 +121,25 @@ def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: i
 def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                  target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
                  method: str = DEFAULTS.method, steps: int = DEFAULTS.steps,
-                 baseline: str = DEFAULTS.baseline, **options: object) -> xr.Dataset:
+                 baseline: str = DEFAULTS.baseline, reference_year: int = DEFAULTS.reference_year,
+                 **options: object) -> xr.Dataset:
     """Attributions of every member's ROI forecast for ``target_month`` at each lead (cached).
 
     ``baseline`` is ``"climatology"`` (the training-years mean input of each lead's start month: the
-    book's default, which explains the forecast's departure from a typical year) or ``"zeros"``
-    (normalised units: average weather but no ice and no land); ``options`` go to
-    :func:`icegrad.attribution.attribute`.
+    book's default, which explains the forecast's departure from a typical year), ``"zeros"``
+    (normalised units: average weather but no ice and no land) or ``"counterfactual"`` (the same
+    forecast in ``reference_year``: explains T(target) - T(reference), the letter's question);
+    ``options`` go to :func:`icegrad.attribution.attribute`.
     """
     leads = check_leads(leads)
-    inputs = forecast_inputs(ds, ens, target_month, leads)
+    counterfactual = method == "integrated_gradients" and baseline == "counterfactual"
+    inputs = forecast_inputs(ds, ens, target_month, leads, reference_year if counterfactual else None)
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     common = {"method": method, "steps": steps, "cache": True, "model_id": model_id,
               "data_source": str(ds.attrs.get("data_source")), "land": ds["land"], **options}
     common.setdefault("engines", EngineCache())  # one compiled engine per member serves every lead
     if method != "integrated_gradients" or baseline != "climatology":
-        result = attribute_forecast(ens.members, inputs, target_month, roi, leads,
+        result = attribute_forecast(ens.members, inputs, target_month, roi, leads, reference_year,
                                     baseline=baseline, **common)
         return result.assign_coords(member=ens.member_names)
     parts = [attribute_forecast(ens.members, inputs, target_month, roi, [lead], baseline="climatology",
