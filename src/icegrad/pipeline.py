@@ -102,9 +102,12 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
 
 
 def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,
-                    leads: Sequence[int]) -> xr.DataArray:
-    """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``."""
-    starts = sorted({forecast_start(target_month, lead) for lead in check_leads(leads)})
+                    leads: Sequence[int], reference_year: int | None = None) -> xr.DataArray:
+    """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``,
+    and, with ``reference_year``, those of the same calendar month in that year (the counterfactual)."""
+    months = [target_month] if reference_year is None else \
+        [target_month, f"{reference_year}-{pd.Timestamp(target_month).month:02d}"]
+    starts = sorted({forecast_start(month, lead) for month in months for lead in check_leads(leads)})
     return network_inputs.build_inputs(ds, pd.DatetimeIndex(starts), ens.stats, list(ens.channels))
 
 

@@ -115,9 +115,11 @@ def test_counterfactual_explains_the_difference_between_the_two_years(
     ds = attribute_forecast(tiny_icenet, inputs, "2013-09", roi, leads=(1, 3), reference_year=2007,
                             baseline="counterfactual", steps=32)
     assert list(ds["baseline_forecast_start"].values) == ["2007-09", "2007-07"]
-    assert ds.attrs["baseline_target_month"] == "2007-09" and ds.attrs["baseline"].startswith("counterfactual")
+    assert ds.attrs["baseline_target_month"] == "2007-09"
+    assert ds.attrs["baseline"].startswith("counterfactual")
     # the baseline's target is the reference year's own forecast, so the file holds T(2013) and T(2007)
-    reference = attribute_forecast(tiny_icenet, inputs, "2007-09", roi, leads=(1, 3), method="vanilla_gradient")
+    reference = attribute_forecast(tiny_icenet, inputs, "2007-09", roi, leads=(1, 3),
+                                   method="vanilla_gradient")
     np.testing.assert_allclose(ds["baseline_target_value"], reference["target_value"], rtol=1e-4)
     change = ds["target_value"] - ds["baseline_target_value"]
     total = ds["attribution"].sum(("channel", "y", "x"))
