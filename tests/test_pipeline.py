@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from icegrad import cache, pipeline
+from icegrad import cache, config, pipeline
 from icegrad.model import train
 
 
@@ -62,3 +62,8 @@ def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.Monk
     assert counter.attrs["baseline_target_month"] == "2007-09"
     reference = pipeline.attributions(ds, ens, roi, "2007-09", leads=(1, 2), method="vanilla_gradient")
     np.testing.assert_allclose(counter["baseline_target_value"], reference["target_value"], rtol=1e-4)
+
+    # The baseline gallery: every named baseline, its question and the explained change, from the cache.
+    table, results = pipeline.baseline_gallery(ds, ens, roi, "2013-09", leads=(1, 2), steps=8, n_boot=10)
+    assert set(table["baseline"]) == set(config.BASELINES) == set(results)
+    assert table["question"].str.len().min() > 20 and np.isfinite(table["change"]).all()

@@ -37,9 +37,10 @@ from icegrad.attribution import attribute_forecast
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_count, check_leads, forecast_start
-from icegrad.config import DEFAULTS
+from icegrad.config import BASELINES, DEFAULTS
 from icegrad.data import load_dataset
 from icegrad.evaluation import fidelity
+from icegrad.evaluation.baselines import gallery_table
 from icegrad.evaluation.permutation import permutation_importance
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs import real_record
@@ -152,6 +153,24 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                        join="override", combine_attrs="override")
     result["roi"] = parts[0]["roi"]
     return result.assign_coords(member=ens.member_names)
+
+
+def baseline_gallery(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
+                     target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
+                     steps: int = DEFAULTS.steps, baselines: Sequence[str] = BASELINES,
+                     reference_year: int = DEFAULTS.reference_year, ranking: str = "net",
+                     n_boot: int = 1000, **options: object) -> tuple[pd.DataFrame, dict[str, xr.Dataset]]:
+    """Integrated gradients from every baseline in ``baselines``, each beside the question it answers.
+
+    Returns :func:`icegrad.evaluation.baselines.gallery_table` of the results (under ``ranking``, with
+    ``n_boot`` bootstrap draws across members) and
+    the results by baseline name, so a chapter can also map them. Works on any data source; the
+    results are cached like :func:`attributions`'s, to which ``options`` go.
+    """
+    results = {name: attributions(ds, ens, roi, target_month, leads, method="integrated_gradients",
+                                  steps=steps, baseline=name, reference_year=reference_year, **options)
+               for name in baselines}
+    return gallery_table(results, ranking, n_boot), results
 
 
 def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 5, by: str = "channel",
