@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,3 +63,14 @@ def test_input_selection_compares_every_subset_with_the_full_network(emulated: x
     assert (table["test_accuracy"] > 0).all() and (table["data_source"] == "emulated").all()
     with pytest.raises(AttributionError, match="unknown setting 'huge'"):
         selection.input_selection(emulated, roi, {}, channels, setting="huge", train=untrained)
+
+
+@pytest.mark.slow
+def test_real_training_at_a_tiny_setting(emulated: xr.Dataset, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(selection.SETTINGS, "tiny", selection.Setting(members=1, epochs=1, width=0.125))
+    table = selection.input_selection(emulated, pipeline.region(emulated), {"random": None}, CHANNELS,
+                                      ks=(3,), setting="tiny", leads=(1,))
+    assert table["k"].tolist() == [6, 3] and table["channels"].str.split().str.len().tolist() == [6, 3]
+    assert ((table["test_accuracy"] > 50) & (table["test_accuracy"] <= 100)).all()
