@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -61,3 +63,28 @@ def test_data_randomisation_pairs_members(tiny_icenet: keras.Model, sample: xr.D
     assert table["spearman_sensitivity"].iloc[0] < 0.9
     with pytest.raises(AttributionError, match="pair each member"):
         data_randomisation(tiny_icenet, [other, other], sample, roi, 1, "vanilla_gradient")
+
+
+def test_shuffled_targets_keep_inputs_and_move_targets(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from icegrad import pipeline
+    from icegrad.evaluation import randomisation
+    from icegrad.model.icenet import build_icenet
+
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    ds = pipeline.dataset("emulated", 200)
+    seen = {}
+
+    def fake_training(train: object, val: object, config: object) -> tuple[list, list]:
+        seen.update(train=train, config=config)
+        n_channels = len(config.channels)  # type: ignore[attr-defined]
+        return [build_icenet(ds.sizes["y"], ds.sizes["x"], n_channels, 0.125, seed=0)], [{}]
+
+    monkeypatch.setattr(randomisation, "train_members", fake_training)
+    ens = randomisation.shuffled_target_ensemble(ds, seed=1)
+    original = randomisation.split_arrays(ds, "train", ens.stats, seen["config"])
+    np.testing.assert_array_equal(seen["train"].x, original.x)
+    moved = [not np.array_equal(a, b) for a, b in zip(seen["train"].y, original.y, strict=True)]
+    assert np.mean(moved) > 0.9 and "shuffled" in ens.manifest["training"]
+    # the same targets, reordered
+    assert sorted(map(bytes, seen["train"].y)) == sorted(map(bytes, original.y))

@@ -6,8 +6,9 @@ what the network learnt. Two checks:
 * :func:`cascading_randomisation`: re-initialise the network's weighted layers one by one from the
   top (output side) down, and compare each stage's attributions with the trained network's. A
   faithful method decays as more layers are destroyed.
-* :func:`data_randomisation`: compare with a network trained on shuffled targets (the caller trains
-  it, e.g. with permuted labels), which can have learnt nothing true about the inputs.
+* :func:`data_randomisation`: compare with a network trained on shuffled targets
+  (:func:`shuffled_target_ensemble`: each training input paired with another start month's targets),
+  which can have learnt nothing true about the inputs.
 
 Why not compare attributions directly: input x gradient and integrated gradients carry the factor
 (x - x') cell by cell (for IG exactly so when the gradient is constant along the path). That factor is
@@ -34,6 +35,11 @@ from icegrad.attribution.api import attribute, check_sample
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.references import resolve_baseline
 from icegrad.config import DEFAULTS
+from icegrad.evaluation.selection import SETTINGS, Setting, train_config
+from icegrad.inputs import build as network_inputs
+from icegrad.inputs import real_record
+from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.model.train import Arrays, split_arrays, train_members
 
 MIN_DELTA = 1e-3
 """|x - x'| below this (normalised units) leaves the effective gradient undefined: such cells are dropped."""
@@ -150,3 +156,29 @@ def data_randomisation(
     trained = attribute(models, sample, roi, leads, method, **options)
     return similarity(trained, attribute(others, sample, roi, leads, method, **options),
                       reference).assign(method=method)
+
+
+def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse"], seed: int = 0
+                             ) -> IceNetEnsemble:
+    """An ensemble trained with every input paired with another start month's targets (and weights).
+
+    Adebayo et al.'s data randomisation: the inputs keep their statistics, but nothing links them to
+    the targets, so an attribution that still looks like the trained network's shows the input, not
+    a learnt relation. Trained at ``setting`` (coarse by default) and not cached: it exists only for
+    this check.
+    """
+    config = train_config(ds, real_record.channels_for(ds), setting)
+    stats = network_inputs.fit_normalisation(ds, config.train_years)
+    rng = np.random.default_rng(seed)
+
+    def shuffled(kind: str) -> Arrays:
+        arrays = split_arrays(ds, kind, stats, config)
+        order = rng.permutation(len(arrays.x))
+        return Arrays(arrays.x, arrays.y[order], arrays.w[order])
+
+    models, summaries = train_members(shuffled("train"), shuffled("validate"), config)
+    manifest = {"data_source": config.data_source, "created": "shuffled targets", "seeds": list(config.seeds),
+                "splits": {"train": config.train_years, "val": config.val_years, "test": config.test_years},
+                "training": "targets shuffled across start months (data randomisation)",
+                "members_summary": summaries}
+    return IceNetEnsemble(models, stats, config.channels, manifest)

@@ -95,15 +95,20 @@ def subsets(channels: Sequence[str], choosers: Mapping[str, pd.Series | None], k
     return out
 
 
+def train_config(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed_base: int = 36
+                 ) -> TrainConfig:
+    """The training configuration of ``setting`` on ``channels``, with the data source's splits."""
+    splits = real_record.splits_for(ds)
+    return TrainConfig(members=setting.members, epochs=setting.epochs, filters_factor=setting.width,
+                       seed_base=seed_base, data_source=str(ds.attrs.get("data_source")),
+                       channels=tuple(channels), train_years=splits.train, val_years=splits.validate,
+                       test_years=splits.test)
+
+
 def train_subset(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed_base: int = 36
                  ) -> IceNetEnsemble:
     """An ensemble trained on ``channels`` only, with the data source's splits (cached)."""
-    splits = real_record.splits_for(ds)
-    config = TrainConfig(members=setting.members, epochs=setting.epochs, filters_factor=setting.width,
-                         seed_base=seed_base, data_source=str(ds.attrs.get("data_source")),
-                         channels=tuple(channels), train_years=splits.train, val_years=splits.validate,
-                         test_years=splits.test)
-    return load_or_train(ds, config)
+    return load_or_train(ds, train_config(ds, channels, setting, seed_base))
 
 
 def roi_forecast(ens: IceNetEnsemble, ds: xr.Dataset, roi: xr.DataArray, target_month: str,
