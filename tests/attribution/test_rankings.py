@@ -57,6 +57,20 @@ def test_mean_abs_favours_cancelling_fields_and_net_does_not() -> None:
     assert roi.iloc[0]["name"] in {"sic", "climate"} and (roi["share"].sum() == pytest.approx(1))
 
 
+def test_group_nets_cancel_between_channels_of_opposite_sign() -> None:
+    groups = np.array(channel_groups(list(CHANNEL_NAMES)))
+    ds = synthetic_result({"sic": np.full((SIDE, SIDE), 0.01)})
+    attribution = ds["attribution"].values.copy()
+    climate = np.flatnonzero(groups == "climate")
+    attribution[:, :, climate[0]] = 1.0  # one climate channel up, another down by as much
+    attribution[:, :, climate[1]] = -1.0
+    ds = ds.assign(attribution=(ds["attribution"].dims, attribution, ds["attribution"].attrs))
+    net = ranking(ds, "net", "group").set_index("name")
+    assert net.loc["climate", "score"] == pytest.approx(0, abs=1e-6) and net.iloc[0].name == "sic"
+    channels = ranking(ds, "net", "channel")
+    assert set(channels.iloc[:2]["group"]) == {"climate"}  # each channel alone is large
+
+
 def test_seasonal_channels_are_measured_as_whole_channels() -> None:
     seasonal = np.zeros((SIDE, SIDE))
     seasonal[0, 0] = 1.0  # one cell carries the whole channel's effect

@@ -22,7 +22,11 @@ ranking: their score is |sum over the grid| (spread over the ranking's cells for
 so it sits on the same per-cell scale). Without this the seasonal channels, which equal any
 same-month baseline, would score zero by construction, and "seasonal" could not be measured at all.
 
-Group scores are sums of their channels' scores; ``share`` is a score over the lead's total.
+Group scores are sums of their channels' scores for the magnitude rankings, and for the net rankings
+|sum of the group's signed contributions|: a family of channels whose members push in opposite
+directions (e.g. one month's temperature anomaly up, the next one's down) then nets out as it does
+in the forecast, instead of adding up its channels' magnitudes. ``share`` is a score over the lead's
+total.
 :func:`ranking` gives the ensemble mean and a bootstrap interval across members.
 """
 
@@ -86,10 +90,12 @@ def ranking(ds: xr.Dataset, ranking: str = "net", level: str = "channel", n_boot
         raise AttributionError(f"n_boot={n_boot!r} must be a whole number >= 1")
     scores = channel_scores(ds, ranking)
     area = ds["roi"].astype(bool) if ranking.startswith("roi") else True
-    signed = xr.where(whole_channels(ds), ds["attribution"].sum(("y", "x")),
-                      ds["attribution"].where(area).sum(("y", "x")))
+    attribution = ds["attribution"].astype("float64")
+    space = ("y", "x")
+    signed = xr.where(whole_channels(ds), attribution.sum(space), attribution.where(area).sum(space))
     if level == "group":
-        scores, signed = scores.groupby("group").sum(), signed.groupby("group").sum()
+        signed = signed.groupby("group").sum()
+        scores = abs(signed) if ranking in ("net", "roi_net") else scores.groupby("group").sum()
     name = "group" if level == "group" else "channel"
     shares = scores / scores.sum(name)
     members = scores.sizes["member"]
