@@ -22,6 +22,7 @@ much the shared factor alone would have contributed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from scipy.stats import spearmanr
 from icegrad.attribution.api import attribute, check_sample
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.references import resolve_baseline
+from icegrad.attribution.targets import check_leads
 from icegrad.config import DEFAULTS
 from icegrad.evaluation.selection import SETTINGS, Setting, train_config
 from icegrad.inputs import build as network_inputs
@@ -84,18 +86,28 @@ def similarity(a: xr.Dataset, b: xr.Dataset, reference: np.ndarray | None) -> pd
     return pd.DataFrame(rows)
 
 
-def weighted_layers(model: keras.Model) -> list[str]:
-    """Names of the layers holding weights, from the output down (the cascade's order)."""
-    return [layer.name for layer in reversed(model.layers) if layer.weights]
+def weighted_layers(model: keras.Model, leads: Sequence[int] | None = None) -> list[str]:
+    """Names of the layers holding weights, from the output down (the cascade's order).
+
+    With ``leads``, IceNet's output heads of other leads (``lead<k>_logits``) are left out: the
+    explained target does not pass through them, so re-initialising them would be a stage that
+    changes nothing by construction.
+    """
+    names = [layer.name for layer in reversed(model.layers) if layer.weights]
+    if leads is None:
+        return names
+    return [n for n in names if not (m := re.fullmatch(r"lead(\d+)_logits", n)) or int(m.group(1)) in leads]
 
 
-def cascade(model: keras.Model, n_layers: int, seed: int = 0) -> keras.Model:
-    """A copy of ``model`` whose top ``n_layers`` weighted layers are re-initialised, the rest trained."""
+def cascade(model: keras.Model, n_layers: int, seed: int = 0, leads: Sequence[int] | None = None
+            ) -> keras.Model:
+    """A copy of ``model`` whose top ``n_layers`` weighted layers (:func:`weighted_layers`) are
+    re-initialised, the rest trained."""
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(model)
     out = keras.models.clone_model(model)
     out.set_weights(model.get_weights())
-    for name in weighted_layers(model)[:n_layers]:
+    for name in weighted_layers(model, leads)[:n_layers]:
         out.get_layer(name).set_weights(fresh.get_layer(name).get_weights())
     return out
 
@@ -117,7 +129,7 @@ def cascading_randomisation(
     similarity columns per member and lead. ``options`` go to :func:`icegrad.attribution.attribute`.
     """
     models = [members] if isinstance(members, keras.Model) else list(members)
-    names = weighted_layers(models[0])
+    names = weighted_layers(models[0], check_leads(leads))
     if stages is None:
         stages = sorted({*(2 ** i for i in range(len(names).bit_length()) if 2 ** i < len(names)),
                          len(names)})
@@ -130,7 +142,7 @@ def cascading_randomisation(
     trained = attribute(models, sample, roi, leads, method, **options)
     tables = []
     for stage in stages:
-        randomised = [cascade(m, stage, seed + i) for i, m in enumerate(models)]
+        randomised = [cascade(m, stage, seed + i, check_leads(leads)) for i, m in enumerate(models)]
         table = similarity(trained, attribute(randomised, sample, roi, leads, method, **options), reference)
         tables.append(table.assign(stage=stage, top_layer=names[stage - 1], method=method))
     return pd.concat(tables, ignore_index=True)
