@@ -113,3 +113,18 @@ def test_letter_verdicts_read_results_under_every_ranking() -> None:
     assert len(table) == 2 * len(RANKINGS)
     by_method = table.groupby("method")["verdict"].agg(set)
     assert by_method["integrated_gradients"] == {"supports"} and by_method["vanilla_gradient"] == {"against"}
+
+
+def test_a_set_of_groups_is_bootstrapped_jointly() -> None:
+    from icegrad.attribution.rankings import set_share
+
+    groups = np.array(channel_groups(list(CHANNEL_NAMES)))
+    ds = synthetic_result({"sic": np.ones((SIDE, SIDE)), "trend": np.ones((SIDE, SIDE)),
+                           "climate": np.ones((SIDE, SIDE))}, members=5)
+    noisy = ds["attribution"].values * np.random.default_rng(2).uniform(0.2, 2.0, (5, 1, len(groups), 1, 1))
+    ds = ds.assign(attribution=(ds["attribution"].dims, noisy, ds["attribution"].attrs))
+    joint = set_share(ds, "net", ("sic", "trend"), n_boot=300).iloc[0]
+    parts = ranking(ds, "net", "group", n_boot=300).set_index("name").loc[["sic", "trend"]]
+    assert joint["share"] == pytest.approx(parts["share"].sum())
+    assert parts["share_low"].sum() <= joint["share_low"] <= joint["share"] <= joint["share_high"]
+    assert joint["share_high"] <= parts["share_high"].sum()

@@ -42,3 +42,12 @@ def test_one_row_per_ranking_method_baseline_and_lead() -> None:
                       group_ranking({"sic": 0.1, "climate": 0.9}, ranking="grid_mean_abs")])
     table = letter_table(both).set_index("ranking")
     assert table.loc["net", "verdict"] == "supports" and table.loc["grid_mean_abs", "verdict"] == "against"
+
+
+def test_a_joint_interval_replaces_the_summed_bounds() -> None:
+    table = group_ranking({"sic": 0.46, "trend": 0.09, "climate": 0.45}, width=0.1)
+    joint = pd.DataFrame([{"ranking": "net", "method": "integrated_gradients", "baseline": "counterfactual",
+                           "lead": 1, "share": 0.55, "share_low": 0.52, "share_high": 0.58}])
+    assert letter_table(table)["verdict"].iloc[0] == "undecided"
+    row = letter_table(table, joint).iloc[0]
+    assert row["verdict"] == "supports" and row["letter_share_low"] == 0.52

@@ -32,6 +32,8 @@ total.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -86,27 +88,13 @@ def ranking(ds: xr.Dataset, ranking: str = "net", level: str = "channel", n_boot
     """
     if level not in LEVELS:
         raise AttributionError(f"unknown level {level!r}; choose one of {LEVELS}")
-    if n_boot < 1:
-        raise AttributionError(f"n_boot={n_boot!r} must be a whole number >= 1")
-    scores = channel_scores(ds, ranking)
-    area = ds["roi"].astype(bool) if ranking.startswith("roi") else True
-    attribution = ds["attribution"].astype("float64")
-    space = ("y", "x")
-    signed = xr.where(whole_channels(ds), attribution.sum(space), attribution.where(area).sum(space))
-    if level == "group":
-        signed = signed.groupby("group").sum()
-        scores = abs(signed) if ranking in ("net", "roi_net") else scores.groupby("group").sum()
+    scores, signed = member_scores(ds, ranking, level)
     name = "group" if level == "group" else "channel"
     shares = scores / scores.sum(name)
-    members = scores.sizes["member"]
-    draws = np.random.default_rng(seed).integers(0, members, size=(n_boot, members))
-    boot = xr.concat([shares.isel(member=d).mean("member") for d in draws], "draw")
-    tail = (1 - interval) / 2
+    low, high = bootstrap_interval(shares, n_boot, seed, interval)
     table = xr.Dataset({
-        "score": scores.mean("member"), "share": shares.mean("member"),
-        "share_low": boot.quantile(tail, "draw").drop_vars("quantile"),
-        "share_high": boot.quantile(1 - tail, "draw").drop_vars("quantile"),
-        "signed": signed.mean("member"),
+        "score": scores.mean("member"), "share": shares.mean("member"), "share_low": low,
+        "share_high": high, "signed": signed.mean("member"),
     }).to_dataframe().reset_index().rename(columns={name: "name"})
     keep = ["lead", "name", "score", "share", "share_low", "share_high", "signed"]
     if level == "channel":
@@ -115,6 +103,46 @@ def ranking(ds: xr.Dataset, ranking: str = "net", level: str = "channel", n_boot
     table["rank"] = table.groupby("lead").cumcount() + 1
     return table.assign(ranking=ranking, method=ds.attrs["method"],
                         baseline=baseline_name(ds)).reset_index(drop=True)
+
+
+def member_scores(ds: xr.Dataset, ranking: str = "net", level: str = "channel"
+                  ) -> tuple[xr.DataArray, xr.DataArray]:
+    """Per-member scores and signed sums ``(member, lead, channel | group)`` behind :func:`ranking`."""
+    scores = channel_scores(ds, ranking)
+    area = ds["roi"].astype(bool) if ranking.startswith("roi") else True
+    attribution = ds["attribution"].astype("float64")
+    space = ("y", "x")
+    signed = xr.where(whole_channels(ds), attribution.sum(space), attribution.where(area).sum(space))
+    if level == "group":
+        signed = signed.groupby("group").sum()
+        scores = abs(signed) if ranking in ("net", "roi_net") else scores.groupby("group").sum()
+    return scores, signed
+
+
+def bootstrap_interval(per_member: xr.DataArray, n_boot: int = 1000, seed: int = 0, interval: float = 0.9
+                       ) -> tuple[xr.DataArray, xr.DataArray]:
+    """The central ``interval`` of the ensemble mean of ``per_member`` over ``n_boot`` resamples of the
+    members (with replacement): how much it could change with another draw of the ensemble."""
+    if n_boot < 1 or not 0 < interval < 1:
+        raise AttributionError(f"n_boot={n_boot!r} must be >= 1 and interval={interval!r} within (0, 1)")
+    members = per_member.sizes["member"]
+    draws = np.random.default_rng(seed).integers(0, members, size=(n_boot, members))
+    boot = xr.concat([per_member.isel(member=d).mean("member") for d in draws], "draw")
+    tail = (1 - interval) / 2
+    return (boot.quantile(tail, "draw").drop_vars("quantile"),
+            boot.quantile(1 - tail, "draw").drop_vars("quantile"))
+
+
+def set_share(ds: xr.Dataset, ranking: str, groups: Sequence[str], n_boot: int = 1000, seed: int = 0,
+              interval: float = 0.9) -> pd.DataFrame:
+    """The share of a set of groups per lead (ensemble mean of the members' shares) with its bootstrap
+    interval, resampled jointly: the bounds of single groups do not add up to the set's."""
+    scores, _ = member_scores(ds, ranking, "group")
+    shares = scores.sel(group=[g for g in scores["group"].values if g in groups]).sum("group") \
+        / scores.sum("group")
+    low, high = bootstrap_interval(shares, n_boot, seed, interval)
+    return pd.DataFrame({"lead": shares["lead"].values, "share": shares.mean("member").values,
+                         "share_low": low.values, "share_high": high.values})
 
 
 def baseline_name(ds: xr.Dataset) -> str:

@@ -17,9 +17,8 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.rankings import ranking as rank
 from icegrad.attribution.references import BASELINE_QUESTIONS
-from icegrad.evaluation.letter import letter_table
+from icegrad.evaluation.letter import letter_verdicts
 
 
 def gallery_table(results: Mapping[str, xr.Dataset], ranking: str = "net", n_boot: int = 1000,
@@ -34,7 +33,7 @@ def gallery_table(results: Mapping[str, xr.Dataset], ranking: str = "net", n_boo
             raise AttributionError(f"the result for baseline {name!r} has no baseline_target_value; the "
                                    "gallery needs integrated-gradients results "
                                    "(method='integrated_gradients')")
-        verdicts = letter_table(rank(ds, ranking, "group", n_boot=n_boot, seed=seed)).set_index("lead")
+        verdicts = letter_verdicts([ds], [ranking], n_boot, seed).set_index("lead")
         change = ds["target_value"] - ds["baseline_target_value"]
         gap = abs(ds["attribution"].sum(("channel", "y", "x")) - change)
         for lead in ds["lead"].values.tolist():
