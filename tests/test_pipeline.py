@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from icegrad import cache, pipeline
+from icegrad import cache, config, pipeline
 from icegrad.model import train
 
 
@@ -55,3 +55,15 @@ def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.Monk
     assert len(stored) == 4, f"cached stages were recomputed: {stored[4:]}"
     assert {entry: Path(entry).stat().st_mtime_ns for entry in stored} == entries
     np.testing.assert_array_equal(again.attribution.values, result.attribution.values)
+
+    # The counterfactual baseline: the same forecast of the reference year (2007), at each lead.
+    counter = pipeline.attributions(ds, ens, roi, "2013-09", leads=(1, 2), steps=8, baseline="counterfactual")
+    assert list(counter["baseline_forecast_start"].values) == ["2007-09", "2007-08"]
+    assert counter.attrs["baseline_target_month"] == "2007-09"
+    reference = pipeline.attributions(ds, ens, roi, "2007-09", leads=(1, 2), method="vanilla_gradient")
+    np.testing.assert_allclose(counter["baseline_target_value"], reference["target_value"], rtol=1e-4)
+
+    # The baseline gallery: every named baseline, its question and the explained change, from the cache.
+    table, results = pipeline.baseline_gallery(ds, ens, roi, "2013-09", leads=(1, 2), steps=8, n_boot=10)
+    assert set(table["baseline"]) == set(config.BASELINES) == set(results)
+    assert table["question"].str.len().min() > 20 and np.isfinite(table["change"]).all()

@@ -160,7 +160,8 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
                             weights=config.weights)
     result = pipeline.attributions(ds, ens, roi, config.target_month, leads=config.leads,
-                                   method=config.method, steps=config.steps, baseline=config.baseline)
+                                   method=config.method, steps=config.steps, baseline=config.baseline,
+                                   reference_year=config.reference_year)
     path = save_result(result, args.output)
     print(f"attributions ({config.method}, leads {list(config.leads)}) written to {path}")
     return 0

@@ -42,8 +42,9 @@ RESOLUTIONS_KM = (25, 50, 100, 200)
 """Grid spacings that divide the 432 x 432 EASE-Grid 2.0 25 km grid exactly."""
 METHODS = ("vanilla_gradient", "gradient_x_input", "integrated_gradients", "smoothgrad")
 """The attribution methods of :mod:`icegrad.attribution.methods`."""
-BASELINES = ("zeros", "climatology")
-"""Integrated-gradients baselines (see :mod:`icegrad.attribution.references`)."""
+BASELINES = ("zeros", "climatology", "counterfactual")
+"""Integrated-gradients baselines (see :mod:`icegrad.attribution.references`); ``counterfactual`` is the
+input of the same forecast in ``reference_year``."""
 LEADS = (1, 2, 3, 4, 5, 6)
 """IceNet's forecast leads in months."""
 FIRST_YEAR, LAST_YEAR = 1979, 2100

@@ -37,9 +37,10 @@ from icegrad.attribution import attribute_forecast
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
 from icegrad.attribution.targets import check_count, check_leads, forecast_start
-from icegrad.config import DEFAULTS
+from icegrad.config import BASELINES, DEFAULTS
 from icegrad.data import load_dataset
 from icegrad.evaluation import fidelity
+from icegrad.evaluation.baselines import gallery_table
 from icegrad.evaluation.permutation import permutation_importance
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs import real_record
@@ -102,9 +103,12 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
 
 
 def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,
-                    leads: Sequence[int]) -> xr.DataArray:
-    """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``."""
-    starts = sorted({forecast_start(target_month, lead) for lead in check_leads(leads)})
+                    leads: Sequence[int], reference_year: int | None = None) -> xr.DataArray:
+    """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``,
+    and, with ``reference_year``, those of the same calendar month in that year (the counterfactual)."""
+    months = [target_month] if reference_year is None else \
+        [target_month, f"{reference_year}-{pd.Timestamp(target_month).month:02d}"]
+    starts = sorted({forecast_start(month, lead) for month in months for lead in check_leads(leads)})
     return network_inputs.build_inputs(ds, pd.DatetimeIndex(starts), ens.stats, list(ens.channels))
 
 
@@ -121,22 +125,25 @@ def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: i
 def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                  target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
                  method: str = DEFAULTS.method, steps: int = DEFAULTS.steps,
-                 baseline: str = DEFAULTS.baseline, **options: object) -> xr.Dataset:
+                 baseline: str = DEFAULTS.baseline, reference_year: int = DEFAULTS.reference_year,
+                 **options: object) -> xr.Dataset:
     """Attributions of every member's ROI forecast for ``target_month`` at each lead (cached).
 
     ``baseline`` is ``"climatology"`` (the training-years mean input of each lead's start month: the
-    book's default, which explains the forecast's departure from a typical year) or ``"zeros"``
-    (normalised units: average weather but no ice and no land); ``options`` go to
-    :func:`icegrad.attribution.attribute`.
+    book's default, which explains the forecast's departure from a typical year), ``"zeros"``
+    (normalised units: average weather but no ice and no land) or ``"counterfactual"`` (the same
+    forecast in ``reference_year``: explains T(target) - T(reference), the letter's question);
+    ``options`` go to :func:`icegrad.attribution.attribute`.
     """
     leads = check_leads(leads)
-    inputs = forecast_inputs(ds, ens, target_month, leads)
+    counterfactual = method == "integrated_gradients" and baseline == "counterfactual"
+    inputs = forecast_inputs(ds, ens, target_month, leads, reference_year if counterfactual else None)
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     common = {"method": method, "steps": steps, "cache": True, "model_id": model_id,
               "data_source": str(ds.attrs.get("data_source")), "land": ds["land"], **options}
     common.setdefault("engines", EngineCache())  # one compiled engine per member serves every lead
     if method != "integrated_gradients" or baseline != "climatology":
-        result = attribute_forecast(ens.members, inputs, target_month, roi, leads,
+        result = attribute_forecast(ens.members, inputs, target_month, roi, leads, reference_year,
                                     baseline=baseline, **common)
         return result.assign_coords(member=ens.member_names)
     parts = [attribute_forecast(ens.members, inputs, target_month, roi, [lead], baseline="climatology",
@@ -148,12 +155,32 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     return result.assign_coords(member=ens.member_names)
 
 
-def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 5, by: str = "channel",
+def baseline_gallery(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
+                     target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
+                     steps: int = DEFAULTS.steps, baselines: Sequence[str] = BASELINES,
+                     reference_year: int = DEFAULTS.reference_year, ranking: str = "net",
+                     n_boot: int = 1000, **options: object) -> tuple[pd.DataFrame, dict[str, xr.Dataset]]:
+    """Integrated gradients from every baseline in ``baselines``, each beside the question it answers.
+
+    Returns :func:`icegrad.evaluation.baselines.gallery_table` of the results (under ``ranking``, with
+    ``n_boot`` bootstrap draws across members) and
+    the results by baseline name, so a chapter can also map them. Works on any data source; the
+    results are cached like :func:`attributions`'s, to which ``options`` go.
+    """
+    results = {name: attributions(ds, ens, roi, target_month, leads, method="integrated_gradients",
+                                  steps=steps, baseline=name, reference_year=reference_year, **options)
+               for name in baselines}
+    return gallery_table(results, ranking, n_boot), results
+
+
+def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 10, by: str = "channel",
                  seed: int = 0, start_months: Sequence[str] | None = None) -> xr.Dataset:
     """IceNet's permute-and-predict importance of every channel (or group) on the test years (cached).
 
     See :func:`icegrad.evaluation.permutation.permutation_importance`; ``start_months`` default to the
-    ensemble's test years.
+    ensemble's test years. Ten permutations is the IceNet paper's setting; with
+    :func:`icegrad.evaluation.permutation.importance_test` "indistinguishable from zero" is a tested
+    statement, and the cost is in the result's ``compute_seconds`` attribute.
     """
     return permutation_importance(ens, ds, start_months, by=by, n_permutations=n_permutations, seed=seed)
 

@@ -106,6 +106,38 @@ def test_climatology_baseline_is_used(tiny_icenet: keras.Model, sample: xr.DataA
         climatology_baseline(inputs, month=3)
 
 
+def test_counterfactual_explains_the_difference_between_the_two_years(
+        tiny_icenet: keras.Model, roi: np.ndarray, helpers: object) -> None:
+    starts = pd.DatetimeIndex(["2007-07-01", "2007-09-01", "2013-07-01", "2013-09-01"])
+    later = [helpers.make_sample(seed=20 + i) for i in range(2)]  # 2007 = 2013 + a small departure
+    earlier = [x + 0.2 * helpers.make_sample(seed=30 + i) for i, x in enumerate(later)]
+    inputs = xr.concat([*earlier, *later], "time").assign_coords(time=starts)
+    ds = attribute_forecast(tiny_icenet, inputs, "2013-09", roi, leads=(1, 3), reference_year=2007,
+                            baseline="counterfactual", steps=32)
+    assert list(ds["baseline_forecast_start"].values) == ["2007-09", "2007-07"]
+    assert ds.attrs["baseline_target_month"] == "2007-09"
+    assert ds.attrs["baseline"].startswith("counterfactual")
+    # the baseline's target is the reference year's own forecast, so the file holds T(2013) and T(2007)
+    reference = attribute_forecast(tiny_icenet, inputs, "2007-09", roi, leads=(1, 3),
+                                   method="vanilla_gradient")
+    np.testing.assert_allclose(ds["baseline_target_value"], reference["target_value"], rtol=1e-4)
+    change = ds["target_value"] - ds["baseline_target_value"]
+    total = ds["attribution"].sum(("channel", "y", "x"))
+    assert float(abs(total - change).max()) < 0.05 * float(abs(change).max())
+    with pytest.raises(AttributionError, match="reference_year=2013 is the target month's own year"):
+        attribute_forecast(tiny_icenet, inputs, "2013-09", roi, 1, reference_year=2013,
+                           baseline="counterfactual")
+    with pytest.raises(AttributionError, match="no inputs for target month 2006-09"):
+        attribute_forecast(tiny_icenet, inputs, "2013-09", roi, 1, reference_year=2006,
+                           baseline="counterfactual")
+
+
+def test_counterfactual_needs_the_reference_sample(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                                   roi: np.ndarray) -> None:
+    with pytest.raises(AttributionError, match="needs counterfactual="):
+        attribute(tiny_icenet, sample, roi, 1, steps=2, baseline="counterfactual")
+
+
 def test_default_baseline_is_the_run_configurations(tiny_icenet: keras.Model, sample: xr.DataArray,
                                                     roi: np.ndarray) -> None:
     assert RunConfig().baseline == "climatology"

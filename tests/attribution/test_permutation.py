@@ -351,3 +351,15 @@ def test_permuted_batch_moves_only_the_chosen_channels(data: st.DataObject, n_st
     kept = np.setdiff1d(np.arange(n_channels), columns)
     np.testing.assert_array_equal(batch[..., kept], x[first:last][..., kept])
     np.testing.assert_array_equal(batch[..., columns], x[order[first:last]][..., columns])
+
+
+def test_importance_test_separates_used_from_ignored_channels(copier_result: xr.Dataset) -> None:
+    from icegrad.evaluation.permutation import importance_test
+
+    table = importance_test(copier_result, n_boot=200).set_index(["lead", "channel"])
+    assert table.loc[(1, "tas_anom_1"), "indistinguishable"]  # exactly zero: an unused input
+    assert not table.loc[(1, COPIED), "indistinguishable"]
+    assert table.loc[(1, COPIED), "low"] > 0 and (table["members"] == 2).all()
+    assert (table["seconds"] > 0).all() and (table["permutations"] == 3).all()
+    with pytest.raises(baselines.PermutationError, match="n_boot=0"):
+        importance_test(copier_result, n_boot=0)

@@ -562,3 +562,18 @@ def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, 
     with pytest.raises(SweepError, match=r"holds no saved ensemble.*nothing was changed"):
         sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
     assert (store / "ensemble" / "notes.txt").read_text() == "mine"
+
+
+def test_a_counterfactual_job_explains_the_difference_from_the_reference_year(setting: dict, cache: Path,
+                                                                              tmp_path: Path) -> None:
+    config = dataclasses.replace(CONFIG, baseline="counterfactual", steps=8, leads=(3,), members=1)
+    (job,) = plan_jobs(config, target_months=[MONTH], methods=["integrated_gradients"])
+    report = _run([job], tmp_path / "store", setting)
+    assert not report.failed, report.failed
+    got = sweep.open_sweep(tmp_path / "store")
+    ds, ens = setting["ds"], setting["ensemble"]
+    inputs = pipeline.forecast_inputs(ds, ens, MONTH, [3], reference_year=config.reference_year)
+    reference = attribute(ens.members[0], sample_for_forecast(inputs, "2007-09", 3),
+                          pipeline.region(ds), 3, METHOD, land=ds["land"])
+    np.testing.assert_allclose(got["baseline_target_value"].values.ravel(),
+                               reference["target_value"].values.ravel(), rtol=1e-5)

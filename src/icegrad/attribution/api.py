@@ -58,6 +58,7 @@ def attribute(
     steps: int = DEFAULTS.steps,
     baseline: str | np.ndarray | xr.DataArray = DEFAULTS.baseline,
     climatology: xr.DataArray | None = None,
+    counterfactual: xr.DataArray | None = None,
     rule: str = "midpoint",
     samples: int = 32,
     noise_level: float = 0.1,
@@ -80,8 +81,10 @@ def attribute(
 
     ``inputs_sample`` is ``(y, x, channel)`` (a length-one ``time`` is dropped) in the model's
     normalised units. ``method`` is one of :data:`~icegrad.attribution.methods.METHODS`; ``steps``,
-    ``baseline``/``climatology`` and ``rule`` configure integrated gradients (the default baseline,
-    ``"climatology"``, needs ``climatology``; :func:`icegrad.pipeline.baseline_for` builds it), ``samples``,
+    ``baseline``/``climatology``/``counterfactual`` and ``rule`` configure integrated gradients (the
+    default baseline, ``"climatology"``, needs ``climatology``: :func:`icegrad.pipeline.baseline_for`
+    builds it; ``"counterfactual"`` needs ``counterfactual``, the reference year's sample of the same
+    forecast, which :func:`attribute_forecast` picks itself), ``samples``,
     ``noise_level``, ``noise_scale`` and ``seed`` SmoothGrad. ``target`` and ``weighting`` define the
     scalar (see :mod:`icegrad.attribution.targets`); ``land`` defaults to the sample's ``land``
     coordinate or channel. ``memory_budget`` (bytes, None = unlimited) or ``batch_size`` bound the batch
@@ -110,8 +113,8 @@ def attribute(
     roi = on_sample_grid(roi, sample, "roi")
     land = land_for(sample, None if land is None else on_sample_grid(land, sample, "land"))
     target_fn = roi_target(roi, leads, target, land, weighting)
-    base, base_label = resolve_baseline(baseline, sample, climatology) if method == "integrated_gradients" \
-        else (None, "none")
+    base, base_label = resolve_baseline(baseline, sample, climatology, counterfactual) \
+        if method == "integrated_gradients" else (None, "none")
     method_params: dict[str, Any] = {"integrated_gradients": {"steps": steps, "rule": rule},
                                      "smoothgrad": {"samples": samples, "noise_level": noise_level,
                                                     "noise_scale": noise_scale, "seed": seed}}.get(method, {})
@@ -135,6 +138,8 @@ def attribute(
         if attrs["data_source"] == "emulated":
             attrs["comment"] = "inputs come from icegrad's synthetic (emulated) Arctic, not observations"
         lead_coords = _lead_coords(sample, leads)
+        if baseline_start := _counterfactual_start(baseline, counterfactual, method):
+            lead_coords = {**(lead_coords or {}), "baseline_forecast_start": [baseline_start] * len(leads)}
         return build_result(
             np.stack([o.attribution for o in outs]), np.repeat(x[np.newaxis], len(leads), axis=0),
             np.stack([o.target for o in outs]),
@@ -158,6 +163,7 @@ def attribute_forecast(
     target_month: str | pd.Timestamp,
     roi: xr.DataArray | np.ndarray,
     leads: int | Sequence[int] = DEFAULTS.leads,
+    reference_year: int = DEFAULTS.reference_year,
     **options: Any,
 ) -> xr.Dataset:
     """Attribute the forecasts of one *target month* (e.g. ``"2013-09"``) made at each of ``leads``.
@@ -165,14 +171,34 @@ def attribute_forecast(
     Lead ``l`` is explained with the input sample of its own start month (target - (l - 1) months),
     taken from ``inputs`` ``(time, y, x, channel)``; the per-lead results are joined along ``lead``.
     ``options`` are those of :func:`attribute`; the leads share one compiled engine per member.
+
+    With ``baseline="counterfactual"`` each lead's baseline is the input of the forecast for the same
+    calendar month of ``reference_year`` at the same lead (so ``inputs`` must hold those starts too):
+    integrated gradients then explains T(target) - T(reference) in the ROI, and the result records
+    both values (``target_value``, ``baseline_target_value``), the reference month
+    (``baseline_target_month`` attribute) and each lead's ``baseline_forecast_start``.
     """
     options.setdefault("engines", EngineCache())
-    parts = [attribute(members, sample_for_forecast(inputs, target_month, lead), roi, lead, **options)
-             for lead in check_leads(leads)]
+    leads = check_leads(leads)
+    counterfactual = options.get("baseline") == "counterfactual" and "counterfactual" not in options \
+        and options.get("method", DEFAULTS.method) == "integrated_gradients"
+    reference = f"{reference_year}-{pd.Timestamp(target_month).month:02d}"
+    if counterfactual and reference == f"{pd.Timestamp(target_month):%Y-%m}":
+        raise AttributionError(f"reference_year={reference_year} is the target month's own year; the "
+                               "counterfactual baseline compares two different years (e.g. 2007 for 2013)")
+
+    def explain(lead: int) -> xr.Dataset:
+        extra = {"counterfactual": sample_for_forecast(inputs, reference, lead)} if counterfactual else {}
+        return attribute(members, sample_for_forecast(inputs, target_month, lead), roi, lead,
+                         **options, **extra)
+
+    parts = [explain(lead) for lead in leads]
     ds = xr.concat(parts, dim="lead", data_vars="minimal", coords="minimal", compat="override",
                    join="override", combine_attrs="override")
     ds["roi"] = parts[0]["roi"]
     ds.attrs["target_month"] = f"{pd.Timestamp(target_month):%Y-%m}"
+    if counterfactual:
+        ds.attrs["baseline_target_month"] = reference
     return ds
 
 
@@ -258,6 +284,16 @@ def land_for(sample: xr.DataArray, land: xr.DataArray | np.ndarray | None) -> np
     if "land" in sample["channel"].values:
         return np.asarray(sample.sel(channel="land").values > 0.5)
     return None
+
+
+def _counterfactual_start(baseline: object, counterfactual: xr.DataArray | None, method: str) -> str | None:
+    """The counterfactual sample's forecast start (YYYY-MM), recorded so the file says what it explains."""
+    if method != "integrated_gradients" or not isinstance(baseline, str) or baseline != "counterfactual":
+        return None
+    start = getattr(counterfactual, "attrs", {}).get("forecast_start")
+    if start is None and isinstance(counterfactual, xr.DataArray) and "time" in counterfactual.coords:
+        start = f"{pd.Timestamp(counterfactual['time'].values):%Y-%m}"
+    return None if start is None else str(start)
 
 
 def _lead_coords(sample: xr.DataArray, leads: tuple[int, ...]) -> dict[str, list[str]] | None:

@@ -7,7 +7,14 @@ the question being asked, so it is explicit and recorded in every result:
   climatological mean state for them; for SIC channels (left in 0..1) zero means *no ice at all*.
 * ``"climatology"``: the normalised input of the climatological state, supplied by the caller
   (:func:`climatology_baseline` averages input samples of the same calendar month over training years).
+* ``"counterfactual"``: the input of the *same forecast in the reference year* (same calendar
+  target month, same lead), supplied by the caller (:func:`icegrad.attribution.attribute_forecast`
+  picks it from the inputs). IG then explains T(target year) - T(reference year), the letter's
+  question "why more ice in the ROI in 2013 than in 2007", channel by channel and cell by cell.
 * a user-given ``(y, x, channel)`` array or DataArray.
+
+Each baseline answers a different question (Mamalakis et al. 2023, "Carefully choose the baseline",
+arXiv:2208.09473): :data:`BASELINE_QUESTIONS` states it, so a result is never read against the wrong one.
 """
 
 from __future__ import annotations
@@ -19,9 +26,19 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.errors import AttributionError
+from icegrad.config import BASELINES
 
-BASELINES = ("zeros", "climatology")
-"""Named baselines; an array is also accepted (recorded as ``user``)."""
+__all__ = ["BASELINES", "BASELINE_QUESTIONS", "climatology_baseline", "resolve_baseline"]
+
+BASELINE_QUESTIONS = {
+    "zeros": "Which inputs make this forecast differ from one with average weather and no ice or land at "
+             "all (normalised zeros)?",
+    "climatology": "Which inputs make this forecast differ from the forecast of a typical (training-years "
+                   "mean) state for the same start month?",
+    "counterfactual": "Which inputs make this forecast differ from the same forecast in the reference "
+                      "year (same target month, same lead): why T(target year) - T(reference year)?",
+}
+"""The question each named baseline answers; integrated gradients only answers the one it was asked."""
 
 
 def climatology_baseline(
@@ -52,7 +69,8 @@ def climatology_baseline(
 
 
 def resolve_baseline(
-    baseline: str | np.ndarray | xr.DataArray, sample: xr.DataArray, climatology: xr.DataArray | None = None
+    baseline: str | np.ndarray | xr.DataArray, sample: xr.DataArray, climatology: xr.DataArray | None = None,
+    counterfactual: xr.DataArray | None = None,
 ) -> tuple[np.ndarray, str]:
     """The baseline as an array shaped like ``sample`` ``(y, x, channel)``, and its label for attrs."""
     if isinstance(baseline, str):
@@ -61,6 +79,15 @@ def resolve_baseline(
                                    "an array shaped (y, x, channel)")
         if baseline == "zeros":
             return np.zeros(sample.shape, dtype=np.float32), "zeros (normalised units)"
+        if baseline == "counterfactual":
+            if counterfactual is None:
+                raise AttributionError("baseline='counterfactual' needs counterfactual=<the reference year's "
+                                       "input sample (y, x, channel)>; attribute_forecast(..., "
+                                       "reference_year=2007) picks it from the inputs")
+            start = counterfactual.attrs.get("forecast_start") if isinstance(counterfactual, xr.DataArray) \
+                else None
+            label = "counterfactual" + (f" (input of the forecast started {start})" if start else "")
+            return _as_sample_array(counterfactual, sample), label
         if climatology is None:
             raise AttributionError("baseline='climatology' needs climatology=<DataArray (y, x, channel)>; "
                                    "build it with icegrad.attribution.references.climatology_baseline")

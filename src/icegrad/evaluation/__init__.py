@@ -2,6 +2,9 @@
 
 Permute-and-predict importance (:mod:`.permutation`), fidelity against the emulated Arctic's known
 truth (:mod:`.fidelity`), the additive benchmark (:mod:`.additive`), robustness across leads and
-members (:mod:`.robustness`), sanity checks (:mod:`.sanity`) and the cost model (:mod:`.cost`). They
-build on the attribution engine and never on the pipeline.
+members (:mod:`.robustness`), sanity checks (:mod:`.sanity`), the cost model (:mod:`.cost`), the verdict
+on the letter's finding (:mod:`.letter`), the baseline gallery (:mod:`.baselines`), model and data
+randomisation (:mod:`.randomisation`), deletion/insertion curves (:mod:`.faithfulness`) and
+attribution-guided input selection (:mod:`.selection`). They build on the attribution engine (and,
+for retraining, the model layer) and never on the pipeline.
 """

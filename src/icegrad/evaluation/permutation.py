@@ -42,6 +42,7 @@ With ``ens`` an ensemble, ``ds`` its data and ``result`` its attributions (see
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -172,7 +173,10 @@ def permutation_importance(
     targets = network_inputs.build_targets(ds, starts, n_leads, train_years=_train_years(ensemble))
 
     def compute() -> xr.Dataset:
-        return _compute(ensemble, inputs, targets, items_map, by, orders, seed, batch_size)
+        began = time.perf_counter()
+        out = _compute(ensemble, inputs, targets, items_map, by, orders, seed, batch_size)
+        out.attrs["compute_seconds"] = round(time.perf_counter() - began, 3)  # the cost, kept in the cache
+        return out
 
     if not cache:
         return compute()
@@ -372,6 +376,39 @@ def rank_correlation(table: pd.DataFrame) -> pd.DataFrame:
             warnings.simplefilter("ignore", ConstantInputWarning)
             rho, p_value = spearmanr(frame["permutation_importance"], frame["gradient_importance"])
         rows.append({"lead": int(lead), "rho": float(rho), "p_value": float(p_value), "n": len(frame)})
+    return pd.DataFrame(rows)
+
+
+def importance_test(permutation: xr.Dataset, n_boot: int = 2000, interval: float = 0.95,
+                    seed: int = 0) -> pd.DataFrame:
+    """Is each item's importance distinguishable from zero? One row per item and lead.
+
+    The importance varies with the permutation drawn and with the member; both are resampled (a
+    two-way bootstrap: members and permutations drawn with replacement, independently), so the
+    interval of the mean importance carries both sources of error. An item whose interval contains 0
+    is ``indistinguishable`` from an unused input at that confidence; with one member or one
+    permutation only the other source is counted, which the ``members``/``permutations`` columns show.
+    ``seconds`` is the computation's cost when it was measured (``compute_seconds`` attribute).
+    """
+    if n_boot < 1 or not 0 < interval < 1:
+        raise PermutationError(f"n_boot={n_boot!r} must be >= 1 and interval={interval!r} within (0, 1)")
+    item = _item_dim(permutation)
+    values = permutation["importance"].transpose("member", "permutation", "lead", item).values
+    n_members, n_perms = values.shape[:2]
+    rng = np.random.default_rng(seed)
+    boot = np.empty((n_boot, *values.shape[2:]))
+    for b in range(n_boot):
+        members, perms = rng.integers(0, n_members, n_members), rng.integers(0, n_perms, n_perms)
+        boot[b] = values[members][:, perms].mean(axis=(0, 1))
+    tail = (1 - interval) / 2
+    low, high = np.quantile(boot, tail, axis=0), np.quantile(boot, 1 - tail, axis=0)
+    mean = values.mean(axis=(0, 1))
+    leads, names = permutation["lead"].values, permutation[item].values
+    rows = [{"lead": int(lead), item: str(name), "importance": mean[li, ni], "low": low[li, ni],
+             "high": high[li, ni], "indistinguishable": bool(low[li, ni] <= 0 <= high[li, ni]),
+             "members": n_members, "permutations": n_perms,
+             "seconds": permutation.attrs.get("compute_seconds", np.nan)}
+            for li, lead in enumerate(leads) for ni, name in enumerate(names)]
     return pd.DataFrame(rows)
 
 

@@ -59,6 +59,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
@@ -197,10 +198,15 @@ def compute_job(job: Job, context: JobContext) -> xr.Dataset:
         raise SweepError(f"job {job.key} asks for member {job.member}, but the ensemble in "
                          f"{context.ensemble_dir} has {len(ens)} member(s)")
     roi = pipeline.region(ds, opts["reference_year"], opts["target_year"], opts["month"], opts["roi_rule"])
-    inputs = pipeline.forecast_inputs(ds, ens, job.target_month, [job.lead])
+    counterfactual = job.method == "integrated_gradients" and opts["baseline"] == "counterfactual"
+    inputs = pipeline.forecast_inputs(ds, ens, job.target_month, [job.lead],
+                                      opts["reference_year"] if counterfactual else None)
     extra = {}
     if job.method == "integrated_gradients" and opts["baseline"] == "climatology":
         extra["climatology"] = pipeline.baseline_for(ds, ens, job.target_month, job.lead)
+    if counterfactual:
+        reference = f"{opts['reference_year']}-{pd.Timestamp(job.target_month).month:02d}"
+        extra["counterfactual"] = sample_for_forecast(inputs, reference, job.lead)
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     result = attribute(ens.members[job.member], sample_for_forecast(inputs, job.target_month, job.lead),
                        roi, job.lead, job.method, steps=opts["steps"], baseline=opts["baseline"],

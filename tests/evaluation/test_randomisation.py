@@ -1,0 +1,92 @@
+"""Randomisation checks: the cascade destroys layers from the top, and the score ignores (x - x')."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import xarray as xr
+
+from icegrad.attribution.api import attribute
+from icegrad.attribution.errors import AttributionError
+from icegrad.evaluation.randomisation import (
+    cascade,
+    cascading_randomisation,
+    data_randomisation,
+    sensitivity,
+    similarity,
+    weighted_layers,
+)
+
+
+def test_cascade_reinitialises_only_the_top_layers(tiny_icenet: keras.Model) -> None:
+    names = weighted_layers(tiny_icenet)
+    copy = cascade(tiny_icenet, 2, seed=3)
+    for i, name in enumerate(names):
+        same = all(np.array_equal(a, b) for a, b in zip(tiny_icenet.get_layer(name).get_weights(),
+                                                        copy.get_layer(name).get_weights(), strict=True))
+        kernel_like = any(w.ndim > 1 for w in tiny_icenet.get_layer(name).get_weights())
+        if i >= 2:
+            assert same, name
+        elif kernel_like:
+            assert not same, name
+
+
+def test_sensitivity_removes_the_input_factor(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                              roi: np.ndarray) -> None:
+    gxi = attribute(tiny_icenet, sample, roi, 1, "gradient_x_input")
+    grad = attribute(tiny_icenet, sample, roi, 1, "vanilla_gradient")
+    effective = sensitivity(gxi, np.zeros(sample.shape, "float32"))
+    ok = np.isfinite(effective.values)
+    assert ok.mean() > 0.99
+    np.testing.assert_allclose(effective.values[ok], grad["attribution"].values[ok], rtol=1e-3, atol=1e-9)
+    assert similarity(gxi, gxi, np.zeros(sample.shape, "float32"))["spearman_sensitivity"].iloc[0] \
+        == pytest.approx(1.0)
+
+
+def test_cascading_randomisation_reports_each_stage(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                                    roi: np.ndarray) -> None:
+    table = cascading_randomisation(tiny_icenet, sample, roi, 1, "gradient_x_input", stages=[1, 3])
+    assert table["stage"].tolist() == [1, 3]
+    names = weighted_layers(tiny_icenet, [1])
+    assert table["top_layer"].tolist() == [names[0], names[2]]
+    assert "lead1_logits" in names and not any(f"lead{k}_logits" in names for k in range(2, 7))
+    assert table[["spearman_sensitivity", "spearman_raw"]].abs().le(1).all().all()
+    with pytest.raises(AttributionError, match=r"stages \[0\] outside 1"):
+        cascading_randomisation(tiny_icenet, sample, roi, 1, "vanilla_gradient", stages=[0])
+
+
+def test_data_randomisation_pairs_members(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                          roi: np.ndarray) -> None:
+    other = cascade(tiny_icenet, len(weighted_layers(tiny_icenet)), seed=1)
+    table = data_randomisation(tiny_icenet, other, sample, roi, 1, "vanilla_gradient")
+    assert table["spearman_sensitivity"].iloc[0] < 0.9
+    with pytest.raises(AttributionError, match="pair each member"):
+        data_randomisation(tiny_icenet, [other, other], sample, roi, 1, "vanilla_gradient")
+
+
+def test_shuffled_targets_keep_inputs_and_move_targets(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from icegrad import pipeline
+    from icegrad.evaluation import randomisation
+    from icegrad.model.icenet import build_icenet
+
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    ds = pipeline.dataset("emulated", 200)
+    seen = {}
+
+    def fake_training(train: object, val: object, config: object) -> tuple[list, list]:
+        seen.update(train=train, config=config)
+        n_channels = len(config.channels)  # type: ignore[attr-defined]
+        return [build_icenet(ds.sizes["y"], ds.sizes["x"], n_channels, 0.125, seed=0)], [{}]
+
+    monkeypatch.setattr(randomisation, "train_members", fake_training)
+    ens = randomisation.shuffled_target_ensemble(ds, seed=1)
+    original = randomisation.split_arrays(ds, "train", ens.stats, seen["config"])
+    np.testing.assert_array_equal(seen["train"].x, original.x)
+    moved = [not np.array_equal(a, b) for a, b in zip(seen["train"].y, original.y, strict=True)]
+    assert np.mean(moved) > 0.9 and "shuffled" in ens.manifest["training"]
+    # the same targets, reordered
+    assert sorted(map(bytes, seen["train"].y)) == sorted(map(bytes, original.y))
