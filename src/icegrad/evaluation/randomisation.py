@@ -23,7 +23,9 @@ much the shared factor alone would have contributed.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -41,7 +43,8 @@ from icegrad.evaluation.selection import SETTINGS, Setting, train_config
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
-from icegrad.model.train import Arrays, split_arrays, train_members
+from icegrad.model.samples import CHUNK_STARTS, SampleStore
+from icegrad.model.train import split_store, train_members
 
 MIN_DELTA = 1e-3
 """|x - x'| below this (normalised units) leaves the effective gradient undefined: such cells are dropped."""
@@ -170,6 +173,21 @@ def data_randomisation(
                       reference).assign(method=method)
 
 
+def shuffled_store(store: SampleStore, directory: Path, rng: np.random.Generator) -> SampleStore:
+    """The samples of ``store`` with every input paired with another sample's targets and weights.
+
+    Streamed a chunk at a time, like training itself, so a long record never sits in memory.
+    """
+    shuffled = SampleStore(directory)
+    order = rng.permutation(len(store))
+    for first in range(0, len(store), CHUNK_STARTS):
+        index = np.arange(first, min(first + CHUNK_STARTS, len(store)))
+        x, _, _ = store.read(index)
+        _, y, w = store.read(order[index])
+        shuffled.append(x, y.astype(np.uint8), w)
+    return shuffled
+
+
 def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse"], seed: int = 0
                              ) -> IceNetEnsemble:
     """An ensemble trained with every input paired with another start month's targets (and weights).
@@ -182,13 +200,11 @@ def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse
     config = train_config(ds, real_record.channels_for(ds), setting)
     stats = network_inputs.fit_normalisation(ds, config.train_years)
     rng = np.random.default_rng(seed)
-
-    def shuffled(kind: str) -> Arrays:
-        arrays = split_arrays(ds, kind, stats, config)
-        order = rng.permutation(len(arrays.x))
-        return Arrays(arrays.x, arrays.y[order], arrays.w[order])
-
-    models, summaries = train_members(shuffled("train"), shuffled("validate"), config)
+    with tempfile.TemporaryDirectory(prefix="icegrad-shuffled-") as folder:
+        stores = {kind: shuffled_store(split_store(ds, kind, stats, config, Path(folder) / kind),
+                                       Path(folder) / f"{kind}-shuffled", rng)
+                  for kind in ("train", "validate")}
+        models, summaries = train_members(stores["train"], stores["validate"], config)
     manifest = {"data_source": config.data_source, "created": "shuffled targets", "seeds": list(config.seeds),
                 "splits": {"train": config.train_years, "val": config.val_years, "test": config.test_years},
                 "training": "targets shuffled across start months (data randomisation)",
