@@ -17,7 +17,7 @@ import xarray as xr
 from icegrad.data import load_dataset
 from icegrad.diagnostics import sea_ice_extent
 from icegrad.inputs import real_record
-from icegrad.pages.common import Page, checked, detached
+from icegrad.pages.common import Page, detached, run_config
 from icegrad.plots import extent_panel, figure1, figure1_caption, save_figure, source_label, yearly
 from icegrad.roi import RoiRule, compare_rules, region_of_interest, roi_summary, sic_difference
 
@@ -25,8 +25,7 @@ from icegrad.roi import RoiRule, compare_rules, region_of_interest, roi_summary,
 def data_section(data_source: str, resolution_km: int, month: int, reference_year: int,
                  target_year: int) -> tuple[xr.Dataset, Page]:
     """The monthly dataset and the values that name the case in the prose."""
-    checked(data_source=data_source, resolution_km=resolution_km, month=month, reference_year=reference_year,
-            target_year=target_year)
+    run_config(locals())  # every parameter checked before any work
     ds = load_dataset(data_source, resolution_km=resolution_km)
     values = {"source_label": source_label(ds.attrs["data_source"]), "month_name": calendar.month_name[month],
               "reference_year": reference_year, "target_year": target_year,
