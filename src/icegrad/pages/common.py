@@ -59,6 +59,17 @@ class Page:
     """Markdown paragraphs shown as the cell's output rather than glued (plain CommonMark: myst-nb
     renders a cell's Markdown output without MyST directives)."""
 
+    def display(self) -> None:
+        """Show the page as the cell's output: its first note, figures, tables, then the other notes.
+
+        For sections whose content depends on the run (the observed comparison exists only when it
+        was asked for), so the prose cannot glue it by name.
+        """
+        from IPython.display import Markdown, display
+
+        display(*map(Markdown, self.notes[:1]), *self.figures.values(), *self.tables.values(),
+                *map(Markdown, self.notes[1:]))
+
     def show(self, *names: str) -> None:
         """Display the named tables this run has (a run without a truth has no fidelity tables)."""
         from IPython.display import display

@@ -122,17 +122,26 @@ def split_text(run: Run) -> str:
     """The years the network was trained, validated and tested on, as its manifest records them."""
     splits = run.ens.manifest.get("splits", {})
     return "; ".join(f"{name} {splits[key][0]}-{splits[key][1]}" for name, key in
-                     (("training", "train"), ("validation", "validate"), ("test", "test")) if key in splits)
+                     (("training", "train"), ("validation", "val"), ("test", "test")) if key in splits)
 
 
-def first_groups(result: xr.Dataset) -> dict[int, str]:
-    """The group with the largest ensemble-mean mean |attribution| per channel at each lead."""
+def first_groups(result: xr.Dataset, among: Sequence[str] | None = None) -> dict[int, str]:
+    """The group with the largest ensemble-mean mean |attribution| per channel at each lead.
+
+    ``among`` restricts the race to some groups: the emulated run's leader among the groups the
+    SIC-only network also reads is what the observed network can be compared with.
+    """
     means = group_summary(result)["mean_abs"].mean("member")
+    if among is not None:
+        means = means.sel(group=[g for g in means["group"].values if g in set(among)])
     return {int(lead): str(means.sel(lead=lead).idxmax("group").item()) for lead in result["lead"].values}
 
 
 def agreement_text(main: Mapping[int, str], observed: Mapping[int, str]) -> str:
-    """Whether the observed network's leading group per lead is the emulated run's (at the shared leads)."""
+    """Whether the observed network's leading group per lead is the emulated run's (at the shared leads).
+
+    ``main`` is the emulated run's leader among the groups both networks read (:func:`first_groups`).
+    """
     leads = [lead for lead in main if lead in observed]
     same = [lead for lead in leads if main[lead] == observed[lead]]
     other = [lead for lead in leads if main[lead] != observed[lead]]
@@ -197,16 +206,23 @@ def rankings_page(main: Run, observed: Run | None, top_k: int) -> Page:
     means = group_summary(result)["mean_abs"].mean("member")
     per_group = {g: {int(lead): float(means.sel(group=g, lead=lead)) for lead in result["lead"].values}
                  for g in ("sic", "trend")}
-    notes = [f"**The same question on observed sea ice.** {observed.describe()} of the SIC-only network's "
-             f"{observed.target_label} forecast of the ROI drawn from the observed Septembers "
-             f"({int(observed.roi.sum())} cells at {observed.config.resolution_km} km). "
-             f"{agreement_text(first_groups(main.result), first_groups(result))} "
+    shared = [str(g) for g in group_summary(result)["group"].values]
+    agreement = agreement_text(first_groups(main.result, shared), first_groups(result))
+    notes = [f"**The same question on observed sea ice.** Attributions ({observed.describe()}) of the "
+             f"SIC-only network's {observed.target_label} forecast of the ROI drawn from the observed "
+             f"Septembers ({int(observed.roi.sum())} cells at {observed.config.resolution_km} km). Among the "
+             f"groups both networks read, {lower_first(agreement)} "
              f"{trend_persistence_text(per_group['sic'], per_group['trend'])} "
              f"{sic_lags_text(sic_lags(result))}",
              untestable_text(observed.ens.channels)]
     tables = {"groups": leaders_section(result).tables["leaders"],
               "channels": top_channels_section(result, top_k).tables["ranks"]}
     return Page(tables=tables, notes=notes)
+
+
+def lower_first(text: str) -> str:
+    """``text`` with its first letter in lower case, to follow a clause."""
+    return text[:1].lower() + text[1:]
 
 
 def where_text(main_ratio: float, observed_ratio: float) -> str:
@@ -251,3 +267,56 @@ def maps_page(main: Run, observed: Run | None, figure_dir: str | Path, n_maps: i
     notes = [f"**The maps on observed sea ice.** {maps['maps_caption_first']} {where_text(*ratios)}",
              untestable_text(observed.ens.channels)]
     return Page(figures=figures, notes=notes)
+
+
+def completeness_page(observed: Run | None, config: RunConfig, steps: int) -> Page:
+    """Chapter 5: whether the observed network's integrated gradients add up, as the emulated run's do."""
+    from icegrad.pages.gradient_attribution import completeness_section
+
+    if observed is None:
+        return skipped(config)
+    section = completeness_section(observed, steps)
+    values = section.values
+    return Page(tables={"completeness": section.tables["completeness"]}, notes=[
+        f"**The same check on observed sea ice.** For the SIC-only network trained on the NSIDC record "
+        f"({observed.describe()}), the worst completeness error of integrated gradients is "
+        f"{values['completeness_max']:.2f} % ({values['completeness_where']}) with "
+        f"{values['completeness_steps']} steps, and {values['completeness_ensemble']:.2f} % for the ensemble "
+        f"mean: {values['completeness_verdict']}.", untestable_text(observed.ens.channels)])
+
+
+def letter_text(top_three: Mapping[int, set[str]], channels: Sequence[str]) -> str:
+    """The letter's test on the observed network, scoped to what the SIC-only network can show.
+
+    With four groups only (no climate), past SIC, the trend and the seasonal inputs can be its top
+    three only by outranking the land mask; the text says so rather than claim the whole finding.
+    """
+    from icegrad.pages.which_inputs import LETTER_GROUPS
+
+    agree = [lead for lead, groups in top_three.items() if set(groups) == LETTER_GROUPS]
+    scope = ("among the inputs it reads" if real_record.missing_channels(channels) else "")
+    if len(agree) == len(top_three):
+        head = (f"On observed sea ice the letter's three groups lead at every lead {scope}: past SIC, the "
+                "trend and the seasonal inputs outrank the land mask")
+    elif not agree:
+        head = (f"On observed sea ice the letter's three groups lead at no lead {scope}: the land mask "
+                "outranks one of past SIC, the trend and the seasonal inputs everywhere")
+    else:
+        head = (f"On observed sea ice the letter's three groups lead {scope} at {lead_list(agree)} only; "
+                "elsewhere the land mask outranks one of them")
+    return " ".join(head.split()) + "."
+
+
+def discussion_page(main: Run, observed: Run | None) -> Page:
+    """Chapter 11: what the observed network confirms of the letter's finding, and what it cannot test."""
+    from icegrad.plots.attribution import ranked
+
+    if observed is None:
+        return skipped(main.config)
+    result = observed.result
+    groups = group_summary(result)
+    top_three = {int(lead): set(ranked(groups, int(lead), k=3)["group"]) for lead in result["lead"].values}
+    shared = [str(g) for g in groups["group"].values]
+    agreement = agreement_text(first_groups(main.result, shared), first_groups(result))
+    return Page(notes=[f"**On observed sea ice.** {letter_text(top_three, observed.ens.channels)} "
+                       f"{agreement}", untestable_text(observed.ens.channels)])
