@@ -45,7 +45,7 @@ def test_neighbour_rules_start_with_the_rule_and_list_each_once() -> None:
 
 def test_without_a_record_the_observed_figure_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(page.real_record, "nsidc_figure1", lambda *args: None)
-    section = page.observed_section(synthetic(), 200, 2007, 2008, 9, "threshold:0.5", [2007], 60.0, "figures")
+    section = page.observed_section(200, 2007, 2008, 9, "threshold:0.5", [2007], 60.0, "figures")
     assert "icegrad data --source nsidc --resolution 200" in section.values["observed_text"]
     assert section.values["observed_text"].startswith("**No NSIDC record on this machine")
 
@@ -54,8 +54,8 @@ def test_the_observed_figure_is_the_letters_25_km_septembers(monkeypatch: pytest
                                                              tmp_path) -> None:
     asked = []
     monkeypatch.setattr(page.real_record, "nsidc_figure1", lambda *args: asked.append(args))
-    page.observed_section(synthetic(), 100, 2007, 2013, 9, "threshold:0.5", [2007], 60.0, tmp_path)
-    page.observed_section(synthetic(), 100, 2007, 2013, 3, "threshold:0.5", [2007], 60.0, tmp_path)
+    page.observed_section(100, 2007, 2013, 9, "threshold:0.5", [2007], 60.0, tmp_path)
+    page.observed_section(100, 2007, 2013, 3, "threshold:0.5", [2007], 60.0, tmp_path)
     assert [a[0] for a in asked] == [25, 100]  # September at 25 km as in the letter; other months on the grid
 
 

@@ -179,7 +179,7 @@ def no_record_figure(command: str) -> Page:
                  "observed_text": text})
 
 
-def observed_section(ds: xr.Dataset, resolution_km: int, reference_year: int, target_year: int, month: int,
+def observed_section(resolution_km: int, reference_year: int, target_year: int, month: int,
                      roi_rule: str, marked_years: Sequence[int], min_lat: float,
                      figure_dir: str | Path) -> Page:
     """Figure 1 from the NSIDC record, at 25 km in September as in the letter, with its numbers.
