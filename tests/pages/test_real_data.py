@@ -35,7 +35,7 @@ def test_attribution_cost_scales_with_members_and_steps() -> None:
     one = page.attribution_cost(54, 0.25, 1, 2, 8, 21)
     four = page.attribution_cost(54, 0.25, 2, 2, 16, 21)
     assert four["tflop"] == pytest.approx(4 * one["tflop"])
-    assert four["memory_gb"] == pytest.approx(2 * one["memory_gb"])  # twice the steps at once; members run in turn
+    assert four["memory_gb"] == pytest.approx(2 * one["memory_gb"])  # twice the steps at once
     assert one["h100_seconds"] == pytest.approx(one["tflop"] * 1e12 / 4.95e14)
 
 
