@@ -48,7 +48,7 @@ def accuracy(icenet: list[float]) -> pd.DataFrame:
 ])
 def test_skill_text_each_outcome(icenet: list[float], said: str) -> None:
     text = page.skill_text(accuracy(icenet))
-    assert said in text and "against 80.0 % and 76.7 %" in text
+    assert said in text and "against 80.0 % for the trend and 76.7 % for persistence" in text
 
 
 @pytest.mark.parametrize(("observed", "start"), [

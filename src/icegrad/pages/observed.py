@@ -98,8 +98,8 @@ def skill_text(accuracy: pd.DataFrame) -> str:
             parts.append(f"beats {name} at {lead_list(won)} only")
     mean = accuracy.mean(axis=1)
     return (f"On the observed test years the SIC-only network {parts[0]} and {parts[1]} (mean binary "
-            f"accuracy {mean['icenet']:.1f} % against {mean['linear_trend']:.1f} % and "
-            f"{mean['persistence']:.1f} %).")
+            f"accuracy {mean['icenet']:.1f} % against {mean['linear_trend']:.1f} % for the trend and "
+            f"{mean['persistence']:.1f} % for persistence).")
 
 
 def skill_page(observed: Run | None, config: RunConfig, figure_dir: str | Path) -> Page:
