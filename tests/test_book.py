@@ -47,6 +47,20 @@ def test_chapter_model_defaults_are_the_libraries(notebook: Path) -> None:
                 f"{notebook.name}: {name} defaults to {declared[name]['default']}, TrainConfig to {value}"
 
 
+def test_coarse_settings_train_the_observed_network_cheaply_too() -> None:
+    """The observed comparison (chapters 4-7, 11, 12) takes the run's settings: coarse runs make it coarse."""
+    from icegrad.config import RunConfig
+    from icegrad.pages.observed import observed_config
+
+    observed = observed_config(RunConfig.from_parameters(COARSE))
+    assert observed is not None and observed.data_source == "nsidc"
+    assert (observed.resolution_km, observed.members, observed.epochs, observed.steps) == (200, 2, 1, 8)
+    for notebook in NOTEBOOKS:
+        declared = papermill.inspect_notebook(str(notebook))
+        if "observed_source" in declared:
+            assert set(COARSE) - {"steps", "leads"} <= set(declared), f"{notebook.name} cannot be made coarse"
+
+
 def test_bad_parameters_fail_before_any_work() -> None:
     notebook = NOTEBOOKS[0]
     with pytest.raises(book.BookError, match="has no parameter 'no_such_parameter'"):

@@ -49,6 +49,8 @@ LEADS = (1, 2, 3, 4, 5, 6)
 """IceNet's forecast leads in months."""
 FIRST_YEAR, LAST_YEAR = 1979, 2100
 """The widest span of years any source could cover; the data decide the actual span."""
+OBSERVED_SOURCES = ("", "nsidc")
+"""Observed SIC a run is compared with: the NSIDC CDR (embedded in ``data/``), or none."""
 
 
 def _option(default: Any, help: str, **rule: Any) -> Any:
@@ -67,6 +69,8 @@ class RunConfig:
     data_source: str = _option("emulated", "monthly data: the embedded emulated Arctic or a real product",
                                choices=DATA_SOURCES)
     resolution_km: int = _option(100, "grid spacing in km", choices=RESOLUTIONS_KM)
+    observed_source: str = _option("nsidc", "observed SIC the chapters compare the run with (a SIC-only "
+                                   "IceNet trained on it); empty: no comparison", choices=OBSERVED_SOURCES)
     reference_year: int = _option(2007, "the low year the ROI compares against",
                                   bounds=(FIRST_YEAR, LAST_YEAR))
     target_year: int = _option(2013, "the year whose SIC the ROI compares", bounds=(FIRST_YEAR, LAST_YEAR))

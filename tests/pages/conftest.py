@@ -9,6 +9,8 @@ import pytest
 import xarray as xr
 
 from icegrad.attribution.results import build_result
+from icegrad.config import RunConfig
+from icegrad.pages.common import Run
 
 SIDE = 6
 ATTRS = {"method": "integrated_gradients", "target": "roi_mean_ice", "roi_rule": "test", "model_id": "test",
@@ -37,3 +39,21 @@ def make_result(maps: dict[str, np.ndarray], members: int = 2, leads: Sequence[i
 def result_factory() -> Callable[..., xr.Dataset]:
     """:func:`make_result`, for tests that build their own synthetic result."""
     return make_result
+
+
+class FakeEnsemble(list):
+    """An ensemble of ``n`` placeholder members with the emulated channels: enough for a page's captions."""
+
+    channels = ("siconca_abs_1", "tas_anom_1")
+
+
+def make_run(result: xr.Dataset | None, members: int = 2, **config: object) -> Run:
+    """A :class:`Run` of the emulated source holding ``result``, with no data, ROI or networks behind it."""
+    return Run(RunConfig(**config), xr.Dataset(attrs={"data_source": "emulated"}), None,
+               FakeEnsemble(range(members)), result)
+
+
+@pytest.fixture
+def emulated_run() -> Callable[..., Run]:
+    """:func:`make_run`, for tests of a page that takes a run."""
+    return make_run

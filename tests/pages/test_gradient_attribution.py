@@ -9,7 +9,6 @@ import xarray as xr
 
 from icegrad.attribution.results import build_result
 from icegrad.pages import gradient_attribution as page
-from icegrad.pages.common import AttributionRun
 
 ATTRS = {"method": "integrated_gradients", "target": "roi_mean_ice", "roi_rule": "test", "model_id": "test",
          "data_source": "emulated", "steps": 8, "baseline": "climatology"}
@@ -57,11 +56,11 @@ def ig_result(sums: np.ndarray, changes: np.ndarray) -> xr.Dataset:
                         np.ones((2, 2), bool), tuple(range(1, leads + 1)), ATTRS)
 
 
-def test_completeness_section_reports_the_worst_member_and_its_verdict() -> None:
+def test_completeness_section_reports_the_worst_member_and_its_verdict(emulated_run) -> None:
     changes = np.array([[0.1, 0.2], [0.1, 0.2]])
     sums = changes * np.array([[1.01, 1.0], [0.97, 1.0]])  # member 1 at lead 1 is 3 % short
     result = ig_result(sums, changes).assign_coords(member=["seed36", "seed37"])
-    run = AttributionRun(None, None, None, result, "2013-09", "integrated_gradients", "climatology", {})
+    run = emulated_run(result, members=2)
     section = page.completeness_section(run, steps=8)
     assert section.values["completeness_max"] == pytest.approx(3.0, rel=1e-4)  # float32 attributions
     assert section.values["completeness_where"] == "seed37 at lead 1"

@@ -74,7 +74,7 @@ def test_on_observed_data_the_truth_comparison_says_there_is_none() -> None:
     import matplotlib.pyplot as plt
 
     from icegrad.config import RunConfig
-    from icegrad.pages.verdicts import Run
+    from icegrad.pages.common import Run
 
     run = Run(RunConfig(data_source="nsidc"), xr.Dataset(attrs={"data_source": "nsidc"}), None, [])
     values = page.truth_comparison(run, xr.Dataset(), "unused")

@@ -95,12 +95,8 @@ def test_channels_zero_by_construction_are_named_and_marked_zero() -> None:
     assert page.values["letter_share_text"] == "20 at lead 1, 20 at lead 3"  # 12 sic + 6 trend + 2 seasonal
 
 
-def test_figures_are_saved_and_captioned_with_how_the_attributions_were_made(tmp_path) -> None:
-    from icegrad.pages.common import AttributionRun
-
-    values = {"target_label": "September 2013", "source_label": "EMULATED Arctic"}
-    run = AttributionRun(None, None, [0, 1], synthetic({1: LETTER, 3: CLIMATE}), "2013-09",
-                         "integrated_gradients", "climatology", values)
+def test_figures_are_saved_and_captioned_with_how_the_attributions_were_made(tmp_path, emulated_run) -> None:
+    run = emulated_run(synthetic({1: LETTER, 3: CLIMATE}), members=2)
     groups = which_inputs.groups_section(run, tmp_path)
     assert groups.values["groups_net_caption"].startswith(
         "Net attribution per group and lead: integrated gradients of the September 2013 ROI forecast, "
@@ -113,11 +109,8 @@ def test_figures_are_saved_and_captioned_with_how_the_attributions_were_made(tmp
                                                      "channels_lead1.png", "channels_lead3.png"}
 
 
-def test_the_heat_maps_draw_zero_for_rounding_residue(tmp_path) -> None:
-    from icegrad.pages.common import AttributionRun
-
-    run = AttributionRun(None, None, [0, 1], synthetic({1: {**LETTER, "seasonal": -2e-24}}), "2013-09",
-                         "integrated_gradients", "climatology", {"target_label": "x", "source_label": "y"})
+def test_the_heat_maps_draw_zero_for_rounding_residue(tmp_path, emulated_run) -> None:
+    run = emulated_run(synthetic({1: {**LETTER, "seasonal": -2e-24}}), members=2)
     fig = which_inputs.groups_section(run, tmp_path).values["fig_groups_net"]
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert "0\n±0" in labels and not any("e-2" in label for label in labels)

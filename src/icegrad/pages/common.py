@@ -1,15 +1,27 @@
-"""Helpers every chapter page shares: what a page returns, gluing it, quiet stages and sane numbers.
+"""Helpers every chapter page shares: the run it explains, what a page returns, gluing it, quiet
+stages, sane numbers and the words for lists, methods and the colours of sign.
 
 A page function returns a :class:`Page`: the tables and figures the chapter shows and the values its
 prose glues (name -> value; a figure glued by name is shown by a ``{glue:figure}`` directive). The
 notebook then needs one line to glue them (:func:`glue_all`) and one to show each table or figure.
+
+A chapter turns its parameters cell into a checked :class:`~icegrad.config.RunConfig`
+(:func:`run_config`) and loads the cached pipeline stages it explains (:func:`load_run`, a :class:`Run`).
 
 Two things a reader must never see on a page are handled here once: training logs and TensorFlow's
 retracing warnings (:func:`quietly`), and the float rounding residue of a quantity that is zero by
 construction, such as the integrated-gradients attribution of a channel whose input equals its
 baseline, printed as ``-2e-24`` (:func:`zero_small` and :func:`plus_minus` print it as 0).
 
-Chapters 5 to 7 share their first stages (data, ROI, ensemble, attributions): :func:`attribution_run`.
+The colours a page names for "more ice" are read from the colour map the maps are drawn with
+(:func:`sign_colours`) rather than typed into prose that can drift from it.
+
+Example
+-------
+>>> listing(["sic", "trend", "seasonal"])
+'sic, trend and seasonal'
+>>> sign_colours()
+{'positive': 'red', 'negative': 'blue'}
 """
 
 from __future__ import annotations
@@ -17,8 +29,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -47,13 +59,38 @@ class Page:
     """Markdown paragraphs shown as the cell's output rather than glued (plain CommonMark: myst-nb
     renders a cell's Markdown output without MyST directives)."""
 
+    def display(self) -> None:
+        """Show the page as the cell's output: its first note, figures, tables, then the other notes.
+
+        For sections whose content depends on the run (the observed comparison exists only when it
+        was asked for), so the prose cannot glue it by name.
+        """
+        from IPython.display import Markdown, display
+
+        display(*map(Markdown, self.notes[:1]), *self.figures.values(), *self.tables.values(),
+                *map(Markdown, self.notes[1:]))
+
+    def show(self, *names: str) -> None:
+        """Display the named tables this run has (a run without a truth has no fidelity tables)."""
+        from IPython.display import display
+
+        for name in names:
+            if name in self.tables:
+                display(self.tables[name])
+
 
 def glue_all(values: Mapping[str, Any] | Page) -> None:
-    """Glue every value (or every value of a :class:`Page`) for the prose, without displaying it."""
+    """Glue every value (or every value of a :class:`Page`) for the prose, without displaying it.
+
+    Glued figures are closed: a chapter's calculation cell is often hidden, and an open figure would
+    otherwise be drawn again, below it, by matplotlib's inline backend.
+    """
     from myst_nb import glue
 
     for name, value in (values.values if isinstance(values, Page) else values).items():
         glue(name, value, display=False)
+        if isinstance(value, Figure):
+            plt.close(value)
 
 
 def detached(fig: Figure) -> Figure:
@@ -145,58 +182,118 @@ def month_label(month: str) -> str:
     return f"{pd.Timestamp(month):%B %Y}"
 
 
-def method_label(method: str) -> str:
-    """An attribution method's name as prose: ``integrated_gradients`` -> ``integrated gradients``."""
-    return method.replace("_", " ")
+def listing(items: Sequence[Any], empty: str = "none") -> str:
+    """Items as prose: ``"a"``, ``"a and b"``, ``"a, b and c"``; ``empty`` when there are none."""
+    words = [str(item) for item in items]
+    if not words:
+        return empty
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def checked(**parameters: Any) -> RunConfig:
-    """A chapter's run parameters, each checked before any work (one-line :class:`ConfigError`)."""
-    return RunConfig.from_parameters(parameters)
+def method_name(method: str, baseline: str | None = None) -> str:
+    """A method as prose ("integrated gradients (climatology)"): the baseline only where it applies."""
+    name = method.replace("_", " ")
+    return f"{name} ({baseline})" if baseline and method == "integrated_gradients" else name
+
+
+def colour_name(rgba: Sequence[float]) -> str:
+    """"red" or "blue", whichever the colour leans to (the two ends of a diverging colour map)."""
+    red, _, blue = rgba[:3]
+    return "red" if red > blue else "blue"
+
+
+def sign_colours() -> dict[str, str]:
+    """The colours of positive and negative attributions on the maps, read from the maps' colour map.
+
+    A positive attribution raises the ROI's forecast sea-ice probability (more ice): it is drawn at
+    the top of :data:`icegrad.plots.styles.DIVERGING_CMAP`, a negative one at the bottom.
+    """
+    from icegrad.plots.styles import DIVERGING_CMAP
+
+    return {"positive": colour_name(DIVERGING_CMAP(1.0)), "negative": colour_name(DIVERGING_CMAP(0.0))}
+
+
+def run_config(namespace: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of a chapter's parameters: the names of ``namespace`` that are run fields.
+
+    A chapter passes ``globals()`` and a page function its ``locals()``; names that are not run fields
+    (``figure_dir``, ``n_maps``) are left out. The values are checked here, before any work, with
+    one-line errors.
+    """
+    names = {spec.name for spec in fields(RunConfig)}
+    return RunConfig.from_parameters({k: v for k, v in namespace.items() if k in names})
 
 
 @dataclass
-class AttributionRun:
-    """The stages chapters 5 to 7 share: data, ROI, ensemble and the attributions of the run's method."""
+class Run:
+    """The stages one chapter explains: data, ROI, ensemble and (optionally) one attribution result."""
 
-    ds: Any
-    roi: Any
+    config: RunConfig
+    ds: xr.Dataset
+    roi: xr.DataArray | None
     ens: Any
-    result: Any
-    target_month: str
-    method: str
-    baseline: str
-    values: dict[str, Any]
+    result: xr.Dataset | None = None
+
+    @property
+    def source(self) -> str:
+        """The data source as the figure captions name it (emulated data say so)."""
+        from icegrad.plots import source_label
+
+        return source_label(self.ds.attrs["data_source"])
+
+    @property
+    def target_label(self) -> str:
+        """The explained forecast month in words, e.g. "September 2013"."""
+        return month_label(self.config.target_month)
+
+    @property
+    def emulated(self) -> bool:
+        """Whether the data are the embedded emulated Arctic (the only source with a known truth)."""
+        return self.ds.attrs.get("data_source") == "emulated"
 
     def describe(self) -> str:
         """``"integrated gradients, baseline climatology, 5 members"``: how the attributions were made."""
-        return f"{method_label(self.method)}, baseline {self.baseline}, {len(self.ens)} members"
+        return f"{method_name(self.config.method)}, baseline {self.config.baseline}, {len(self.ens)} members"
+
+    def explain(self, target_month: str | None = None, leads: Sequence[int] | None = None,
+                method: str | None = None, baseline: str | None = None,
+                steps: int | None = None) -> xr.Dataset:
+        """Attributions (cached by the pipeline, computed quietly) for this run, with choices replaced."""
+        from icegrad import pipeline
+
+        c = self.config
+        with quietly():
+            return pipeline.attributions(self.ds, self.ens, self.roi, target_month or c.target_month,
+                                         list(leads or c.leads), method=method or c.method,
+                                         steps=steps or c.steps, baseline=baseline or c.baseline)
+
+    def glue(self) -> dict[str, Any]:
+        """The glue values every analysis chapter states in its "emulated unless" box and captions."""
+        from icegrad.inputs import real_record
+
+        values = {"source_label": self.source, "inputs_note": real_record.inputs_note(self.ens.channels),
+                  "target_label": self.target_label, "n_members": len(self.ens),
+                  "method_name": method_name(self.config.method),
+                  "leads_text": ", ".join(str(lead) for lead in self.config.leads)}
+        if self.roi is not None:
+            values["roi_cells"] = int(self.roi.sum())
+        return values
 
 
-def attribution_run(data_source: str, resolution_km: int, members: int, width: float, epochs: int,
-                    weights: str, reference_year: int, target_year: int, roi_rule: str, target_month: str,
-                    leads: list[int], method: str, steps: int, baseline: str) -> AttributionRun:
-    """The cached stages of an attribution chapter and the values their prose glues.
+def load_run(config: RunConfig, attributions: bool = True) -> Run:
+    """The cached pipeline stages of ``config``: dataset, ROI, ensemble and, if asked, its attributions.
 
     Trains the ensemble first if no chapter has (quietly: the page shows results, not training logs).
-    The ROI is drawn, as in chapter 3, from the Septembers of ``reference_year`` and ``target_year``.
+    The ROI is drawn, as in chapter 3, from the Septembers of the reference and target years.
     """
     from icegrad import pipeline
-    from icegrad.inputs import real_record
-    from icegrad.plots import source_label
 
-    checked(data_source=data_source, resolution_km=resolution_km, members=members, width=width, epochs=epochs,
-            weights=weights, reference_year=reference_year, target_year=target_year, roi_rule=roi_rule,
-            target_month=target_month, leads=leads, method=method, steps=steps, baseline=baseline)
     with quietly():
-        ds = pipeline.dataset(data_source, resolution_km)
-        roi = pipeline.region(ds, reference_year, target_year, 9, roi_rule)
-        ens = pipeline.ensemble(ds, members=members, width=width, epochs=epochs, weights=weights or None)
-        result = pipeline.attributions(ds, ens, roi, target_month, leads, method=method, steps=steps,
-                                       baseline=baseline)
-    values = {"source_label": source_label(ds.attrs["data_source"]),
-              "inputs_note": real_record.inputs_note(ens.channels),
-              "target_label": month_label(target_month), "n_members": len(ens),
-              "method_name": method_label(method), "roi_cells": int(roi.sum()),
-              "leads_text": ", ".join(str(lead) for lead in leads)}
-    return AttributionRun(ds, roi, ens, result, target_month, method, baseline, values)
+        ds = pipeline.dataset(config.data_source, config.resolution_km)
+        roi = pipeline.region(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
+        ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
+                                weights=config.weights or None)
+    run = Run(config, ds, roi, ens)
+    if attributions:
+        run.result = run.explain()
+    return run

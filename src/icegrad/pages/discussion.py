@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.evaluation import robustness as rb
-from icegrad.pages.verdicts import Page, Run, listing, method_name
+from icegrad.pages.common import Page, Run, listing, method_name
 
 PLACE_BAND = 2.0
 """A map whose ROI concentration lies within a factor PLACE_BAND of 1 is spread like the ocean itself."""
@@ -266,4 +266,4 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
                                                run.target_label)}
     tables = {"verdicts": verdicts.round(3), "ranks": rank_table(rankings).round(2),
               "claims": claims.style.hide(axis="index")}
-    return Page(glue=glue, tables=tables)
+    return Page(values=glue, tables=tables)

@@ -13,7 +13,7 @@ from typing import Any
 
 import xarray as xr
 
-from icegrad.pages.verdicts import Page, Run, method_name, sign_colours
+from icegrad.pages.common import Page, Run, method_name, sign_colours
 
 
 def colour_key() -> str:
@@ -51,5 +51,5 @@ def page(run: Run, target_months: Sequence[str], methods: Sequence[str], figure_
     glue = {"explore_source": run.source, "explore_count": len(results), "explore_members": len(run.ens),
             "colour_key": colour_key(), "explorer_still": still,
             "still_caption": still_caption(first, run.source)}
-    return Page(glue=glue, tables={"results": sorted(results), "explorer": explorer,
+    return Page(values=glue, tables={"results": sorted(results), "explorer": explorer,
                                    "ranking": explorer.ranking.head(10)})

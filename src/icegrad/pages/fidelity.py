@@ -18,7 +18,7 @@ import pandas as pd
 from icegrad import pipeline
 from icegrad.config import RunConfig
 from icegrad.evaluation import fidelity
-from icegrad.pages.verdicts import Page, Run, load_run
+from icegrad.pages.common import Page, Run, load_run
 
 IG_ZEROS = "integrated_gradients (zeros)"
 """The additive benchmark's label of integrated gradients (it uses the zero baseline)."""
@@ -167,7 +167,7 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
     from icegrad.plots import source_label
 
     source = source_label(config.data_source)
-    out = Page(glue={"source_label": source, "top_k": fidelity.TOP_K,
+    out = Page(values={"source_label": source, "top_k": fidelity.TOP_K,
                      "target_label": f"{pd.Timestamp(config.target_month):%B %Y}"})
     ranking = None
     if config.data_source == "emulated":
@@ -175,8 +175,8 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
         scored = pipeline.score_methods(run.ds, run.ens, run.roi, config.target_month, config.leads,
                                         steps=config.steps)
         ranking = fidelity.ranking(scored.scores)
-        out.glue.update({k: v for k, v in run.glue().items() if k in ("inputs_note", "n_members")})
-        out.glue.update({
+        out.values.update({k: v for k, v in run.glue().items() if k in ("inputs_note", "n_members")})
+        out.values.update({
             "truth_note": f"The truth and the attributions below are for the {run.target_label} forecast of "
                           f"the {len(run.ens)}-member ensemble, at leads "
                           f"{', '.join(map(str, config.leads))}.",
@@ -186,10 +186,10 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
         out.tables.update({"linked": linked_channels(scored.channels), "ranking": ranking.round(3),
                            "scores": scored.scores.drop(columns=["method", "baseline"]).round(3)})
     else:
-        out.glue.update(no_truth(source))
+        out.values.update(no_truth(source))
     bench = additive.benchmark(seed=benchmark_seed, steps=config.steps)
     errors = additive.decompose(bench.scores)
-    out.glue.update(benchmark_glue(bench, errors))
-    out.glue["verdict"] = verdict(ranking, bench.r2, errors, source)
+    out.values.update(benchmark_glue(bench, errors))
+    out.values["verdict"] = verdict(ranking, bench.r2, errors, source)
     out.tables.update({"bench_scores": bench.scores.round(4), "bench_errors": errors.round(4)})
     return out

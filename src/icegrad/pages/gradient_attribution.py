@@ -19,10 +19,11 @@ from icegrad.attribution.aggregate import channel_summary, ensemble_summary, gro
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.targets import sample_for_forecast
 from icegrad.evaluation import cost, sanity
-from icegrad.pages.common import AttributionRun, Page, detached, method_label, quietly, zero_small
+from icegrad.pages.common import Page, Run, detached, method_name, quietly, zero_small
 from icegrad.plots import save_figure
 from icegrad.plots.attribution import compare_maps, ranked
 
+IG = "integrated_gradients"
 BOOK_TOLERANCE = 0.02
 """The completeness error the book asks of its default settings (2 %)."""
 RULE_OF_THUMB = 0.05
@@ -31,22 +32,15 @@ RANDOMISATION_THRESHOLD = 0.5
 """Rank correlation of |attribution| between trained and randomised networks above which maps fail."""
 
 
-def _ig(run: AttributionRun, leads: list[int], steps: int, baseline: str,
-        method: str = "integrated_gradients") -> xr.Dataset:
-    """Attributions of the run's forecast with other settings (cached by the pipeline)."""
-    with quietly():
-        return pipeline.attributions(run.ds, run.ens, run.roi, run.target_month, leads,
-                                     method=method, steps=steps, baseline=baseline)
-
-
 def mean_abs_scores(result: xr.Dataset, lead: int) -> pd.Series:
     """Ensemble-mean mean |attribution| of every channel at ``lead``."""
     return ensemble_summary(channel_summary(result))["mean_abs_mean"].sel(lead=lead).to_series()
 
 
-def baselines_section(run: AttributionRun, lead: int, steps: int) -> Page:
+def baselines_section(run: Run, lead: int, steps: int) -> Page:
     """Integrated gradients at ``lead`` from the zero and the climatological baseline, side by side."""
-    by_baseline = {b: _ig(run, [lead], steps, b) for b in ("zeros", "climatology")}
+    by_baseline = {b: run.explain(leads=[lead], method=IG, steps=steps, baseline=b)
+                   for b in ("zeros", "climatology")}
     rows = {}
     for name, res in by_baseline.items():
         groups = ensemble_summary(group_summary(res))["net_mean"].sel(lead=lead).to_series()
@@ -81,10 +75,10 @@ def completeness_verdict(max_error: float, ensemble_error: float) -> str:
     return "above the 5 % rule of thumb of Sundararajan et al.: raise steps before trusting the sums"
 
 
-def completeness_section(run: AttributionRun, steps: int) -> Page:
+def completeness_section(run: Run, steps: int) -> Page:
     """Completeness of integrated gradients for every member and lead (the run's own when it is IG)."""
-    ig = run.result if run.method == "integrated_gradients" else _ig(
-        run, [int(v) for v in run.result["lead"].values], steps, run.baseline)
+    ig = run.result if run.config.method == IG else run.explain(
+        leads=[int(v) for v in run.result["lead"].values], method=IG, steps=steps)
     complete = sanity.completeness(ig)
     worst = complete.loc[complete.relative_error.idxmax()]
     max_error = float(complete.relative_error.max())
@@ -110,21 +104,21 @@ def randomisation_verdict(max_abs_rho: float) -> str:
     return "warning (part of the map survives randomisation and reflects the input, not the model)"
 
 
-def check_sample(run: AttributionRun, lead: int) -> xr.DataArray:
+def check_sample(run: Run, lead: int) -> xr.DataArray:
     """The input sample of the ``lead`` forecast of the run's target month."""
-    target_month = run.target_month
+    target_month = run.config.target_month
     inputs = pipeline.forecast_inputs(run.ds, run.ens, target_month, [lead])
     return sample_for_forecast(inputs, target_month, lead)
 
 
-def randomisation_section(run: AttributionRun, lead: int, steps: int) -> Page:
+def randomisation_section(run: Run, lead: int, steps: int) -> Page:
     """Adebayo et al.'s model-parameter randomisation test of the run's method at ``lead``."""
-    options: dict[str, object] = {"steps": steps, "baseline": run.baseline, "land": run.ds["land"]}
-    if run.baseline == "climatology":
-        options["climatology"] = pipeline.baseline_for(run.ds, run.ens, run.target_month, lead)
+    options: dict[str, object] = {"steps": steps, "baseline": run.config.baseline, "land": run.ds["land"]}
+    if run.config.baseline == "climatology":
+        options["climatology"] = pipeline.baseline_for(run.ds, run.ens, run.config.target_month, lead)
     with quietly():
         randomised = sanity.parameter_randomisation(run.ens.members, check_sample(run, lead), run.roi,
-                                                    [lead], method=run.method, **options)
+                                                    [lead], method=run.config.method, **options)
     randomised["member"] = [run.ens.member_names[int(m)] for m in randomised["member"]]
     values = {"random_abs_median": float(randomised.spearman_abs.median()),
               "random_abs_max": float(randomised.spearman_abs.max()),
@@ -133,7 +127,7 @@ def randomisation_section(run: AttributionRun, lead: int, steps: int) -> Page:
     return Page(values, {"randomisation": randomised.round(3)})
 
 
-def gradient_check_section(run: AttributionRun, lead: int, n_pixels: int) -> Page:
+def gradient_check_section(run: Run, lead: int, n_pixels: int) -> Page:
     """The first member's gradients against float64 central differences at its largest gradients."""
     with quietly():
         fd = sanity.gradient_check(run.ens.members[0], check_sample(run, lead), run.roi, lead=lead,
@@ -147,7 +141,7 @@ def group_agreement(first_group: Mapping[str, str]) -> str:
     if len(set(first_group.values())) == 1:
         return f"every method ranks the {next(iter(first_group.values()))} group first"
     return "the methods disagree on the leading group: " + ", ".join(
-        f"{method_label(m)} ranks {g} first" for m, g in first_group.items())
+        f"{method_name(m)} ranks {g} first" for m, g in first_group.items())
 
 
 def least_similar(agreement: pd.DataFrame) -> tuple[str, str, float]:
@@ -157,9 +151,9 @@ def least_similar(agreement: pd.DataFrame) -> tuple[str, str, float]:
     return str(first), str(second), float(upper.min())
 
 
-def methods_section(run: AttributionRun, lead: int, steps: int, figure_dir: str | Path) -> Page:
+def methods_section(run: Run, lead: int, steps: int, figure_dir: str | Path) -> Page:
     """The four methods at ``lead``: top five channels, rank correlations and the maps of one channel."""
-    by_method = {m: _ig(run, [lead], steps, run.baseline, method=m) for m in METHODS}
+    by_method = {m: run.explain(leads=[lead], steps=steps, method=m) for m in METHODS}
     scores = pd.DataFrame({m: mean_abs_scores(r, lead) for m, r in by_method.items()})
     agreement = scores.corr(method="spearman")
     top_five = pd.DataFrame({m: ranked(channel_summary(r), lead, k=5)["channel"].to_list()
@@ -170,19 +164,19 @@ def methods_section(run: AttributionRun, lead: int, steps: int, figure_dir: str 
     fields = [r["attribution"].sel(lead=lead, channel=channel).mean("member") for r in by_method.values()]
     units = [r["attribution"].attrs["units"] for r in by_method.values()]
     labels = [f"attribution ({u})" if u != "1" else "attribution (probability)" for u in units]
-    fig = detached(compare_maps(fields, run.roi, [method_label(m) for m in METHODS], labels))
+    fig = detached(compare_maps(fields, run.roi, [method_name(m) for m in METHODS], labels))
     save_figure(fig, Path(figure_dir) / "methods_compared.png")
-    values = {"agree_min": lowest, "agree_min_pair": f"{method_label(first)} and {method_label(second)}",
+    values = {"agree_min": lowest, "agree_min_pair": f"{method_name(first)} and {method_name(second)}",
               "agree_ig_gxi": float(agreement.loc["integrated_gradients", "gradient_x_input"]),
               "group_agreement": group_agreement(first_group), "fig_methods": fig,
               "methods_caption": f"Ensemble-mean attribution of {channel} for the lead-{lead} forecast of "
-                                 f"{run.values['target_label']} by the four methods; the ROI outlined in "
+                                 f"{run.target_label} by the four methods; the ROI outlined in "
                                  "orange. Colour limits at the 99th percentile of |value|, symmetric about "
-                                 f"zero. Data: {run.values['source_label']}."}
+                                 f"zero. Data: {run.source}."}
     return Page(values, {"top_five": top_five, "agreement": agreement.round(2)})
 
 
-def cost_section(run: AttributionRun, leads: int, steps: int) -> Page:
+def cost_section(run: Run, leads: int, steps: int) -> Page:
     """The arithmetic of this run's attributions and of the letter's setting, and the time they take."""
     model = run.ens.members[0]
     forward = cost.conv_flops(model)

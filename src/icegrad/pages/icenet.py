@@ -23,7 +23,7 @@ from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.icenet import build_icenet
 from icegrad.model.skill import evaluate_skill, skill_table
-from icegrad.pages.common import Page, checked, detached, month_label, quietly
+from icegrad.pages.common import Page, detached, month_label, quietly, run_config
 from icegrad.plots import save_figure, source_label
 from icegrad.plots.channels import channel_panels
 from icegrad.plots.training import skill_curves, training_curves, training_summary
@@ -38,8 +38,7 @@ LOSS_TEXT = {"focal": "a categorical focal loss", "crossentropy": "a categorical
 def ensemble_section(data_source: str, resolution_km: int, members: int, width: float, epochs: int,
                      weights: str) -> tuple[xr.Dataset, IceNetEnsemble, Page]:
     """The dataset and the trained (or loaded) ensemble, and the values the chapter's prose names."""
-    checked(data_source=data_source, resolution_km=resolution_km, members=members, width=width, epochs=epochs,
-            weights=weights)
+    run_config(locals())  # every parameter checked before any work
     with quietly():
         ds = pipeline.dataset(data_source, resolution_km)
         ens = pipeline.ensemble(ds, members=members, width=width, epochs=epochs, weights=weights or None)

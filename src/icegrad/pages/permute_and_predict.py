@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from icegrad.pages.verdicts import Page, Run, method_name, sign_colours
+from icegrad.pages.common import Page, Run, method_name, sign_colours
 
 NUMBER_FORMATS = {"permutation_importance": "{:.3f}", "permutation_std": "{:.3f}", "permutation_rank": "{:g}",
                   "gradient_importance": "{:.3g}", "gradient_rank": "{:g}", "roi_net": "{:+.3g}",
@@ -258,4 +258,4 @@ def page(run: Run, n_permutations: int, permutation_seed: int, top_k: int, show_
               "correlations": correlations.round(3),
               "shown": styled(shown.sort_values("permutation_rank")[["channel", "group", *TABLE_COLUMNS]]),
               "groups": styled(group_table[["lead", "group", *TABLE_COLUMNS]]), "leading": leading}
-    return Page(glue=glue, tables=tables)
+    return Page(values=glue, tables=tables)

@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.errors import IcegradError
-from icegrad.pages.verdicts import Page, Run, method_name, sign_colours
+from icegrad.pages.common import Page, Run, method_name, sign_colours
 
 TRUTH_VARIABLES = ("tas", "rsds", "psl")
 """Emulated drivers acting on sea ice directly (``tos`` acts via open-water SST, not IceNet's input)."""
@@ -175,11 +175,10 @@ def page(run: Run, figure_dir: str, n_maps: int = 3, map_leads: Sequence[int] | 
     table = locality(result, run.ds["land"], chosen)
     colours = sign_colours()
     out = Page(tables={"result": result, "locality": table})
-    out.glue.update(run.glue())
-    out.glue.update({"roi_cells": int(run.roi.sum()), "leads_text": ", ".join(map(str, c.leads)),
-                     "n_maps": n_maps, "roi_share": 100 * roi_share(result, run.ds["land"]),
-                     "locality_text": locality_text(table), "colour_more": colours["positive"],
-                     "colour_less": colours["negative"]})
-    out.glue.update(map_figures(run, chosen, n_maps, figure_dir))
-    out.glue.update(truth_comparison(run, summary, figure_dir, truth_variables))
+    out.values.update(run.glue())
+    out.values.update({"n_maps": n_maps, "roi_share": 100 * roi_share(result, run.ds["land"]),
+                       "locality_text": locality_text(table), "colour_more": colours["positive"],
+                       "colour_less": colours["negative"]})
+    out.values.update(map_figures(run, chosen, n_maps, figure_dir))
+    out.values.update(truth_comparison(run, summary, figure_dir, truth_variables))
     return out

@@ -16,11 +16,11 @@ import xarray as xr
 from icegrad.attribution.aggregate import channel_summary, group_summary, top_channels
 from icegrad.pages.common import (
     RELATIVE_TOLERANCE,
-    AttributionRun,
     Page,
+    Run,
     detached,
     lead_list,
-    method_label,
+    method_name,
     plus_minus,
     run_text,
     sign_mark,
@@ -56,12 +56,12 @@ def group_table(groups: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(groups["lead"].values, name="lead"))
 
 
-def groups_section(run: AttributionRun, figure_dir: str | Path) -> Page:
+def groups_section(run: Run, figure_dir: str | Path) -> Page:
     """The group table and the two heat maps (net, mean |attribution|) with their captions."""
     groups = zero_small_summary(group_summary(run.result))
-    caption = (f"{method_label(run.method)} of the {run.values['target_label']} ROI forecast, baseline "
-               f"{run.baseline}, {len(run.ens)} members; each cell shows the ensemble mean ± one standard "
-               f"deviation. Data: {run.values['source_label']}.")
+    caption = (f"{method_name(run.config.method)} of the {run.target_label} ROI forecast, baseline "
+               f"{run.config.baseline}, {len(run.ens)} members; each cell shows the ensemble mean ± one "
+               f"standard deviation. Data: {run.source}.")
     fig_net = detached(group_heatmap(groups, statistic="net"))
     fig_mag = detached(group_heatmap(groups, statistic="mean_abs"))
     save_figure(fig_net, Path(figure_dir) / "groups_net.png")
@@ -104,12 +104,12 @@ def leaders_section(result: xr.Dataset) -> Page:
     return Page(values, {"leaders": leaders.round(4)})
 
 
-def channels_section(run: AttributionRun, bar_leads: Sequence[int], top_k: int,
+def channels_section(run: Run, bar_leads: Sequence[int], top_k: int,
                      figure_dir: str | Path) -> Page:
     """Ranked bars of the ``top_k`` channels at the first and the last of ``bar_leads``, with captions."""
     channels = channel_summary(run.result)
-    caption = (f"{run.describe()}), {run.values['target_label']} ROI forecast. "
-               f"Data: {run.values['source_label']}.")
+    caption = (f"{run.describe()}), {run.target_label} ROI forecast. "
+               f"Data: {run.source}.")
     values: dict[str, object] = {"top_k": top_k}
     for which, lead in (("first", bar_leads[0]), ("last", bar_leads[-1])):
         fig = detached(ranking_bars(channels, lead, k=top_k))
