@@ -105,18 +105,20 @@ def detached(fig: Figure) -> Figure:
 
 @contextlib.contextmanager
 def quietly() -> Iterator[None]:
-    """Run a stage without its console output on the page: training logs and TensorFlow warnings.
+    """Run a stage without printed output on the page, and without TensorFlow's retracing warnings.
 
-    Keras prints one line per epoch and the trainer one per member; TensorFlow warns about retracing
-    when each ensemble member compiles its own function. Both are useful in a terminal and noise in a
-    book, so they are kept at DEBUG level in this module's logger instead of reaching the page.
+    TensorFlow warns about retracing when each ensemble member compiles its own function: noise in a
+    book, so it is silenced, and printed output is kept at DEBUG level in this module's logger. The
+    progress of long work (training epochs, sample building) goes to stderr and is left alone: a
+    reader running the notebook sees it, and the chapters' ``remove-stderr`` cell tags keep it off the
+    rendered page.
     """
     buffer = io.StringIO()
     tf_logger = logging.getLogger("tensorflow")
     level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        with contextlib.redirect_stdout(buffer):
             yield
     finally:
         tf_logger.setLevel(level)
@@ -265,7 +267,8 @@ class Run:
         with quietly():
             return pipeline.attributions(self.ds, self.ens, self.roi, target_month or c.target_month,
                                          list(leads or c.leads), method=method or c.method,
-                                         steps=steps or c.steps, baseline=baseline or c.baseline)
+                                         steps=steps or c.steps, baseline=baseline or c.baseline,
+                                         reference_year=c.reference_year)
 
     def glue(self) -> dict[str, Any]:
         """The glue values every analysis chapter states in its "emulated unless" box and captions."""
