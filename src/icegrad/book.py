@@ -138,15 +138,14 @@ def check_against_data(notebook: Path, parameters: Mapping[str, Any],
     """
     if not set(parameters) & set(DATA_PARAMETERS):
         return
-    from icegrad.data import load_dataset
-    from icegrad.run_checks import check_run
+    from icegrad.run_checks import check_run, checked_dataset
 
     config = _run_config(notebook, parameters)
     datasets = {} if datasets is None else datasets
     key = (config.data_source, config.resolution_km)
     try:
         if key not in datasets:
-            datasets[key] = load_dataset(config.data_source, resolution_km=config.resolution_km)
+            datasets[key] = checked_dataset(config)
         check_run(config, datasets[key])
     except IcegradError as err:
         raise BookError(f"{notebook.stem}: {err}") from None

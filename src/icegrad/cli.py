@@ -148,11 +148,9 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     _refresh(args)
     if args.sweep:
         return _attribute_sweep(args, config)
-    from icegrad.data import load_dataset
-    from icegrad.run_checks import check_run
+    from icegrad.run_checks import checked_dataset
 
-    ds = load_dataset(config.data_source, resolution_km=config.resolution_km)
-    check_run(config, ds)  # years, forecast starts and ROI, before TensorFlow is imported or a model trained
+    ds = checked_dataset(config)  # years, starts and ROI, before TensorFlow is imported or a model trained
     from icegrad import pipeline
     from icegrad.attribution.results import save_result
 

@@ -20,6 +20,22 @@ from icegrad.inputs.start_months import available_start_months, start_for_target
 from icegrad.roi import RoiRule, region_of_interest
 
 
+def checked_dataset(config: RunConfig) -> xr.Dataset:
+    """The run's dataset, once every check that needs data has passed; the checks of its months first.
+
+    Where the months are known in advance (:func:`icegrad.data.coverage`), a year outside them fails
+    before the dataset is built, so a typo costs a second, not the emulator's half minute.
+    """
+    from icegrad.data import coverage, load_dataset
+
+    months = coverage(config.data_source, config.resolution_km)
+    if months is not None:
+        check_months(config, months, config.data_source)
+    ds = load_dataset(config.data_source, resolution_km=config.resolution_km)
+    check_run(config, ds)
+    return ds
+
+
 def check_run(config: RunConfig, ds: xr.Dataset) -> None:
     """Fail with one line if ``ds`` cannot serve ``config``; call it before the ensemble is trained.
 
@@ -28,15 +44,24 @@ def check_run(config: RunConfig, ds: xr.Dataset) -> None:
     start lie in the record, and the ROI selects at least one ocean cell.
     """
     check_settings(config)
-    months = pd.DatetimeIndex(ds["time"].values)
-    source = f"the {ds.attrs.get('data_source', config.data_source)} data"
+    check_months(config, pd.DatetimeIndex(ds["time"].values), ds.attrs.get("data_source", config.data_source))
+    region_of_interest(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
+
+
+def check_months(config: RunConfig, months: pd.DatetimeIndex, data_source: str) -> None:
+    """Fail with one line if data of ``months`` cannot serve ``config``'s ROI years and forecast starts.
+
+    Needs only the months, so a year outside the record fails in a second even when the dataset is
+    not built yet (:func:`icegrad.data.coverage` knows the emulated Arctic's months in advance).
+    """
+    source = f"the {data_source} data"
     span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}"
     for name in ("reference_year", "target_year"):
         year = getattr(config, name)
         if pd.Timestamp(year=year, month=config.month, day=1) not in months:
             raise ConfigError(f"{name}={year}: {source} cover {span} and hold no {year}-{config.month:02d}; "
                               f"choose a year from {months[0].year} to {months[-1].year}")
-    starts = available_start_months(ds)
+    starts = available_start_months(xr.Dataset(coords={"time": months}))
     for lead in config.leads:
         start = start_for_target(pd.Timestamp(config.target_month), lead)
         if start not in starts:
@@ -44,7 +69,6 @@ def check_run(config: RunConfig, ds: xr.Dataset) -> None:
                               f"started in {start:%Y-%m}, but {source} ({span}) serve starts "
                               f"{starts[0]:%Y-%m} to {starts[-1]:%Y-%m} only (12 months of history are "
                               "needed); choose a target month inside that span or fewer leads")
-    region_of_interest(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
 
 
 def check_settings(config: RunConfig) -> RunConfig:
