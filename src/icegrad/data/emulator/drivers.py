@@ -68,7 +68,7 @@ class Driver:
 
 DRIVERS: tuple[Driver, ...] = (
     Driver("tas", 0.5, (2.0, 1.0), 1100.0, "K"),
-    Driver("rsds", 0.3, (0.045, 0.045), 900.0, "share of insolation"),  # x insolation = W m-2
+    Driver("rsds", 0.0, (0.045, 0.045), 900.0, "share of insolation"),  # x insolation = W m-2
     Driver("psl", 0.4, (400.0, 250.0), 1500.0, "Pa"),
     Driver("tos", 0.85, (0.5, 0.5), 700.0, "K"),
     Driver("ta500", 0.5, (0.8, 0.5), 1300.0, "K"),

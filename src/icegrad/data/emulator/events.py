@@ -53,7 +53,7 @@ EVENTS: tuple[Plant, ...] = tuple(
     # 2012: warm spring everywhere, warm sunny summer, the August cyclone.
     + _many(2012, (5,), "tas", (PAC, SIB, ATL, CEN), 0.7)
     + _many(2012, (7,), "tas", (PAC, SIB, CEN), 0.6) + _many(2012, (8,), "tas", (PAC, SIB, CEN), 0.4)
-    + _many(2012, (6, 7), "rsds", (PAC, SIB, CEN), 0.6)
+    + _many(2012, (6, 7), "rsds", (PAC, SIB, CEN), 0.3)
     + _many(2012, (8,), "psl", (CEN,), -3.0)
     # 2013: cool, cloudy summer under a central-Arctic low, coldest over the Pacific sector.
     + _many(2013, (6,), "tas", (PAC,), -2.0) + _many(2013, (7, 8), "tas", (PAC,), -1.2)

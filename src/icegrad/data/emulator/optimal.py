@@ -88,11 +88,13 @@ class OptimalForecast:
         year, month = self.inputs[1]
         p = tf.clip_by_value(tf.cast(fields[("siconca", 1)], tf.float64), 1e-7, 1.0 - 1e-7)
         a = ocean * (tf.math.log(p) - tf.math.log1p(-p) - r.base(year, month))
-        z_now = {name: observed[(name, -1)] / r.driver_std(name, year, month) for name in LINKED_DRIVERS}
+        z_now = {name: observed[(name, -1)] / np.maximum(r.driver_std(name, year, month), 1e-12)
+                 for name in LINKED_DRIVERS if DRIVER_BY_NAME[name].phi > 0}
         means = dict(observed)
         for j, (fy, fm) in enumerate(self.future):
             for name in LINKED_DRIVERS:
-                means[(name, j)] = r.driver_std(name, fy, fm) * DRIVER_BY_NAME[name].phi ** (j + 1) * z_now[name]
+                phi = DRIVER_BY_NAME[name].phi
+                means[(name, j)] = r.driver_std(name, fy, fm) * phi ** (j + 1) * z_now[name] if phi > 0 else 0.0
             total = sea_ice.RHO[fm - 1] * _advect_tf(a, r.months[fm - 1].drift)
             for lk, weight in r.links:
                 if fm in lk.months:
@@ -191,7 +193,8 @@ def monte_carlo(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray, n: i
         history0.append({name: fields[(name, k)] - clim[name] for name in LINKED_DRIVERS})
     year, month = model.inputs[1]
     a0 = (sea_ice.state_from_sic(fields[("siconca", 1)]) - r.base(year, month)) * r.ocean
-    z0 = {name: history0[0][name] / r.driver_std(name, year, month) for name in LINKED_DRIVERS}
+    z0 = {name: history0[0][name] / np.maximum(r.driver_std(name, year, month), 1e-12)
+          for name in LINKED_DRIVERS}
     outcomes = np.empty(n)
     for i in range(n):
         a, history, z = a0, list(history0), dict(z0)

@@ -18,11 +18,6 @@ from icegrad.data.emulator.drivers import DRIVER_BY_NAME
 from icegrad.data.emulator.links import DRIVER_LINKS, Link
 from icegrad.data.land import land_mask
 
-RSDS_FLOOR = 1.0
-"""W m-2 added to the shortwave anomaly's spread, so the polar night's (zero) insolation still leaves
-the anomaly observable and its AR(1) well defined."""
-
-
 class MonthClimate:
     """The parts of a calendar month's climate that do not change from year to year."""
 
@@ -68,7 +63,7 @@ class Rule:
         """Standard deviation of driver ``name``'s anomaly per cell (its physical units; logits for ice)."""
         std = DRIVER_BY_NAME[name].seasonal_std(month)
         if name == "rsds":
-            return std * self.months[month - 1].toa * self.tau_clim / 0.6 + RSDS_FLOOR
+            return std * self.months[month - 1].toa  # cloudiness has no memory: phi = 0, none in the night
         if name == "tos":  # SST anomalies fade toward the freezing point under and near the ice
             sic_ref = sea_ice.sic_from_state(self.base(year, month))
             warmth = np.clip((self.sst_open(year, month) - climate.T_FREEZE_C) / 3.0, 0.0, 1.0)
