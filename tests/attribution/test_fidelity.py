@@ -107,29 +107,38 @@ def test_each_channel_holds_the_month_and_units_its_truth_is_for(arctic: dict) -
                                        err_msg=f"{name} at lead {lead} is not {month:%Y-%m}")
 
 
-def test_truth_is_the_emulator_sensitivity_times_the_z_score_scale(arctic: dict) -> None:
-    truth, stats = arctic["truth"], arctic["stats"]
-    sens = true_sensitivity(arctic["ds"], MONTH, arctic["roi"], months_back=16)["sensitivity"]
+def test_truth_is_the_optimal_forecasts_gradient_times_the_z_score_scale(arctic: dict) -> None:
+    from icegrad.data.emulator import optimal
+    from icegrad.data.emulator.sensitivity import _roi_weights
+
+    truth, stats, ds = arctic["truth"], arctic["stats"], arctic["ds"]
+    start = f"{forecast_start(MONTH, 3):%Y-%m}"
+    _, grads = optimal.forecast(ds, start, 3, _roi_weights(ds, arctic["roi"]))
     np.testing.assert_allclose(truth.sel(lead=3, channel="tas_anom_1").values,
-                               sens.sel(variable="tas", lag=3).values * float(stats["tas_std"]), rtol=1e-12)
-    np.testing.assert_allclose(truth.sel(lead=1, channel="siconca_abs_2").values,
-                               sens.sel(variable="siconca", lag=2).values, rtol=1e-12)
+                               grads[("tas", 1)] * float(stats["tas_std"]), rtol=1e-12)
+    np.testing.assert_allclose(truth.sel(lead=3, channel="siconca_abs_1").values, grads[("siconca", 1)],
+                               rtol=1e-12)
+    # only the latest SIC carries the memory: older SIC says nothing more to the best forecast
+    assert not np.abs(truth.sel(channel="siconca_abs_4").values).any()
     net = truth.sum(("y", "x"))
     for name in ("zg250_anom_1", "ta500_anom_1", "rsus_anom_2", "ua10_abs_1", "uas_abs_1",
                  "siconca_linear_trend_1", "land", "cos_month", "sin_month"):
         assert not np.abs(truth.sel(channel=name).values).any(), f"{name} has no link but a non-zero truth"
     assert (net.sel(channel="siconca_abs_1") > 0).all()  # persistence: more ice last month, more ice
     assert (net.sel(channel="tas_anom_1") < 0).all()     # warm air melts ice
-    assert (net.sel(channel="psl_anom_1", lead=1) < 0)   # the Beaufort High clears the Pacific sector
+    assert (net.sel(channel="psl_anom_1", lead=1) <= 0)  # the Beaufort High clears the Pacific sector
 
 
 def test_every_method_matches_the_truth_of_a_linear_oracle(linear_run: fidelity.FidelityRun) -> None:
     """On a network linear in its inputs each method's attribution is its matched truth, up to rounding."""
     scores = linear_run.scores
     assert set(scores["label"]) == {fidelity.spec_label(m, b) for m, b in fidelity.METHOD_SPECS}
-    assert (scores["n_linked"] > 3).all()
-    for column in ("spearman", "sign_agreement", "spatial_correlation", "top_recall"):
+    assert (scores["n_linked"] >= 1).all()
+    for column in ("spearman", "sign_agreement", "top_recall"):
         np.testing.assert_allclose(scores[column], 1.0, atol=1e-4, err_msg=column)
+    # the optimal forecast's SIC maps span ~6 decades (1 / SIC(1 - SIC) near saturated cells), more
+    # than the float32 oracle carries, so its maps match to a correlation of 0.95, not to rounding
+    np.testing.assert_allclose(scores["spatial_correlation"], 1.0, atol=0.05)
     for label, result in linear_run.results.items():
         truth = linear_run.truth(label)
         model = result["attribution"].mean("member").transpose(*truth.dims)
@@ -186,7 +195,7 @@ def test_bad_input_is_refused_with_the_fix(arctic: dict, linear_run: fidelity.Fi
     with pytest.raises(fidelity.FidelityError, match="lack 'tas_std'"):
         fidelity.channel_scale(xr.Dataset(), "tas_anom_1")
     with pytest.raises(fidelity.FidelityError, match="cannot compute the truth"):
-        fidelity.true_channel_sensitivity(arctic["ds"], arctic["stats"], "1979-03", (1,), arctic["roi"],
+        fidelity.true_channel_sensitivity(arctic["ds"], arctic["stats"], "1979-01", (1,), arctic["roi"],
                                           ["siconca_abs_12"])
     result = linear_run.results["vanilla_gradient"]
     with pytest.raises(fidelity.FidelityError, match="unknown truth kind"):
