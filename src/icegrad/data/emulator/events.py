@@ -46,18 +46,18 @@ PAC, SIB, ATL, CEN = "pacific_sector", "siberian_shelf", "atlantic_sector", "cen
 
 EVENTS: tuple[Plant, ...] = tuple(
     # 2007: the Arctic dipole, sunshine and warm southerlies in the Pacific sector.
-    _many(2007, (6,), "psl", (PAC,), 3.0) + _many(2007, (7, 8), "psl", (PAC,), 1.5)
+    _many(2007, (6,), "psl", (PAC,), 3.5) + _many(2007, (7, 8), "psl", (PAC,), 1.5)
     + _many(2007, (6, 7, 8), "psl", (SIB,), -1.5)
     + _many(2007, (6, 7), "rsds", (PAC,), 3.5)
-    + _many(2007, (5, 6), "tas", (PAC,), 1.0) + _many(2007, (7,), "tas", (PAC,), 3.5) + _many(2007, (8, 9), "tas", (PAC,), 2.0)
+    + _many(2007, (5, 6), "tas", (PAC,), 1.0) + _many(2007, (7,), "tas", (PAC,), 4.5) + _many(2007, (8, 9), "tas", (PAC,), 3.0)
     # 2012: warm spring everywhere, warm sunny summer, the August cyclone.
-    + _many(2012, (5,), "tas", (PAC, SIB, ATL, CEN), 0.7)
-    + _many(2012, (7,), "tas", (PAC, SIB, CEN), 0.6) + _many(2012, (8,), "tas", (PAC, SIB, CEN), 0.4)
-    + _many(2012, (6, 7), "rsds", (PAC, SIB, CEN), 0.3)
+    + _many(2012, (5,), "tas", (PAC, SIB, ATL), 1.0)
+    + _many(2012, (7,), "tas", (PAC, SIB), 1.6) + _many(2012, (8,), "tas", (PAC, SIB), 0.8)
+    + _many(2012, (6, 7), "rsds", (PAC, SIB), 0.6)
     + _many(2012, (8,), "psl", (CEN,), -3.0)
     # 2013: cool, cloudy summer under a central-Arctic low, coldest over the Pacific sector.
-    + _many(2013, (6,), "tas", (PAC,), -2.0) + _many(2013, (7, 8), "tas", (PAC,), -1.2)
-    + _many(2013, (6, 7, 8), "rsds", (PAC,), -2.0)
-    + _many(2013, (6,), "psl", (CEN, PAC), -2.0) + _many(2013, (7, 8), "psl", (CEN, PAC), -1.0)
+    + _many(2013, (6,), "tas", (PAC,), -2.5) + _many(2013, (7, 8), "tas", (PAC,), -2.4)
+    + _many(2013, (6, 7, 8), "rsds", (PAC,), -2.5)
+    + _many(2013, (6,), "psl", (CEN, PAC), -2.0) + _many(2013, (7, 8), "psl", (CEN, PAC), -1.5)
     + _many(2013, (7,), "tas", (SIB, ATL), 2.0)
 )

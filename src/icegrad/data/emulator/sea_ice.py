@@ -13,7 +13,7 @@ Per cell and month ``t`` (calendar month ``m``, year ``Y``), with ``sigma`` the 
 of Greenland and the Canadian Archipelago raises it in summer). ``theta`` is the month's ice-edge
 effective latitude, with a forced retreat. ``bound`` is the identity near the edge and saturates
 smoothly at :data:`S_ICE` inside the pack and :data:`S_WATER` over open water, so the central pack
-reads ~0.99 and open water ~1e-4. ``A_m`` is the semi-Lagrangian wind drift of
+reads ~0.99 and open water below 1e-3. ``A_m`` is the semi-Lagrangian wind drift of
 :mod:`icegrad.data.emulator.drift`; ``d_l`` are the driver anomalies of the links
 (:mod:`icegrad.data.emulator.links`); ``e_ice`` is smooth white noise (:mod:`icegrad.data.emulator.drivers`).
 
@@ -28,10 +28,12 @@ import numpy as np
 
 from icegrad.data.emulator.geography import blob
 
-S_ICE = 4.5
-"""Bound of ``b`` inside the pack (logits): sigma(4.5) = 0.989, the white central pack."""
-S_WATER = 9.0
-"""Bound of ``b`` over open water: sigma(-9) = 1.2e-4, ice-free to the eye and to any extent."""
+S_ICE = 7.0
+"""Bound of ``b`` inside the pack (logits): sigma(7) = 0.999, so the central pack stays white (>= 0.95)
+through the anomalies of ``a`` (standard deviation ~2.5)."""
+S_WATER = 20.0
+"""Bound of ``b`` over open water: deep enough (sigma(-20) = 2e-9) that no anomaly the links build far
+from the ice (``a`` reaches +8 in open water) shows as ice."""
 SIC_THRESHOLD = 0.15
 """The extent and sea-ice-probability threshold."""
 CONTROL_FROM = 2021.0
@@ -40,7 +42,7 @@ CONTROL_FROM = 2021.0
 # Calendar-month tables (index 0 = January). theta: ice-edge effective latitude in 1979 (degrees);
 # winter: weight of the winter geography; width: degrees of effective latitude per logit;
 # trend_gain: share of the forced retreat felt in that month; rho: month-to-month memory of ``a``.
-THETA = np.array([65.45, 64.6, 64.3, 64.85, 65.9, 67.7, 70.8, 73.6, 74.6, 71.9, 68.95, 66.75])
+THETA = np.array([65.45, 64.6, 64.3, 64.85, 65.9, 67.7, 70.75, 73.45, 74.42, 71.85, 68.95, 66.75])
 WINTER = np.array([1.0, 1.0, 1.0, 0.9, 0.7, 0.4, 0.15, 0.0, 0.0, 0.2, 0.6, 0.9])
 WIDTH = np.array([0.42, 0.42, 0.42, 0.44, 0.46, 0.5, 0.52, 0.52, 0.5, 0.46, 0.44, 0.42])
 TREND_GAIN = np.array([0.62, 0.62, 0.62, 0.64, 0.72, 0.85, 0.95, 1.0, 1.0, 1.0, 0.9, 0.8])
