@@ -115,7 +115,7 @@ def regions_figure(resolution_km: int, min_lat: float) -> Figure:
                            vmin=-0.5, vmax=n - 0.5)
     bar = fig.colorbar(mesh, ax=axes[0], ticks=range(n), shrink=0.8)
     bar.ax.set_yticklabels(list(regions["region"].values))
-    axes[0].set_title("emulator regions (the links act in these)")
+    axes[0].set_title("emulator regions (the sector links are centred on two of these)")
     return detached(fig)
 
 
@@ -151,6 +151,6 @@ def sensitivity_section(ds: xr.Dataset, resolution_km: int, target: str, stamp: 
                                title=f"{name}, lag {lag}")
         fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.8, pad=0.03,
                      label=f"per {truth.input_units.sel(variable=name).item()}")
-    fig.suptitle(f"{stamp}: exact d(Pacific-sector SIC, {target}) / d(input)")
+    fig.suptitle(f"{stamp}: causal d(Pacific-sector SIC, {target}) / d(input)")
     return Page(tables={"effects": styled}, figures={"maps": detached(fig)})
 

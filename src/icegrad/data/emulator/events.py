@@ -49,7 +49,8 @@ EVENTS: tuple[Plant, ...] = tuple(
     _many(2007, (6,), "psl", (PAC,), 3.5) + _many(2007, (7, 8), "psl", (PAC,), 1.5)
     + _many(2007, (6, 7, 8), "psl", (SIB,), -1.5)
     + _many(2007, (6, 7), "rsds", (PAC,), 3.5)
-    + _many(2007, (5, 6), "tas", (PAC,), 1.0) + _many(2007, (7,), "tas", (PAC,), 4.5) + _many(2007, (8, 9), "tas", (PAC,), 3.0)
+    + _many(2007, (5, 6), "tas", (PAC,), 1.0) + _many(2007, (7,), "tas", (PAC,), 4.5)
+    + _many(2007, (8, 9), "tas", (PAC,), 3.0)
     # 2012: warm spring everywhere, warm sunny summer, the August cyclone.
     + _many(2012, (5,), "tas", (PAC, SIB, ATL), 1.0)
     + _many(2012, (7,), "tas", (PAC, SIB), 1.6) + _many(2012, (8,), "tas", (PAC, SIB), 0.8)

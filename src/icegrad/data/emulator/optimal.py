@@ -33,7 +33,7 @@ import pandas as pd
 import tensorflow as tf
 import xarray as xr
 
-from icegrad.data.emulator import drift, sea_ice
+from icegrad.data.emulator import sea_ice
 from icegrad.data.emulator.drivers import DRIVER_BY_NAME, wave_basis
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.links import LINKED_DRIVERS, MAX_LAG
@@ -94,7 +94,8 @@ class OptimalForecast:
         for j, (fy, fm) in enumerate(self.future):
             for name in LINKED_DRIVERS:
                 phi = DRIVER_BY_NAME[name].phi
-                means[(name, j)] = r.driver_std(name, fy, fm) * phi ** (j + 1) * z_now[name] if phi > 0 else 0.0
+                means[(name, j)] = (r.driver_std(name, fy, fm) * phi ** (j + 1) * z_now[name]) if phi > 0 \
+                    else 0.0
             total = sea_ice.RHO[fm - 1] * _advect_tf(a, r.months[fm - 1].drift)
             for lk, weight in r.links:
                 if fm in lk.months:
@@ -126,7 +127,8 @@ class OptimalForecast:
                             source = j - lk.lag
                             if lk.variable == name and fm in lk.months and source >= j0:
                                 sy, sm = self.future[source]
-                                scale = r.driver_std(name, sy, sm) * phi ** (source - j0) * np.sqrt(1 - phi**2)
+                                scale = (r.driver_std(name, sy, sm) * phi ** (source - j0)
+                                         * np.sqrt(1 - phi**2))
                                 response += (weight * scale).reshape(-1, 1) * self.bases[name]
                     response *= r.ocean.reshape(-1, 1)
                 variance += (response**2).sum(axis=1)

@@ -18,6 +18,7 @@ from icegrad.data.emulator.drivers import DRIVER_BY_NAME
 from icegrad.data.emulator.links import DRIVER_LINKS, Link
 from icegrad.data.land import land_mask
 
+
 class MonthClimate:
     """The parts of a calendar month's climate that do not change from year to year."""
 
@@ -48,7 +49,8 @@ class Rule:
                        for m in range(1, 13)]
         self.tau_clim = climate.cloud_transmissivity(self.lat)
         self.vortex = np.exp(-(((self.lat - 62.0) / 18.0) ** 2))
-        self.links: list[tuple[Link, np.ndarray]] = [(lk, lk.weight(self.lat, self.lon)) for lk in DRIVER_LINKS]
+        self.links: list[tuple[Link, np.ndarray]] = [(lk, lk.weight(self.lat, self.lon))
+                                                     for lk in DRIVER_LINKS]
 
     def base(self, year: int, month: int) -> np.ndarray:
         """The climatological state ``b`` (logits)."""

@@ -109,7 +109,8 @@ def _as_dataset(ds: xr.Dataset, values: np.ndarray, names: list[str], weights: n
         "input_time": ("lag", pd.DatetimeIndex(input_time)), "input_units": ("variable", units), **coords},
         attrs={"units": "1 per unit of input_units",
                "long_name": f"exact d(ROI-mean SIC, {target:%Y-%m}) / d(input anomaly)",
-               "note": "the generator's causal sensitivity (what causes the ice), not the optimal forecast's"})
+               "note": "the generator's causal sensitivity (what causes the ice), not the optimal "
+                       "forecast's"})
     roi = xr.DataArray(weights, dims=("y", "x"), coords=coords,
                        attrs={"units": "1", "long_name": "ROI area weight (sums to one)"})
     return xr.Dataset({"sensitivity": sens, "roi_weight": roi},
