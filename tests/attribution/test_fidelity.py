@@ -129,6 +129,33 @@ def test_truth_is_the_optimal_forecasts_gradient_times_the_z_score_scale(arctic:
     assert (net.sel(channel="psl_anom_1", lead=1) <= 0)  # the Beaufort High clears the Pacific sector
 
 
+def test_the_integrated_gradients_truth_is_complete(arctic: dict) -> None:
+    """IG of the optimal forecast sums to F(input) - F(reference); at a near reference it is first order."""
+    from icegrad.data.emulator import optimal
+    from icegrad.data.emulator.sensitivity import _roi_weights
+
+    ds, stats, lead = arctic["ds"], arctic["stats"], 3
+    start = forecast_start(MONTH, lead)
+    x = network_inputs.build_inputs(ds, [start], stats).isel(time=0)
+    inputs = x.transpose("channel", "y", "x").expand_dims(lead=[lead])
+    reference = inputs * 0.5
+    ig = fidelity.true_integrated_gradients(ds, stats, MONTH, arctic["roi"], inputs, reference, steps=32)
+    model = optimal.OptimalForecast(200, 0, start, lead, _roi_weights(ds, arctic["roi"]))
+    physical = optimal.input_fields(ds, start)
+    halfway = dict(physical)
+    for name in ("siconca_abs_1", "siconca_abs_2", "tas_anom_1", "tas_anom_2", "rsds_anom_1", "rsds_anom_2", "psl_anom_1",
+                 "psl_anom_2", "tos_anom_1", "tos_anom_2"):
+        spec = channel(name)
+        key = (spec.variable, spec.lag)
+        halfway[key] = physical[key] - fidelity.channel_scale(stats, name) * 0.5 * x.sel(channel=name).values
+    f1 = float(model({k: tf.constant(v) for k, v in physical.items()}))
+    f0 = float(model({k: tf.constant(v) for k, v in halfway.items()}))
+    assert float(ig.sum()) == pytest.approx(f1 - f0, rel=0.02, abs=1e-4)
+    unread = [n for n in CHANNEL_NAMES if n.startswith(("ta500", "zg", "rsus", "land", "siconca_linear"))]
+    unread += [f"siconca_abs_{k}" for k in range(3, 13)]
+    assert not np.abs(ig.sel(channel=unread).values).any()
+
+
 def test_every_method_matches_the_truth_of_a_linear_oracle(linear_run: fidelity.FidelityRun) -> None:
     """On a network linear in its inputs each method's attribution is its matched truth, up to rounding."""
     scores = linear_run.scores

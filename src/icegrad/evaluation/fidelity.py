@@ -168,6 +168,60 @@ def true_channel_sensitivity(ds: xr.Dataset, stats: xr.Dataset, target_month: st
                                "source": "SYNTHETIC: ground truth of the icegrad emulated Arctic"})
 
 
+def true_integrated_gradients(ds: xr.Dataset, stats: xr.Dataset, target_month: str, roi: xr.DataArray,
+                              inputs: xr.DataArray, reference: xr.DataArray | None = None,
+                              steps: int = 64) -> xr.DataArray:
+    """The optimal forecast's own integrated gradients, ``(lead, channel, y, x)``: the exact IG truth.
+
+    ``inputs`` ``(lead, channel, y, x)`` are the normalised inputs the attribution explains (a result's
+    ``input``), ``reference`` the baseline on the same dims (default zero). The path is the book's,
+    ``reference + alpha (input - reference)``; the integral uses ``steps`` midpoint points, and
+    completeness holds: the sum over channels and cells is ``F(input) - F(reference)``. Channels ``F``
+    does not read are zero.
+    """
+    import tensorflow as tf
+
+    from icegrad.attribution.methods import integration_points
+    from icegrad.data.emulator import optimal
+    from icegrad.data.emulator.sensitivity import _roi_weights
+
+    if ds.attrs.get("data_source") != "emulated":
+        raise FidelityError("an integrated-gradients truth exists only for the emulated Arctic; this "
+                            f"dataset's source is {ds.attrs.get('data_source')!r}")
+    inputs = inputs.transpose("lead", "channel", "y", "x")
+    reference = xr.zeros_like(inputs) if reference is None else reference.transpose(*inputs.dims)
+    alphas, weights_q = integration_points(steps, "midpoint")
+    weights = _roi_weights(ds, roi)
+    out = np.zeros(inputs.shape)
+    names = [str(n) for n in inputs["channel"].values]
+    for i, lead in enumerate(int(v) for v in inputs["lead"].values):
+        start = forecast_start(target_month, lead)
+        model = optimal.OptimalForecast(int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), start, lead,
+                                        weights)
+        physical = optimal.input_fields(ds, start)
+        read = {j: (channel(n).variable, channel(n).lag) for j, n in enumerate(names)
+                if (channel(n).variable, channel(n).lag) in physical and channel_scale(stats, n) is not None}
+        x1 = inputs.values[i].astype("float64")
+        x0 = reference.values[i].astype("float64")
+        total = np.zeros_like(x1)
+        for alpha, weight in zip(alphas, weights_q, strict=True):
+            point = x0 + alpha * (x1 - x0)
+            fields = {key: tf.constant(value) for key, value in physical.items()}
+            for j, key in read.items():  # v = v_actual + scale * (z - z_actual)
+                fields[key] = tf.constant(physical[key] + channel_scale(stats, names[j]) * (point[j] - x1[j]))
+            with tf.GradientTape() as tape:
+                tape.watch(list(fields.values()))
+                value = model(fields)
+            grads = tape.gradient(value, fields)
+            for j, key in read.items():
+                if grads[key] is not None:
+                    total[j] += weight * grads[key].numpy() * channel_scale(stats, names[j])
+        out[i] = total * (x1 - x0)
+    return xr.DataArray(out, dims=inputs.dims, coords=inputs.coords, name="true_integrated_gradients",
+                        attrs={"units": "1", "long_name": "integrated gradients of the optimal forecast "
+                                                         "(ROI-mean P(SIC > 0.15)) from the reference"})
+
+
 def truth_for(result: xr.Dataset, sensitivity: xr.DataArray, kind: str,
               reference: xr.DataArray | None = None) -> xr.DataArray:
     """The truth of ``kind`` on the result's leads and channels, ``(lead, channel, y, x)``.
