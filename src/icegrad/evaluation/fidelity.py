@@ -91,6 +91,9 @@ SENSITIVITY_METHODS = ("vanilla_gradient", "smoothgrad")
 TRUTH_KINDS = ("sensitivity", "contribution")
 LINKED_SHARE = 0.01
 TOP_K = 5
+IG_T_MAX = 20.0
+"""The true IG's path variable ``t`` runs to here: ``alpha = 1 - exp(-20)``, the rest is below 1e-8."""
+IG_MIN_STEPS = 128
 SCORE_COLUMNS = ("spearman", "sign_agreement", "spatial_correlation", "top_recall", "fidelity")
 
 
@@ -175,13 +178,14 @@ def true_integrated_gradients(ds: xr.Dataset, stats: xr.Dataset, target_month: s
 
     ``inputs`` ``(lead, channel, y, x)`` are the normalised inputs the attribution explains (a result's
     ``input``), ``reference`` the baseline on the same dims (default zero). The path is the book's,
-    ``reference + alpha (input - reference)``; the integral uses ``steps`` midpoint points, and
-    completeness holds: the sum over channels and cells is ``F(input) - F(reference)``. Channels ``F``
-    does not read are zero.
+    ``reference + alpha (input - reference)``. ``F`` reads SIC through logit(SIC), whose derivative
+    along the path peaks sharply where the path ends at SIC near 1, so the integral substitutes
+    ``alpha = 1 - exp(-t)`` (``t`` up to :data:`IG_T_MAX`, ``steps`` midpoint points in ``t``, at least
+    :data:`IG_MIN_STEPS`); completeness holds to the quadrature: the sum over channels and cells is
+    ``F(input) - F(reference)``. Channels ``F`` does not read are zero.
     """
     import tensorflow as tf
 
-    from icegrad.attribution.methods import integration_points
     from icegrad.data.emulator import optimal
     from icegrad.data.emulator.sensitivity import _roi_weights
 
@@ -190,7 +194,9 @@ def true_integrated_gradients(ds: xr.Dataset, stats: xr.Dataset, target_month: s
                             f"dataset's source is {ds.attrs.get('data_source')!r}")
     inputs = inputs.transpose("lead", "channel", "y", "x")
     reference = xr.zeros_like(inputs) if reference is None else reference.transpose(*inputs.dims)
-    alphas, weights_q = integration_points(steps, "midpoint")
+    n = max(int(steps), IG_MIN_STEPS)
+    t = (np.arange(n) + 0.5) * IG_T_MAX / n
+    alphas, weights_q = 1.0 - np.exp(-t), np.exp(-t) * IG_T_MAX / n
     weights = _roi_weights(ds, roi)
     out = np.zeros(inputs.shape)
     names = [str(n) for n in inputs["channel"].values]
