@@ -143,8 +143,8 @@ def test_the_integrated_gradients_truth_is_complete(arctic: dict) -> None:
     model = optimal.OptimalForecast(200, 0, start, lead, _roi_weights(ds, arctic["roi"]))
     physical = optimal.input_fields(ds, start)
     halfway = dict(physical)
-    for name in ("siconca_abs_1", "siconca_abs_2", "tas_anom_1", "tas_anom_2", "rsds_anom_1", "rsds_anom_2", "psl_anom_1",
-                 "psl_anom_2", "tos_anom_1", "tos_anom_2"):
+    for name in ("siconca_abs_1", "siconca_abs_2", "tas_anom_1", "tas_anom_2", "rsds_anom_1", "rsds_anom_2",
+                 "psl_anom_1", "psl_anom_2", "tos_anom_1", "tos_anom_2"):
         spec = channel(name)
         key = (spec.variable, spec.lag)
         halfway[key] = physical[key] - fidelity.channel_scale(stats, name) * 0.5 * x.sel(channel=name).values
