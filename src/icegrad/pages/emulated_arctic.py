@@ -1,4 +1,4 @@
-"""Chapter 2, the embedded emulated Arctic: drivers, ground-truth links, ice and exact sensitivities.
+"""Chapter 2, the embedded emulated Arctic: drivers, causal links, ice and causal sensitivities.
 
 Every figure is stamped with :func:`label`, so no map of this chapter can be mistaken for observations.
 """
@@ -135,7 +135,7 @@ def typical_effects(truth: xr.DataArray, anomalies: xr.Dataset) -> pd.DataFrame:
 
 
 def sensitivity_section(ds: xr.Dataset, resolution_km: int, target: str, stamp: str) -> Page:
-    """The exact sensitivity of Pacific-sector SIC in ``target``: a table of changes per typical anomaly,
+    """The causal sensitivity of Pacific-sector SIC in ``target``: a table of changes per typical anomaly,
     and maps of its four largest entries."""
     roi = emulator.regions(resolution_km).sel(region="pacific_sector", drop=True)
     truth = emulator.true_sensitivity(ds, target, roi, months_back=6)["sensitivity"]
