@@ -17,6 +17,19 @@ chain-rule sensitivity (:func:`true_sensitivity`). *What a forecaster should rea
 forecast ``E[ROI-mean P(SIC > 0.15) | inputs]`` of :mod:`.optimal` (closed form, TensorFlow), the
 truth the book scores attribution against (:mod:`icegrad.evaluation.fidelity`).
 
+The causal links (also as data: :func:`true_links`), in logits of ``a`` per unit of anomaly:
+
+* **SIC persistence**, lag 1, every month: the memory ``rho`` (0.6 at freeze-up to 0.92 in midsummer),
+  carried by the drift.
+* **2 m air temperature**, lag 0, every month (-0.3 per K), and lag 1 in June-September (-0.2 per K):
+  warm air melts ice or slows its growth, and a warm month thins the ice for the next.
+* **Downwelling shortwave**, lag 1 in July-September (-0.012 per W m-2) and lag 2 in August-September
+  (-0.008): the ice-albedo feedback that made 2007.
+* **Sea-level pressure** over the Pacific sector, lag 0 in June-September (-0.002 per Pa) and lag 1 in
+  July-September (-0.0012): the Beaufort High drives ice from the Chukchi and East Siberian coasts.
+* **Sea surface temperature** over the Atlantic sector, lag 1 in November-May (-0.5 per K) and lag 2
+  in December-April (-0.3): warm Atlantic inflow keeps the Barents and Greenland seas open.
+
 No link at all from ``ta500``, ``rsus``, ``zg500``, ``zg250``, ``ua10``, ``uas`` or ``vas``. Some of
 them are strongly *correlated* with the ice (``rsus`` is caused by it; ``ta500`` follows ``tas``;
 ``zg500`` follows ``psl``), which is exactly what makes them a fair test: a faithful attribution
