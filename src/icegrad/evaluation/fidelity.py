@@ -1,39 +1,29 @@
-"""Does attribution find the truth? Scoring attributions against the emulated Arctic's exact answer.
+"""Does attribution find the truth? Scoring attributions against the best forecast's exact answer.
 
-The emulated Arctic generates sea ice from its drivers by documented links
-(:func:`icegrad.data.emulator.true_links`), and :func:`icegrad.data.emulator.true_sensitivity` gives
-the exact derivative of the ROI-mean SIC in a target month with respect to every driver anomaly,
-month and cell. This module expresses that truth on IceNet's input channels and scores an attribution
-result against it.
+The truth is the **optimal forecast's**: for a forecast started in month ``s`` at lead ``l``,
+``F(x) = E[ROI-mean P(SIC > 0.15) | x]``, the target the book differentiates, computed exactly from
+the network's inputs ``x`` (:mod:`icegrad.data.emulator.optimal`: closed form, TensorFlow autodiff).
+It is what a perfect IceNet would compute, so a perfect network would score perfectly. Its gradient
+is the true sensitivity (:func:`true_channel_sensitivity`).
+
+The emulator's causal links (:func:`icegrad.data.emulator.true_links`,
+:func:`icegrad.data.emulator.true_sensitivity`) answer a different question, *what causes the ice*:
+they include the future drivers no forecaster knows and leave out what today's inputs say about the
+anomaly the ice carries. They are not what is scored here.
 
 From the emulator's units to IceNet's channels
 ----------------------------------------------
-Attributions are taken with respect to the *normalised* inputs the network reads, so the truth is
-converted by the chain rule ``d T / d z = d T / d v * d v / d z`` where ``v`` is the physical value and
-``z`` the channel (:mod:`icegrad.inputs.normalisation`):
+``F`` reads physical fields: SIC of month ``s - 1`` and the linked drivers (``tas``, ``rsds``, ``psl``,
+``tos``) of months ``s - 1`` and ``s - 2``. Channel ``*_k`` holds month ``s - k``, and the normalised
+channel ``z`` maps to the physical value ``v`` by ``v = climatology + mean + std * z``
+(:mod:`icegrad.inputs.normalisation`), so ``dF/dz = dF/dv * d v / d z``:
 
 * ``siconca_abs_k``: SIC enters as a fraction, not normalised: scale 1;
-* ``{var}_anom_k``: ``z = (v - climatology - mean) / std``, so ``d v / d z`` is the variable's scalar
-  ``{var}_std`` from the ensemble's ``stats``; the same for the z-scored absolute winds (``ua10``,
-  ``uas``, ``vas``), whose truth is zero anyway;
-* a channel built from month ``s - k`` of a forecast started in ``s`` lies ``lead - 1 + k`` months
-  before the month that ``lead`` targets: that is the ``lag`` read from the truth;
-* channels the emulator's rule never reads have a true sensitivity of exactly zero: the unlinked
-  variables (``ta500``, ``rsus``, ``zg500``, ``zg250``, ``ua10``, ``uas``, ``vas``; several are
-  correlated with linked ones, which is what makes them a fair test), the linear-trend forecasts
-  (functions of earlier SIC, which the rule does not read: its trend is a deterministic function of
-  the year), the land mask and cos/sin month. A network may legitimately *use* such a channel as a
-  proxy; the score measures agreement with the causal truth, not whether the network is wrong.
-
-``tas``, ``psl`` and ``rsds`` enter the emulator's fields as climatology plus the driver anomaly, so
-the mapping is exact for them. ``tos`` is not: the links act on the *open-water* SST anomaly, and the
-observed SST blends it with the freezing point by ice concentration, so its truth is mapped as if
-SST were all open water (exact where SIC is zero). For the book's Pacific-sector ROI the ``tos``
-links (Atlantic sector) contribute nothing either way.
-
-Two further differences are deliberate and stated, not hidden: the truth is for the ROI-mean *SIC*
-while the model's target is the ROI-mean sea-ice *probability* P(SIC > 0.15), and the network is
-trained on the data, not told the rule. Hence only scale-free scores are used.
+* ``{var}_anom_k``: the variable's scalar ``{var}_std`` from the ensemble's ``stats``;
+* every other channel is exactly zero: older SIC and drivers, the unlinked variables (``ta500``,
+  ``rsus``, ``zg500``, ``zg250``, ``ua10``, ``uas``, ``vas``: functions of linked fields plus
+  independent noise, so they say nothing more), the linear-trend forecasts (functions of past SIC),
+  the land mask and cos/sin month. ``F`` conditions on the calendar (which fixes the forcing).
 
 Which truth for which method
 ----------------------------
@@ -84,7 +74,7 @@ from scipy.stats import spearmanr
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.results import validate_result
-from icegrad.attribution.targets import check_leads
+from icegrad.attribution.targets import check_leads, forecast_start
 from icegrad.variables import MONTHLY_VARIABLES, channel
 
 METHOD_SPECS: tuple[tuple[str, str], ...] = (
@@ -101,6 +91,9 @@ SENSITIVITY_METHODS = ("vanilla_gradient", "smoothgrad")
 TRUTH_KINDS = ("sensitivity", "contribution")
 LINKED_SHARE = 0.01
 TOP_K = 5
+IG_T_MAX = 20.0
+"""The true IG's path variable ``t`` runs to here: ``alpha = 1 - exp(-20)``, the rest is below 1e-8."""
+IG_MIN_STEPS = 128
 SCORE_COLUMNS = ("spearman", "sign_agreement", "spatial_correlation", "top_recall", "fidelity")
 
 
@@ -139,13 +132,16 @@ def channel_scale(stats: xr.Dataset, name: str) -> float | None:
 
 def true_channel_sensitivity(ds: xr.Dataset, stats: xr.Dataset, target_month: str, leads: Sequence[int],
                              roi: xr.DataArray, channels: Sequence[str]) -> xr.DataArray:
-    """The exact ``d(ROI-mean SIC) / d(normalised channel)`` as ``(lead, channel, y, x)``.
+    """The optimal forecast's exact ``dF / d(normalised channel)`` as ``(lead, channel, y, x)``.
 
-    ``ds`` must be the emulated dataset the ensemble was trained on, ``stats`` the ensemble's
-    normalisation statistics; channels the emulator's rule does not read are exactly zero.
+    ``F`` is :class:`icegrad.data.emulator.optimal.OptimalForecast`: the ROI-mean sea-ice probability
+    a perfect forecaster would give from the inputs. ``ds`` must be the emulated dataset the ensemble
+    was trained on, ``stats`` the ensemble's normalisation statistics; channels ``F`` does not read are
+    exactly zero.
     """
-    from icegrad.data.emulator import true_sensitivity
+    from icegrad.data.emulator import optimal
     from icegrad.data.emulator.errors import EmulatorError
+    from icegrad.data.emulator.sensitivity import _roi_weights
 
     if ds.attrs.get("data_source") != "emulated":
         raise FidelityError(f"a true sensitivity exists only for the emulated Arctic; this dataset's source "
@@ -153,26 +149,83 @@ def true_channel_sensitivity(ds: xr.Dataset, stats: xr.Dataset, target_month: st
                             "data_source='emulated' (the additive benchmark needs no dataset)")
     leads = check_leads(leads)
     scales = {name: channel_scale(stats, name) for name in channels}
-    lags = [lead - 1 + channel(n).lag for n, s in scales.items() if s is not None for lead in leads]
-    months_back = max(lags, default=0) + 1
+    values = np.zeros((len(leads), len(channels), ds.sizes["y"], ds.sizes["x"]))
     try:
-        truth = true_sensitivity(ds, target_month, roi, months_back=months_back)["sensitivity"]
+        weights = _roi_weights(ds, roi)
+        for i, lead in enumerate(leads):
+            start = f"{forecast_start(target_month, lead):%Y-%m}"
+            _, grads = optimal.forecast(ds, start, lead, weights)
+            for j, name in enumerate(channels):
+                spec = channel(name)
+                key = (spec.variable, spec.lag)
+                if scales[name] is not None and key in grads:
+                    values[i, j] = grads[key] * scales[name]
     except EmulatorError as err:
         raise FidelityError(f"cannot compute the truth for {target_month}: {err}") from None
-    values = np.zeros((len(leads), len(channels), ds.sizes["y"], ds.sizes["x"]))
-    for j, name in enumerate(channels):
-        if scales[name] is None:
-            continue
-        spec = channel(name)
-        for i, lead in enumerate(leads):
-            field = truth.sel(variable=spec.variable, lag=lead - 1 + spec.lag).transpose("y", "x")
-            values[i, j] = np.asarray(field.values) * scales[name]
     coords = {"lead": ("lead", list(leads), {"units": "months"}), "channel": ("channel", list(channels))}
     coords.update({k: ds[k] for k in ("y", "x", "lat", "lon") if k in ds.coords})
     return xr.DataArray(values, dims=("lead", "channel", "y", "x"), coords=coords, name="true_sensitivity",
                         attrs={"units": "1 per normalised input unit",
-                               "long_name": f"exact d(ROI-mean SIC, {target_month}) / d(normalised input)",
+                               "long_name": f"exact d(optimal forecast of ROI-mean P(SIC > 0.15), "
+                                            f"{target_month}) / d(normalised input)",
                                "source": "SYNTHETIC: ground truth of the icegrad emulated Arctic"})
+
+
+def true_integrated_gradients(ds: xr.Dataset, stats: xr.Dataset, target_month: str, roi: xr.DataArray,
+                              inputs: xr.DataArray, reference: xr.DataArray | None = None,
+                              steps: int = 64) -> xr.DataArray:
+    """The optimal forecast's own integrated gradients, ``(lead, channel, y, x)``: the exact IG truth.
+
+    ``inputs`` ``(lead, channel, y, x)`` are the normalised inputs the attribution explains (a result's
+    ``input``), ``reference`` the baseline on the same dims (default zero). The path is the book's,
+    ``reference + alpha (input - reference)``. ``F`` reads SIC through logit(SIC), whose derivative
+    along the path peaks sharply where the path ends at SIC near 1, so the integral substitutes
+    ``alpha = 1 - exp(-t)`` (``t`` up to :data:`IG_T_MAX`, ``steps`` midpoint points in ``t``, at least
+    :data:`IG_MIN_STEPS`); completeness holds to the quadrature: the sum over channels and cells is
+    ``F(input) - F(reference)``. Channels ``F`` does not read are zero.
+    """
+    import tensorflow as tf
+
+    from icegrad.data.emulator import optimal
+    from icegrad.data.emulator.sensitivity import _roi_weights
+
+    if ds.attrs.get("data_source") != "emulated":
+        raise FidelityError("an integrated-gradients truth exists only for the emulated Arctic; this "
+                            f"dataset's source is {ds.attrs.get('data_source')!r}")
+    inputs = inputs.transpose("lead", "channel", "y", "x")
+    reference = xr.zeros_like(inputs) if reference is None else reference.transpose(*inputs.dims)
+    n = max(int(steps), IG_MIN_STEPS)
+    t = (np.arange(n) + 0.5) * IG_T_MAX / n
+    alphas, weights_q = 1.0 - np.exp(-t), np.exp(-t) * IG_T_MAX / n
+    weights = _roi_weights(ds, roi)
+    out = np.zeros(inputs.shape)
+    names = [str(n) for n in inputs["channel"].values]
+    for i, lead in enumerate(int(v) for v in inputs["lead"].values):
+        start = forecast_start(target_month, lead)
+        model = optimal.OptimalForecast(int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), start, lead,
+                                        weights)
+        physical = optimal.input_fields(ds, start)
+        read = {j: (channel(n).variable, channel(n).lag) for j, n in enumerate(names)
+                if (channel(n).variable, channel(n).lag) in physical and channel_scale(stats, n) is not None}
+        x1 = inputs.values[i].astype("float64")
+        x0 = reference.values[i].astype("float64")
+        total = np.zeros_like(x1)
+        for alpha, weight in zip(alphas, weights_q, strict=True):
+            point = x0 + alpha * (x1 - x0)
+            fields = {key: tf.constant(value) for key, value in physical.items()}
+            for j, key in read.items():  # v = v_actual + scale * (z - z_actual)
+                fields[key] = tf.constant(physical[key] + channel_scale(stats, names[j]) * (point[j] - x1[j]))
+            with tf.GradientTape() as tape:
+                tape.watch(list(fields.values()))
+                value = model(fields)
+            grads = tape.gradient(value, fields)
+            for j, key in read.items():
+                if grads[key] is not None:
+                    total[j] += weight * grads[key].numpy() * channel_scale(stats, names[j])
+        out[i] = total * (x1 - x0)
+    return xr.DataArray(out, dims=inputs.dims, coords=inputs.coords, name="true_integrated_gradients",
+                        attrs={"units": "1", "long_name": "integrated gradients of the optimal forecast "
+                                                         "(ROI-mean P(SIC > 0.15)) from the reference"})
 
 
 def truth_for(result: xr.Dataset, sensitivity: xr.DataArray, kind: str,

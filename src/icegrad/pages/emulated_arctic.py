@@ -1,4 +1,4 @@
-"""Chapter 2, the embedded emulated Arctic: drivers, ground-truth links, ice and exact sensitivities.
+"""Chapter 2, the embedded emulated Arctic: drivers, causal links, ice and causal sensitivities.
 
 Every figure is stamped with :func:`label`, so no map of this chapter can be mistaken for observations.
 """
@@ -115,7 +115,7 @@ def regions_figure(resolution_km: int, min_lat: float) -> Figure:
                            vmin=-0.5, vmax=n - 0.5)
     bar = fig.colorbar(mesh, ax=axes[0], ticks=range(n), shrink=0.8)
     bar.ax.set_yticklabels(list(regions["region"].values))
-    axes[0].set_title("emulator regions (the links act in these)")
+    axes[0].set_title("emulator regions (the sector links are centred on two of these)")
     return detached(fig)
 
 
@@ -135,7 +135,7 @@ def typical_effects(truth: xr.DataArray, anomalies: xr.Dataset) -> pd.DataFrame:
 
 
 def sensitivity_section(ds: xr.Dataset, resolution_km: int, target: str, stamp: str) -> Page:
-    """The exact sensitivity of Pacific-sector SIC in ``target``: a table of changes per typical anomaly,
+    """The causal sensitivity of Pacific-sector SIC in ``target``: a table of changes per typical anomaly,
     and maps of its four largest entries."""
     roi = emulator.regions(resolution_km).sel(region="pacific_sector", drop=True)
     truth = emulator.true_sensitivity(ds, target, roi, months_back=6)["sensitivity"]
@@ -151,6 +151,6 @@ def sensitivity_section(ds: xr.Dataset, resolution_km: int, target: str, stamp: 
                                title=f"{name}, lag {lag}")
         fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.8, pad=0.03,
                      label=f"per {truth.input_units.sel(variable=name).item()}")
-    fig.suptitle(f"{stamp}: exact d(Pacific-sector SIC, {target}) / d(input)")
+    fig.suptitle(f"{stamp}: causal d(Pacific-sector SIC, {target}) / d(input)")
     return Page(tables={"effects": styled}, figures={"maps": detached(fig)})
 

@@ -117,7 +117,7 @@ def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
         if kind not in shown:  # one truth panel per kind of truth
             fields.append(scored.truth(label).sel(lead=lead, channel=top))
             titles.append(f"truth ({kind})")
-            labels.append("per normalised unit" if kind == "sensitivity" else "SIC fraction")
+            labels.append("per normalised unit" if kind == "sensitivity" else "probability")
             shown.add(kind)
         fields.append(scored.results[label]["attribution"].sel(lead=lead, channel=top).mean("member"))
         titles.append(label.replace("_", " "))

@@ -19,7 +19,8 @@ from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.variables import MONTHLY_VARIABLES
 
-LAST_MONTH = pd.Timestamp("2050-12-01")
+LAST_MONTH = pd.Timestamp("2999-12-01")
+"""Years after 2020 are control years at the 2020 forcing (:data:`.sea_ice.CONTROL_FROM`)."""
 
 
 def _check(resolution_km: int, start: str, end: str, seed: int) -> tuple[pd.Timestamp, pd.Timestamp]:

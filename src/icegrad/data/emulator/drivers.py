@@ -1,14 +1,25 @@
-"""Random weather for the emulated Arctic: latent driver anomalies as regional AR(1) modes plus noise.
+"""Random weather for the emulated Arctic: every driver anomaly is a per-cell AR(1) of smooth fields.
 
-Each latent driver's anomaly in month ``t`` is ``sum_k a_k(t) * std(m) * pattern_k + noise(t)``:
+For each driver ``D`` and month ``t`` (calendar month ``m``) the anomaly in physical units is
+``d_D(t) = sd_D(m, cell) * z_D(t)``, with the standardised anomaly
 
-* ``pattern_k`` are smooth Gaussian bumps centred on the four sectors the links talk about (Pacific,
-  Siberian shelf, Atlantic, central Arctic; a band around the polar vortex for ``ua10``), so
-  anomalies are spatially coherent like real weather regimes;
-* ``a_k`` are AR(1) series in standard units, drawn from the seed, with the events of
-  :mod:`icegrad.data.emulator.events` written into them;
-* ``noise`` is smooth small-scale weather drawn on the fixed 200 km lattice and interpolated, so every
-  resolution sees the same weather for a seed.
+    z_D(t) = phi_D * z_D(t - 1) + sqrt(1 - phi_D^2) * e_D(t) + P_D(t)
+
+* ``e_D(t)`` is a smooth, unit-variance random field, independent of everything before ``t``: a sum of
+  :data:`N_WAVES` random plane waves (random Fourier features of a Gaussian covariance with length scale
+  ``scale_km``) evaluated at the cells' EASE2 coordinates, with fresh N(0, 1) amplitudes every month.
+  It is a function of position, not of a lattice, so every resolution sees the same weather for a
+  seed and no field has lattice, block or interpolation artefacts.
+* ``P_D(t)`` are the planted events of :mod:`icegrad.data.emulator.events`: extra innovations, a
+  value in standard deviations times a smooth regional bump, in the months the stories need.
+* ``phi_D`` and ``sd_D`` are known, so the best forecast of a future anomaly from today's is exact:
+  ``E[z_D(t + k) | z_D(t)] = phi_D^k z_D(t)`` (the events are particular draws a forecaster cannot
+  foresee).
+
+``sd_D`` is seasonal (winter and summer values blended by :data:`COLD`); :mod:`icegrad.data.emulator.rule`
+shapes it in space (shortwave scales with insolation, SST anomalies fade under the ice, the
+stratospheric wind's with the polar vortex). The ``ice`` driver is the sea-ice rule's own innovation
+(``phi = 0``): it never appears as a field.
 
 Series always start in :data:`EPOCH`; a shorter window is a slice of the same realisation.
 """
@@ -19,14 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import gaussian_filter
 
-from icegrad import grid
 from icegrad.data.emulator.events import EVENTS
 from icegrad.data.emulator.geography import blob
 
 EPOCH = pd.Timestamp("1979-01-01")
-NOISE_RESOLUTION_KM = 200
+N_WAVES = 48
+"""Plane waves per random field: enough that no single wave (a straight stripe) shows."""
 
 # Cold-season weight by calendar month (1 in deep winter, 0 in high summer).
 COLD = np.array([1.0, 1.0, 0.95, 0.7, 0.35, 0.05, 0.0, 0.0, 0.15, 0.5, 0.8, 0.95])
@@ -37,34 +47,37 @@ REGIONAL_MODES: dict[str, tuple[tuple[float, float], float]] = {
     "atlantic_sector": ((74.0, 20.0), 1000.0),
     "central_arctic": ((88.0, 0.0), 900.0),
 }
+"""Where the planted events act: smooth bumps (centre, radius) named like the sea regions."""
 
 
 @dataclass(frozen=True)
-class Latent:
-    """A latent driver: AR(1) coefficient, mode and noise standard deviations (winter, summer)."""
+class Driver:
+    """A driver anomaly: AR(1) coefficient, seasonal standard deviation (winter, summer), length scale."""
 
     name: str
     phi: float
-    mode_std: tuple[float, float]
-    noise_std: tuple[float, float]
-    modes: str = "regional"  # or "vortex"
+    std: tuple[float, float]
+    scale_km: float
+    units: str
 
-    def std(self, which: tuple[float, float], month: int) -> float:
-        """Seasonal standard deviation: winter value in the cold season, summer value in the warm one."""
+    def seasonal_std(self, month: int) -> float:
+        """Standard deviation before spatial shaping: winter value in the cold season, summer in the warm."""
         cold = COLD[month - 1]
-        return cold * which[0] + (1.0 - cold) * which[1]
+        return float(cold * self.std[0] + (1.0 - cold) * self.std[1])
 
 
-LATENTS: tuple[Latent, ...] = (
-    Latent("tas", 0.5, (1.8, 0.9), (0.5, 0.25)),          # K
-    Latent("ta500", 0.5, (0.8, 0.5), (0.3, 0.2)),         # K, added to 0.6 x tas
-    Latent("cloud", 0.3, (0.03, 0.045), (0.01, 0.015)),   # cloud transmissivity (1)
-    Latent("psl", 0.4, (350.0, 220.0), (60.0, 40.0)),     # Pa
-    Latent("tos", 0.85, (0.5, 0.5), (0.15, 0.15)),        # K, open-water SST
-    Latent("zg250", 0.3, (15.0, 10.0), (5.0, 4.0)),       # m, added to the hypsometric height
-    Latent("ua10", 0.7, (7.0, 1.5), (1.0, 0.5), modes="vortex"),  # m s-1
+DRIVERS: tuple[Driver, ...] = (
+    Driver("tas", 0.5, (2.0, 1.0), 1100.0, "K"),
+    Driver("rsds", 0.0, (0.045, 0.045), 900.0, "share of insolation"),  # x insolation = W m-2
+    Driver("psl", 0.4, (400.0, 250.0), 1500.0, "Pa"),
+    Driver("tos", 0.85, (0.5, 0.5), 700.0, "K"),
+    Driver("ta500", 0.5, (0.8, 0.5), 1300.0, "K"),
+    Driver("zg250", 0.3, (15.0, 10.0), 1800.0, "m"),
+    Driver("ua10", 0.7, (7.0, 1.5), 2500.0, "m s-1"),
+    Driver("ice", 0.0, (0.25, 0.35), 450.0, "logit"),
 )
-LATENT_NAMES = tuple(lt.name for lt in LATENTS)
+DRIVER_NAMES = tuple(d.name for d in DRIVERS)
+DRIVER_BY_NAME = {d.name: d for d in DRIVERS}
 
 
 def n_months_since_epoch(end: pd.Timestamp) -> int:
@@ -72,82 +85,62 @@ def n_months_since_epoch(end: pd.Timestamp) -> int:
     return (end.year - EPOCH.year) * 12 + end.month - EPOCH.month + 1
 
 
-def mode_names(latent: Latent) -> tuple[str, ...]:
-    """Names of a latent driver's modes."""
-    return ("vortex",) if latent.modes == "vortex" else tuple(REGIONAL_MODES)
+def wave_basis(driver: Driver, x_km: np.ndarray, y_km: np.ndarray, seed: int) -> np.ndarray:
+    """``(cells, 2 * N_WAVES)`` cosines and sines of the driver's random wave vectors, scaled so that
+    N(0, 1) amplitudes give a unit-variance field in every cell."""
+    rng = np.random.default_rng([seed, DRIVER_NAMES.index(driver.name), 3])
+    k = rng.standard_normal((N_WAVES, 2)) / driver.scale_km
+    phase = np.outer(x_km.ravel(), k[:, 0]) + np.outer(y_km.ravel(), k[:, 1])
+    return np.concatenate([np.cos(phase), np.sin(phase)], axis=1) / np.sqrt(N_WAVES)
 
 
-def mode_series(latent: Latent, n_months: int, seed: int) -> np.ndarray:
-    """AR(1) mode amplitudes ``(n_months, n_modes)`` in standard units, events planted."""
-    names = mode_names(latent)
-    rng = np.random.default_rng([seed, LATENT_NAMES.index(latent.name), 1])
-    shocks = rng.standard_normal((n_months, len(names)))
-    planted = {(12 * (p.year - EPOCH.year) + p.month - 1, names.index(p.mode)): p.value
-               for p in EVENTS if p.latent == latent.name and p.mode in names}
+def amplitude_series(driver: Driver, n_months: int, seed: int) -> np.ndarray:
+    """AR(1) wave amplitudes ``(n_months, 2 * N_WAVES)``, stationary from the first month."""
+    rng = np.random.default_rng([seed, DRIVER_NAMES.index(driver.name), 1])
+    shocks = rng.standard_normal((n_months, 2 * N_WAVES))
     out = np.empty_like(shocks)
-    scale = np.sqrt(1.0 - latent.phi**2)
-    previous = np.zeros(len(names))
-    for t in range(n_months):
-        out[t] = latent.phi * previous + scale * shocks[t]
-        for (pt, k), value in planted.items():
-            if pt == t:
-                out[t, k] = value
-        previous = out[t]
+    out[0] = shocks[0]
+    scale = np.sqrt(1.0 - driver.phi**2)
+    for t in range(1, n_months):
+        out[t] = driver.phi * out[t - 1] + scale * shocks[t]
     return out
 
 
-def noise_lattice(latent: Latent, n_months: int, seed: int) -> np.ndarray:
-    """Smooth unit-variance noise ``(n_months, 54, 54)`` on the 200 km lattice."""
-    rng = np.random.default_rng([seed, LATENT_NAMES.index(latent.name), 2])
-    size = grid.BASE_SIZE // grid.coarsening_factor(NOISE_RESOLUTION_KM)
-    raw = rng.standard_normal((n_months, size, size))
-    smooth = gaussian_filter(raw, sigma=(0.0, 1.0, 1.0), mode="nearest")
-    return smooth / smooth.std(axis=(1, 2), keepdims=True)  # per month, so a window is a true slice
-
-
-class Upsampler:
-    """Bilinear interpolation from the 200 km noise lattice to the cells of any EASE2 grid."""
-
-    def __init__(self, resolution_km: int) -> None:
-        lattice = grid.cell_centres_m(NOISE_RESOLUTION_KM)
-        step = NOISE_RESOLUTION_KM * 1000.0
-        target = grid.cell_centres_m(resolution_km)
-        frac = np.clip((target - lattice[0]) / step, 0.0, len(lattice) - 1.0)
-        self.i0 = np.minimum(np.floor(frac).astype(int), len(lattice) - 2)
-        self.w = frac - self.i0
-        # y descends on every grid, so the same index arithmetic holds along both axes.
-
-    def __call__(self, field: np.ndarray) -> np.ndarray:
-        """Interpolate one ``(54, 54)`` lattice field to the target grid."""
-        i, w = self.i0, self.w
-        rows = field[i] * (1.0 - w)[:, None] + field[i + 1] * w[:, None]
-        return rows[:, i] * (1.0 - w)[None, :] + rows[:, i + 1] * w[None, :]
-
-
-def mode_patterns(latent: Latent, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Spatial patterns ``(n_modes, y, x)`` of a latent driver's modes."""
-    if latent.modes == "vortex":
-        return np.exp(-(((lat - 62.0) / 18.0) ** 2))[None]
-    return np.stack([blob(lat, lon, centre, radius) for centre, radius in REGIONAL_MODES.values()])
+def planted(driver: Driver, index: int, lat: np.ndarray, lon: np.ndarray) -> np.ndarray | None:
+    """The planted innovation ``P_D`` of month ``index`` since the epoch, or None when nothing is planted."""
+    plants = [p for p in EVENTS if p.latent == driver.name
+              and 12 * (p.year - EPOCH.year) + p.month - 1 == index]
+    if not plants:
+        return None
+    return sum(p.value * blob(lat, lon, *REGIONAL_MODES[p.mode]) for p in plants)
 
 
 class Weather:
-    """All latent anomalies of one realisation; :meth:`anomalies` gives one month's fields."""
+    """All standardised anomalies ``z_D`` of one realisation on one grid, month by month."""
 
-    def __init__(self, resolution_km: int, end: pd.Timestamp, seed: int) -> None:
-        g = grid.ease2_grid(resolution_km)
-        lat, lon = g.lat.values, g.lon.values
-        n = n_months_since_epoch(end)
-        self.upsample = Upsampler(resolution_km)
-        self.series = {lt.name: mode_series(lt, n, seed) for lt in LATENTS}
-        self.noise = {lt.name: noise_lattice(lt, n, seed) for lt in LATENTS}
-        self.patterns = {lt.name: mode_patterns(lt, lat, lon) for lt in LATENTS}
+    def __init__(self, lat: np.ndarray, lon: np.ndarray, x_km: np.ndarray, y_km: np.ndarray,
+                 n_months: int, seed: int) -> None:
+        self.lat, self.lon = lat, lon
+        self.basis = {d.name: wave_basis(d, x_km, y_km, seed) for d in DRIVERS}
+        self.amplitudes = {d.name: amplitude_series(d, n_months, seed) for d in DRIVERS}
+        self.plants = {d.name: np.zeros(lat.shape) for d in DRIVERS}
+        self.block: tuple[int, dict[str, np.ndarray]] = (-1, {})
 
-    def anomalies(self, index: int, month: int) -> dict[str, np.ndarray]:
-        """Latent anomalies (units of :data:`LATENTS`) in month ``index`` since the epoch."""
+    def smooth(self, name: str, index: int) -> np.ndarray:
+        """The random-wave part of month ``index``, computed a year at a time (one matrix product per
+        driver and year rather than twelve: memory stays flat, the run several times faster)."""
+        year = index // 12
+        if self.block[0] != year:
+            rows = slice(12 * year, 12 * year + 12)
+            self.block = (year, {d.name: self.basis[d.name] @ self.amplitudes[d.name][rows].T
+                                 for d in DRIVERS})
+        return self.block[1][name][:, index % 12].reshape(self.lat.shape)
+
+    def standardised(self, index: int) -> dict[str, np.ndarray]:
+        """``z_D`` of month ``index``; call in order from 0 (the planted part is itself an AR(1))."""
         out = {}
-        for lt in LATENTS:
-            modes = np.tensordot(self.series[lt.name][index], self.patterns[lt.name], axes=1)
-            out[lt.name] = (lt.std(lt.mode_std, month) * modes
-                            + lt.std(lt.noise_std, month) * self.upsample(self.noise[lt.name][index]))
+        for d in DRIVERS:
+            plant = planted(d, index, self.lat, self.lon)
+            self.plants[d.name] = d.phi * self.plants[d.name] + (0.0 if plant is None else plant)
+            out[d.name] = self.smooth(d.name, index) + self.plants[d.name]
         return out

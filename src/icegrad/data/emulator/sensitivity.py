@@ -1,15 +1,20 @@
-"""The exact answer attribution should find: d(ROI-mean SIC) / d(every driver anomaly, every cell, lag).
+"""What causes the ice: d(ROI-mean SIC) / d(every driver anomaly, every cell, lag), by the chain rule.
+
+This is the *generator's* answer: how the ROI-mean SIC of a target month responds to a nudge of a
+driver anomaly (or of SIC) in an earlier month, everything else in the realisation held fixed. It is
+not what a forecaster should read (the future drivers are unknown to one): that is the optimal
+forecast of :mod:`icegrad.data.emulator.optimal`, which the book scores attributions against.
 
 The target is ``T = sum_c w_c SIC_c(t0)`` with ``w`` the ROI's ocean cell areas normalised to one.
-Because the sea-ice rule is local per cell (:mod:`icegrad.data.emulator.sea_ice`), the chain rule
-runs backwards in time cell by cell:
+With ``H(t) = dT/da(t)`` (``a`` the sea-ice anomaly of :mod:`icegrad.data.emulator.sea_ice`), the
+chain rule runs backwards in time through the drift's adjoint:
 
-* ``G(t0) = w`` and ``G(t-1) = G(t) * dSIC/ds(t) * rho(t)`` — the persistence path, which is also
-  the derivative with respect to SIC in earlier months;
-* for a driver anomaly in month ``tau``: ``sum over links l of that driver with tau + lag_l <= t0``
-  of ``G(tau + lag_l) * dSIC/ds(tau + lag_l) * beta_l(cell, month)``.
+* ``H(t0) = w * SIC(1 - SIC)`` and ``H(t - 1) = rho(m_t) * A_m^T [ocean * H(t)]``;
+* a driver anomaly in month ``tau``: ``sum over links l of that driver`` of
+  ``ocean * beta_l(cell) * H(tau + lag_l)`` where ``tau + lag_l`` is one of the link's months;
+* SIC in month ``t``: ``H(t) / (SIC (1 - SIC))`` (SIC and ``a`` determine each other).
 
-``dSIC/ds`` is recovered from the stored SIC itself, so the result needs only the dataset.
+It needs only the stored SIC and the rule.
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import grid
-from icegrad.data.emulator import sea_ice
+from icegrad.data.emulator import drift, sea_ice
 from icegrad.data.emulator.errors import EmulatorError
-from icegrad.data.emulator.simulate import link_weights
+from icegrad.data.emulator.rule import rule
 from icegrad.variables import MONTHLY_VARIABLES
 
-DRIVER_UNITS = {"siconca": "1", "tos": "K (open-water SST anomaly)"}
+DRIVER_UNITS = {"siconca": "1"}
 
 
 def _roi_weights(ds: xr.Dataset, roi: xr.DataArray) -> np.ndarray:
@@ -41,7 +46,7 @@ def _roi_weights(ds: xr.Dataset, roi: xr.DataArray) -> np.ndarray:
 
 def true_sensitivity(ds: xr.Dataset, target_time: str, roi: xr.DataArray,
                      months_back: int = 12) -> xr.Dataset:
-    """Exact sensitivity of the ROI-mean SIC in ``target_time`` to each input anomaly, lag and cell.
+    """Causal sensitivity of the ROI-mean SIC in ``target_time`` to each input anomaly, lag and cell.
 
     Returns a dataset with ``sensitivity`` of dims ``(variable, lag, y, x)`` (lag 0 = target month,
     ``siconca`` at lag k = derivative w.r.t. SIC k months earlier) and the ``roi_weight`` used.
@@ -71,32 +76,25 @@ def true_sensitivity(ds: xr.Dataset, target_time: str, roi: xr.DataArray,
         raise EmulatorError(f"months_back={months_back} needs {months_back} months up to {target:%Y-%m} "
                             f"but the dataset starts {times[0]:%Y-%m}; generate from an earlier start")
     weights = _roi_weights(ds, roi)
-    sic = np.nan_to_num(ds["siconca"].values[t0 - months_back + 1: t0 + 1].astype("float64"))
-    months = [int(m) for m in times.month[t0 - months_back + 1: t0 + 1]]
-    slope = np.stack([sea_ice.sic_derivative(s, m) for s, m in zip(sic, months, strict=True)])
-    # index k counts months back from the target: k = 0 is t0
-    slope, months = slope[::-1], months[::-1]
-    links = link_weights(resolution_km)
-
-    def persistence(k: int) -> np.ndarray:
-        return sum((w for lk, w in links if lk.variable == "siconca" and months[k] in lk.months),
-                   np.zeros_like(weights))
-
-    total = np.empty((months_back, *weights.shape))  # dT/dSIC(t0 - k)
-    total[0] = weights
-    for k in range(1, months_back):
-        total[k] = total[k - 1] * slope[k - 1] * persistence(k - 1)
-
+    sic = np.nan_to_num(ds["siconca"].values[t0 - months_back + 1: t0 + 1].astype("float64"))[::-1]
+    months = [int(m) for m in times.month[t0 - months_back + 1: t0 + 1]][::-1]  # k = 0 is t0
+    r = rule(resolution_km)
+    slope = sea_ice.sic_derivative(sic)
     names = list(MONTHLY_VARIABLES)
     out = np.zeros((len(names), months_back, *weights.shape))
-    out[names.index("siconca")] = total
-    for lk, w in links:
-        if lk.variable == "siconca":
-            continue
+    h = np.empty((months_back, *weights.shape))  # dT/da(t0 - k), on the ocean
+    h[0] = weights * slope[0] * r.ocean
+    for k in range(1, months_back):
+        later = months[k - 1]
+        h[k] = sea_ice.RHO[later - 1] * drift.adjoint(h[k - 1], r.months[later - 1].drift) * r.ocean
+    out[names.index("siconca"), 0] = weights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[names.index("siconca"), 1:] = np.where(slope[1:] > 0, h[1:] / slope[1:], 0.0)
+    for lk, w in r.links:
         for k in range(lk.lag, months_back):
             effect = k - lk.lag  # the SIC month the anomaly at k acts on
             if months[effect] in lk.months:
-                out[names.index(lk.variable), k] += total[effect] * slope[effect] * w
+                out[names.index(lk.variable), k] += h[effect] * w
     return _as_dataset(ds, out, names, weights, target, months_back)
 
 
@@ -111,7 +109,8 @@ def _as_dataset(ds: xr.Dataset, values: np.ndarray, names: list[str], weights: n
         "input_time": ("lag", pd.DatetimeIndex(input_time)), "input_units": ("variable", units), **coords},
         attrs={"units": "1 per unit of input_units",
                "long_name": f"exact d(ROI-mean SIC, {target:%Y-%m}) / d(input anomaly)",
-               "note": "tos derivatives are with respect to the open-water SST anomaly the links use"})
+               "note": "the generator's causal sensitivity (what causes the ice), not the optimal "
+                       "forecast's"})
     roi = xr.DataArray(weights, dims=("y", "x"), coords=coords,
                        attrs={"units": "1", "long_name": "ROI area weight (sums to one)"})
     return xr.Dataset({"sensitivity": sens, "roi_weight": roi},

@@ -1,0 +1,213 @@
+"""The best forecast: what a perfect IceNet would compute from its inputs, exactly, in TensorFlow.
+
+For a forecast started in month ``s`` (inputs up to month ``s - 1``) at lead ``l`` (target month
+``T = s + l - 1``), the book differentiates the ROI-mean sea-ice probability. The optimal forecast of
+that target from the network's inputs ``x`` (and the calendar, which fixes the forcing) is
+
+    F(x) = sum_c w_c P(SIC_c(T) > 0.15 | x) = sum_c w_c Phi((b_c(T) + mu_c(x) - logit 0.15) / s_c(T))
+
+because the rule (:mod:`icegrad.data.emulator.sea_ice`) is linear-Gaussian before the logistic:
+
+* the anomaly now is read off the inputs: ``a(s-1) = logit(SIC(s-1)) - b(s-1)``;
+* the driver anomalies of months ``s-1`` and ``s-2`` are read off their fields (field minus the known
+  climatological part, :func:`icegrad.data.emulator.simulate.climatological_fields`); the links reach
+  back at most two months, so the inputs hold every past driver the target depends on;
+* future driver anomalies are forecast by their AR(1): ``E[d(t)] = sd(t) phi^(t-s+1) d(s-1)/sd(s-1)``;
+* ``mu(x)`` runs the rule's mean recursion (memory, drift, links) from ``s`` to ``T`` with those;
+* ``s(T)^2`` is the variance of everything not yet known (future driver and ice innovations, the
+  events included, which no forecaster can foresee), exact from the random-wave bases, independent of
+  ``x``.
+
+Every other channel (older SIC, other variables, the trend forecasts) adds nothing given these: the
+rule is Markov in ``(a, d)`` and the unlinked fields are functions of linked ones plus independent
+noise. Their true sensitivity is exactly zero.
+
+:func:`monte_carlo` simulates many futures of the generator itself from the same start, the
+independent check of ``F``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+import xarray as xr
+
+from icegrad.data.emulator import sea_ice
+from icegrad.data.emulator.drivers import DRIVER_BY_NAME, wave_basis
+from icegrad.data.emulator.errors import EmulatorError
+from icegrad.data.emulator.links import LINKED_DRIVERS, MAX_LAG
+from icegrad.data.emulator.rule import Rule, rule
+from icegrad.data.emulator.simulate import climatological_fields
+
+INPUT_MONTHS = (1, 2)
+"""Months before the start (input lags) the optimal forecast reads."""
+RANDOM = (*LINKED_DRIVERS, "ice")
+THRESHOLD_LOGIT = float(np.log(sea_ice.SIC_THRESHOLD / (1.0 - sea_ice.SIC_THRESHOLD)))
+
+
+def _year_month(stamp: pd.Timestamp) -> tuple[int, int]:
+    return int(stamp.year), int(stamp.month)
+
+
+class OptimalForecast:
+    """``F`` for one start month, lead and ROI on one grid; call it on the input fields (physical units).
+
+    ``weights`` is the ROI's ``(y, x)`` area weight summing to one; ``seed`` the realisation's (it fixes
+    the random-wave bases, hence the spatial covariance of the innovations).
+    """
+
+    def __init__(self, resolution_km: int, seed: int, start: str | pd.Timestamp, lead: int,
+                 weights: np.ndarray) -> None:
+        self.rule: Rule = rule(resolution_km)
+        self.start = pd.Timestamp(start).to_period("M").to_timestamp()
+        self.lead = int(lead)
+        self.weights = np.asarray(weights, dtype="float64")
+        self.inputs = {k: _year_month(self.start - pd.DateOffset(months=k)) for k in INPUT_MONTHS}
+        self.future = [_year_month(self.start + pd.DateOffset(months=j)) for j in range(self.lead)]
+        self.bases = {name: wave_basis(DRIVER_BY_NAME[name], self.rule.x_km, self.rule.y_km, seed)
+                      for name in RANDOM}
+        self.sd_target = np.sqrt(self._variance())
+        self.base_target = self.rule.base(*self.future[-1])
+
+    # --- the mean: a differentiable function of the inputs -------------------------------------
+
+    def __call__(self, fields: dict[tuple[str, int], tf.Tensor]) -> tf.Tensor:
+        """F from ``fields[(variable, k)]``: the ``(y, x)`` field of month ``s - k`` (SIC as a fraction)."""
+        r = self.rule
+        ocean = tf.constant(r.ocean)
+        observed = {}
+        for k, (year, month) in self.inputs.items():
+            sic = tf.cast(fields[("siconca", k)], tf.float64)
+            clim = climatological_fields(r, np.zeros(r.lat.shape), year, month)
+            for name in LINKED_DRIVERS:
+                value = tf.cast(fields[(name, k)], tf.float64) - clim[name]
+                if name == "tos":  # the freezing-point blend uses the SIC the forecaster sees
+                    value = value - sic * (sea_ice_freeze_kelvin() - clim["tos"])
+                observed[(name, -k)] = value
+        year, month = self.inputs[1]
+        p = tf.clip_by_value(tf.cast(fields[("siconca", 1)], tf.float64), 1e-7, 1.0 - 1e-7)
+        a = ocean * (tf.math.log(p) - tf.math.log1p(-p) - r.base(year, month))
+        z_now = {name: observed[(name, -1)] / np.maximum(r.driver_std(name, year, month), 1e-12)
+                 for name in LINKED_DRIVERS if DRIVER_BY_NAME[name].phi > 0}
+        means = dict(observed)
+        for j, (fy, fm) in enumerate(self.future):
+            for name in LINKED_DRIVERS:
+                phi = DRIVER_BY_NAME[name].phi
+                means[(name, j)] = (r.driver_std(name, fy, fm) * phi ** (j + 1) * z_now[name]) if phi > 0 \
+                    else 0.0
+            total = sea_ice.RHO[fm - 1] * _advect_tf(a, r.months[fm - 1].drift)
+            for lk, weight in r.links:
+                if fm in lk.months:
+                    total = total + weight * means[(lk.variable, j - lk.lag)]
+            a = ocean * total
+        z = (self.base_target + a - THRESHOLD_LOGIT) / self.sd_target
+        probability = 0.5 * (1.0 + tf.math.erf(z / np.sqrt(2.0)))
+        return tf.reduce_sum(self.weights * probability)
+
+    # --- the spread: what nobody knows yet ------------------------------------------------------
+
+    def _variance(self) -> np.ndarray:
+        """Var(a(T) | inputs), summed over every future innovation's random-wave amplitudes."""
+        r = self.rule
+        n = r.lat.size
+        variance = np.zeros(n)
+        for j0 in range(len(self.future)):
+            for name in RANDOM:
+                phi = DRIVER_BY_NAME[name].phi
+                response = np.zeros((n, self.bases[name].shape[1]))
+                for j in range(j0, len(self.future)):
+                    fy, fm = self.future[j]
+                    response = sea_ice.RHO[fm - 1] * _advect_matrix(response, r.months[fm - 1].drift)
+                    if name == "ice":
+                        if j == j0:
+                            response += r.driver_std("ice", fy, fm).reshape(-1, 1) * self.bases[name]
+                    else:
+                        for lk, weight in r.links:
+                            source = j - lk.lag
+                            if lk.variable == name and fm in lk.months and source >= j0:
+                                sy, sm = self.future[source]
+                                scale = (r.driver_std(name, sy, sm) * phi ** (source - j0)
+                                         * np.sqrt(1 - phi**2))
+                                response += (weight * scale).reshape(-1, 1) * self.bases[name]
+                    response *= r.ocean.reshape(-1, 1)
+                variance += (response**2).sum(axis=1)
+        return np.maximum(variance.reshape(r.lat.shape), 1e-12)
+
+
+def sea_ice_freeze_kelvin() -> float:
+    """The freezing point of sea water (K) the SST shows under the ice."""
+    from icegrad.data.emulator.climate import KELVIN, T_FREEZE_C
+    return T_FREEZE_C + KELVIN
+
+
+def _advect_tf(field: tf.Tensor, operator: tuple[np.ndarray, np.ndarray]) -> tf.Tensor:
+    index, weight = operator
+    moved = tf.reduce_sum(tf.gather(tf.reshape(field, [-1]), index) * weight, axis=1)
+    return tf.reshape(moved, tf.shape(field))
+
+
+def _advect_matrix(matrix: np.ndarray, operator: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    index, weight = operator
+    return (matrix[index] * weight[:, :, None]).sum(axis=1)
+
+
+def input_fields(ds: xr.Dataset, start: str | pd.Timestamp) -> dict[tuple[str, int], np.ndarray]:
+    """The fields the optimal forecast reads, from an emulated dataset (land as the inputs have it: 0)."""
+    start = pd.Timestamp(start).to_period("M").to_timestamp()
+    out = {}
+    for k in INPUT_MONTHS:
+        month = start - pd.DateOffset(months=k)
+        for name in ("siconca", *LINKED_DRIVERS):
+            try:
+                values = ds[name].sel(time=month).values
+            except KeyError:
+                raise EmulatorError(f"the dataset lacks {name} for {month:%Y-%m}, an input of the forecast "
+                                    f"started {start:%Y-%m}; generate from an earlier start") from None
+            out[(name, k)] = np.nan_to_num(np.asarray(values, dtype="float64").squeeze())
+    return out
+
+
+def forecast(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray) -> tuple[float, dict]:
+    """F at the dataset's own inputs and its gradient with respect to each input field."""
+    model = OptimalForecast(int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), start, lead, weights)
+    fields = {key: tf.constant(value) for key, value in input_fields(ds, start).items()}
+    with tf.GradientTape() as tape:
+        tape.watch(list(fields.values()))
+        value = model(fields)
+    grads = tape.gradient(value, fields)
+    return float(value), {key: np.zeros(fields[key].shape) if g is None else g.numpy()
+                          for key, g in grads.items()}
+
+
+def monte_carlo(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray, n: int = 400,
+                seed: int = 1) -> tuple[float, float]:
+    """Mean and standard error of the ROI-mean ``1[SIC(T) > 0.15]`` over ``n`` futures of the generator
+    itself, run by :meth:`Rule.step` from the dataset's state at the start (fresh innovations)."""
+    r = rule(int(ds.attrs["resolution_km"]))
+    model = OptimalForecast(r.resolution_km, int(ds.attrs["seed"]), start, lead, weights)
+    fields = input_fields(ds, start)
+    rng = np.random.default_rng(seed)
+    history0 = []
+    for k, (year, month) in model.inputs.items():
+        sic = fields[("siconca", k)]
+        clim = climatological_fields(r, sic, year, month)
+        history0.append({name: fields[(name, k)] - clim[name] for name in LINKED_DRIVERS})
+    year, month = model.inputs[1]
+    a0 = (sea_ice.state_from_sic(fields[("siconca", 1)]) - r.base(year, month)) * r.ocean
+    z0 = {name: history0[0][name] / np.maximum(r.driver_std(name, year, month), 1e-12)
+          for name in LINKED_DRIVERS}
+    outcomes = np.empty(n)
+    for i in range(n):
+        a, history, z = a0, list(history0), dict(z0)
+        for fy, fm in model.future:
+            e = {name: (model.bases[name] @ rng.standard_normal(model.bases[name].shape[1])).reshape(a.shape)
+                 for name in RANDOM}
+            for name in LINKED_DRIVERS:
+                phi = DRIVER_BY_NAME[name].phi
+                z[name] = phi * z[name] + np.sqrt(1 - phi**2) * e[name]
+            d = {name: r.driver_std(name, fy, fm) * z[name] for name in LINKED_DRIVERS}
+            history = [d, *history[:MAX_LAG]]
+            a = r.step(a, history, e["ice"], fy, fm)
+        outcomes[i] = (model.weights * (model.base_target + a > THRESHOLD_LOGIT)).sum()
+    return float(outcomes.mean()), float(outcomes.std(ddof=1) / np.sqrt(n))
