@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import papermill
 import pytest
 import xarray as xr
@@ -294,3 +295,22 @@ def test_the_pipeline_refuses_a_flag_or_zero_as_a_count_before_training(ds: xr.D
     name, value = next(iter(counts.items()))
     with pytest.raises(IcegradError, match=f"{name}={value!r} must be a whole number >= 1"):
         pipeline.ensemble(ds, **counts)
+
+
+def test_a_year_outside_the_emulated_record_fails_before_the_emulator_is_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from icegrad.data.emulator import dataset as emulated
+    from icegrad.run_checks import checked_dataset
+
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))  # a cold cache
+    monkeypatch.setattr(emulated, "generate", lambda *a, **k: pytest.fail("the emulator was built"))
+    with pytest.raises(ConfigError, match=r"target_year=2030: the emulated data cover 1979-01 to 2020-12"):
+        checked_dataset(RunConfig(target_year=2030, resolution_km=200))
+
+
+def test_the_emulators_coverage_is_the_months_it_loads() -> None:
+    from icegrad.data import coverage, load_dataset
+
+    loaded = pd.DatetimeIndex(load_dataset("emulated", resolution_km=200)["time"].values)
+    assert coverage("emulated", 200).equals(loaded)
+    assert coverage("osisaf", 200) is None  # only the files can tell

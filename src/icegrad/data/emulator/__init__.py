@@ -49,7 +49,7 @@ Example
 2      tas    0    all    -1
 """
 
-from icegrad.data.emulator.dataset import generate, load
+from icegrad.data.emulator.dataset import coverage, generate, load
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.geography import REGION_NAMES, regions
 from icegrad.data.emulator.links import LINKED_DRIVERS, UNLINKED_VARIABLES, true_links
@@ -62,6 +62,7 @@ __all__ = [
     "UNLINKED_VARIABLES",
     "EmulatorError",
     "Perturbation",
+    "coverage",
     "generate",
     "load",
     "regions",

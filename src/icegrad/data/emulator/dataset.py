@@ -20,6 +20,8 @@ from icegrad.data.schema import month_starts
 from icegrad.variables import MONTHLY_VARIABLES
 
 LAST_MONTH = pd.Timestamp("2999-12-01")
+BOOK_START, BOOK_END = "1979-01", "2020-12"
+"""The years the book uses as the emulated "observed" record (control years run on past them)."""
 """Years after 2020 are control years at the 2020 forcing (:data:`.sea_ice.CONTROL_FROM`)."""
 
 
@@ -43,7 +45,7 @@ def _check(resolution_km: int, start: str, end: str, seed: int) -> tuple[pd.Time
     return first, last
 
 
-def generate(resolution_km: int = 100, start: str = "1979-01", end: str = "2020-12", seed: int = 0,
+def generate(resolution_km: int = 100, start: str = BOOK_START, end: str = BOOK_END, seed: int = 0,
              *, perturbation: Perturbation | None = None) -> xr.Dataset:
     """Generate the SYNTHETIC emulated Arctic: monthly SIC and ERA5-like drivers on the EASE2 grid.
 
@@ -103,7 +105,13 @@ def code_fingerprint() -> str:
     return cache.source_fingerprint(Path(__file__).parent)
 
 
-def load(resolution_km: int = 100, seed: int = 0, start: str = "1979-01", end: str = "2020-12",
+def coverage(resolution_km: int = 100) -> pd.DatetimeIndex:
+    """The months :func:`load` returns by default, known without generating them (for the pre-run checks)."""
+    grid.coarsening_factor(resolution_km)  # GridError naming the resolutions, as load would
+    return month_starts(BOOK_START, BOOK_END)
+
+
+def load(resolution_km: int = 100, seed: int = 0, start: str = BOOK_START, end: str = BOOK_END,
          refresh: bool = False) -> xr.Dataset:
     """The emulated Arctic from the disk cache (:mod:`icegrad.cache`), generated and stored on first use."""
     first, last = _check(resolution_km, start, end, seed)
