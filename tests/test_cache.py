@@ -261,7 +261,7 @@ def test_damaged_or_implausible_cached_ensemble_is_retrained(
 
     trained: list[int] = []
 
-    def fake_training(ds: xr.Dataset, config: train.TrainConfig) -> IceNetEnsemble:
+    def fake_training(ds: xr.Dataset, config: train.TrainConfig, **options: object) -> IceNetEnsemble:
         trained.append(1)
         members = [build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=36)]
         stats = xr.Dataset({"tas_mean": xr.DataArray(250.0, attrs={"units": "K"})})

@@ -121,3 +121,8 @@ def test_first_groups_and_sic_lags_on_a_synthetic_result(result_factory) -> None
     assert page.first_groups(result) == {1: "climate", 3: "climate"}
     assert page.first_groups(result, among=["sic", "trend"]) == {1: "sic", 3: "sic"}
     assert page.sic_lags(result, k=2) == {1: [2, 1], 3: [2, 1]}
+
+
+def test_the_comparison_never_takes_the_runs_release_weights(tmp_path) -> None:
+    made = page.observed_config(RunConfig(weights=str(tmp_path)))  # IceNet's networks read 50 channels
+    assert made is not None and made.weights == ""

@@ -114,3 +114,15 @@ def test_the_heat_maps_draw_zero_for_rounding_residue(tmp_path, emulated_run) ->
     fig = which_inputs.groups_section(run, tmp_path).values["fig_groups_net"]
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert "0\n±0" in labels and not any("e-2" in label for label in labels)
+
+
+@pytest.mark.parametrize(("verdict", "expected"), [
+    ("This run disagrees with the letter: at no lead are ... Instead, x.",
+     "This run disagrees with the letter."),
+    ("This run agrees with the letter at leads 1, 3 only; elsewhere the top three include y.",
+     "This run agrees with the letter at leads 1, 3 only."),
+    ("This run agrees with the letter. Note that cos_month take the same value.",
+     "This run agrees with the letter."),
+])
+def test_the_summary_headline_is_the_verdicts_first_clause(verdict: str, expected: str) -> None:
+    assert which_inputs.headline(verdict) == expected

@@ -174,10 +174,16 @@ def letter_verdict(top_three: Mapping[int, set[str]], unmoved: Sequence[str] = (
     return verdict
 
 
+def headline(verdict: str) -> str:
+    """The verdict's first clause, for the summary, where the whole paragraph would be said twice."""
+    return verdict.split(":")[0].split(";")[0].split(". ")[0].rstrip(".") + "."
+
+
 def letter_section(result: xr.Dataset) -> Page:
-    """The letter's test on this run's groups, as the glued verdict."""
+    """The letter's test on this run's groups, as the glued verdict and its headline."""
     groups = group_summary(result)
     top_three = {int(lead): set(ranked(groups, int(lead), k=3)["group"]) for lead in result["lead"].values}
     unmoved = unmoved_channels(result) if result.attrs.get("method") == "integrated_gradients" else []
-    return Page({"letter_verdict": letter_verdict(top_three, unmoved)})
+    verdict = letter_verdict(top_three, unmoved)
+    return Page({"letter_verdict": verdict, "letter_headline": headline(verdict)})
 
