@@ -15,7 +15,7 @@ Example
 >>> ds = dataset("emulated", 200)
 >>> roi = region(ds)                                                # 2013 vs 2007, September
 >>> int(roi.sum())
-31
+44
 
 ``ens = ensemble(ds, members=2, epochs=1)`` trains the ensemble (minutes, once; cached afterwards).
 With ``ens`` such an ensemble:

@@ -209,7 +209,7 @@ def region_of_interest(
     >>> ds = load_dataset("emulated", resolution_km=200)
     >>> roi = region_of_interest(ds, 2007, 2013, 9, "threshold:0.5")
     >>> roi.dtype, roi.attrs["n_cells"], roi.attrs["area_km2"]
-    (dtype('bool'), 27, 1080000.0)
+    (dtype('bool'), 33, 1320000.0)
     """
     parsed = RoiRule.parse(rule)
     validate_monthly_dataset(ds, ["siconca"], check_values=False)

@@ -69,3 +69,4 @@ def test_no_truth_says_so_everywhere_the_page_would_show_scores() -> None:
     assert values["best_method"] == values["worst_method"] == "none"
     assert "no known true sensitivity" in values["truth_note"]
     assert values["maps_caption"] == "No ground truth for NSIDC."
+    assert values["maps_summary"] != values["maps_text"]  # the summary bullet must not repeat the paragraph

@@ -128,6 +128,8 @@ def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
     return {"fig_fidelity_maps": fig,
             "maps_text": f"For {top} at lead {lead}, the map of {best} correlates with its truth at "
                          f"{r[best, lead, top]:.2f} and that of {worst} at {r[worst, lead, top]:.2f}",
+            "maps_summary": f"Maps of {top} at lead {lead}: {best} {r[best, lead, top]:.2f}, {worst} "
+                            f"{r[worst, lead, top]:.2f} (correlation with the truth)",
             "maps_caption": f"{top} at lead {lead} of the {run.target_label} forecast: the emulator's exact "
                             "truth (first-order contribution or sensitivity, whichever the method "
                             f"estimates) beside the ensemble-mean attribution of the best ({best}) and the "
@@ -148,6 +150,7 @@ def no_truth(source: str) -> dict[str, Any]:
                           "with the truth is skipped; the additive benchmark below still runs.",
             "scores_text": "No scores: this run has no ground truth", "fig_fidelity_maps": fig,
             "maps_text": "No maps: this run has no ground truth",
+            "maps_summary": "No maps to score on observed data",
             "maps_caption": f"No ground truth for {source}."}
 
 
