@@ -143,7 +143,7 @@ def test_icenet_chapter_runs_on_release_weights(tmp_path, legacy_h5_writer, monk
                          factor=FACTOR, seed=seed)
     monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path / "cache"))
     root = book.repository_root()
-    # the observed comparison trains its own SIC-only networks, which this test of the release path does not need
+    # the observed comparison trains SIC-only networks of its own, which this release-path test does not need
     parameters = {"resolution_km": 200, "members": 2, "weights": str(release), "observed_source": ""}
     output = book.execute_chapter(book.find_chapter(root, "04"), tmp_path / "run" / "04.ipynb", parameters,
                                   progress=False)
