@@ -43,7 +43,7 @@ import xarray as xr
 
 import icegrad
 from icegrad.errors import IcegradError
-from icegrad.files import TEMPORARY_SUFFIX, write_netcdf, write_text
+from icegrad.files import TEMPORARY_SUFFIX, read_netcdf, write_netcdf, write_text
 from icegrad.paths import cache_dir
 from icegrad.variables import VALID_RANGES
 
@@ -329,12 +329,6 @@ def cached(stage: str, params: Mapping[str, Any], compute: Callable[[], T], *, l
     value = compute()
     store(entry, stage, params, lambda path: save(value, path))
     return load(entry)
-
-
-def read_netcdf(path: Path) -> xr.Dataset:
-    """A netCDF file loaded into memory (the file is closed again, so it can be replaced)."""
-    with xr.open_dataset(path) as ds:
-        return ds.load()
 
 
 def cached_netcdf(stage: str, params: Mapping[str, Any], compute: Callable[[], xr.Dataset], *,

@@ -4,6 +4,10 @@ Every file icegrad writes goes to a temporary ``.<name>.<random>.part`` in the t
 is renamed into place only when complete, so a crash or a killed kernel never leaves a half-written
 netCDF that a later run would mistake for a result. A ``.part`` left by a killed process is an orphan
 that :func:`icegrad.cache.verify` and :func:`icegrad.cache.clear` remove.
+
+Reading and writing netCDF here also holds :data:`NETCDF_LOCK`: netCDF-C and HDF5 are not thread-safe,
+and xarray shares one open handle per file between threads, so two threads of one process opening the
+same file at once crash it (a bus error in two sweep writers that loaded the emulated Arctic together).
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
 TEMPORARY_SUFFIX = ".part"
+NETCDF_LOCK = threading.RLock()
 
 
 @contextmanager
@@ -55,6 +62,15 @@ def write_netcdf(ds: xr.Dataset | xr.DataArray, target: str | os.PathLike[str]) 
         for name, var in ds.data_vars.items()
         if var.dtype.kind in "fiub"
     }
-    with atomic_path(target) as tmp:
+    with atomic_path(target) as tmp, NETCDF_LOCK:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return Path(target)
+
+
+def read_netcdf(path: str | os.PathLike[str], **options: Any) -> xr.Dataset:
+    """A netCDF file loaded into memory and closed again (so it can be replaced), under the lock.
+
+    ``options`` go to :func:`xarray.open_dataset`.
+    """
+    with NETCDF_LOCK, xr.open_dataset(path, **options) as ds:
+        return ds.load()

@@ -33,7 +33,7 @@ import xarray as xr
 import icegrad
 from icegrad import cache
 from icegrad.attribution.errors import AttributionError
-from icegrad.files import atomic_path
+from icegrad.files import NETCDF_LOCK, atomic_path, read_netcdf
 from icegrad.variables import channel_groups
 
 RESULT_DIMS = ("member", "lead", "channel", "y", "x")
@@ -115,15 +115,14 @@ def save_result(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     out.attrs = {k: (json.dumps(v) if isinstance(v, list | tuple | dict | bool) or v is None else v)
                  for k, v in out.attrs.items()}
     encoding = {name: {"zlib": True, "complevel": 4} for name in out.data_vars}
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, NETCDF_LOCK:
         out.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return Path(path)
 
 
 def load_result(path: str | os.PathLike[str]) -> xr.Dataset:
     """Read a result written by :func:`save_result`, with the ROI back as a boolean mask."""
-    with xr.open_dataset(path) as ds:
-        ds = ds.load()
+    ds = read_netcdf(path)
     ds["roi"] = (ds["roi"] == 1).assign_attrs(long_name=ds["roi"].attrs.get("long_name", "ROI"))
     return validate_result(ds)
 

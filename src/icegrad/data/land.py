@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from icegrad import grid
+from icegrad.files import read_netcdf
 from icegrad.paths import data_dir
 
 LAND_MASK_FILE = "land_mask_ease2_n25km.nc"
@@ -19,10 +20,9 @@ LAND_MASK_FILE = "land_mask_ease2_n25km.nc"
 
 @lru_cache(maxsize=8)
 def _land_fraction(resolution_km: int) -> np.ndarray:
-    with xr.open_dataset(data_dir() / LAND_MASK_FILE) as ds:
-        fraction = ds["land_fraction"].astype("float64") / 100.0
-        fraction = fraction.assign_coords(grid.ease2_grid(grid.BASE_RESOLUTION_KM).coords)
-        return np.asarray(grid.coarsen(fraction, resolution_km).values)
+    fraction = read_netcdf(data_dir() / LAND_MASK_FILE)["land_fraction"].astype("float64") / 100.0
+    fraction = fraction.assign_coords(grid.ease2_grid(grid.BASE_RESOLUTION_KM).coords)
+    return np.asarray(grid.coarsen(fraction, resolution_km).values)
 
 
 def land_fraction(resolution_km: int = 25) -> xr.DataArray:

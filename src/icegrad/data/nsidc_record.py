@@ -48,7 +48,7 @@ from icegrad.data import catalogue, nsidc_files, regrid
 from icegrad.data.land import land_mask
 from icegrad.data.schema import as_monthly_dataset
 from icegrad.errors import IcegradError
-from icegrad.files import atomic_path
+from icegrad.files import NETCDF_LOCK, atomic_path, read_netcdf
 from icegrad.paths import data_dir
 from icegrad.variables import MONTHLY_VARIABLES
 
@@ -225,7 +225,7 @@ def build_record(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
         res_months = months[months.month == SEPTEMBER] if res == 25 else months
         ds = _as_file_dataset(values, res_months, res, attrs)
         target = record_path(res, out_dir)
-        with atomic_path(target) as tmp:
+        with atomic_path(target) as tmp, NETCDF_LOCK:
             ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))
         out[res] = target
     return out
@@ -242,8 +242,7 @@ def open_record(resolution_km: int, folder: str | os.PathLike[str] | None = None
         raise RecordError(f"the embedded NSIDC record {path} is missing; rebuild it with "
                           f"python {SCRIPT} <folder of NSIDC files>")
     try:
-        with xr.open_dataset(path, mask_and_scale=False, decode_times=True) as ds:
-            return ds.load()
+        return read_netcdf(path, mask_and_scale=False, decode_times=True)
     except (OSError, ValueError) as err:
         raise RecordError(f"the embedded NSIDC record {path} cannot be read ({err}); restore it with "
                           f"git checkout, or rebuild it with python {SCRIPT}") from None

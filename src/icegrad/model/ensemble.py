@@ -42,7 +42,7 @@ import xarray as xr
 
 import icegrad
 from icegrad.errors import IcegradError
-from icegrad.files import write_netcdf
+from icegrad.files import read_netcdf, write_netcdf
 from icegrad.model.icenet import ModelShapeError, TemperatureScale, check_input_shape
 from icegrad.variables import SIC_CLASSES
 
@@ -185,18 +185,13 @@ class IceNetEnsemble:
                                     "incomplete: delete it and train (or save) the ensemble again")
             members.append(_read(folder / name, lambda path: keras.saving.load_model(
                 path, compile=False, custom_objects={"TemperatureScale": TemperatureScale})))
-        stats = _read(folder / STATS_FILE, _read_netcdf)
+        stats = _read(folder / STATS_FILE, read_netcdf)
         channels = manifest.pop("channels")
         manifest.pop("member_files")
         try:
             return cls(members, stats, channels, manifest)
         except ModelShapeError as err:
             raise EnsembleError(str(err)) from None
-
-
-def _read_netcdf(path: Path) -> xr.Dataset:
-    with xr.open_dataset(path) as ds:
-        return ds.load()
 
 
 def _read(path: Path, reader: Callable[[Path], Any]) -> Any:

@@ -91,7 +91,8 @@ def check_store(store: str | os.PathLike[str], settings: Mapping[str, Any],
                          "you can write to")
     if not (store / MANIFEST_FILE).is_file():
         _refuse_foreign_folder(store)
-        return
+        if not (store / MANIFEST_FILE).is_file():  # else another writer created the store meanwhile
+            return
     stored = read_manifest(store)
     wanted = {**plain(settings), **({"ensemble": ensemble} if ensemble is not None else {})}
     have = {**stored["settings"], "ensemble": stored["ensemble"]}
@@ -105,8 +106,10 @@ def check_store(store: str | os.PathLike[str], settings: Mapping[str, Any],
 def _refuse_foreign_folder(store: Path) -> None:
     if not store.is_dir():
         return
-    foreign = sorted(p.name for p in store.iterdir()
-                     if p.name != LOCK_FILE and not _OWN_TEMPORARY.match(p.name))
+    names = {p.name for p in store.iterdir()}
+    if MANIFEST_FILE in names:  # created by a concurrent writer since the caller looked: a store after all
+        return
+    foreign = sorted(name for name in names if name != LOCK_FILE and not _OWN_TEMPORARY.match(name))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise SweepError(f"{store} is a non-empty folder ({shown}) but not a sweep store (no "
