@@ -129,8 +129,9 @@ def test_cli_reports_bad_parameter_with_exit_code_2() -> None:
 
 
 @pytest.fixture(scope="session")
-def book_cache(coarse_book) -> Path:
-    return coarse_book.cache
+def real_book_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real-data runs' own cache: they run in their own xdist group, beside the coarse book's."""
+    return tmp_path_factory.mktemp("real-book-cache")
 
 
 @pytest.mark.slow
@@ -164,16 +165,19 @@ def assert_three_map_panels(figure: Path) -> None:
 REAL_DATA_CHAPTERS = [nb for nb in NOTEBOOKS if nb.stem.split("_")[0] in ("03", "04", "05", "06", "07")]
 
 
+# Their own group: `make test` (--dist loadgroup) runs them on the other worker while the coarse book
+# and its HTML, which must share one worker, take this one; together they were the suite's critical path.
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
+@pytest.mark.xdist_group("book-real")
 @pytest.mark.parametrize("notebook", REAL_DATA_CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_executes_on_the_real_nsidc_record(notebook: Path, shared_reference: Path, book_cache: Path,
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chapter_executes_on_the_real_nsidc_record(notebook: Path, shared_reference: Path,
+                                                   real_book_cache: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Chapter 3 draws the observed Figure 1 beside the emulated one; 4-7 run the SIC-only IceNet on NSIDC."""
     record = shared_reference / "real_files" / "nsidc_g02202v3_monthly_nh_sic.nc"
     if not record.exists():
         pytest.skip(f"{record} not present")
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(book_cache))
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(real_book_cache))
     monkeypatch.setenv("ICEGRAD_NSIDC_DIR", str(record))
     declared = papermill.inspect_notebook(str(notebook))
     real = {} if notebook.stem.startswith("03") else {"data_source": "nsidc"}

@@ -19,8 +19,6 @@ import pytest
 from icegrad import book
 from icegrad.build_report import BOOK_REPORT, PROBE_MARKER, PROBE_SOURCE, RUN_REPORT, Recorder
 
-pytestmark = pytest.mark.xdist_group("book")
-
 ALLOCATE = """\
 assert megabytes >= 0, "megabytes must be >= 0"
 block = b"x" * (megabytes * 2**20)  # every page written, so all of it is resident"""

@@ -129,7 +129,6 @@ def test_mismatched_shapes_are_reported(legacy_file):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 def test_icenet_chapter_runs_on_release_weights(tmp_path, legacy_h5_writer, monkeypatch):
     """Chapter 4 with ``weights=``: a release has no training record, and the chapter says so."""
     import nbformat
