@@ -203,8 +203,8 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     for method, baseline in specs:
         fidelity.matched_kind(method)
         if method == "integrated_gradients" and baseline not in fidelity.IG_BASELINES:
-            raise fidelity.FidelityError(f"integrated gradients from the {baseline!r} baseline have no truth to "
-                                         "score against (the optimal forecast conditions on its own year); "
+            raise fidelity.FidelityError(f"integrated gradients from the {baseline!r} baseline have no truth "
+                                         "to score against (the optimal forecast conditions on its own year); "
                                          "choose baseline 'zeros' or 'climatology'")
     sensitivity = fidelity.true_channel_sensitivity(ds, ens.stats, target_month, leads, roi,
                                                     list(ens.channels))
@@ -220,7 +220,8 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                                   dim="lead").assign_coords(lead=list(leads))
         truth = fidelity.matched_truth(result, sensitivity, gradients, reference)
         per_channel = fidelity.channel_scores(result, truth, linked_share)
-        labels = {"label": label, "method": method, "baseline": baseline, "truth": fidelity.TRUTH_NAMES[method]}
+        labels = {"label": label, "method": method, "baseline": baseline,
+                  "truth": fidelity.TRUTH_NAMES[method]}
         scores.append(fidelity.summarise(per_channel).assign(**labels))
         channels.append(per_channel.assign(**labels))
         results[label], truths[label] = result, truth

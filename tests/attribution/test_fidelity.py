@@ -229,9 +229,8 @@ def test_gradient_methods_match_the_truth_of_a_linear_oracle(linear_run: fidelit
     assert (scores.loc[scores["method"] == "integrated_gradients", "spatial_correlation"] < 0.9999).any()
 
 
-def test_integrated_gradients_of_the_optimal_forecast_match_their_truth(arctic: dict,
-                                                                        tmp_path_factory: pytest.TempPathFactory,
-                                                                        ) -> None:
+def test_integrated_gradients_of_the_optimal_forecast_match_their_truth(
+        arctic: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A network that *is* the optimal forecast: its IG from either baseline is the exact IG truth.
 
     Scored against the zero baseline's truth instead, the climatology-baseline attribution falls short:
