@@ -204,8 +204,8 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
         fidelity.matched_kind(method)
         if method == "integrated_gradients" and baseline not in fidelity.IG_BASELINES:
             raise fidelity.FidelityError(f"integrated gradients from the {baseline!r} baseline have no truth "
-                                         "to score against (the optimal forecast conditions on its own year); "
-                                         "choose baseline 'zeros' or 'climatology'")
+                                         "to score against (the optimal forecast conditions on its own year);"
+                                         " choose baseline 'zeros' or 'climatology'")
     sensitivity = fidelity.true_channel_sensitivity(ds, ens.stats, target_month, leads, roi,
                                                     list(ens.channels))
     gradients = fidelity.OptimalGradients(ds, ens.stats, target_month, roi)  # one compiled function per lead
