@@ -209,6 +209,7 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     sensitivity = fidelity.true_channel_sensitivity(ds, ens.stats, target_month, leads, roi,
                                                     list(ens.channels))
     gradients = fidelity.OptimalGradients(ds, ens.stats, target_month, roi)  # one compiled function per lead
+    options.setdefault("engines", EngineCache())  # every method reuses each member's compiled engine
     results, truths, scores, channels = {}, {}, [], []
     for method, baseline in specs:
         label = fidelity.spec_label(method, baseline)
