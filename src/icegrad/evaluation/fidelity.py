@@ -340,7 +340,7 @@ def composite(spearman: float, sign_agreement: float, spatial_correlation: float
     two correlations are 0 by chance already. NaN terms (no linked channel) are left out.
 
     >>> composite(1.0, 1.0, 1.0), composite(0.0, 0.5, 0.0), round(composite(0.6, 0.75, 0.3), 3)
-    (1.0, 0.0, 0.45)
+    (1.0, 0.0, 0.467)
     """
     terms = [spearman, 2 * (sign_agreement - 0.5), spatial_correlation]
     return float(np.nanmean(terms)) if not np.isnan(terms).all() else float("nan")
