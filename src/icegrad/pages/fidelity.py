@@ -78,30 +78,32 @@ def shortfall_text(ranking: pd.DataFrame, methods: dict[str, str], errors: pd.Da
     """Which methods fall short of the targets on the emulator, and whose error it is (the benchmark's split).
 
     ``methods`` maps each ranking label to its method; the benchmark scores every method from the zero
-    baseline, so a label is matched with the benchmark's row of its method.
+    baseline, so a label is matched with the benchmark's row of its method (none for a method it lacks).
     """
     short = ranking[(ranking["spearman"] < RANK_TARGET) | (ranking["spatial_correlation"] < MAP_TARGET)]
     if short.empty:
         return (f"Every method reaches a rank correlation of at least {RANK_TARGET:g} and a map correlation "
                 f"of at least {MAP_TARGET:g} with its truth, averaged over the leads: none falls short here")
-    parts = []
-    for label, row in short.iterrows():
-        method = methods[label]
-        bench = fidelity.spec_label(method, "zeros")
-        text = f"{label} (rank correlation {row['spearman']:.2f}, maps {row['spatial_correlation']:.2f})"
-        if bench in errors.index:
-            share = float(errors.loc[bench, "model_share"])
-            whose = "mostly the model's" if share >= 0.5 else "mostly the method's"
-            text += (f": in the additive benchmark {100 * share:.0f} % of this method's error is the "
-                     f"model's, so its shortfall is {whose}")
-        if method == "integrated_gradients":
-            quadrature = 100 * float(errors.loc[IG_ZEROS, "method_error"])
-            text += ("; its truth is the optimal forecast's own integrated gradients, so the method adds "
-                     f"only its quadrature error ({quadrature:.2f} % on the exact function) and the rest is "
-                     "the network's departure from the optimal forecast")
-        parts.append(text)
-    return (f"Falling short of a rank correlation of {RANK_TARGET:g} or a map correlation of {MAP_TARGET:g}: "
-            + "; ".join(parts))
+    listed = ", ".join(f"{label} ({row['spearman']:.2f}, {row['spatial_correlation']:.2f})"
+                       for label, row in short.iterrows())
+    shares = {label: float(errors.loc[fidelity.spec_label(methods[label], "zeros"), "model_share"])
+              for label in short.index if fidelity.spec_label(methods[label], "zeros") in errors.index}
+    sides = []
+    for whose, keep in (("the model's", lambda v: v >= 0.5), ("the method's", lambda v: v < 0.5)):
+        named = [f"{label} ({100 * share:.0f} % the model's)" for label, share in shares.items()
+                 if keep(share)]
+        if named:
+            sides.append(f"mostly {whose} for {', '.join(named)}")
+    text = (f"Falling short of a rank correlation of {RANK_TARGET:g} or a map correlation of {MAP_TARGET:g} "
+            f"(rank and map correlation in brackets): {listed}.")
+    if sides:
+        text += f" In the additive benchmark the same method's error is {' and '.join(sides)}."
+    if any(methods[label] == "integrated_gradients" for label in short.index):
+        quadrature = 100 * float(errors.loc[IG_ZEROS, "method_error"])
+        text += (" The truth of integrated gradients is the optimal forecast's own integrated gradients, so "
+                 f"the method adds only its quadrature error ({quadrature:.2f} % on the exact function) and "
+                 "the rest of their shortfall is the network's departure from the optimal forecast.")
+    return text.removesuffix(".")
 
 
 def closeness(error: float) -> str:
@@ -131,8 +133,8 @@ def verdict(ranking: pd.DataFrame | None, r2: float, errors: pd.DataFrame, sourc
         best, worst = ranking.index[0], ranking.index[-1]
         text = (f"On the emulated Arctic, {best} comes closest to the truth (fidelity "
                 f"{ranking.loc[best, 'fidelity']:.2f}, against {ranking.loc[worst, 'fidelity']:.2f} for "
-                f"{worst}). How much of that error is the model's the emulator cannot say; the additive "
-                "benchmark can: ")
+                f"{worst}). How much of that error is the model's the emulator's scores alone cannot say; "
+                "the additive benchmark can: ")
     else:
         text = (f"This run has no truth to compare with ({source}); the additive benchmark, which needs "
                 "no data, still shows whose error an attribution error is: ")
