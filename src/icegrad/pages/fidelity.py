@@ -67,8 +67,8 @@ def composite_text(ranking: pd.DataFrame) -> str:
     best = ranking.index[0]
     rho, sign, r = (float(ranking.loc[best, c])
                     for c in ("spearman", "sign_agreement", "spatial_correlation"))
-    return ("The composite fidelity score orders the methods. It is the mean of three terms that are each 0 for "
-            "a method no better than chance and 1 for a perfect one: the rank correlation, 2 × (sign "
+    return ("The composite fidelity score orders the methods. It is the mean of three terms that are each 0 "
+            "for a method no better than chance and 1 for a perfect one: the rank correlation, 2 × (sign "
             "agreement − 0.5), because a coin gets half the signs right, and the spatial correlation. For "
             f"{best}: ({rho:.2f} + 2 × ({sign:.2f} − 0.5) + {r:.2f}) / 3 = "
             f"{float(ranking.loc[best, 'fidelity']):.2f}")
