@@ -193,32 +193,39 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
 
     ``ens`` is the ensemble the book trained on ``ds``; ``options`` go to :func:`attributions`. It lives
     here, not in :mod:`icegrad.evaluation.fidelity`, because it runs the cached pipeline; the scoring it
-    calls is the evaluation layer's. Fails before any attribution work on observed data, for which no
-    truth exists.
+    calls is the evaluation layer's. Each method is scored against its matched truth
+    (:func:`icegrad.evaluation.fidelity.matched_truth`): integrated gradients against the optimal
+    forecast's own integrated gradients from the same baseline, whose gradient function is compiled once
+    per lead and shared by both baselines. Fails before any attribution work on observed data, for which
+    no truth exists, and on the counterfactual baseline, which has none.
     """
     leads = check_leads(leads)
     for method, baseline in specs:
         fidelity.matched_kind(method)
-        if method == "integrated_gradients" and baseline not in ("zeros", "climatology"):
-            raise fidelity.FidelityError(f"unknown integrated-gradients baseline {baseline!r}; choose zeros "
-                                         "or climatology")
+        if method == "integrated_gradients" and baseline not in fidelity.IG_BASELINES:
+            raise fidelity.FidelityError(f"integrated gradients from the {baseline!r} baseline have no truth "
+                                         "to score against (the optimal forecast conditions on its own year);"
+                                         " choose baseline 'zeros' or 'climatology'")
     sensitivity = fidelity.true_channel_sensitivity(ds, ens.stats, target_month, leads, roi,
                                                     list(ens.channels))
-    results, references, scores, channels = {}, {}, [], []
+    gradients = fidelity.OptimalGradients(ds, ens.stats, target_month, roi)  # one compiled function per lead
+    options.setdefault("engines", EngineCache())  # every method reuses each member's compiled engine
+    results, truths, scores, channels = {}, {}, [], []
     for method, baseline in specs:
-        label, kind = fidelity.spec_label(method, baseline), fidelity.matched_kind(method)
+        label = fidelity.spec_label(method, baseline)
         result = attributions(ds, ens, roi, target_month, leads, method=method, steps=steps,
                               baseline=baseline if method == "integrated_gradients" else "zeros", **options)
         reference = None
         if method == "integrated_gradients" and baseline == "climatology":
             reference = xr.concat([baseline_for(ds, ens, target_month, lead) for lead in leads],
                                   dim="lead").assign_coords(lead=list(leads))
-        truth = fidelity.truth_for(result, sensitivity, kind, reference)
+        truth = fidelity.matched_truth(result, sensitivity, gradients, reference)
         per_channel = fidelity.channel_scores(result, truth, linked_share)
-        labels = {"label": label, "method": method, "baseline": baseline, "truth": kind}
+        labels = {"label": label, "method": method, "baseline": baseline,
+                  "truth": fidelity.TRUTH_NAMES[method]}
         scores.append(fidelity.summarise(per_channel).assign(**labels))
         channels.append(per_channel.assign(**labels))
-        results[label], references[label] = result, reference
+        results[label], truths[label] = result, truth
     order = ["label", "method", "baseline", "truth", "lead", "n_linked", *fidelity.SCORE_COLUMNS]
     return fidelity.FidelityRun(pd.concat(scores, ignore_index=True)[order],
-                                pd.concat(channels, ignore_index=True), sensitivity, results, references)
+                                pd.concat(channels, ignore_index=True), sensitivity, results, truths)

@@ -8,8 +8,11 @@ import xarray as xr
 
 from icegrad.grid import ease2_grid
 from icegrad.model.skill import (
+    HeldOut,
     SkillError,
     baseline_forecasts,
+    headline,
+    paired_bootstrap,
     sea_ice_probability,
     skill_scores,
     skill_table,
@@ -109,3 +112,44 @@ def test_tidy_table_has_one_row_per_model_lead_metric():
     assert list(table.columns) == ["model", "lead", "metric", "value", "units"]
     assert len(table) == 2 * 2 * 2
     assert set(table["units"]) == {"%", "1e6 km2"}
+
+
+def held(forecasts: dict[str, np.ndarray], targets: xr.Dataset) -> HeldOut:
+    sips = {name: sip_from(ice, targets) for name, ice in forecasts.items()}
+    return HeldOut(sips, targets, (2019, 2019), 2)
+
+
+def test_headline_accuracy_gain_and_september_extent_rmse():
+    months = np.array(["2019-08-01", "2019-09-01"], dtype="datetime64[ns]")
+    targets = make_targets().assign_coords(time=months)
+    perfect = np.zeros((2, SIDE, SIDE, 2))
+    perfect[:, :10, :10] = 0.9
+    trend = perfect.copy()
+    trend[0, 10:15, :10, 1] = 1.0  # 50 extra cells in the September forecast started in August
+    trend[1, 10:12, :10, 0] = 1.0  # 20 extra in the September forecast started in September (lead 1)
+    trend[1, 10:20, :10, 1] = 1.0  # 100 extra in October: not a September target
+    models = {"icenet": perfect, "linear_trend": trend, "persistence": perfect}
+    top = headline(held(models, targets), n_boot=50)
+    active = 2 * 20 * (SIDE - 1)  # active cells of one lead over both start months
+    assert top.accuracy.loc[1, "icenet"] == 100.0
+    assert top.accuracy.loc[1, "linear_trend"] == pytest.approx(100 * (1 - 20 / active))
+    assert top.accuracy.loc[2, "linear_trend"] == pytest.approx(100 * (1 - 150 / active))
+    assert top.gain == pytest.approx(top.mean["icenet"] - top.mean["linear_trend"])
+    assert top.ci[0] > 0  # better in every forecast: the interval excludes zero
+    assert top.n_september == 2 and top.n_forecasts == 2
+    assert top.extent_rmse["icenet"] == 0.0
+    assert top.extent_rmse["linear_trend"] == pytest.approx(np.sqrt((50**2 + 20**2) / 2) * CELL_AREA_MKM2)
+    with pytest.raises(SkillError, match="targets a September"):
+        headline(held({"icenet": perfect, "linear_trend": trend}, make_targets()), n_boot=10)
+
+
+def test_paired_bootstrap_interval_follows_the_evidence():
+    weight = np.ones((6, 2))
+    same = paired_bootstrap(np.stack([weight, weight]), weight, n_boot=200)
+    assert same == (0.0, (0.0, 0.0))
+    mixed = np.stack([weight, weight * np.array([[1.0], [0.0], [1.0], [1.0], [1.0], [1.0]])])
+    gain, (low, high) = paired_bootstrap(mixed[::-1], weight, n_boot=500, seed=1)
+    assert gain == pytest.approx(-100 / 6) and low <= gain <= high
+    assert high == 0.0  # one bad month among six: some draws miss it, the interval reaches 0
+    with pytest.raises(SkillError, match="n_boot"):
+        paired_bootstrap(mixed, weight, n_boot=0)

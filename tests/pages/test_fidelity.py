@@ -70,3 +70,43 @@ def test_no_truth_says_so_everywhere_the_page_would_show_scores() -> None:
     assert "no known true sensitivity" in values["truth_note"]
     assert values["maps_caption"] == "No ground truth for NSIDC."
     assert values["maps_summary"] != values["maps_text"]  # the summary bullet must not repeat the paragraph
+
+
+def test_composite_text_shows_the_best_methods_numbers() -> None:
+    table = ranking(0.8).assign(fidelity=[(0.8 + 2 * (1.0 - 0.5) + 0.3) / 3, 0.0])
+    text = page.composite_text(table)
+    assert "each 0 for a method no better than chance and 1 for a perfect one" in text
+    assert text.endswith("For integrated_gradients (zeros): (0.80 + 2 × (1.00 − 0.5) + 0.30) / 3 = 0.70")
+
+
+METHODS = {"integrated_gradients (zeros)": "integrated_gradients", "smoothgrad": "smoothgrad",
+           "gradient_x_input": "gradient_x_input"}
+
+
+def test_shortfall_text_when_every_method_reaches_the_targets() -> None:
+    table = ranking(0.8).assign(spearman=[0.8, 0.7], spatial_correlation=[0.6, 0.5])
+    assert page.shortfall_text(table, METHODS, errors()).endswith("none falls short here")
+
+
+@pytest.mark.parametrize(("share", "whose"), [(0.9, "mostly the model's for gradient_x_input (90 %"),
+                                             (0.2, "mostly the method's for gradient_x_input (20 %")])
+def test_shortfall_text_names_whose_error_a_shortfall_is(share: float, whose: str) -> None:
+    table = pd.DataFrame({"fidelity": [0.6, 0.2], "spearman": [0.8, 0.1], "sign_agreement": [1.0, 0.5],
+                          "spatial_correlation": [0.6, 0.0]}, index=["integrated_gradients (zeros)",
+                                                                     "gradient_x_input"])
+    bench = errors().assign(model_share=[0.99, share])
+    text = page.shortfall_text(table, METHODS, bench)
+    assert text == ("Falling short of a rank correlation of 0.6 or a map correlation of 0.5 (rank and map "
+                    "correlation in brackets): gradient_x_input (0.10, 0.00). In the additive benchmark the "
+                    f"same method's error is {whose} the model's)")
+
+
+def test_shortfall_of_integrated_gradients_is_the_networks_up_to_quadrature() -> None:
+    table = ranking(0.3)  # integrated gradients (zeros) below the rank target
+    text = page.shortfall_text(table, METHODS, errors())
+    assert text.startswith("Falling short of a rank correlation of 0.6 or a map correlation of 0.5 (rank and "
+                           "map correlation in brackets): integrated_gradients (zeros) (0.30, 0.30), "
+                           "smoothgrad (0.10, 0.00). In the additive benchmark the same method's error is "
+                           "mostly the model's for integrated_gradients (zeros) (99 % the model's).")
+    assert text.endswith("the method adds only its quadrature error (0.10 % on the exact function) and the "
+                         "rest of their shortfall is the network's departure from the optimal forecast")

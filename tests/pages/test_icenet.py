@@ -61,3 +61,20 @@ def test_the_release_has_temperatures_and_no_training_record(tmp_path) -> None:
     assert "range from 0.90 to 1.10" in section.values["training_text"]
     assert section.values["training_caption"].startswith("Fitted temperature of each network")
     assert (tmp_path / "icenet_training.png").exists()
+
+
+@pytest.mark.parametrize(("low", "high", "words"),
+                         [(0.2, 1.5, "excludes zero, so the ensemble is more accurate"),
+                          (-1.0, 0.4, "includes zero, so these test years cannot"),
+                          (-2.0, -0.1, "excludes zero, so the ensemble is less")])
+def test_interval_text_says_whether_the_gain_is_beyond_chance(low: float, high: float, words: str) -> None:
+    text = icenet.interval_text(low, high, 0.95)
+    assert text.startswith(f"95 % paired bootstrap interval {low:+.2f} to {high:+.2f} points: it ")
+    assert words in text
+
+
+@pytest.mark.parametrize(("ensemble", "side"), [(0.2, "below"), (0.3, "not below"), (0.25, "not below")])
+def test_extent_text_compares_the_september_rmse_with_the_trend(ensemble: float, side: str) -> None:
+    text = icenet.extent_text({"icenet": ensemble, "linear_trend": 0.25, "persistence": 0.9}, 12)
+    assert text == (f"Over the 12 forecasts whose target is a September, the ensemble's extent RMSE is "
+                    f"{ensemble:.3f} million km², {side} the linear trend's 0.250 (persistence: 0.900)")

@@ -21,10 +21,11 @@ random fields. Two models are explained with the book's own methods (:mod:`icegr
 
 Scores (:func:`evaluate`) compare each method with the truth it estimates (the sensitivity for
 vanilla gradients and SmoothGrad, the contribution relative to the zero baseline for gradient x input
-and integrated gradients, as in :mod:`icegrad.evaluation.fidelity`), per sample over all pixels and
-channels: Pearson correlation, relative error ``|A - T| / |T|`` and the sign agreement of the linked
-channels' net attribution. :func:`decompose` splits each method's total error into the method's
-(exact function vs truth) and the model's (network vs exact function, same method).
+and integrated gradients: here additivity defines it exactly, where the emulator's scores in
+:mod:`icegrad.evaluation.fidelity` use each method applied to the optimal forecast), per sample over
+all pixels and channels: Pearson correlation, relative error ``|A - T| / |T|`` and the sign agreement
+of the linked channels' net attribution. :func:`decompose` splits each method's total error into the
+method's (exact function vs truth) and the model's (network vs exact function, same method).
 
 Example
 -------

@@ -27,11 +27,16 @@ channel ``z`` maps to the physical value ``v`` by ``v = climatology + mean + std
 
 Which truth for which method
 ----------------------------
-Vanilla gradients and SmoothGrad estimate a *sensitivity* and are compared with the truth itself.
-Gradient x input and integrated gradients estimate a *contribution* relative to a reference input
-(zero, or the climatological baseline), so they are compared with the first-order true contribution
-``truth * (input - reference)`` - exact for a linear rule, an approximation when the reference is far
-(the additive benchmark in :mod:`icegrad.evaluation.additive` has an exact answer for both).
+Each method is scored against the same method applied to the optimal forecast (:func:`matched_truth`),
+so a perfect network would score perfectly whatever the method:
+
+* vanilla gradients and SmoothGrad estimate a *sensitivity*: the truth is ``dF/dz`` itself;
+* gradient x input: the truth is ``dF/dz * z``, the optimal forecast's own gradient x input;
+* integrated gradients: the truth is the optimal forecast's integrated gradients along the same path
+  from the same baseline (zero, or the climatological baseline), computed exactly
+  (:func:`true_integrated_gradients`), not a first-order approximation of it. The counterfactual
+  baseline has no truth here: ``F`` conditions on the forecast's own year, so a path from another
+  year's inputs is not the network's question.
 
 Scores (per lead, on the ensemble-mean attribution)
 ---------------------------------------------------
@@ -43,7 +48,9 @@ Scores (per lead, on the ensemble-mean attribution)
   true map, averaged over those channels;
 * ``top_recall``: the share of the truth's ``k`` most important channels among the method's ``k``
   most important (``k`` = the number of linked channels, at most :data:`TOP_K`);
-* ``fidelity``: the unweighted mean of the first three, a single number to rank methods by.
+* ``fidelity``: a composite to rank methods by, the mean of three terms that are each 0 by chance
+  and 1 when perfect: ``spearman``, ``2 (sign_agreement - 0.5)`` (a coin gets half the signs right)
+  and ``spatial_correlation`` (:func:`composite`).
 
 A channel counts as *linked* at a lead when its true importance is at least :data:`LINKED_SHARE` of
 the largest one's: the truth of a channel many months back (a persistence chain through winter) is
@@ -88,7 +95,11 @@ METHOD_SPECS: tuple[tuple[str, str], ...] = (
 
 SENSITIVITY_METHODS = ("vanilla_gradient", "smoothgrad")
 """Methods that estimate d target / d input (compared with the truth itself, not a contribution)."""
-TRUTH_KINDS = ("sensitivity", "contribution")
+TRUTH_NAMES = {"vanilla_gradient": "sensitivity", "smoothgrad": "sensitivity",
+               "gradient_x_input": "gradient x input", "integrated_gradients": "integrated gradients"}
+"""The truth each method is scored against on the emulator: the method applied to the optimal forecast."""
+IG_BASELINES = ("zeros", "climatology")
+"""Integrated-gradients baselines with a truth (see the module docstring on the counterfactual)."""
 LINKED_SHARE = 0.01
 TOP_K = 5
 IG_T_MAX = 20.0
@@ -107,7 +118,8 @@ def spec_label(method: str, baseline: str = "none") -> str:
 
 
 def matched_kind(method: str) -> str:
-    """The truth a method estimates: ``sensitivity`` for the gradients, else ``contribution``."""
+    """What a method estimates: ``sensitivity`` for the gradients, else a ``contribution`` (the additive
+    benchmark, whose exact contributions are known, scores gradient x input and IG against them)."""
     if method not in METHODS:
         raise FidelityError(f"unknown method {method!r}; choose one of {METHODS}")
     return "sensitivity" if method in SENSITIVITY_METHODS else "contribution"
@@ -171,9 +183,50 @@ def true_channel_sensitivity(ds: xr.Dataset, stats: xr.Dataset, target_month: st
                                "source": "SYNTHETIC: ground truth of the icegrad emulated Arctic"})
 
 
-def true_integrated_gradients(ds: xr.Dataset, stats: xr.Dataset, target_month: str, roi: xr.DataArray,
-                              inputs: xr.DataArray, reference: xr.DataArray | None = None,
-                              steps: int = 64) -> xr.DataArray:
+class OptimalGradients:
+    """The optimal forecast's gradient with respect to its input fields at one lead, compiled once per lead.
+
+    Built once per dataset, normalisation, target month and ROI; every baseline's integrated-gradients
+    truth at a lead reuses that lead's compiled TensorFlow function, so it is traced once per lead.
+    """
+
+    def __init__(self, ds: xr.Dataset, stats: xr.Dataset, target_month: str, roi: xr.DataArray) -> None:
+        from icegrad.data.emulator.sensitivity import _roi_weights
+
+        if ds.attrs.get("data_source") != "emulated":
+            raise FidelityError("an integrated-gradients truth exists only for the emulated Arctic; this "
+                                f"dataset's source is {ds.attrs.get('data_source')!r}")
+        self.ds, self.stats, self.target_month = ds, stats, target_month
+        self.weights = _roi_weights(ds, roi)
+        self._leads: dict[int, tuple[dict, list, object]] = {}
+
+    def lead(self, lead: int) -> tuple[dict[tuple[str, int], np.ndarray], list[tuple[str, int]], object]:
+        """The physical input fields of the lead's forecast, their keys, and ``fields -> gradients``."""
+        if lead not in self._leads:
+            import tensorflow as tf
+
+            from icegrad.data.emulator import optimal
+
+            start = forecast_start(self.target_month, lead)
+            model = optimal.OptimalForecast(int(self.ds.attrs["resolution_km"]), int(self.ds.attrs["seed"]),
+                                            start, lead, self.weights)
+            physical = optimal.input_fields(self.ds, start)
+            keys = sorted(physical)
+
+            @tf.function(reduce_retracing=True)
+            def gradient(*tensors: tf.Tensor) -> list[tf.Tensor]:
+                with tf.GradientTape() as tape:
+                    tape.watch(tensors)
+                    value = model(dict(zip(keys, tensors, strict=True)))
+                grads = tape.gradient(value, list(tensors))
+                return [tf.zeros_like(t) if g is None else g for g, t in zip(grads, tensors, strict=True)]
+
+            self._leads[lead] = (physical, keys, gradient)
+        return self._leads[lead]
+
+
+def true_integrated_gradients(gradients: OptimalGradients, inputs: xr.DataArray,
+                              reference: xr.DataArray | None = None, steps: int = 64) -> xr.DataArray:
     """The optimal forecast's own integrated gradients, ``(lead, channel, y, x)``: the exact IG truth.
 
     ``inputs`` ``(lead, channel, y, x)`` are the normalised inputs the attribution explains (a result's
@@ -186,69 +239,64 @@ def true_integrated_gradients(ds: xr.Dataset, stats: xr.Dataset, target_month: s
     """
     import tensorflow as tf
 
-    from icegrad.data.emulator import optimal
-    from icegrad.data.emulator.sensitivity import _roi_weights
-
-    if ds.attrs.get("data_source") != "emulated":
-        raise FidelityError("an integrated-gradients truth exists only for the emulated Arctic; this "
-                            f"dataset's source is {ds.attrs.get('data_source')!r}")
     inputs = inputs.transpose("lead", "channel", "y", "x")
     reference = xr.zeros_like(inputs) if reference is None else reference.transpose(*inputs.dims)
     n = max(int(steps), IG_MIN_STEPS)
     t = (np.arange(n) + 0.5) * IG_T_MAX / n
     alphas, weights_q = 1.0 - np.exp(-t), np.exp(-t) * IG_T_MAX / n
-    weights = _roi_weights(ds, roi)
-    out = np.zeros(inputs.shape)
     names = [str(n) for n in inputs["channel"].values]
+    scales = {j: channel_scale(gradients.stats, name) for j, name in enumerate(names)}
+    out = np.zeros(inputs.shape)
     for i, lead in enumerate(int(v) for v in inputs["lead"].values):
-        start = forecast_start(target_month, lead)
-        model = optimal.OptimalForecast(int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), start, lead,
-                                        weights)
-        physical = optimal.input_fields(ds, start)
-        read = {j: (channel(n).variable, channel(n).lag) for j, n in enumerate(names)
-                if (channel(n).variable, channel(n).lag) in physical and channel_scale(stats, n) is not None}
+        physical, keys, gradient = gradients.lead(lead)
+        read = {j: (channel(name).variable, channel(name).lag) for j, name in enumerate(names)
+                if scales[j] is not None and (channel(name).variable, channel(name).lag) in physical}
         x1 = inputs.values[i].astype("float64")
         x0 = reference.values[i].astype("float64")
         total = np.zeros_like(x1)
         for alpha, weight in zip(alphas, weights_q, strict=True):
             point = x0 + alpha * (x1 - x0)
-            fields = {key: tf.constant(value) for key, value in physical.items()}
+            fields = dict(physical)
             for j, key in read.items():  # v = v_actual + scale * (z - z_actual)
-                fields[key] = tf.constant(physical[key] + channel_scale(stats, names[j]) * (point[j] - x1[j]))
-            with tf.GradientTape() as tape:
-                tape.watch(list(fields.values()))
-                value = model(fields)
-            grads = tape.gradient(value, fields)
+                fields[key] = physical[key] + scales[j] * (point[j] - x1[j])
+            grads = dict(zip(keys, gradient(*(tf.constant(fields[k]) for k in keys)), strict=True))
             for j, key in read.items():
-                if grads[key] is not None:
-                    total[j] += weight * grads[key].numpy() * channel_scale(stats, names[j])
+                total[j] += weight * grads[key].numpy() * scales[j]
         out[i] = total * (x1 - x0)
     return xr.DataArray(out, dims=inputs.dims, coords=inputs.coords, name="true_integrated_gradients",
                         attrs={"units": "1", "long_name": "integrated gradients of the optimal forecast "
                                                          "(ROI-mean P(SIC > 0.15)) from the reference"})
 
 
-def truth_for(result: xr.Dataset, sensitivity: xr.DataArray, kind: str,
-              reference: xr.DataArray | None = None) -> xr.DataArray:
-    """The truth of ``kind`` on the result's leads and channels, ``(lead, channel, y, x)``.
+def matched_truth(result: xr.Dataset, sensitivity: xr.DataArray, gradients: OptimalGradients | None = None,
+                  reference: xr.DataArray | None = None, steps: int = IG_MIN_STEPS) -> xr.DataArray:
+    """The truth ``result``'s method is scored against, on its leads and channels, ``(lead, channel, y, x)``.
 
-    ``contribution`` multiplies the sensitivity by ``input - reference`` (the result's own input;
-    ``reference`` ``(lead, channel, y, x)`` defaults to zero, gradient x input's and the zero
-    baseline's reference).
+    The method applied to the optimal forecast: the true ``sensitivity`` for vanilla gradients and
+    SmoothGrad, ``sensitivity x input`` for gradient x input, and for integrated gradients
+    :func:`true_integrated_gradients` along the same path from ``reference`` (``(lead, channel, y,
+    x)``, default zero: the zero baseline), which needs ``gradients``.
     """
-    if kind not in TRUTH_KINDS:
-        raise FidelityError(f"unknown truth kind {kind!r}; choose one of {TRUTH_KINDS}")
+    method = str(validate_result(result).attrs["method"])
     missing = sorted(set(result["lead"].values.tolist()) - set(sensitivity["lead"].values.tolist()))
     if missing or list(sensitivity["channel"].values) != list(result["channel"].values):
         raise FidelityError(f"the truth does not match the result (leads missing: {missing}, or different "
                             "channels); build it with true_channel_sensitivity for the result's leads "
                             "and channels")
     truth = sensitivity.sel(lead=result["lead"])
-    if kind == "sensitivity":
+    if method == "gradient_x_input":
+        return (truth * result["input"].transpose(*truth.dims).values).assign_attrs(
+            units="1", long_name="gradient x input of the optimal forecast")
+    if method != "integrated_gradients":
         return truth
-    delta = result["input"] if reference is None else result["input"] - reference
-    return (truth * delta.transpose(*truth.dims).values).assign_attrs(
-        units="1", long_name="first-order true contribution relative to the reference input")
+    baseline = str(result.attrs.get("baseline", "")).split(" (")[0]
+    if baseline not in IG_BASELINES:
+        raise FidelityError(f"integrated gradients from the {baseline!r} baseline have no truth (the optimal "
+                            "forecast conditions on its own year); score baseline 'zeros' or 'climatology'")
+    if gradients is None:
+        raise FidelityError("an integrated-gradients truth needs the optimal forecast's gradients: pass "
+                            "gradients=OptimalGradients(ds, stats, target_month, roi)")
+    return true_integrated_gradients(gradients, result["input"], reference, steps)
 
 
 def _importance(maps: np.ndarray) -> np.ndarray:
@@ -285,6 +333,19 @@ def channel_scores(result: xr.Dataset, truth: xr.DataArray, linked_share: float 
     return pd.DataFrame(rows)
 
 
+def composite(spearman: float, sign_agreement: float, spatial_correlation: float) -> float:
+    """The fidelity composite: the mean of three scores that are each 0 by chance and 1 when perfect.
+
+    A coin gets half the signs right, so sign agreement enters as ``2 (sign_agreement - 0.5)``; the
+    two correlations are 0 by chance already. NaN terms (no linked channel) are left out.
+
+    >>> composite(1.0, 1.0, 1.0), composite(0.0, 0.5, 0.0), round(composite(0.6, 0.75, 0.3), 3)
+    (1.0, 0.0, 0.467)
+    """
+    terms = [spearman, 2 * (sign_agreement - 0.5), spatial_correlation]
+    return float(np.nanmean(terms)) if not np.isnan(terms).all() else float("nan")
+
+
 def summarise(channels: pd.DataFrame, top_k: int = TOP_K) -> pd.DataFrame:
     """Per-lead scores (see the module docstring) from a :func:`channel_scores` table."""
     rows = []
@@ -300,19 +361,9 @@ def summarise(channels: pd.DataFrame, top_k: int = TOP_K) -> pd.DataFrame:
                "sign_agreement": float(signs.mean()) if len(linked) else float("nan"),
                "spatial_correlation": float(linked["map_correlation"].mean()),
                "top_recall": len(true_top & model_top) / k if k else float("nan")}
-        row["fidelity"] = float(np.nanmean([row["spearman"], row["sign_agreement"],
-                                            row["spatial_correlation"]]))
+        row["fidelity"] = composite(row["spearman"], row["sign_agreement"], row["spatial_correlation"])
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def score(result: xr.Dataset, sensitivity: xr.DataArray, truth: str = "matched",
-          reference: xr.DataArray | None = None, linked_share: float = LINKED_SHARE) -> pd.DataFrame:
-    """Per-lead scores of one attribution result against the truth (``matched`` picks the method's kind)."""
-    method = str(validate_result(result).attrs["method"])
-    kind = matched_kind(method) if truth == "matched" else truth
-    table = summarise(channel_scores(result, truth_for(result, sensitivity, kind, reference), linked_share))
-    return table.assign(truth=kind)
 
 
 @dataclass(frozen=True)
@@ -327,14 +378,8 @@ class FidelityRun:
     """The true sensitivity ``(lead, channel, y, x)`` in normalised units."""
     results: Mapping[str, xr.Dataset]
     """The attribution results by label (:func:`spec_label`)."""
-    references: Mapping[str, xr.DataArray | None]
-    """The reference input of each label's contribution truth (None: zero)."""
-
-    def truth(self, label: str) -> xr.DataArray:
-        """The truth the method behind ``label`` is scored against."""
-        result = self.results[label]
-        kind = matched_kind(result.attrs["method"])
-        return truth_for(result, self.sensitivity, kind, self.references[label])
+    truths: Mapping[str, xr.DataArray]
+    """The truth each label was scored against (:func:`matched_truth`), ``(lead, channel, y, x)``."""
 
 
 def ranking(scores: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,11 @@ Two metrics per lead month, on the test years, as in Andersson et al. (2021):
   open water outside the active region: a network is never trained there (its sample weight is zero),
   so whatever it outputs in those cells is not a forecast.
 
+:func:`headline` condenses them into the figures the book and ``benchmarks/science.py`` state: binary
+accuracy per lead of the ensemble, the trend and persistence; the ensemble's mean gain over the trend
+with a paired bootstrap interval over forecasts (start months, resampled with all their leads, the
+same draw for both models); and the September-extent RMSE (million km^2) of every model.
+
 The baselines are the inputs' own SIC channels, not recomputed, so they are exactly what the network
 saw: the linear-trend forecast ``siconca_linear_trend_<lead>`` and persistence of the last observed
 month ``siconca_abs_1``, each thresholded at SIC > 0.15.
@@ -23,11 +28,15 @@ With ``ens`` an ensemble and ``ds`` its data (see :mod:`icegrad.pipeline`), here
 >>> table = skill_table(skill).query("lead == 1")
 >>> sorted(table["model"].unique()), "binary_accuracy" in set(table["metric"])
 (['icenet', 'linear_trend', 'persistence'], True)
+>>> top = headline(held_out_forecasts(ens, ds, years=(2019, 2019)), n_boot=200)
+>>> top.ci[0] <= top.gain <= top.ci[1], sorted(top.extent_rmse)
+(True, ['icenet', 'linear_trend', 'persistence'])
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,6 +53,7 @@ from icegrad.variables import SIC_CLASSES
 ICE_CLASSES = list(SIC_CLASSES[1:])
 PROBABILITY_THRESHOLD = 0.5
 BASELINE_CHANNELS = ("siconca_abs_1", *(f"siconca_linear_trend_{k}" for k in range(1, 7)))
+SEPTEMBER = 9
 
 
 class SkillError(IcegradError):
@@ -112,11 +122,24 @@ def skill_scores(forecasts: Mapping[str, xr.DataArray], targets: xr.Dataset) -> 
     return out
 
 
-def evaluate_skill(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, int] | None = None,
-                   *, batch_size: int = 4) -> xr.Dataset:
-    """Skill ``(model, lead)`` of the ensemble mean and both baselines on ``years`` (default: the test split).
+@dataclass(frozen=True)
+class HeldOut:
+    """Forecasts of the held-out (test) years by the ensemble and both baselines, with their targets."""
 
-    The start months are those of the test years whose targets all lie in ``ds``.
+    forecasts: dict[str, xr.DataArray]
+    """P(SIC > 0.15) of the ensemble mean (``icenet``) and 0/1 forecasts of the baselines, ``(time, y, x,
+    lead)``."""
+    targets: xr.Dataset
+    """:func:`icegrad.inputs.build.build_targets` for the same start months."""
+    years: tuple[int, int]
+    members: int
+
+
+def held_out_forecasts(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, int] | None = None,
+                       *, batch_size: int = 4) -> HeldOut:
+    """The ensemble's and the baselines' forecasts of ``years`` (default: the test split) and the targets.
+
+    The start months are those of the years whose targets all lie in ``ds``.
     """
     splits = ensemble.manifest.get("splits") or {}
     train_years = tuple(splits.get("train", Splits().train))
@@ -132,10 +155,111 @@ def evaluate_skill(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, i
     probabilities = ensemble.predict(inputs, mean=True, batch_size=batch_size)
     baseline_inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(BASELINE_CHANNELS))
     forecasts = {"icenet": sea_ice_probability(probabilities), **baseline_forecasts(baseline_inputs, n_leads)}
-    out = skill_scores(forecasts, targets)
-    out.attrs.update({"years": f"{years[0]}-{years[1]}", "members": len(ensemble),
+    return HeldOut(forecasts, targets, (int(years[0]), int(years[1])), len(ensemble))
+
+
+def evaluate_skill(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, int] | None = None,
+                   *, batch_size: int = 4) -> xr.Dataset:
+    """Skill ``(model, lead)`` of the ensemble mean and both baselines on ``years`` (default: the test split).
+
+    The start months are those of the test years whose targets all lie in ``ds``.
+    """
+    return skill_of(held_out_forecasts(ensemble, ds, years, batch_size=batch_size))
+
+
+def skill_of(held: HeldOut) -> xr.Dataset:
+    """:func:`skill_scores` of held-out forecasts, with the years and the ensemble size as attributes."""
+    out = skill_scores(held.forecasts, held.targets)
+    out.attrs.update({"years": f"{held.years[0]}-{held.years[1]}", "members": held.members,
                       "icenet_forecast": "ensemble mean of the members' class probabilities"})
     return out
+
+
+def _scored(sip: xr.DataArray, targets: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Per forecast ``(time, lead)``: weighted correct cells, weights, and forecast minus observed extent."""
+    observed = targets["targets"].sel({"class": ICE_CLASSES}).sum("class") > 0.5
+    weight = targets["sample_weight"]
+    predicted = (sip.transpose(*observed.dims) > PROBABILITY_THRESHOLD).assign_coords(observed.coords)
+    predicted = predicted & (weight > 0)
+    correct = ((predicted == observed) * weight).sum(("y", "x"))
+    ocean = ~targets["land"] if "land" in targets.coords else xr.ones_like(observed.isel(time=0, lead=0))
+    area = grid.ease2_grid(grid.resolution_of(targets))["cell_area"].drop_vars(["lat", "lon", "crs"])
+    extent = ((predicted.where(ocean, False) * area).sum(("y", "x"))
+              - (observed.where(ocean, False) * area).sum(("y", "x"))) / 1e6
+    return correct, weight.sum(("y", "x")), extent
+
+
+def paired_bootstrap(correct: np.ndarray, weight: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """Mean-over-leads accuracy gain of model 0 over model 1 (points) and its bootstrap interval.
+
+    ``correct`` ``(2, time, lead)`` and ``weight`` ``(time, lead)`` from the scored forecasts; each draw
+    resamples the start months with replacement, the same months for both models (paired), and
+    recomputes each lead's weighted accuracy as :func:`skill_scores` does.
+
+    >>> w = np.ones((4, 2))
+    >>> gain, (lo, hi) = paired_bootstrap(np.stack([w, 0.5 * w]), w, n_boot=100)
+    >>> gain, lo, hi
+    (50.0, 50.0, 50.0)
+    """
+    if n_boot < 1 or not 0 < level < 1:
+        raise SkillError(f"need n_boot >= 1 and 0 < level < 1, got {n_boot} and {level}")
+
+    def gain(index: np.ndarray) -> np.ndarray:
+        total = weight[index].sum(axis=-2)
+        accuracy = 100 * correct[:, index].sum(axis=-2) / total
+        return (accuracy[0] - accuracy[1]).mean(axis=-1)
+
+    draws = np.random.default_rng(seed).integers(0, weight.shape[0], (n_boot, weight.shape[0]))
+    samples = np.array([gain(index) for index in draws])
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(gain(np.arange(weight.shape[0]))), (float(low), float(high))
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The skill figures the book and ``benchmarks/science.py`` state (accuracy in %, extent in 1e6 km2)."""
+
+    accuracy: pd.DataFrame
+    """Binary accuracy per lead (rows) and model (columns)."""
+    gain: float
+    """Ensemble minus trend, mean over leads, percentage points."""
+    ci: tuple[float, float]
+    """Paired bootstrap interval of ``gain`` over forecasts."""
+    level: float
+    extent_rmse: dict[str, float]
+    """RMSE of each model's September extent over the forecasts that target a September."""
+    n_forecasts: int
+    n_september: int
+    """Forecasts (start month and lead) whose target month is September."""
+    years: tuple[int, int]
+
+    @property
+    def mean(self) -> pd.Series:
+        """Mean binary accuracy over the leads, by model."""
+        return self.accuracy.mean()
+
+
+def headline(held: HeldOut, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Headline:
+    """Accuracy per lead, the ensemble's gain over the trend with its interval, September-extent RMSE."""
+    parts = {name: _scored(sip, held.targets) for name, sip in held.forecasts.items()}
+    weight = next(iter(parts.values()))[1]
+    accuracy = pd.DataFrame({name: (100 * c.sum("time") / w.sum("time")).to_series()
+                             for name, (c, w, _) in parts.items()})
+    correct = np.stack([parts[name][0].transpose("time", "lead").values
+                        for name in ("icenet", "linear_trend")])
+    gain, ci = paired_bootstrap(correct, weight.transpose("time", "lead").values, n_boot, seed, level)
+    starts = pd.DatetimeIndex(held.targets["time"].values)
+    leads = held.targets["lead"].values
+    september = np.array([[(start + pd.DateOffset(months=int(lead) - 1)).month == SEPTEMBER for lead in leads]
+                          for start in starts])
+    if not september.any():
+        raise SkillError(f"no forecast of {held.years[0]}-{held.years[1]} targets a September; score years "
+                         "whose Septembers the data cover")
+    rmse = {name: float(np.sqrt((error.transpose("time", "lead").values[september] ** 2).mean()))
+            for name, (_, _, error) in parts.items()}
+    return Headline(accuracy, gain, ci, level, rmse, int(starts.size), int(september.sum()), held.years)
 
 
 def skill_table(skill: xr.Dataset) -> pd.DataFrame:

@@ -22,6 +22,9 @@ from icegrad.pages.common import Page, Run, load_run
 
 IG_ZEROS = "integrated_gradients (zeros)"
 """The additive benchmark's label of integrated gradients (it uses the zero baseline)."""
+RANK_TARGET, MAP_TARGET = 0.6, 0.5
+"""What a method must reach to count as finding the truth: rank correlation of channel importance and
+correlation of the linked channels' maps with the truth's (issue 13's targets), averaged over leads."""
 
 
 def linked_channels(channels: pd.DataFrame) -> pd.DataFrame:
@@ -59,6 +62,50 @@ def scores_text(ranking: pd.DataFrame, scores: pd.DataFrame) -> str:
             f"truth's channel ranking here. The rank correlations range from "
             f"{scores['spearman'].min():.2f} to {scores['spearman'].max():.2f} over methods and leads")
 
+def composite_text(ranking: pd.DataFrame) -> str:
+    """What the composite ``fidelity`` is, shown on the best method's own numbers."""
+    best = ranking.index[0]
+    rho, sign, r = (float(ranking.loc[best, c])
+                    for c in ("spearman", "sign_agreement", "spatial_correlation"))
+    return ("The composite fidelity score orders the methods. It is the mean of three terms that are each 0 "
+            "for a method no better than chance and 1 for a perfect one: the rank correlation, 2 × (sign "
+            "agreement − 0.5), because a coin gets half the signs right, and the spatial correlation. For "
+            f"{best}: ({rho:.2f} + 2 × ({sign:.2f} − 0.5) + {r:.2f}) / 3 = "
+            f"{float(ranking.loc[best, 'fidelity']):.2f}")
+
+
+def shortfall_text(ranking: pd.DataFrame, methods: dict[str, str], errors: pd.DataFrame) -> str:
+    """Which methods fall short of the targets on the emulator, and whose error it is (the benchmark's split).
+
+    ``methods`` maps each ranking label to its method; the benchmark scores every method from the zero
+    baseline, so a label is matched with the benchmark's row of its method (none for a method it lacks).
+    """
+    short = ranking[(ranking["spearman"] < RANK_TARGET) | (ranking["spatial_correlation"] < MAP_TARGET)]
+    if short.empty:
+        return (f"Every method reaches a rank correlation of at least {RANK_TARGET:g} and a map correlation "
+                f"of at least {MAP_TARGET:g} with its truth, averaged over the leads: none falls short here")
+    listed = ", ".join(f"{label} ({row['spearman']:.2f}, {row['spatial_correlation']:.2f})"
+                       for label, row in short.iterrows())
+    shares = {label: float(errors.loc[fidelity.spec_label(methods[label], "zeros"), "model_share"])
+              for label in short.index if fidelity.spec_label(methods[label], "zeros") in errors.index}
+    sides = []
+    for whose, keep in (("the model's", lambda v: v >= 0.5), ("the method's", lambda v: v < 0.5)):
+        named = [f"{label} ({100 * share:.0f} % the model's)" for label, share in shares.items()
+                 if keep(share)]
+        if named:
+            sides.append(f"mostly {whose} for {', '.join(named)}")
+    text = (f"Falling short of a rank correlation of {RANK_TARGET:g} or a map correlation of {MAP_TARGET:g} "
+            f"(rank and map correlation in brackets): {listed}.")
+    if sides:
+        text += f" In the additive benchmark the same method's error is {' and '.join(sides)}."
+    if any(methods[label] == "integrated_gradients" for label in short.index):
+        quadrature = 100 * float(errors.loc[IG_ZEROS, "method_error"])
+        text += (" The truth of integrated gradients is the optimal forecast's own integrated gradients, so "
+                 f"the method adds only its quadrature error ({quadrature:.2f} % on the exact function) and "
+                 "the rest of their shortfall is the network's departure from the optimal forecast.")
+    return text.removesuffix(".")
+
+
 def closeness(error: float) -> str:
     """A relative attribution error in words."""
     if error <= 0.1:
@@ -86,8 +133,8 @@ def verdict(ranking: pd.DataFrame | None, r2: float, errors: pd.DataFrame, sourc
         best, worst = ranking.index[0], ranking.index[-1]
         text = (f"On the emulated Arctic, {best} comes closest to the truth (fidelity "
                 f"{ranking.loc[best, 'fidelity']:.2f}, against {ranking.loc[worst, 'fidelity']:.2f} for "
-                f"{worst}). How much of that error is the model's the emulator cannot say; the additive "
-                "benchmark can: ")
+                f"{worst}). How much of that error is the model's the emulator's scores alone cannot say; "
+                "the additive benchmark can: ")
     else:
         text = (f"This run has no truth to compare with ({source}); the additive benchmark, which needs "
                 "no data, still shows whose error an attribution error is: ")
@@ -114,11 +161,13 @@ def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
     fields, titles, labels, shown = [], [], [], set()
     for label in dict.fromkeys([best, worst]):
         kind = scored.scores.loc[scored.scores["label"] == label, "truth"].iloc[0]
-        if kind not in shown:  # one truth panel per kind of truth
-            fields.append(scored.truth(label).sel(lead=lead, channel=top))
-            titles.append(f"truth ({kind})")
+        key = label if kind == fidelity.TRUTH_NAMES["integrated_gradients"] else kind  # IG: one per baseline
+        if key not in shown:  # one truth panel per distinct truth
+            fields.append(scored.truths[label].sel(lead=lead, channel=top))
+            baseline = label.removeprefix("integrated_gradients") if key == label else ""
+            titles.append(f"truth ({kind}{baseline})")
             labels.append("per normalised unit" if kind == "sensitivity" else "probability")
-            shown.add(kind)
+            shown.add(key)
         fields.append(scored.results[label]["attribution"].sel(lead=lead, channel=top).mean("member"))
         titles.append(label.replace("_", " "))
         labels.append("attribution")
@@ -131,8 +180,9 @@ def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
             "maps_summary": f"Maps of {top} at lead {lead}: {best} {r[best, lead, top]:.2f}, {worst} "
                             f"{r[worst, lead, top]:.2f} (correlation with the truth)",
             "maps_caption": f"{top} at lead {lead} of the {run.target_label} forecast: the emulator's exact "
-                            "truth (first-order contribution or sensitivity, whichever the method "
-                            f"estimates) beside the ensemble-mean attribution of the best ({best}) and the "
+                            "truth (the method applied to the optimal forecast: its sensitivity, gradient "
+                            "× input or integrated gradients from the same baseline) beside the "
+                            f"ensemble-mean attribution of the best ({best}) and the "
                             f"worst ({worst}) method by fidelity. Each panel on its own symmetric scale; ROI "
                             "outlined in orange. "
                             f"Data: {run.source}."}
@@ -149,6 +199,7 @@ def no_truth(source: str) -> dict[str, Any]:
             "truth_note": f"This run uses {source}, which has no known true sensitivity, so the comparison "
                           "with the truth is skipped; the additive benchmark below still runs.",
             "scores_text": "No scores: this run has no ground truth", "fig_fidelity_maps": fig,
+            "composite_text": "With no truth there is no composite score to order the methods by",
             "maps_text": "No maps: this run has no ground truth",
             "maps_summary": "No maps to score on observed data",
             "maps_caption": f"No ground truth for {source}."}
@@ -185,6 +236,7 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
                           f"{', '.join(map(str, config.leads))}.",
             "linked_text": linked_text(scored.channels), "best_method": ranking.index[0],
             "worst_method": ranking.index[-1], "scores_text": scores_text(ranking, scored.scores),
+            "composite_text": composite_text(ranking),
             **truth_maps(run, scored, ranking, figure_dir)})
         out.tables.update({"linked": linked_channels(scored.channels), "ranking": ranking.round(3),
                            "scores": scored.scores.drop(columns=["method", "baseline"]).round(3)})
@@ -194,5 +246,8 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
     errors = additive.decompose(bench.scores)
     out.values.update(benchmark_glue(bench, errors))
     out.values["verdict"] = verdict(ranking, bench.r2, errors, source)
+    out.values["shortfall_text"] = "No method is scored against a truth on this data" if ranking is None \
+        else shortfall_text(ranking, dict(zip(scored.scores["label"], scored.scores["method"], strict=True)),
+                            errors)
     out.tables.update({"bench_scores": bench.scores.round(4), "bench_errors": errors.round(4)})
     return out

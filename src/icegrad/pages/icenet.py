@@ -2,7 +2,8 @@
 
 The ensemble is trained here (quietly: the page shows the training curves, not the training log) and
 cached for chapters 5 to 7. The prose's judgements (which split holds the case year, whether the
-ensemble beats the linear trend, how long the members trained) are functions of the numbers.
+ensemble beats the linear trend and whether its bootstrap interval excludes zero, whether its
+September-extent error is below the trend's, how long the members trained) are functions of the numbers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from icegrad.evaluation.cost import icenet_counts
 from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.icenet import build_icenet
-from icegrad.model.skill import evaluate_skill, skill_table
+from icegrad.model.skill import headline, held_out_forecasts, skill_of, skill_table
 from icegrad.pages.common import Page, detached, month_label, quietly, run_config
 from icegrad.plots import save_figure, source_label
 from icegrad.plots.channels import channel_panels
@@ -192,19 +193,43 @@ def beats_trend(gain: float) -> str:
     return "beats" if gain > 0 else "does not beat"
 
 
+def interval_text(low: float, high: float, level: float) -> str:
+    """Whether the paired bootstrap interval of the gain over the trend excludes zero, in words."""
+    span = f"{100 * level:.0f} % paired bootstrap interval {low:+.2f} to {high:+.2f} points"
+    if low > 0:
+        return f"{span}: it excludes zero, so the ensemble is more accurate than the trend beyond chance"
+    if high < 0:
+        return f"{span}: it excludes zero, so the ensemble is less accurate than the trend beyond chance"
+    return f"{span}: it includes zero, so these test years cannot tell the two apart"
+
+
+def extent_text(rmse: dict[str, float], n_september: int) -> str:
+    """The September-extent RMSE of the ensemble against both baselines, and which is lower."""
+    ens, trend = rmse["icenet"], rmse["linear_trend"]
+    side = "below" if ens < trend else "not below"
+    return (f"Over the {n_september} forecasts whose target is a September, the ensemble's extent RMSE is "
+            f"{ens:.3f} million km², {side} the linear trend's {trend:.3f} (persistence: "
+            f"{rmse['persistence']:.3f})")
+
+
 def skill_section(ds: xr.Dataset, ens: IceNetEnsemble, figure_dir: str | Path) -> Page:
     """Binary accuracy and extent error per lead on the test years, against the two baselines."""
     with quietly():
-        skill = evaluate_skill(ens, ds)
+        held = held_out_forecasts(ens, ds)
+        skill, top = skill_of(held), headline(held)
     fig = detached(skill_curves(skill))
     save_figure(fig, Path(figure_dir) / "icenet_skill.png")
     mean = skill.mean("lead")
     accuracy, sie = mean["binary_accuracy"], mean["sie_error"]
-    gain = float(accuracy.sel(model="icenet") - accuracy.sel(model="linear_trend"))
+    gain = top.gain  # the same mean-over-leads difference as the table's, with its interval
     won = skill["binary_accuracy"].sel(model="icenet") > skill["binary_accuracy"].sel(model="linear_trend")
     values: dict[str, Any] = {"skill_span": skill.attrs["years"], "n_forecasts": skill.attrs["n_forecasts"],
                               "acc_gain": gain, "beats_trend": beats_trend(gain), "fig_skill": fig,
-                              "n_leads": skill.sizes["lead"], "leads_won": int(won.sum())}
+                              "n_leads": skill.sizes["lead"], "leads_won": int(won.sum()),
+                              "acc_interval": interval_text(*top.ci, top.level),
+                              "acc_ci": f"{100 * top.level:.0f} % interval {top.ci[0]:+.2f} to "
+                                        f"{top.ci[1]:+.2f}",
+                              "extent_text": extent_text(top.extent_rmse, top.n_september)}
     for model in skill["model"].values:
         values[f"acc_{model}"] = float(accuracy.sel(model=model))
         values[f"sie_{model}"] = float(sie.sel(model=model))

@@ -1,0 +1,105 @@
+"""Issue 13's figures in one command: the ensemble's skill against its baselines and attribution's fidelity.
+
+For one run configuration (the book's defaults, :class:`icegrad.config.RunConfig`, with ``-p name value``
+overrides as in ``icegrad run``) it prints one line per figure:
+
+    skill lead L: ensemble A trend B persistence C    binary accuracy (%) on the test years, per lead
+    skill mean: ensemble A trend B ci LO HI           mean over leads; paired bootstrap interval of A - B
+    extent rmse: ensemble A trend B                   September-extent RMSE (million km2)
+    fidelity lead L method M: rho R map M2            rank correlation of channel importance and mean
+                                                      map correlation with the matched truth
+
+``M`` is the method, with integrated gradients' baseline after a slash (``integrated_gradients/zeros``).
+The stages come from the pipeline's cache (``ICEGRAD_CACHE_DIR``, the Makefile's ``.cache/icegrad``
+when unset): the ensemble ``make book`` trained is loaded, and trained first when absent, like the
+attributions. Fidelity needs the emulated Arctic's truth; other data sources print no fidelity lines.
+
+    python benchmarks/science.py                                  # the book's defaults (trains if needed)
+    python benchmarks/science.py -p resolution_km 200 -p members 2 -p epochs 1 -p steps 8 -p leads '[1, 3]'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("ICEGRAD_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "icegrad"))
+
+import pandas as pd
+
+from icegrad.config import RunConfig
+from icegrad.model.skill import Headline
+
+
+def parse(argv: Sequence[str] | None = None) -> RunConfig:
+    """The run configuration: RunConfig's defaults with the ``-p name value`` overrides, checked."""
+    from icegrad.run_checks import check_settings
+
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a run parameter (repeatable), e.g. -p resolution_km 200")
+    args = parser.parse_args(argv)
+    return check_settings(RunConfig.from_parameters(dict(args.parameter)))
+
+
+def method_name(label: str) -> str:
+    """``integrated_gradients (zeros)`` as one token, ``integrated_gradients/zeros``."""
+    return label.replace(" (", "/").removesuffix(")")
+
+
+def skill_lines(top: Headline) -> list[str]:
+    """The skill lines: accuracy per lead, the mean with the gain's interval, the September-extent RMSE."""
+    lines = [f"skill lead {lead}: ensemble {row['icenet']:.2f} trend {row['linear_trend']:.2f} persistence "
+             f"{row['persistence']:.2f}" for lead, row in top.accuracy.iterrows()]
+    mean = top.mean
+    lines.append(f"skill mean: ensemble {mean['icenet']:.2f} trend {mean['linear_trend']:.2f} ci "
+                 f"{top.ci[0]:.2f} {top.ci[1]:.2f}")
+    lines.append(f"extent rmse: ensemble {top.extent_rmse['icenet']:.3f} trend "
+                 f"{top.extent_rmse['linear_trend']:.3f}")
+    return lines
+
+
+def fidelity_lines(scores: pd.DataFrame) -> list[str]:
+    """One line per lead and method of :func:`icegrad.pipeline.score_methods`'s scores."""
+    return [f"fidelity lead {int(row['lead'])} method {method_name(row['label'])}: rho {row['spearman']:.3f} "
+            f"map {row['spatial_correlation']:.3f}" for _, row in scores.sort_values(["lead"], kind="stable")
+            .iterrows()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse(argv)
+    from icegrad import pipeline
+    from icegrad.model.skill import headline, held_out_forecasts
+    from icegrad.pages.common import quietly
+
+    began = time.perf_counter()
+    with quietly():
+        ds = pipeline.dataset(config.data_source, config.resolution_km)
+        pipeline.check_run(config, ds)
+        ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
+                                weights=config.weights or None)
+    ready = time.perf_counter()
+    with quietly():
+        top = headline(held_out_forecasts(ens, ds))
+    print("\n".join(skill_lines(top)), flush=True)
+    scored = time.perf_counter()
+    if config.data_source == "emulated":
+        with quietly():
+            roi = pipeline.region(ds, config.reference_year, config.target_year, config.month,
+                                  config.roi_rule)
+            run = pipeline.score_methods(ds, ens, roi, config.target_month, config.leads, steps=config.steps)
+        print("\n".join(fidelity_lines(run.scores)))
+    done = time.perf_counter()
+    print(f"# data and ensemble {ready - began:.1f} s, skill {scored - ready:.1f} s, fidelity "
+          f"{done - scored:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""benchmarks/science.py: every line it promises, in its format, with numbers that parse.
+
+The lines are checked twice: from a hand-made headline and scores table, and from a coarse run of the
+script itself (one member, lead 1, 2 steps: about 20 s). Training even the coarse ensemble costs minutes,
+so that run replaces the ensemble stage by an untrained one (the doctests' kind): the lines' format and the
+plumbing from the pipeline's stages to them are what is tested here; the figures themselves are tested
+where they are computed (tests/model/test_skill.py, tests/attribution/test_fidelity.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from icegrad import pipeline
+from icegrad.evaluation import fidelity
+
+ROOT = Path(__file__).resolve().parents[1]
+COARSE = ["-p", "resolution_km", "200", "-p", "members", "1", "-p", "epochs", "1", "-p", "steps", "2",
+          "-p", "leads", "[1]"]
+NUMBER = r"(-?\d+\.\d+|nan)"
+LINES = {"skill lead": rf"skill lead (\d): ensemble {NUMBER} trend {NUMBER} persistence {NUMBER}",
+         "skill mean": rf"skill mean: ensemble {NUMBER} trend {NUMBER} ci {NUMBER} {NUMBER}",
+         "extent rmse": rf"extent rmse: ensemble {NUMBER} trend {NUMBER}",
+         "fidelity": rf"fidelity lead (\d) method ([a-z_]+(?:/[a-z]+)?): rho {NUMBER} map {NUMBER}"}
+
+
+def untrained(ds, members: int = 2, **_: object):
+    from icegrad.inputs.build import fit_normalisation
+    from icegrad.model.ensemble import IceNetEnsemble, base_manifest
+    from icegrad.model.icenet import build_icenet
+    from icegrad.variables import CHANNEL_NAMES
+
+    seeds = list(range(36, 36 + members))
+    nets = [build_icenet(ds.sizes["y"], ds.sizes["x"], n_channels=len(CHANNEL_NAMES), filters_factor=0.125,
+                         seed=seed) for seed in seeds]
+    manifest = base_manifest(data_source=ds.attrs["data_source"], seeds=seeds, filters_factor=0.125,
+                             splits={"train": (1980, 2011), "val": (2012, 2017), "test": (2018, 2020)},
+                             comment="untrained: tests/test_benchmark_science.py")
+    return IceNetEnsemble(nets, fit_normalisation(ds), CHANNEL_NAMES, manifest)
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("science_benchmark", ROOT / "benchmarks" / "science.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_lines(lines: list[str], leads: tuple[int, ...]) -> None:
+    """Every promised line once, in its format, with numbers (not NaN) where a number is promised."""
+    matched = {kind: [re.fullmatch(pattern, line) for line in lines if line.startswith(kind)]
+               for kind, pattern in LINES.items()}
+    assert all(m is not None for found in matched.values() for m in found), lines
+    assert [int(m.group(1)) for m in matched["skill lead"]] == [1, 2, 3, 4, 5, 6]
+    assert len(matched["skill mean"]) == len(matched["extent rmse"]) == 1
+    expected = {(lead, fidelity.spec_label(*spec).replace(" (", "/").removesuffix(")"))
+                for lead in leads for spec in fidelity.METHOD_SPECS}
+    assert {(int(m.group(1)), m.group(2)) for m in matched["fidelity"]} == expected
+    assert len(lines) == 6 + 2 + len(expected)
+    for found in matched.values():
+        for m in found:
+            assert all(value != "nan" for value in m.groups()[-2:])
+    low, high = (float(v) for v in matched["skill mean"][0].groups()[2:])
+    assert low <= high
+
+
+def test_lines_from_a_headline_and_a_scores_table() -> None:
+    import pandas as pd
+
+    from icegrad.model.skill import Headline
+
+    script = load_script()
+    accuracy = pd.DataFrame({"icenet": range(90, 96), "linear_trend": 91.0, "persistence": 80.5},
+                            index=pd.Index(range(1, 7), name="lead"))
+    rmse = {"icenet": 0.2, "linear_trend": 0.31, "persistence": 1.0}
+    top = Headline(accuracy, 1.5, (-0.25, 3.0), 0.95, rmse, 31, 18, (2018, 2020))
+    labels = [fidelity.spec_label(*spec) for spec in fidelity.METHOD_SPECS]
+    scores = pd.DataFrame({"label": labels * 2, "lead": [1] * 5 + [3] * 5, "spearman": 0.61,
+                           "spatial_correlation": -0.125})
+    lines = script.skill_lines(top) + script.fidelity_lines(scores)
+    check_lines(lines, (1, 3))
+    assert lines[0] == "skill lead 1: ensemble 90.00 trend 91.00 persistence 80.50"
+    assert lines[6:8] == ["skill mean: ensemble 92.50 trend 91.00 ci -0.25 3.00",
+                          "extent rmse: ensemble 0.200 trend 0.310"]
+    assert lines[11] == "fidelity lead 1 method integrated_gradients/climatology: rho 0.610 map -0.125"
+
+
+def test_coarse_run_prints_every_promised_line(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(pipeline, "ensemble", untrained)
+    monkeypatch.setattr(pipeline, "attributions", _uncached(pipeline.attributions))
+    assert load_script().main(COARSE) == 0
+    check_lines(capsys.readouterr().out.splitlines(), (1,))
+
+
+def _uncached(attributions):
+    """The pipeline's attributions without the shared cache (an untrained ensemble's must not linger in it),
+    and SmoothGrad with 2 samples."""
+    def call(*args: object, **options: object):
+        return attributions(*args, **{**options, "cache": False, "samples": 2})
+    return call
