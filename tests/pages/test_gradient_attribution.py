@@ -127,6 +127,7 @@ def test_the_gallery_ties_each_baseline_to_its_question_and_explains_the_counter
                                              "September 2007 (0.600 against 0.450)")
     assert values["reference_label"] == "September 2007"
     assert values["completeness_counterfactual"] == pytest.approx(0, abs=1e-3)
+    assert values["cf_completeness_verdict"].startswith("every member within the 2 %")
     assert values["baseline_agreement"].startswith("the baselines disagree")
     assert "EMULATED" in values["gallery_caption"]
     assert (tmp_path / "baseline_gallery.png").is_file()

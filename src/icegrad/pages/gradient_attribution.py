@@ -84,6 +84,7 @@ def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_b
     groups = pd.concat([ranking(r, GALLERY_RANKING, "group", n_boot=n_boot) for r in results.values()])
     fig = detached(gallery_bars(groups, lead, data_source=run.ds.attrs.get("data_source")))
     save_figure(fig, Path(figure_dir) / "baseline_gallery.png")
+    cf_ensemble = float(sanity.ensemble_completeness(results["counterfactual"]).relative_error.max())
     reference = month_label(results["counterfactual"].attrs["baseline_target_month"])
     target, before = (float(table.loc["counterfactual", c]) for c in ("T(x)", "T(x')"))
     values = {"target_value": target, "target_zeros": float(table.loc["zeros", "T(x')"]),
@@ -92,8 +93,8 @@ def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_b
               "cf_direction": counterfactual_direction(target, before, run.target_label, reference),
               "baseline_agreement": baseline_agreement(gallery["leading_group"].to_dict()),
               "cf_abs_error": float(sanity.completeness(results["counterfactual"]).abs_error.max()),
-              "cf_ensemble_error": 100 * float(
-                  sanity.ensemble_completeness(results["counterfactual"]).relative_error.max()),
+              "cf_ensemble_error": 100 * cf_ensemble,
+              "cf_completeness_verdict": completeness_verdict(errors["counterfactual"] / 100, cf_ensemble),
               **{f"completeness_{b}": e for b, e in errors.items()}, "fig_gallery": fig,
               "gallery_caption": f"Share of each group in the {GALLERY_RANKING} ranking of integrated "
                                  f"gradients at lead {lead} from each baseline ({len(run.ens)} members; bars "
