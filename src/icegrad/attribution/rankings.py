@@ -66,12 +66,12 @@ def channel_scores(ds: xr.Dataset, ranking: str = "net") -> xr.DataArray:
     space = ("y", "x")
     cells = float(roi.sum()) if ranking.startswith("roi") else float(roi.size)
     whole = abs(attribution.sum(space)) / (cells if ranking.endswith("mean_abs") else 1.0)
-    per_cell = {
-        "grid_mean_abs": abs(attribution).mean(space),
-        "roi_mean_abs": abs(attribution).where(roi).sum(space) / cells,
-        "net": abs(attribution.sum(space)),
-        "roi_net": abs(attribution.where(roi).sum(space)),
-    }[ranking]
+    per_cell = {  # only the asked ranking is computed
+        "grid_mean_abs": lambda: abs(attribution).mean(space),
+        "roi_mean_abs": lambda: abs(attribution).where(roi).sum(space) / cells,
+        "net": lambda: whole,
+        "roi_net": lambda: abs(attribution.where(roi).sum(space)),
+    }[ranking]()
     scores = xr.where(whole_channels(ds), whole, per_cell)
     return scores.assign_attrs(long_name=f"{ranking.replace('_', ' ')} attribution score",
                                units=ds["attribution"].attrs.get("units", "1"), ranking=ranking)
