@@ -253,7 +253,7 @@ def rankings_section(run: Run, n_boot: int, figure_dir: str | Path) -> Page:
     fig = detached(share_panels(groups, data_source=run.ds.attrs.get("data_source")))
     save_figure(fig, Path(figure_dir) / "rankings.png")
     whole = listing([str(c) for c in run.result["channel"].values[whole_channels(run.result).values]])
-    values = {"fig_rankings": fig, "whole_channels_text": whole, "n_verdicts": len(verdicts),
+    values = {"fig_rankings": fig, "whole_channels_text": whole,
               "verdict_counts": verdict_counts(verdicts["verdict"]),
               "letter_method_leaders": leaders_text(verdicts, LETTER_METHOD),
               "rankings_caption": f"Share of each group under the four rankings (columns) at every lead, for "
