@@ -117,7 +117,8 @@ def test_the_gallery_ties_each_baseline_to_its_question_and_explains_the_counter
     section = page.gallery_section(run, 1, 8, tmp_path, n_boot=10)
     table = section.tables["gallery"]
     assert list(table.index) == ["zeros", "climatology", "counterfactual"]
-    assert "why T(target year) - T(reference year)" in table.loc["counterfactual", "question"]
+    assert "why T(target year) - T(reference year)" in section.values["question_counterfactual"]
+    assert "typical" in section.values["question_climatology"] and "question" not in table.columns
     assert table["leading group"].to_dict() == {"zeros": "sic", "climatology": "climate",
                                                 "counterfactual": "trend"}
     assert table.loc["climatology", "verdict"] == "against" and table.loc["zeros", "verdict"] == "supports"

@@ -69,14 +69,15 @@ def baseline_agreement(leading: Mapping[str, str]) -> str:
 def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_boot: int = 100) -> Page:
     """Integrated gradients at ``lead`` from every baseline, each beside the question it answers.
 
-    Mamalakis et al. (2023): the baseline decides the question. The table gives per baseline the two
-    explained values, their difference, the completeness error, the leading group of the net ranking
-    and the verdict on the letter; the figure the groups' shares with bootstrap intervals (``n_boot``).
+    Mamalakis et al. (2023): the baseline decides the question (glued as ``question_<baseline>``). The
+    table gives per baseline the two explained values, their difference, the completeness error, the
+    leading group of the net ranking and the verdict on the letter; the figure the groups' shares with
+    bootstrap intervals (``n_boot``).
     """
     results = {b: run.explain(leads=[lead], method=IG, steps=steps, baseline=b) for b in BASELINES}
     gallery = gallery_table(results, GALLERY_RANKING, n_boot).set_index("baseline")
     errors = {b: 100 * float(sanity.completeness(r).relative_error.max()) for b, r in results.items()}
-    table = pd.DataFrame({"question": gallery["question"], "T(x)": gallery["target_value"],
+    table = pd.DataFrame({"T(x)": gallery["target_value"],
                           "T(x')": gallery["baseline_target_value"], "T(x) - T(x')": gallery["change"],
                           "completeness error (%)": pd.Series(errors),
                           "leading group": gallery["leading_group"],
@@ -96,6 +97,7 @@ def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_b
               "cf_ensemble_error": 100 * cf_ensemble,
               "cf_completeness_verdict": completeness_verdict(errors["counterfactual"] / 100, cf_ensemble),
               **{f"completeness_{b}": e for b, e in errors.items()}, "fig_gallery": fig,
+              **{f"question_{b}": q for b, q in gallery["question"].items()},
               "gallery_caption": f"Share of each group in the {GALLERY_RANKING} ranking of integrated "
                                  f"gradients at lead {lead} from each baseline ({len(run.ens)} members; bars "
                                  "coloured by the sign of the group's net, more or less sea ice in the ROI; "
