@@ -186,6 +186,8 @@ def test_letter_results_add_the_letters_method_at_every_lead_and_the_other_basel
 ])
 def test_verdict_counts_has_each_outcome(verdicts: list[str], expected: str) -> None:
     assert which_inputs.verdict_counts(verdicts) == expected
+    assert which_inputs.verdict_counts(verdicts, climate=False) == expected + (
+        " (this network reads no climate inputs, so the letter's groups compete only with the land mask)")
 
 
 def test_the_verdict_grid_has_a_row_per_method_baseline_and_ranking_and_blanks_for_missing_leads() -> None:

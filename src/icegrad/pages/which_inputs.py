@@ -223,16 +223,21 @@ def verdict_grid(verdicts: pd.DataFrame) -> pd.DataFrame:
     return grid.fillna("").rename_axis(columns="letter's share [90 % interval] at lead")
 
 
-def verdict_counts(verdicts: Iterable[str]) -> str:
-    """How many verdicts fall in each class, and which way they lean (either way, or level)."""
+def verdict_counts(verdicts: Iterable[str], climate: bool = True) -> str:
+    """How many verdicts fall in each class, and which way they lean (either way, or level).
+
+    Without ``climate`` inputs (a SIC-only network) the letter's groups compete only with the land mask,
+    and the text says so: support is then close to guaranteed, not a finding."""
     counts = pd.Series(list(verdicts)).value_counts().reindex(VERDICTS, fill_value=0)
     support, against = int(counts["supports"]), int(counts["against"])
     lean = ("more support the letter than go against it" if support > against else
             "more go against the letter than support it" if against > support else
             "as many support the letter as go against it")
     total = int(counts.sum())
+    scope = "" if climate else (" (this network reads no climate inputs, so the letter's groups compete "
+                                "only with the land mask)")
     return (f"of {total} verdict{'s' if total != 1 else ''}, {support} support the letter, {against} go "
-            f"against it, {counts['mixed']} are mixed and {counts['undecided']} undecided: {lean}")
+            f"against it, {counts['mixed']} are mixed and {counts['undecided']} undecided: {lean}{scope}")
 
 
 def leaders_text(verdicts: pd.DataFrame, method: str, baseline: str = "none") -> str:
@@ -254,7 +259,7 @@ def rankings_section(run: Run, n_boot: int, figure_dir: str | Path) -> Page:
     save_figure(fig, Path(figure_dir) / "rankings.png")
     whole = listing([str(c) for c in run.result["channel"].values[whole_channels(run.result).values]])
     values = {"fig_rankings": fig, "whole_channels_text": whole,
-              "verdict_counts": verdict_counts(verdicts["verdict"]),
+              "verdict_counts": verdict_counts(verdicts["verdict"], "climate" in run.result["group"].values),
               "letter_method_leaders": leaders_text(verdicts, LETTER_METHOD),
               "rankings_caption": f"Share of each group under the four rankings (columns) at every lead, for "
                                   f"{' and '.join(method_name(r.attrs['method']) for r in every)} (rows); "
