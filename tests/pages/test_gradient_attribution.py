@@ -68,3 +68,67 @@ def test_completeness_section_reports_the_worst_member_and_its_verdict(emulated_
     assert section.values["completeness_over"] == 1 and section.values["completeness_cases"] == 4
     assert section.values["completeness_verdict"].startswith("the ensemble mean")
     assert section.tables["completeness"].loc["seed37", 1] == pytest.approx(3.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(("target", "reference", "start"), [
+    (0.62, 0.41, "more sea ice in the ROI for September 2013 than for September 2007 (0.620 against 0.410), "
+                 "the direction of the letter's question"),
+    (0.41, 0.62, "less sea ice in the ROI for September 2013 than for September 2007 (0.410 against 0.620), "
+                 "the opposite of the letter's case"),
+    (0.5, 0.5, "the same sea-ice probability in the ROI for September 2013 as for September 2007"),
+])
+def test_counterfactual_direction_has_each_outcome(target: float, reference: float, start: str) -> None:
+    text = page.counterfactual_direction(target, reference, "September 2013", "September 2007")
+    assert text.startswith(start)
+
+
+def test_baseline_agreement_says_whether_the_baselines_agree() -> None:
+    assert page.baseline_agreement({"zeros": "sic", "climatology": "sic"}) == "every baseline puts sic first"
+    assert page.baseline_agreement({"zeros": "sic", "climatology": "climate", "counterfactual": "sic"}) == (
+        "the baselines disagree on the leading group: sic from zeros, climate from climatology, sic from "
+        "counterfactual")
+
+
+def gallery_result(baseline: str, weights: dict[str, float], target: float, before: float) -> xr.Dataset:
+    """A one-lead IG result from ``baseline`` whose groups' nets are ``weights`` scaled to add up exactly
+    to ``target - before`` (completeness holds), the same for both members."""
+    from icegrad.variables import CHANNEL_NAMES, channel_groups
+
+    groups = np.array(channel_groups(list(CHANNEL_NAMES)))
+    per_channel = np.array([weights.get(g, 0.0) / (groups == g).sum() for g in groups])
+    per_channel *= (target - before) / per_channel.sum() / 16  # spread over the 4 x 4 cells
+    attribution = np.broadcast_to(per_channel, (2, 1, 4, 4, len(groups))).copy()
+    x = np.random.default_rng(0).standard_normal((1, 4, 4, len(groups)))
+    sample = xr.DataArray(x[0], dims=("y", "x", "channel"), coords={"channel": list(CHANNEL_NAMES)})
+    ds = build_result(attribution, x, np.full((2, 1), target), np.full((2, 1), before), sample,
+                      np.ones((4, 4), bool), (1,), {**ATTRS, "baseline": f"{baseline} (test)"})
+    if baseline == "counterfactual":
+        ds.attrs["baseline_target_month"] = "2007-09"
+    return ds
+
+
+def test_the_gallery_ties_each_baseline_to_its_question_and_explains_the_counterfactual(
+        tmp_path, emulated_run) -> None:
+    results = {"zeros": gallery_result("zeros", {"sic": 3.0, "climate": 1.0}, 0.6, 0.1),
+               "climatology": gallery_result("climatology", {"sic": 1.0, "climate": 4.0}, 0.6, 0.5),
+               "counterfactual": gallery_result("counterfactual", {"sic": -1.0, "trend": 3.0}, 0.6, 0.45)}
+    run = emulated_run(None, members=2)
+    run.explain = lambda baseline, **_: results[baseline]
+    section = page.gallery_section(run, 1, 8, tmp_path, n_boot=10)
+    table = section.tables["gallery"]
+    assert list(table.index) == ["zeros", "climatology", "counterfactual"]
+    assert "why T(target year) - T(reference year)" in section.values["question_counterfactual"]
+    assert "typical" in section.values["question_climatology"] and "question" not in table.columns
+    assert table["leading group"].to_dict() == {"zeros": "sic", "climatology": "climate",
+                                                "counterfactual": "trend"}
+    assert table.loc["climatology", "verdict"] == "against" and table.loc["zeros", "verdict"] == "supports"
+    values = section.values
+    assert values["target_reference"] == pytest.approx(0.45) and values["cf_change"] == pytest.approx(0.15)
+    assert values["cf_direction"].startswith("more sea ice in the ROI for September 2013 than for "
+                                             "September 2007 (0.600 against 0.450)")
+    assert values["reference_label"] == "September 2007"
+    assert values["completeness_counterfactual"] == pytest.approx(0, abs=1e-3)
+    assert values["cf_completeness_verdict"].startswith("every member within the 2 %")
+    assert values["baseline_agreement"].startswith("the baselines disagree")
+    assert "EMULATED" in values["gallery_caption"]
+    assert (tmp_path / "baseline_gallery.png").is_file()

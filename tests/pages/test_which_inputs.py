@@ -126,3 +126,105 @@ def test_the_heat_maps_draw_zero_for_rounding_residue(tmp_path, emulated_run) ->
 ])
 def test_the_summary_headline_is_the_verdicts_first_clause(verdict: str, expected: str) -> None:
     assert which_inputs.headline(verdict) == expected
+
+
+def test_the_letters_groups_come_from_the_letter_module() -> None:
+    from icegrad.evaluation import letter
+
+    assert which_inputs.LETTER_GROUPS is letter.LETTER_GROUPS
+
+
+def as_method(ds: xr.Dataset, method: str, baseline: str) -> xr.Dataset:
+    """``ds`` relabelled as made by ``method`` from ``baseline`` (its inputs vary over the map, except
+    the month channels, so only those and the land mask are whole channels)."""
+    values = np.random.default_rng(0).standard_normal(ds["input"].shape)
+    values[:, list(ds["channel"].values).index("cos_month")] = 0.5
+    values[:, list(ds["channel"].values).index("sin_month")] = -0.5
+    return ds.assign(input=ds["input"].copy(data=values)).assign_attrs(method=method, baseline=baseline)
+
+
+def fake_explain(results: dict[tuple[str, str], xr.Dataset], calls: list[tuple[str, str, tuple]]):
+    """A stand-in for Run.explain that hands out the synthetic results by (method, baseline)."""
+    def explain(method: str | None = None, baseline: str | None = None, leads=None, **_) -> xr.Dataset:
+        key = (method, baseline or "none") if method == "integrated_gradients" else (method, "none")
+        calls.append((*key, tuple(leads or ())))
+        return results[key]
+    return explain
+
+
+def test_letter_results_add_the_letters_method_at_every_lead_and_the_other_baselines_at_the_first(
+        emulated_run) -> None:
+    own = as_method(synthetic({1: LETTER, 3: LETTER}), "integrated_gradients", "climatology (test)")
+    results = {("vanilla_gradient", "none"): own, ("integrated_gradients", "zeros"): own,
+               ("integrated_gradients", "counterfactual"): own}
+    calls: list[tuple[str, str, tuple]] = []
+    run = emulated_run(own, members=2, leads=(1, 3))
+    run.explain = fake_explain(results, calls)
+    every, first = which_inputs.letter_results(run)
+    assert len(every) == 2 and len(first) == 2 and every[0] is own
+    assert calls == [("vanilla_gradient", "none", ()), ("integrated_gradients", "zeros", (1,)),
+                     ("integrated_gradients", "counterfactual", (1,))]
+    calls.clear()
+    vanilla_run = emulated_run(own, members=2, leads=(1, 3), method="vanilla_gradient")
+    vanilla_run.explain = fake_explain({**results, ("integrated_gradients", "climatology"): own}, calls)
+    every, first = which_inputs.letter_results(vanilla_run)
+    assert len(every) == 1 and [c[1] for c in calls] == ["zeros", "climatology", "counterfactual"]
+
+
+@pytest.mark.parametrize(("verdicts", "expected"), [
+    (["supports", "supports", "against", "mixed"],
+     "of 4 verdicts, 2 support the letter, 1 go against it, 1 are mixed and 0 undecided: more support the "
+     "letter than go against it"),
+    (["against", "against", "undecided"],
+     "of 3 verdicts, 0 support the letter, 2 go against it, 0 are mixed and 1 undecided: more go against "
+     "the letter than support it"),
+    (["supports", "against"],
+     "of 2 verdicts, 1 support the letter, 1 go against it, 0 are mixed and 0 undecided: as many support "
+     "the letter as go against it"),
+    (["mixed"], "of 1 verdict, 0 support the letter, 0 go against it, 1 are mixed and 0 undecided: as many "
+                "support the letter as go against it"),
+])
+def test_verdict_counts_has_each_outcome(verdicts: list[str], expected: str) -> None:
+    assert which_inputs.verdict_counts(verdicts) == expected
+    assert which_inputs.verdict_counts(verdicts, climate=False) == expected + (
+        " (this network reads no climate inputs, so the letter's groups compete only with the land mask)")
+
+
+def test_the_verdict_grid_has_a_row_per_method_baseline_and_ranking_and_blanks_for_missing_leads() -> None:
+    rows = [("net", "integrated_gradients", "climatology", 1, "supports", "sic"),
+            ("net", "integrated_gradients", "climatology", 3, "against", "climate"),
+            ("net", "integrated_gradients", "zeros", 1, "mixed", "climate")]
+    verdicts = pd.DataFrame([{"ranking": r, "method": m, "baseline": b, "lead": lead, "letter_share": 0.55,
+                              "letter_share_low": 0.5, "letter_share_high": 0.6, "leading_group": g,
+                              "verdict": v} for r, m, b, lead, v, g in rows])
+    grid = which_inputs.verdict_grid(verdicts)
+    cell = grid.loc[("integrated_gradients", "climatology", "net"), 1]
+    assert cell == "supports: 0.55 [0.50, 0.60], sic first"
+    assert grid.loc[("integrated_gradients", "zeros", "net"), 3] == ""
+    assert which_inputs.leaders_text(verdicts, "integrated_gradients", "climatology") == \
+        "net (sic at lead 1; climate at lead 3)"
+
+
+def test_the_rankings_section_gives_a_verdict_per_ranking_method_baseline_and_lead(tmp_path,
+                                                                                   emulated_run) -> None:
+    own = as_method(synthetic({1: LETTER, 3: LETTER}), "integrated_gradients", "climatology (test)")
+    vanilla = as_method(synthetic({1: CLIMATE, 3: CLIMATE}), "vanilla_gradient", "none")
+    one_lead = as_method(synthetic({1: CLIMATE}), "integrated_gradients", "zeros (test)")
+    counterfactual = as_method(synthetic({1: LETTER}), "integrated_gradients", "counterfactual (test)")
+    run = emulated_run(own, members=2, leads=(1, 3))
+    run.explain = fake_explain({("vanilla_gradient", "none"): vanilla,
+                                ("integrated_gradients", "zeros"): one_lead,
+                                ("integrated_gradients", "counterfactual"): counterfactual}, [])
+    page = which_inputs.rankings_section(run, n_boot=10, figure_dir=tmp_path)
+    grid = page.tables["verdicts"]
+    assert len(grid) == 4 * 4 and list(grid.columns) == [1, 3]
+    assert grid.loc[("integrated_gradients", "climatology", "net"), 3].startswith("supports")
+    assert grid.loc[("vanilla_gradient", "none", "grid_mean_abs"), 1].startswith("against")
+    assert grid.loc[("integrated_gradients", "zeros", "net"), 3] == ""
+    values = page.values
+    # 4 rankings x (2 leads x (own + vanilla) + 1 lead x (zeros + counterfactual))
+    assert values["verdict_counts"].startswith("of 24 verdicts, 12 support the letter, 12 go against it")
+    assert values["whole_channels_text"] == "land, cos_month and sin_month"  # in the channels' order
+    assert values["letter_method_leaders"].startswith("grid mean abs (climate at leads 1, 3), roi mean abs")
+    assert "integrated gradients and vanilla gradient (rows)" in values["rankings_caption"]
+    assert (tmp_path / "rankings.png").is_file()

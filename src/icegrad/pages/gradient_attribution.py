@@ -1,4 +1,4 @@
-"""Chapter 5, gradient attribution: baselines, sanity checks, method agreement and cost.
+"""Chapter 5, gradient attribution: the baseline gallery, sanity checks, method agreement and cost.
 
 Each section runs the checks on the ensemble the book actually uses and returns the tables, figures
 and glue values of the chapter; the verdict texts (completeness, randomisation, method agreement) are
@@ -17,11 +17,15 @@ import xarray as xr
 from icegrad import pipeline
 from icegrad.attribution.aggregate import channel_summary, ensemble_summary, group_summary
 from icegrad.attribution.methods import METHODS
+from icegrad.attribution.rankings import ranking
 from icegrad.attribution.targets import sample_for_forecast
+from icegrad.config import BASELINES
 from icegrad.evaluation import cost, sanity
-from icegrad.pages.common import Page, Run, detached, method_name, quietly, zero_small
+from icegrad.evaluation.baselines import gallery_table
+from icegrad.pages.common import RELATIVE_TOLERANCE, Page, Run, detached, method_name, month_label, quietly
 from icegrad.plots import save_figure
 from icegrad.plots.attribution import compare_maps, ranked
+from icegrad.plots.rankings import gallery_bars
 
 IG = "integrated_gradients"
 BOOK_TOLERANCE = 0.02
@@ -30,6 +34,9 @@ RULE_OF_THUMB = 0.05
 """Sundararajan et al.'s rule of thumb for integrated-gradients completeness (5 %)."""
 RANDOMISATION_THRESHOLD = 0.5
 """Rank correlation of |attribution| between trained and randomised networks above which maps fail."""
+GALLERY_RANKING = "net"
+"""The baseline gallery ranks groups by |net|: for integrated gradients the nets add up to the explained
+change T(x) - T(x') (completeness), so a group's share is its part in the baseline's answer."""
 
 
 def mean_abs_scores(result: xr.Dataset, lead: int) -> pd.Series:
@@ -37,30 +44,66 @@ def mean_abs_scores(result: xr.Dataset, lead: int) -> pd.Series:
     return ensemble_summary(channel_summary(result))["mean_abs_mean"].sel(lead=lead).to_series()
 
 
-def baselines_section(run: Run, lead: int, steps: int) -> Page:
-    """Integrated gradients at ``lead`` from the zero and the climatological baseline, side by side."""
-    by_baseline = {b: run.explain(leads=[lead], method=IG, steps=steps, baseline=b)
-                   for b in ("zeros", "climatology")}
-    rows = {}
-    for name, res in by_baseline.items():
-        groups = ensemble_summary(group_summary(res))["net_mean"].sel(lead=lead).to_series()
-        rows[name] = {"target T(x)": float(res.target_value.mean()),
-                      "target at baseline T(x')": float(res.baseline_target_value.mean()),
-                      **{f"net {g}": float(v) for g, v in groups.items()}}
-    table = pd.DataFrame(rows).T
-    table["change T(x) - T(x')"] = table["target T(x)"] - table["target at baseline T(x')"]
-    table = zero_small(table)  # a group equal to its baseline has a net of 0, not -0.0000
-    scores = pd.DataFrame({b: mean_abs_scores(r, lead) for b, r in by_baseline.items()})
-    top = {b: ranked(group_summary(r), lead, k=1, by="net")["group"].iloc[0] for b, r in by_baseline.items()}
-    values = {"target_value": float(table.loc["zeros", "target T(x)"]),
-              "target_zeros": float(table.loc["zeros", "target at baseline T(x')"]),
-              "target_clim": float(table.loc["climatology", "target at baseline T(x')"]),
-              "baseline_rho": float(scores.corr(method="spearman").iloc[0, 1]),
-              "baseline_groups": f"{top['zeros']} with the zero baseline and {top['climatology']} with "
-                                 "the climatological one",
-              **{f"completeness_{b}": 100 * float(sanity.completeness(r).relative_error.max())
-                 for b, r in by_baseline.items()}}
-    return Page(values, {"baselines": table.round(4)})
+def counterfactual_direction(target: float, reference: float, target_label: str, reference_label: str) -> str:
+    """Whether the ensemble forecasts more or less sea ice in the ROI for the target than for the reference
+    month: the sign of the change the counterfactual baseline explains (either can come out)."""
+    values = f"{target:.3f} against {reference:.3f}"
+    if abs(target - reference) <= RELATIVE_TOLERANCE * max(abs(target), abs(reference)):
+        return (f"the same sea-ice probability in the ROI for {target_label} as for {reference_label} "
+                f"({values}): there is no difference for the counterfactual attributions to explain")
+    if target > reference:
+        return (f"more sea ice in the ROI for {target_label} than for {reference_label} ({values}), the "
+                "direction of the letter's question")
+    return (f"less sea ice in the ROI for {target_label} than for {reference_label} ({values}), the "
+            "opposite of the letter's case: the attributions explain a decrease")
+
+
+def baseline_agreement(leading: Mapping[str, str]) -> str:
+    """Whether every baseline puts the same group first (``leading`` maps a baseline to its leading group)."""
+    if len(set(leading.values())) == 1:
+        return f"every baseline puts {next(iter(leading.values()))} first"
+    return "the baselines disagree on the leading group: " + ", ".join(
+        f"{group} from {baseline}" for baseline, group in leading.items())
+
+
+def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_boot: int = 100) -> Page:
+    """Integrated gradients at ``lead`` from every baseline, each beside the question it answers.
+
+    Mamalakis et al. (2023): the baseline decides the question (glued as ``question_<baseline>``). The
+    table gives per baseline the two explained values, their difference, the completeness error, the
+    leading group of the net ranking and the verdict on the letter; the figure the groups' shares with
+    bootstrap intervals (``n_boot``).
+    """
+    results = {b: run.explain(leads=[lead], method=IG, steps=steps, baseline=b) for b in BASELINES}
+    gallery = gallery_table(results, GALLERY_RANKING, n_boot).set_index("baseline")
+    errors = {b: 100 * float(sanity.completeness(r).relative_error.max()) for b, r in results.items()}
+    table = pd.DataFrame({"T(x)": gallery["target_value"],
+                          "T(x')": gallery["baseline_target_value"], "T(x) - T(x')": gallery["change"],
+                          "completeness error (%)": pd.Series(errors),
+                          "leading group": gallery["leading_group"],
+                          "letter's share": gallery["letter_share"], "verdict": gallery["verdict"]})
+    groups = pd.concat([ranking(r, GALLERY_RANKING, "group", n_boot=n_boot) for r in results.values()])
+    fig = detached(gallery_bars(groups, lead, data_source=run.ds.attrs.get("data_source")))
+    save_figure(fig, Path(figure_dir) / "baseline_gallery.png")
+    cf_ensemble = float(sanity.ensemble_completeness(results["counterfactual"]).relative_error.max())
+    reference = month_label(results["counterfactual"].attrs["baseline_target_month"])
+    target, before = (float(table.loc["counterfactual", c]) for c in ("T(x)", "T(x')"))
+    values = {"target_value": target, "target_zeros": float(table.loc["zeros", "T(x')"]),
+              "target_clim": float(table.loc["climatology", "T(x')"]), "target_reference": before,
+              "reference_label": reference, "cf_change": target - before,
+              "cf_direction": counterfactual_direction(target, before, run.target_label, reference),
+              "baseline_agreement": baseline_agreement(gallery["leading_group"].to_dict()),
+              "cf_abs_error": float(sanity.completeness(results["counterfactual"]).abs_error.max()),
+              "cf_ensemble_error": 100 * cf_ensemble,
+              "cf_completeness_verdict": completeness_verdict(errors["counterfactual"] / 100, cf_ensemble),
+              **{f"completeness_{b}": e for b, e in errors.items()}, "fig_gallery": fig,
+              **{f"question_{b}": q for b, q in gallery["question"].items()},
+              "gallery_caption": f"Share of each group in the {GALLERY_RANKING} ranking of integrated "
+                                 f"gradients at lead {lead} from each baseline ({len(run.ens)} members; bars "
+                                 "coloured by the sign of the group's net, more or less sea ice in the ROI; "
+                                 f"lines: 90 % bootstrap interval over {n_boot} resamples of the members). "
+                                 f"Data: {run.source}."}
+    return Page(values, {"gallery": table.round(4)})
 
 
 def completeness_verdict(max_error: float, ensemble_error: float) -> str:

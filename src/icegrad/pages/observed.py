@@ -293,9 +293,9 @@ def letter_text(top_three: Mapping[int, set[str]], channels: Sequence[str]) -> s
     With four groups only (no climate), past SIC, the trend and the seasonal inputs can be its top
     three only by outranking the land mask; the text says so rather than claim the whole finding.
     """
-    from icegrad.pages.which_inputs import LETTER_GROUPS
+    from icegrad.evaluation.letter import LETTER_GROUPS
 
-    agree = [lead for lead, groups in top_three.items() if set(groups) == LETTER_GROUPS]
+    agree = [lead for lead, groups in top_three.items() if set(groups) == set(LETTER_GROUPS)]
     scope = ("among the inputs it reads" if real_record.missing_channels(channels) else "")
     if len(agree) == len(top_three):
         head = (f"On observed sea ice the letter's three groups lead at every lead {scope}: past SIC, the "

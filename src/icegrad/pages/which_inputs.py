@@ -2,24 +2,31 @@
 
 The letter found that IceNet's forecast of the September 2013 ROI relied most on past SIC, the linear
 trend and the seasonal (cos/sin of the month) inputs. This page ranks the five channel groups and the
-50 channels of one run at every lead and says, in generated prose, whether that run agrees.
+50 channels of one run at every lead and says, in generated prose, whether that run agrees; then it
+gives the verdict under each of the four rankings of :mod:`icegrad.attribution.rankings`, for the
+run's method, the letter's own vanilla gradient and every integrated-gradients baseline
+(:func:`icegrad.evaluation.letter.letter_verdicts`), with bootstrap intervals across members.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.aggregate import channel_summary, group_summary, top_channels
+from icegrad.attribution.rankings import RANKINGS, ranking, whole_channels
+from icegrad.config import BASELINES
+from icegrad.evaluation.letter import LETTER_GROUPS, VERDICTS, letter_verdicts
 from icegrad.pages.common import (
     RELATIVE_TOLERANCE,
     Page,
     Run,
     detached,
     lead_list,
+    listing,
     method_name,
     plus_minus,
     run_text,
@@ -29,10 +36,12 @@ from icegrad.pages.common import (
 )
 from icegrad.plots import save_figure
 from icegrad.plots.attribution import group_heatmap, ranked, ranking_bars
+from icegrad.plots.rankings import share_panels
 
-LETTER_GROUPS = frozenset({"sic", "trend", "seasonal"})
-"""The letter's finding: past SIC, the linear-trend forecast and cos/sin of the month lead."""
 GROUP_ORDER = ("sic", "trend", "climate", "seasonal", "static")
+IG = "integrated_gradients"
+LETTER_METHOD = "vanilla_gradient"
+"""The letter's own method, plain gradients: shown at every lead beside the run's method."""
 
 
 def group_table(groups: xr.Dataset) -> pd.DataFrame:
@@ -154,9 +163,10 @@ def letter_verdict(top_three: Mapping[int, set[str]], unmoved: Sequence[str] = (
     Agreement at every lead, at none, or at some; ``unmoved`` channels (zero by construction) get a note,
     since the method cannot rank them.
     """
-    agree = [lead for lead, groups in top_three.items() if set(groups) == LETTER_GROUPS]
-    instead = "; ".join(f"{' and '.join(sorted(set(groups) - LETTER_GROUPS))} at lead {lead}"
-                        for lead, groups in top_three.items() if set(groups) != LETTER_GROUPS)
+    letter = set(LETTER_GROUPS)
+    agree = [lead for lead, groups in top_three.items() if set(groups) == letter]
+    instead = "; ".join(f"{' and '.join(sorted(set(groups) - letter))} at lead {lead}"
+                        for lead, groups in top_three.items() if set(groups) != letter)
     if len(agree) == len(top_three):
         verdict = ("This run agrees with the letter: at every lead the three groups with the largest mean "
                    "|attribution| per channel are past SIC, the linear trend and the seasonal inputs.")
@@ -187,3 +197,73 @@ def letter_section(result: xr.Dataset) -> Page:
     verdict = letter_verdict(top_three, unmoved)
     return Page({"letter_verdict": verdict, "letter_headline": headline(verdict)})
 
+
+
+def letter_results(run: Run) -> tuple[list[xr.Dataset], list[xr.Dataset]]:
+    """The results the letter's verdict is given for: at every lead the run's own and the letter's
+    vanilla gradient; at the first lead (as chapter 5's gallery, whose cache they share) integrated
+    gradients from each baseline the run did not use."""
+    every = [run.result] + ([run.explain(method=LETTER_METHOD)] if run.config.method != LETTER_METHOD else [])
+    first = [run.explain(leads=[run.config.leads[0]], method=IG, baseline=b) for b in BASELINES
+             if not (run.config.method == IG and b == run.config.baseline)]
+    return every, first
+
+
+def verdict_cell(row: pd.Series) -> str:
+    """One verdict as the table shows it: ``"against: 0.27 [0.21, 0.33], climate first"``."""
+    return (f"{row['verdict']}: {row['letter_share']:.2f} [{row['letter_share_low']:.2f}, "
+            f"{row['letter_share_high']:.2f}], {row['leading_group']} first")
+
+
+def verdict_grid(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts as a table: one row per method, baseline and ranking, one column per lead (blank
+    where a result has no such lead)."""
+    cells = verdicts.assign(cell=verdicts.apply(verdict_cell, axis=1))
+    grid = cells.pivot(index=["method", "baseline", "ranking"], columns="lead", values="cell")
+    return grid.fillna("").rename_axis(columns="letter's share [90 % interval] at lead")
+
+
+def verdict_counts(verdicts: Iterable[str], climate: bool = True) -> str:
+    """How many verdicts fall in each class, and which way they lean (either way, or level).
+
+    Without ``climate`` inputs (a SIC-only network) the letter's groups compete only with the land mask,
+    and the text says so: support is then close to guaranteed, not a finding."""
+    counts = pd.Series(list(verdicts)).value_counts().reindex(VERDICTS, fill_value=0)
+    support, against = int(counts["supports"]), int(counts["against"])
+    lean = ("more support the letter than go against it" if support > against else
+            "more go against the letter than support it" if against > support else
+            "as many support the letter as go against it")
+    total = int(counts.sum())
+    scope = "" if climate else (" (this network reads no climate inputs, so the letter's groups compete "
+                                "only with the land mask)")
+    return (f"of {total} verdict{'s' if total != 1 else ''}, {support} support the letter, {against} go "
+            f"against it, {counts['mixed']} are mixed and {counts['undecided']} undecided: {lean}{scope}")
+
+
+def leaders_text(verdicts: pd.DataFrame, method: str, baseline: str = "none") -> str:
+    """The leading group per lead under each ranking for ``method`` from ``baseline`` (``none`` for the
+    gradients): ``"net (sic at leads 1, 3), roi net (sic at lead 1; trend at lead 3)"``."""
+    part = verdicts[(verdicts["method"] == method) & (verdicts["baseline"] == baseline)]
+    leading = {name: run_text(rows.set_index("lead")["leading_group"].to_dict())
+               for name, rows in part.groupby("ranking", sort=False)}
+    return ", ".join(f"{name.replace('_', ' ')} ({text})" for name, text in leading.items())
+
+
+def rankings_section(run: Run, n_boot: int, figure_dir: str | Path) -> Page:
+    """The four rankings side by side for the run's method and vanilla gradient at every lead, and the
+    verdict on the letter per ranking, method, baseline and lead, with ``n_boot`` bootstrap resamples."""
+    every, first = letter_results(run)
+    verdicts = letter_verdicts(every + first, RANKINGS, n_boot=n_boot)
+    groups = pd.concat([ranking(r, name, "group", n_boot=n_boot) for r in every for name in RANKINGS])
+    fig = detached(share_panels(groups, data_source=run.ds.attrs.get("data_source")))
+    save_figure(fig, Path(figure_dir) / "rankings.png")
+    whole = listing([str(c) for c in run.result["channel"].values[whole_channels(run.result).values]])
+    values = {"fig_rankings": fig, "whole_channels_text": whole,
+              "verdict_counts": verdict_counts(verdicts["verdict"], "climate" in run.result["group"].values),
+              "letter_method_leaders": leaders_text(verdicts, LETTER_METHOD),
+              "rankings_caption": f"Share of each group under the four rankings (columns) at every lead, for "
+                                  f"{' and '.join(method_name(r.attrs['method']) for r in every)} (rows); "
+                                  f"bands: 90 % bootstrap intervals over {n_boot} resamples of the "
+                                  f"{len(run.ens)} members. {whole} are scored as whole channels. "
+                                  f"Data: {run.source}."}
+    return Page(values, {"verdicts": verdict_grid(verdicts)})
