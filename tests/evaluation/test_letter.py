@@ -125,3 +125,5 @@ def test_letter_verdicts_match_the_rankings_and_score_each_ranking_once(monkeypa
     assert single["letter_share_low"] == single["letter_share_high"]  # one draw: no interval
     with pytest.raises(AttributionError, match="n_boot"):
         letter.letter_verdicts([ds], n_boot=0)
+    with pytest.raises(AttributionError, match="share a method and baseline"):
+        letter.letter_verdicts([ds, ds])

@@ -148,7 +148,7 @@ def test_failed_text_lists_exactly_the_failed_checks() -> None:
     failing = [page.skill_check(-0.5), page.randomisation_check(0.93, 0.5), page.fidelity_check(None)]
     text = page.failed_text(pd.DataFrame(failing))
     assert text.startswith("2 of the book's 3 checks failed in this run")
-    assert "skill against the linear trend (ch. 4: binary accuracy gain -0.50 points, asked gain > 0)" \
+    assert "skill against the linear trend (ch. 4: binary accuracy gain -0.50 points, asked gain above 0)" \
         in text
     assert "parameter randomisation (ch. 5:" in text and "fidelity" not in text
     fixed = page.failed_text(pd.DataFrame([page.skill_check(0.5), *failing[1:]]))

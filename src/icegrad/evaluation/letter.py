@@ -112,9 +112,12 @@ def letter_verdicts(results: Sequence[xr.Dataset], rankings: Sequence[str] = RAN
     """
     if n_boot < 1 or not 0 < interval < 1:
         raise AttributionError(f"n_boot={n_boot!r} must be >= 1 and interval={interval!r} within (0, 1)")
+    labels_of = [{"method": str(ds.attrs["method"]), "baseline": baseline_name(ds)} for ds in results]
+    if len({tuple(labels.values()) for labels in labels_of}) < len(labels_of):
+        raise AttributionError("two results share a method and baseline, so their verdicts could not be told "
+                               "apart; call letter_verdicts once per result (e.g. per target year) instead")
     tables, shares = [], []
-    for ds in results:
-        labels = {"method": str(ds.attrs["method"]), "baseline": baseline_name(ds)}
+    for ds, labels in zip(results, labels_of, strict=True):
         for name in rankings:
             table, letter = _group_shares(ds, name, n_boot, seed, interval)
             tables.append(table.assign(ranking=name, **labels))
