@@ -155,6 +155,9 @@ def test_failed_text_lists_exactly_the_failed_checks() -> None:
     assert fixed.startswith("1 of the book's 3 checks failed") and "skill" not in fixed, "a pass drops out"
     assert page.failed_text(pd.DataFrame([page.skill_check(0.5)])) == \
         "None of the book's 1 checks failed in this run."
+    assert page.failed_short(pd.DataFrame(failing)) == \
+        "2 of 3 failed (skill against the linear trend and parameter randomisation)"
+    assert page.failed_short(pd.DataFrame([page.skill_check(0.5)])) == "0 of 1 failed"
 
 
 def test_conclusion_counts_the_runs_own_verdicts_and_all() -> None:

@@ -93,7 +93,7 @@ def test_permutations_text_estimates_ten_only_when_the_run_used_fewer() -> None:
     needed = 2 * 31 * 501 + 2 * 31 * 51
     assert text.startswith("This run used 2 permutations, fewer than the 10 of the IceNet paper")
     assert f"10 would take {needed:,} forecasts, about {needed / 1000:.0f} s" in text
-    assert text.endswith("(`-p n_permutations 10`)")
+    assert text.endswith("(run the chapter with -p n_permutations 10)")
     enough = page.permutations_text([permutation_result(permutations=10)], seconds=1.0)
     assert enough == "This run used 10 permutations, at least the 10 of the IceNet paper"
 

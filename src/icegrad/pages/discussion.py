@@ -187,14 +187,19 @@ def across_claim(verdicts: pd.DataFrame) -> tuple[str, str]:
     return measure, "supported" if n == len(verdicts) else "not supported" if n == 0 else "qualified"
 
 
+def verdict_counts(verdicts: pd.DataFrame) -> str:
+    """The number of each verdict, "6 supports, 13 against, 4 mixed, 1 undecided"."""
+    counts = verdicts["verdict"].value_counts()
+    return ", ".join(f"{int(counts.get(v, 0))} {v}" for v in letter.VERDICTS)
+
+
 def letter_text(verdicts: pd.DataFrame) -> str:
     """How the letter's verdicts come out over methods, baselines and rankings, counted per verdict."""
     counts = verdicts["verdict"].value_counts()
     setups = verdicts[["method", "baseline"]].drop_duplicates()
     text = (f"Over {len(setups)} methods and baselines × {verdicts['ranking'].nunique()} rankings at lead"
             f"{'s' if verdicts['lead'].nunique() > 1 else ''} {listing(sorted(verdicts['lead'].unique()))}, "
-            f"{len(verdicts)} verdicts on the letter's finding: "
-            + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in letter.VERDICTS))
+            f"{len(verdicts)} verdicts on the letter's finding: {verdict_counts(verdicts)}")
     if counts.get("undecided", 0):
         text += (" (undecided: the 90 % interval of the letter's share across members straddles one half, so "
                  "another draw of the ensemble could flip it)")
@@ -244,6 +249,12 @@ def fidelity_check(spearman: float | None, threshold: float = 0.7) -> dict[str, 
     return check_row("fidelity to the emulated truth", "ch. 9",
                      f"vanilla gradients' channel ranking vs the truth: Spearman {spearman:.2f}",
                      f"rank correlation at least {threshold:g}", spearman >= threshold)
+
+
+def failed_short(checks: pd.DataFrame) -> str:
+    """The failed checks by name only, for the summary."""
+    failed = checks.loc[checks["outcome"] == "fail", "check"].tolist()
+    return f"{len(failed)} of {len(checks)} failed" + (f" ({listing(failed)})" if failed else "")
 
 
 def failed_text(checks: pd.DataFrame) -> str:
@@ -372,7 +383,8 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
             "robustness_text": robustness_text(verdicts, rankings, summary.members, run.emulated, run.source),
             "robustness_short": holds_count(verdicts), "letter_text": letter_text(by_letter),
             "claims_supported": supported_count(claims), "claims_total": len(claims),
-            "failed_text": failed_text(checked),
+            "failed_text": failed_text(checked), "failed_short": failed_short(checked),
+            "letter_counts": f"{verdict_counts(by_letter)} of {len(by_letter)}",
             "splits_text": splits_text(splits), "validation_text": validation_text(years, splits),
             "conclusion_text": conclusion_text(by_letter, *own, run.source, len(run.ens), run.target_label)}
     tables = {"verdicts": verdicts.round(3), "ranks": rank_table(rankings).round(2),

@@ -132,7 +132,7 @@ def permutations_text(results: Sequence[xr.Dataset], seconds: float,
     return (f"This run used {used} permutations, fewer than the {target} of the IceNet paper; at the "
             f"measured {1000 * per_forecast:.2f} ms per forecast, {target} would take {needed:,} forecasts, "
             f"about {needed * per_forecast:.0f} s on this machine at these settings "
-            f"(`-p n_permutations {target}`)")
+            f"(run the chapter with -p n_permutations {target})")
 
 
 def seasonal_text(first: pd.DataFrame, method: str, baseline: str, top_k: int) -> str:
