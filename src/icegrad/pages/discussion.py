@@ -2,8 +2,9 @@
 
 The chapter's verdicts are functions of small tables so that each outcome, for and against the
 letter, is tested on synthetic numbers (``tests/pages/test_discussion.py``). The robustness statistics
-themselves are :mod:`icegrad.evaluation.robustness`'s; this module only runs them over the book's
-settings and puts their results into words.
+themselves are :mod:`icegrad.evaluation.robustness`'s and the verdicts on the letter's finding
+:mod:`icegrad.evaluation.letter`'s; this module runs them over the book's settings, gathers the book's
+checks (skill, completeness, randomisation, fidelity) and puts their results into words.
 
 Text is glued as plain text (``{glue:text}``), so it carries no Markdown markers.
 """
