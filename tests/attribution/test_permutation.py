@@ -338,6 +338,15 @@ def test_gradient_only_example_prefers_small_permutation_clear_sign() -> None:
         baselines.gradient_only_example(table, signs, lead=2)
 
 
+def test_gradient_only_example_takes_the_tested_indistinguishable_channels() -> None:
+    table, signs = example_tables()
+    # the importance test, not two standard errors, decides what is small: only f is indistinguishable
+    pick = baselines.gradient_only_example(table, signs, lead=1, indistinguishable={"f", "a"})
+    assert (pick["channel"], pick["reason"], pick["n_small"]) == ("f", "small and coherent", 1)
+    none = baselines.gradient_only_example(table, signs, lead=1, indistinguishable=set())
+    assert (none["channel"], none["reason"]) == ("a", "none small")
+
+
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), n_starts=st.integers(2, 9), n_channels=st.integers(1, 6))
 def test_permuted_batch_moves_only_the_chosen_channels(data: st.DataObject, n_starts: int,

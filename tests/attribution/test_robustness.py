@@ -8,15 +8,14 @@ from hypothesis import strategies as st
 
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.results import build_result
+from icegrad.evaluation.letter import LETTER_GROUPS, group_order
 from icegrad.evaluation.robustness import (
-    LETTER_GROUPS,
     RobustnessError,
     Setting,
     group_shares,
     item_scores,
     labelled_settings,
     lead_settings,
-    letter_verdict,
     member_agreement,
     member_settings,
     rank_correlation,
@@ -102,8 +101,8 @@ def test_per_channel_shares_do_not_depend_on_group_size(values: list[float], kee
 
 
 def test_zero_letter_group_is_named_and_cannot_lead() -> None:
-    verdict = letter_verdict(group_shares([Setting("b", "clim", synthetic({**LETTER, "seasonal": 1e-9}))])
-                             .set_index("group")["share"])
+    verdict = group_order(group_shares([Setting("b", "clim", synthetic({**LETTER, "seasonal": 1e-9}))])
+                           .set_index("group")["share"])
     assert not verdict["holds"] and verdict["zero_letter_groups"] == ["seasonal"]
 
 

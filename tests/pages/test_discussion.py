@@ -26,26 +26,6 @@ def rankings_for(verdicts: pd.DataFrame, rho: float = 0.8) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_letter_claim_is_supported_only_when_the_finding_holds() -> None:
-    main = page.main_verdict(verdict_table([True, True]), 2013)
-    assert page.letter_claim(main)[1] == "supported"
-    main = page.main_verdict(verdict_table([True, False]), 2013)
-    assert page.letter_claim(main) == ("top groups per channel: climate, sic, trend (margin -0.20)",
-                                       "not supported")
-    with pytest.raises(ValueError, match="no year setting 2012"):
-        page.main_verdict(verdict_table([True, False]), 2012)
-
-
-@pytest.mark.parametrize(("holds", "verdict"), [([True, True, True], "supported"),
-                                                ([True, False, True], "qualified"),
-                                                ([False, False, True], "not supported")])
-def test_axis_claim_has_three_outcomes(holds: list[bool], verdict: str) -> None:
-    verdicts = verdict_table(holds)
-    measure, said = page.axis_claim(verdicts, rankings_for(verdicts, 0.5), "lead")
-    assert said == verdict
-    assert measure == f"finding holds in {sum(holds[:-1])} of 2; group-ranking rho >= 0.50"
-
-
 def test_sign_claim_needs_a_mixed_leading_channel() -> None:
     mixed = pd.DataFrame({"channel": ["a", "b"], "mixed": [True, False]})
     assert page.sign_claim(mixed)[1].startswith("supported")
@@ -72,9 +52,11 @@ def test_forecast_claim_compares_the_order_of_the_years() -> None:
 
 
 def test_supported_count_counts_outright_support_only() -> None:
-    claims = page.claims_table([("a", "", "", "supported"), ("b", "", "", "not supported"),
-                                ("c", "", "", "qualified"), ("d", "", "", "supported: mostly remote")])
-    assert page.supported_count(claims) == 2
+    blank = ("", "", "", "", "")
+    claims = page.claims_table([("a", *blank, "supported"), ("b", *blank, "not supported"),
+                                ("c", *blank, "qualified"), ("d", *blank, "supported: mostly remote"),
+                                ("e", *blank, "supports"), ("f", *blank, "undecided")])
+    assert page.supported_count(claims) == 3
 
 
 def test_robustness_text_is_plain_text_and_says_why_the_seasonal_group_cannot_lead() -> None:
@@ -103,18 +85,84 @@ def test_validation_text_names_the_years_the_network_was_selected_on() -> None:
     assert page.splits_text({}) == "recorded in its manifest as unknown (the original IceNet release)"
 
 
-def test_conclusion_says_whether_the_finding_holds() -> None:
-    verdicts = verdict_table([False, True])
-    holds = page.conclusion_text(page.main_verdict(verdicts, 2013), verdicts, "emulated", "ig", 2, "Sept")
-    assert "the letter's finding holds for the Sept ROI forecast" in holds and "holds in 1 of 2" in holds
-    verdicts = verdict_table([True, False])
-    fails = page.conclusion_text(page.main_verdict(verdicts, 2013), verdicts, "emulated", "ig", 2, "Sept")
-    assert "does not hold" in fails
-
-
 def test_concentration_of_a_map_inside_the_roi(result_factory) -> None:
     inside = np.zeros((6, 6))
     inside[:2, :2] = 1.0
     result = result_factory({"tas_anom_1": inside})
     share, ratio = page.concentration(result, xr.zeros_like(result["roi"], dtype=float), "tas_anom_1", 1)
     assert share == pytest.approx(4 / 36) and ratio == pytest.approx(9.0)
+
+
+def letter_verdicts(verdicts: list[str], method: str = "integrated_gradients", baseline: str = "climatology",
+                    leads: list[int] | None = None) -> pd.DataFrame:
+    """A letter_verdicts table: one row per ranking (cycled) with the given verdicts."""
+    rankings = ["grid_mean_abs", "roi_mean_abs", "net", "roi_net"]
+    return pd.DataFrame({"ranking": [rankings[i % 4] for i in range(len(verdicts))], "method": method,
+                         "baseline": baseline, "lead": leads or [1] * len(verdicts),
+                         "letter_share": 0.6, "letter_share_low": 0.45, "letter_share_high": 0.7,
+                         "leading_group": "sic", "verdict": verdicts})
+
+
+@pytest.mark.parametrize(("verdicts", "said"), [(["supports", "supports"], "supported"),
+                                                (["supports", "undecided"], "qualified"),
+                                                (["against", "mixed"], "not supported")])
+def test_across_claim_has_three_outcomes(verdicts: list[str], said: str) -> None:
+    measure, verdict = page.across_claim(letter_verdicts(verdicts))
+    assert verdict == said
+    assert measure.startswith(f"supports in {verdicts.count('supports')} of 2 (")
+
+
+def test_letter_claims_give_data_method_ranking_and_interval() -> None:
+    rows = page.letter_claims(letter_verdicts(["supports", "against"], leads=[1, 3]), "emulated", lead=1)
+    assert rows == [[page.LETTER_CLAIM, "ch. 6 (rankings); the verdicts by method above", "emulated",
+                     "integrated_gradients (climatology)", "grid_mean_abs",
+                     "letter groups' share 0.60 (90 % interval across members 0.45-0.70), leading group sic",
+                     "supports"]]
+
+
+def test_letter_text_counts_every_verdict_and_explains_undecided() -> None:
+    table = pd.concat([letter_verdicts(["supports", "against", "mixed", "supports"]),
+                       letter_verdicts(["against"] * 4, method="vanilla_gradient", baseline="none")])
+    text = page.letter_text(table)
+    assert text == ("Over 2 methods and baselines × 4 rankings at lead 1, 8 verdicts on the letter's "
+                    "finding: 2 supports, 5 against, 1 mixed, 0 undecided.")
+    undecided = page.letter_text(letter_verdicts(["undecided", "supports"], leads=[1, 3]))
+    assert "at leads 1 and 3" in undecided and "1 undecided (undecided: the 90 % interval" in undecided
+    pivot = page.letter_pivot(table)
+    assert pivot.loc[("vanilla_gradient", "none", 1), "net"] == "against (0.60)"
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_each_check_passes_or_fails_on_its_number(passed: bool) -> None:
+    rows = [page.skill_check(1.5 if passed else -0.5),
+            page.completeness_check({"baseline zeros": 0.001,
+                                     "baseline climatology": 0.01 if passed else 0.08}, tolerance=0.02),
+            page.randomisation_check(0.3 if passed else 0.93, threshold=0.5),
+            page.fidelity_check(0.8 if passed else 0.2)]
+    assert [row["outcome"] for row in rows] == ["pass" if passed else "fail"] * 4
+    assert "(baseline climatology)" in rows[1]["measure (this run)"]
+    assert page.fidelity_check(None)["outcome"] == "not run"
+
+
+def test_failed_text_lists_exactly_the_failed_checks() -> None:
+    failing = [page.skill_check(-0.5), page.randomisation_check(0.93, 0.5), page.fidelity_check(None)]
+    text = page.failed_text(pd.DataFrame(failing))
+    assert text.startswith("2 of the book's 3 checks failed in this run")
+    assert "skill against the linear trend (ch. 4: binary accuracy gain -0.50 points, asked gain above 0)" \
+        in text
+    assert "parameter randomisation (ch. 5:" in text and "fidelity" not in text
+    fixed = page.failed_text(pd.DataFrame([page.skill_check(0.5), *failing[1:]]))
+    assert fixed.startswith("1 of the book's 3 checks failed") and "skill" not in fixed, "a pass drops out"
+    assert page.failed_text(pd.DataFrame([page.skill_check(0.5)])) == \
+        "None of the book's 1 checks failed in this run."
+    assert page.failed_short(pd.DataFrame(failing)) == \
+        "2 of 3 failed (skill against the linear trend and parameter randomisation)"
+    assert page.failed_short(pd.DataFrame([page.skill_check(0.5)])) == "0 of 1 failed"
+
+
+def test_conclusion_counts_the_runs_own_verdicts_and_all() -> None:
+    table = pd.concat([letter_verdicts(["supports", "against", "mixed", "supports"]),
+                       letter_verdicts(["supports"] * 4, method="vanilla_gradient", baseline="none")])
+    text = page.conclusion_text(table, "integrated_gradients", "climatology", "emulated", 2, "Sept")
+    assert "is supported under 2 of 4 rankings with integrated_gradients (climatology)" in text
+    assert text.endswith("and in 6 of 8 combinations of method, baseline and ranking.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
@@ -46,10 +47,55 @@ def test_agreement_text_names_both_leaders_and_the_shared_top() -> None:
     assert text.endswith("2 channels are in both top 2s")
 
 
-def test_indistinct_counts_channels_within_two_standard_errors_of_zero() -> None:
-    first = side_by_side([3.0, 0.015, 0.025, -0.1], [1, 2, 3, 4], sem=0.01)
-    assert page.indistinct(first) == 2  # 0.015 - 0.02 <= 0 and -0.1; 0.025 - 0.02 > 0
-    assert page.indistinct_text(first).startswith("2 of the 4 channels")
+def importance_test(lows: list[float], members: int = 2, permutations: int = 2) -> pd.DataFrame:
+    """A one-lead importance_test table whose intervals run from ``lows`` to ``lows + 1``."""
+    return pd.DataFrame({"lead": 1, "channel": [f"c{i}" for i in range(len(lows))], "low": lows,
+                         "high": [low + 1 for low in lows],
+                         "indistinguishable": [low <= 0 <= low + 1 for low in lows],
+                         "members": members, "permutations": permutations})
+
+
+def test_indistinct_counts_the_channels_whose_interval_holds_zero() -> None:
+    test = importance_test([0.5, -0.5, -1.0, -2.0])  # -0.5..0.5 and -1..0 hold zero; the others do not
+    assert page.indistinct(test, 1) == 2 and page.indistinct(test.assign(lead=3), 1) == 0
+    assert page.indistinct_text(test, 1).startswith("2 of the 4 channels have a permutation importance at "
+                                                    "lead 1 whose 95 % bootstrap interval over the 2 members")
+
+
+@pytest.mark.parametrize(("members", "permutations", "rough"), [(2, 2, True), (5, 10, False)])
+def test_indistinct_text_calls_an_interval_of_few_draws_rough(members: int, permutations: int,
+                                                             rough: bool) -> None:
+    text = page.indistinct_text(importance_test([0.5, -0.5], members, permutations), 1)
+    assert ("the interval is itself rough" in text) is rough
+
+
+def permutation_result(members: int = 2, permutations: int = 2, items: int = 50, starts: int = 31,
+                       by: str = "channel") -> xr.Dataset:
+    """A result with only the sizes of a permute-and-predict result."""
+    return xr.Dataset({"importance": (("member", "permutation", by, "start"),
+                                      np.zeros((members, permutations, items, starts)))})
+
+
+def test_forecasts_and_cost_follow_the_result_sizes() -> None:
+    result = permutation_result()
+    assert page.forecasts(result) == 2 * 31 * (1 + 2 * 50)
+    assert page.forecasts(result, 10) == 2 * 31 * (1 + 10 * 50)
+    assert page.forecasts(permutation_result(items=5, by="group")) == 2 * 31 * 11
+    assert page.cost_text(1000, 2.5) == (
+        "Permute-and-predict took 1,000 forecasts here, 2.5 s of computation (2.50 ms per forecast, measured "
+        "when the results were computed and kept with them in the cache)")
+
+
+def test_permutations_text_estimates_ten_only_when_the_run_used_fewer() -> None:
+    channels, groups = permutation_result(), permutation_result(items=5, by="group")
+    done = 2 * 31 * 101 + 2 * 31 * 11
+    text = page.permutations_text([channels, groups], seconds=done / 1000)  # 1 ms per forecast
+    needed = 2 * 31 * 501 + 2 * 31 * 51
+    assert text.startswith("This run used 2 permutations, fewer than the 10 of the IceNet paper")
+    assert f"10 would take {needed:,} forecasts, about {needed / 1000:.0f} s" in text
+    assert text.endswith("(run the chapter with -p n_permutations 10)")
+    enough = page.permutations_text([permutation_result(permutations=10)], seconds=1.0)
+    assert enough == "This run used 10 permutations, at least the 10 of the IceNet paper"
 
 
 def test_seasonal_text_with_no_month_inputs() -> None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -458,13 +458,16 @@ def _train_years(ensemble: IceNetEnsemble) -> tuple[int, int]:
 
 
 def gradient_only_example(table: pd.DataFrame, signs: pd.DataFrame, lead: int,
-                          min_coherence: float = 0.5) -> pd.Series:
+                          min_coherence: float = 0.5, indistinguishable: Collection[str] | None = None
+                          ) -> pd.Series:
     """The channel that best shows what only gradients can: small permutation score, clear ROI sign.
 
     ``table`` is :func:`side_by_side`'s (per channel), ``signs`` :func:`roi_sign`'s at ``lead``. A
     channel's permutation importance counts as *small* when it is in the lower half of the
     permutation ranking and not distinguishable from zero (its mean minus two standard errors is at
-    most zero): a noisy channel near the top of the ranking does not qualify. Among the small ones,
+    most zero; or, when ``indistinguishable`` names the channels :func:`importance_test` cannot tell
+    from zero at ``lead``, when it is one of them): a noisy channel near the top of the ranking does
+    not qualify. Among the small ones,
     the one with the largest ``|roi_net|`` whose ROI attribution is coherent in sign
     (``sign_coherence >= min_coherence``) is chosen. ``reason`` says which rule picked it, so the text
     can say so: ``"small and coherent"``, else ``"small, sign mixed"`` (no small channel is
@@ -479,7 +482,9 @@ def gradient_only_example(table: pd.DataFrame, signs: pd.DataFrame, lead: int,
     merged["abs_roi_net"] = merged["roi_net"].abs()
     sem = merged["permutation_sem"].fillna(0.0)
     lower_half = merged["permutation_rank"] > len(merged) / 2
-    small = merged[lower_half & (merged["permutation_importance"] - 2 * sem <= 0)]
+    near_zero = merged["permutation_importance"] - 2 * sem <= 0 if indistinguishable is None \
+        else merged["channel"].isin(list(indistinguishable))
+    small = merged[lower_half & near_zero]
     coherent = small[small["sign_coherence"] >= min_coherence]
     for pool, reason in ((coherent, "small and coherent"), (small, "small, sign mixed"),
                          (merged, "none small")):

@@ -9,7 +9,7 @@ one method and baseline, one target year) and reports for each, as tidy pandas t
 * the **share** of each channel group, both per channel and as a group total (:func:`group_shares`);
 * the rank correlation (Spearman and Kendall's tau-b) of its group and channel rankings with a
   reference ranking, and its top group and channel (:func:`rank_agreement`);
-* whether **the letter's finding holds** (:func:`letter_verdict`), defined below;
+* whether **the letter's finding holds** (:func:`icegrad.evaluation.letter.group_order`), defined below;
 * for the ensemble, the rank agreement between every pair of members (:func:`member_agreement`).
 
 Shares, not raw attributions
@@ -65,16 +65,12 @@ from scipy.stats import kendalltau, spearmanr
 from icegrad.attribution.aggregate import channel_summary
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.results import validate_result
+from icegrad.evaluation.letter import group_order
 from icegrad.variables import GROUPS
 
-LETTER_GROUPS = ("sic", "trend", "seasonal")
-"""The letter's finding: past SIC, the linear-trend forecast and cos/sin of the month lead."""
 LEVELS = ("group", "channel")
 SCORES = ("mean_abs", "net")
 AGGREGATIONS = ("per_channel", "total")
-ZERO_SHARE = 1e-6
-"""Shares below this count as zero: a baseline equal to the input (cos/sin month under the
-climatological baseline) leaves float32 rounding of order 1e-8, not a contribution."""
 MEMBER_COLUMNS = ["lead", "member_a", "member_b", "level", "score", "spearman", "kendall"]
 
 
@@ -212,27 +208,6 @@ def _ordered(groups: Sequence[str]) -> list[str]:
     return [g for g in GROUPS if g in names] + [g for g in names if g not in GROUPS]
 
 
-def letter_verdict(shares: pd.Series) -> dict[str, object]:
-    """Does the letter's finding hold for these per-channel group shares (index: group)?
-
-    Returns ``holds``, ``margin`` (smallest letter-group share minus largest other share), the
-    ``top`` groups in order and ``zero_letter_groups`` (letter groups with zero share, below
-    :data:`ZERO_SHARE`, which
-    under a baseline equal to the input - cos/sin month under the climatological baseline - cannot
-    lead by construction).
-    """
-    present = [g for g in LETTER_GROUPS if g in shares.index]
-    others = [g for g in shares.index if g not in LETTER_GROUPS]
-    if not present:
-        raise RobustnessError(f"none of the letter's groups {LETTER_GROUPS} is in these results "
-                              f"(groups {list(shares.index)})")
-    order = shares.abs().sort_values(ascending=False, kind="stable")
-    low = float(shares[present].abs().min())
-    high = float(shares[others].abs().max()) if others else 0.0
-    return {"holds": low > high, "margin": low - high, "top": list(order.index[:len(present)]),
-            "zero_letter_groups": [g for g in present if abs(shares[g]) < ZERO_SHARE]}
-
-
 def rank_agreement(settings: Sequence[Setting], reference: Setting) -> pd.DataFrame:
     """Rank correlation of every setting's group and channel rankings with its reference.
 
@@ -312,8 +287,8 @@ def robustness(settings: Sequence[Setting], reference: Setting | None = None) ->
     shares = group_shares(settings)
     verdicts = []
     for (axis, label), table in shares.groupby(["axis", "setting"], sort=False):
-        verdict = letter_verdict(table.set_index("group")["share"])
-        total = letter_verdict(table.set_index("group")["share_total"])
+        verdict = group_order(table.set_index("group")["share"])
+        total = group_order(table.set_index("group")["share_total"])
         verdicts.append({"axis": axis, "setting": label, "holds": verdict["holds"],
                          "margin": verdict["margin"],
                          "top_groups": ", ".join(verdict["top"]),

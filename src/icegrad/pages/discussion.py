@@ -2,8 +2,9 @@
 
 The chapter's verdicts are functions of small tables so that each outcome, for and against the
 letter, is tested on synthetic numbers (``tests/pages/test_discussion.py``). The robustness statistics
-themselves are :mod:`icegrad.evaluation.robustness`'s; this module only runs them over the book's
-settings and puts their results into words.
+themselves are :mod:`icegrad.evaluation.robustness`'s and the verdicts on the letter's finding
+:mod:`icegrad.evaluation.letter`'s; this module runs them over the book's settings, gathers the book's
+checks (skill, completeness, randomisation, fidelity) and puts their results into words.
 
 Text is glued as plain text (``{glue:text}``), so it carries no Markdown markers.
 """
@@ -19,12 +20,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from icegrad.evaluation import letter
 from icegrad.evaluation import robustness as rb
 from icegrad.pages.common import Page, Run, listing, method_name
 
 PLACE_BAND = 2.0
 """A map whose ROI concentration lies within a factor PLACE_BAND of 1 is spread like the ocean itself."""
-CLAIM_COLUMNS = ["claim", "where in this book", "measure (this run)", "verdict (this run)"]
+CLAIM_COLUMNS = ["claim", "where in this book", "data", "method (baseline)", "ranking", "measure (this run)",
+                 "verdict (this run)"]
+CHECK_COLUMNS = ["check", "where in this book", "measure (this run)", "criterion", "outcome"]
+LETTER_CLAIM = "IceNet leans most on past SIC, the linear trend and cos/sin month"
 
 
 def explain_all(run: Run, target_years: Sequence[int], methods: Sequence[str], check_lead: int
@@ -83,10 +88,11 @@ def robustness_text(verdicts: pd.DataFrame, rankings: pd.DataFrame, members: pd.
         groups = sorted({g for text_ in zero["zero_letter_groups"] for g in text_.split(", ")})
         text += (f" In {len(zero)} settings ({listing(list(zero['setting'].unique()))}) the "
                  f"{listing(groups)} group{'s have' if len(groups) > 1 else ' has'} a share of zero (below "
-                 f"{rb.ZERO_SHARE:g}): with the climatological baseline the cos/sin of the start month "
+                 f"{letter.ZERO_SHARE:g}): with the climatological baseline the cos/sin of the start month "
                  "equal the baseline's, so integrated gradients give them nothing whatever the network "
                  "learned, and the finding cannot hold there by construction. That part of the verdict is a "
-                 "property of the question asked, not of the data.")
+                 "property of the question asked, not of the data; the verdicts by method below attribute "
+                 "the month inputs as whole channels, which measures them.")
     return text + (" Which groups lead otherwise depends on the network and therefore on the data it was "
                    "trained on" + (": here an ensemble trained on the emulated Arctic, whose links are "
                                    "synthetic, so these rankings test whether the method reproduces the "
@@ -97,30 +103,6 @@ def robustness_text(verdicts: pd.DataFrame, rankings: pd.DataFrame, members: pd.
 def holds_count(verdicts: pd.DataFrame) -> str:
     """The short form of the robustness verdict, for the summary."""
     return f"The letter's finding holds in {int(verdicts['holds'].sum())} of {len(verdicts)} settings"
-
-
-def main_verdict(verdicts: pd.DataFrame, main_year: int) -> pd.Series:
-    """The verdict row of the explained forecast itself (the year axis at the target year)."""
-    rows = verdicts[(verdicts["axis"] == "year") & (verdicts["setting"] == str(main_year))]
-    if rows.empty:
-        raise rb.RobustnessError(f"no year setting {main_year} among the verdicts; include the target year")
-    return rows.iloc[0]
-
-
-def letter_claim(main: Mapping[str, Any]) -> tuple[str, str]:
-    """Measure and verdict of the letter's headline claim for the explained forecast."""
-    return (f"top groups per channel: {main['top_groups']} (margin {main['margin']:+.2f})",
-            "supported" if main["holds"] else "not supported")
-
-
-def axis_claim(verdicts: pd.DataFrame, rankings: pd.DataFrame, axis: str) -> tuple[str, str]:
-    """Measure and verdict of "the finding holds at every <axis>": supported, qualified or not supported."""
-    table = verdicts[verdicts["axis"] == axis]
-    n = int(table["holds"].sum())
-    rho = rankings[(rankings["axis"] == axis) & (rankings["level"] == "group")
-                   & (rankings["score"] == "mean_abs")]["spearman"]
-    verdict = "supported" if n == len(table) else "not supported" if n == 0 else "qualified"
-    return f"finding holds in {n} of {len(table)}; group-ranking rho >= {rho.min():.2f}", verdict
 
 
 def sign_claim(mix: pd.DataFrame) -> tuple[str, str]:
@@ -176,14 +158,120 @@ def observed_fraction(sic: xr.DataArray, roi: xr.DataArray, years: Sequence[int]
             for y in years}
 
 
-def claims_table(rows: Sequence[tuple[str, str, str, str]]) -> pd.DataFrame:
-    """The claims as a table, one row per (claim, where, measure, verdict)."""
+def claims_table(rows: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """The claims as a table, one row per (claim, where, data, method, ranking, measure, verdict)."""
     return pd.DataFrame(list(rows), columns=CLAIM_COLUMNS)
+
+
+def share_label(row: Mapping[str, Any]) -> str:
+    """One verdict of :func:`icegrad.evaluation.letter.letter_verdicts` with its uncertainty."""
+    return (f"letter groups' share {row['letter_share']:.2f} (90 % interval across members "
+            f"{row['letter_share_low']:.2f}-{row['letter_share_high']:.2f}), leading group "
+            f"{row['leading_group']}")
+
+
+def letter_claims(verdicts: pd.DataFrame, source: str, lead: int) -> list[list[str]]:
+    """The letter's headline claim under each ranking, for each method and baseline at ``lead``."""
+    rows = verdicts[verdicts["lead"] == lead]
+    return [[LETTER_CLAIM, "ch. 6 (rankings); the verdicts by method above", source,
+             f"{r['method']} ({r['baseline']})", r["ranking"], share_label(r), r["verdict"]]
+            for _, r in rows.iterrows()]
+
+
+def across_claim(verdicts: pd.DataFrame) -> tuple[str, str]:
+    """Measure and verdict of "the finding holds across these settings" (leads, methods or years, each
+    under every ranking): supported when every verdict supports the letter, not supported when none
+    does, else qualified."""
+    counts = verdicts["verdict"].value_counts()
+    n = int(counts.get("supports", 0))
+    measure = f"supports in {n} of {len(verdicts)} ({', '.join(f'{v} {k}' for k, v in counts.items())})"
+    return measure, "supported" if n == len(verdicts) else "not supported" if n == 0 else "qualified"
+
+
+def verdict_counts(verdicts: pd.DataFrame) -> str:
+    """The number of each verdict, "6 supports, 13 against, 4 mixed, 1 undecided"."""
+    counts = verdicts["verdict"].value_counts()
+    return ", ".join(f"{int(counts.get(v, 0))} {v}" for v in letter.VERDICTS)
+
+
+def letter_text(verdicts: pd.DataFrame) -> str:
+    """How the letter's verdicts come out over methods, baselines and rankings, counted per verdict."""
+    counts = verdicts["verdict"].value_counts()
+    setups = verdicts[["method", "baseline"]].drop_duplicates()
+    text = (f"Over {len(setups)} methods and baselines × {verdicts['ranking'].nunique()} rankings at lead"
+            f"{'s' if verdicts['lead'].nunique() > 1 else ''} {listing(sorted(verdicts['lead'].unique()))}, "
+            f"{len(verdicts)} verdicts on the letter's finding: {verdict_counts(verdicts)}")
+    if counts.get("undecided", 0):
+        text += (" (undecided: the 90 % interval of the letter's share across members straddles one half, so "
+                 "another draw of the ensemble could flip it)")
+    return text + "."
+
+
+def letter_pivot(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts as one row per method and baseline, one column per ranking: "verdict (share)"."""
+    cells = verdicts.assign(cell=[f"{v} ({s:.2f})" for v, s in zip(verdicts["verdict"],
+                                                                   verdicts["letter_share"], strict=True)])
+    return cells.pivot_table(index=["method", "baseline", "lead"], columns="ranking", values="cell",
+                             aggfunc="first", sort=False)
+
+
+def check_row(check: str, where: str, measure: str, criterion: str, passed: bool | None) -> dict[str, str]:
+    """One row of the checks table; ``passed`` None means the check could not run on these data."""
+    outcome = "not run" if passed is None else "pass" if passed else "fail"
+    return dict(zip(CHECK_COLUMNS, (check, where, measure, criterion, outcome), strict=True))
+
+
+def skill_check(gain: float) -> dict[str, str]:
+    """IceNet must beat the linear-trend forecast on the test years, or its explanations explain little."""
+    return check_row("skill against the linear trend", "ch. 4", f"binary accuracy gain {gain:+.2f} points",
+                     "gain above 0", gain > 0)
+
+
+def completeness_check(errors: Mapping[str, float], tolerance: float) -> dict[str, str]:
+    """Integrated gradients must add up to the explained change (ensemble mean, every baseline)."""
+    worst = max(errors, key=errors.__getitem__)
+    return check_row("completeness of integrated gradients", "ch. 5",
+                     f"largest ensemble-mean error {100 * errors[worst]:.2f} % ({worst})",
+                     f"below {100 * tolerance:g} %", errors[worst] < tolerance)
+
+
+def randomisation_check(max_rho: float, threshold: float) -> dict[str, str]:
+    """Maps of trained networks must not survive weight randomisation (Adebayo et al. 2018)."""
+    return check_row("parameter randomisation", "ch. 5",
+                     f"largest rank correlation of |maps|, trained vs randomised: {max_rho:.2f}",
+                     f"below {threshold:g}", max_rho < threshold)
+
+
+def fidelity_check(spearman: float | None, threshold: float = 0.7) -> dict[str, str]:
+    """Vanilla gradients (the letter's method) must recover the emulated truth's channel ranking."""
+    if spearman is None:
+        return check_row("fidelity to the emulated truth", "ch. 9", "no truth on observed data",
+                         f"rank correlation at least {threshold:g}", None)
+    return check_row("fidelity to the emulated truth", "ch. 9",
+                     f"vanilla gradients' channel ranking vs the truth: Spearman {spearman:.2f}",
+                     f"rank correlation at least {threshold:g}", spearman >= threshold)
+
+
+def failed_short(checks: pd.DataFrame) -> str:
+    """The failed checks by name only, for the summary."""
+    failed = checks.loc[checks["outcome"] == "fail", "check"].tolist()
+    return f"{len(failed)} of {len(checks)} failed" + (f" ({listing(failed)})" if failed else "")
+
+
+def failed_text(checks: pd.DataFrame) -> str:
+    """The limits' list of failed checks: exactly those whose outcome is "fail", with their numbers."""
+    failed = checks[checks["outcome"] == "fail"]
+    if failed.empty:
+        return f"None of the book's {len(checks)} checks failed in this run."
+    listed = "; ".join(f"{r['check']} ({r['where in this book']}: {r['measure (this run)']}, asked "
+                       f"{r['criterion']})" for _, r in failed.iterrows())
+    return (f"{len(failed)} of the book's {len(checks)} checks failed in this run, and every verdict above "
+            f"is qualified by them: {listed}.")
 
 
 def supported_count(claims: pd.DataFrame) -> int:
     """How many claims are supported outright ("supported", not "not supported" or "qualified")."""
-    return int(claims["verdict (this run)"].str.startswith("supported").sum())
+    return int(claims["verdict (this run)"].str.startswith(("supported", "supports")).sum())
 
 
 def splits_text(splits: Mapping[str, Sequence[int]]) -> str:
@@ -208,17 +296,43 @@ def validation_text(years: Sequence[int], splits: Mapping[str, Sequence[int]]) -
             "independent test, and explaining it explains a network that was selected on it.")
 
 
-def conclusion_text(main: Mapping[str, Any], verdicts: pd.DataFrame, source: str, reference_method: str,
+def conclusion_text(verdicts: pd.DataFrame, run_method: str, run_baseline: str, source: str,
                     n_members: int, target_label: str) -> str:
-    """The conclusion's first sentence: the finding for the explained forecast and across settings."""
-    return (f"On this run ({source}; {reference_method}, {n_members} members), the letter's finding "
-            f"{'holds' if main['holds'] else 'does not hold'} for the {target_label} ROI forecast (top "
-            f"groups per channel: {main['top_groups']}) and holds in {int(verdicts['holds'].sum())} of "
-            f"{len(verdicts)} settings of leads, members, methods, baselines and years.")
+    """The conclusion's first sentence: the letter's verdicts for the run's method and overall."""
+    own = verdicts[(verdicts["method"] == run_method) & (verdicts["baseline"] == run_baseline)]
+    return (f"On this run ({source}, {n_members} members), the letter's finding for the {target_label} ROI "
+            f"forecast is supported under {int((own['verdict'] == 'supports').sum())} of {len(own)} rankings "
+            f"with {run_method} ({run_baseline}), and in {int((verdicts['verdict'] == 'supports').sum())} of "
+            f"{len(verdicts)} combinations of method, baseline and ranking.")
+
+
+def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int) -> pd.DataFrame:
+    """The book's checks on this run, from the cached stages (the results ch. 5 and this chapter load)."""
+    from icegrad.attribution.rankings import baseline_name
+    from icegrad.evaluation import fidelity, sanity
+    from icegrad.model.skill import evaluate_skill
+    from icegrad.pages import gradient_attribution as ch5
+    from icegrad.pages.common import quietly
+
+    with quietly():
+        skill = evaluate_skill(run.ens, run.ds)["binary_accuracy"].mean("lead")
+    errors = {f"baseline {baseline_name(r)}": float(sanity.ensemble_completeness(r)["relative_error"].max())
+              for r in by_method.values() if r.attrs["method"] == "integrated_gradients"}
+    rho = ch5.randomisation_section(run, lead, run.config.steps).values["random_abs_max"]
+    spearman = None
+    if run.emulated:
+        truth = fidelity.true_channel_sensitivity(run.ds, run.ens.stats, run.config.target_month, [lead],
+                                                  run.roi, list(run.ens.channels))
+        gradients = run.explain(leads=[lead], method="vanilla_gradient")
+        spearman = float(fidelity.score(gradients, truth)["spearman"].iloc[0])
+    return pd.DataFrame([skill_check(float(skill.sel(model="icenet") - skill.sel(model="linear_trend"))),
+                         completeness_check(errors, ch5.BOOK_TOLERANCE),
+                         randomisation_check(rho, ch5.RANDOMISATION_THRESHOLD), fidelity_check(spearman)])
 
 
 def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_dir: str) -> Page:
     """Everything chapter 11 shows for ``run`` (whose attributions are loaded)."""
+    from icegrad.attribution.rankings import baseline_name
     from icegrad.plots import save_figure
     from icegrad.plots.robustness import share_heatmap
 
@@ -233,24 +347,33 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
                         title=f"{run.target_label} ROI forecast: per-channel group shares per setting")
     save_figure(fig, Path(figure_dir) / "robustness_shares.png")
     verdicts, rankings = summary.verdicts, summary.rankings
-    main = main_verdict(verdicts, main_year)
+    by_letter = letter.letter_verdicts(list(by_method.values()))
+    by_year_letter = {y: letter.letter_verdicts([r]) for y, r in by_year.items()}
+    own = (c.method, baseline_name(result))
     mix = rb.sign_mix(result, lead=check_lead, k=5)
     leading = str(mix.iloc[0]["channel"])
     share, ratio = concentration(result, run.ds["land"], leading, check_lead)
     month = pd.Timestamp(c.target_month).month
     forecast = {y: float(r["target_value"].sel(lead=check_lead).mean()) for y, r in by_year.items()}
+    method_label = f"{own[0]} ({own[1]})"
     claims = claims_table([
-        ("IceNet leans most on past SIC, the linear trend and cos/sin month",
-         "ch. 6 (groups), Fig. fig-robustness", *letter_claim(main)),
-        *[(f"... at every {axis}", "Fig. fig-robustness", *axis_claim(verdicts, rankings, axis))
-          for axis in ("lead", "member", "method", "year")],
-        ("Gradients give the sign of each input's influence", "ch. 6 (signed bars), ch. 7 (maps)",
-         *sign_claim(mix)),
-        ("Gradients show where an input acts", "ch. 7 (maps, local or remote)",
-         *place_claim(leading, ratio, share)),
-        (f"The forecast of the {run.target_label} ROI", "ch. 3 (ROI), ch. 4 (skill)",
-         *forecast_claim(forecast, observed_fraction(run.ds["siconca"], result["roi"], years, month))),
+        *letter_claims(by_letter[(by_letter["method"] == own[0]) & (by_letter["baseline"] == own[1])],
+                       run.source, check_lead),
+        [f"{LETTER_CLAIM}, at every lead", "ch. 6", run.source, method_label, "all four",
+         *across_claim(by_year_letter[main_year])],
+        [f"{LETTER_CLAIM}, for every method and baseline", "ch. 5; the verdicts by method above", run.source,
+         "all of the table above", "all four", *across_claim(by_letter)],
+        [f"{LETTER_CLAIM}, in every target year", "Fig. fig-robustness", run.source, method_label, "all four",
+         *across_claim(pd.concat(by_year_letter.values()))],
+        ["Gradients give the sign of each input's influence", "ch. 6 (signed bars), ch. 7 (maps)", run.source,
+         method_label, "grid mean |attribution|", *sign_claim(mix)],
+        ["Gradients show where an input acts", "ch. 7 (maps, local or remote)", run.source, method_label,
+         "grid mean |attribution|", *place_claim(leading, ratio, share)],
+        [f"The forecast of the {run.target_label} ROI", "ch. 3 (ROI), ch. 4 (skill)", run.source, "IceNet",
+         "none", *forecast_claim(forecast, observed_fraction(run.ds["siconca"], result["roi"], years,
+                                                             month))],
     ])
+    checked = checks(run, by_method, check_lead)
     splits = run.ens.manifest.get("splits", {})
     glue = {**run.glue(), "method_name": reference, "check_lead": check_lead, "fig_robustness": fig,
             "robustness_caption": (
@@ -259,11 +382,13 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
                 f"(September of {', '.join(map(str, years))}, ROI of {c.target_year} vs {c.reference_year}); "
                 f"right: whether the letter's finding holds. {len(run.ens)} members. Data: {run.source}."),
             "robustness_text": robustness_text(verdicts, rankings, summary.members, run.emulated, run.source),
-            "robustness_short": holds_count(verdicts),
+            "robustness_short": holds_count(verdicts), "letter_text": letter_text(by_letter),
             "claims_supported": supported_count(claims), "claims_total": len(claims),
+            "failed_text": failed_text(checked), "failed_short": failed_short(checked),
+            "letter_counts": f"{verdict_counts(by_letter)} of {len(by_letter)}",
             "splits_text": splits_text(splits), "validation_text": validation_text(years, splits),
-            "conclusion_text": conclusion_text(main, verdicts, run.source, reference, len(run.ens),
-                                               run.target_label)}
+            "conclusion_text": conclusion_text(by_letter, *own, run.source, len(run.ens), run.target_label)}
     tables = {"verdicts": verdicts.round(3), "ranks": rank_table(rankings).round(2),
-              "claims": claims.style.hide(axis="index")}
+              "letter": letter_pivot(by_letter), "claims": claims.style.hide(axis="index"),
+              "checks": checked.style.hide(axis="index")}
     return Page(values=glue, tables=tables)

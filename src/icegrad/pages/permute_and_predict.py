@@ -21,10 +21,14 @@ from icegrad.pages.common import Page, Run, method_name, sign_colours
 NUMBER_FORMATS = {"permutation_importance": "{:.3f}", "permutation_std": "{:.3f}", "permutation_rank": "{:g}",
                   "gradient_importance": "{:.3g}", "gradient_rank": "{:g}", "roi_net": "{:+.3g}",
                   "sign_coherence": "{:.2f}", "roi_share": "{:.2f}", "sign": "{:+d}",
-                  "permutation_sem": "{:.3f}"}
+                  "permutation_sem": "{:.3f}", "low": "{:.3f}", "high": "{:.3f}"}
 """How the chapter's tables print each column."""
 TABLE_COLUMNS = ["permutation_importance", "permutation_std", "permutation_rank", "gradient_importance",
                  "gradient_rank"]
+ICENET_PERMUTATIONS = 10
+"""The number of permutations per channel of the IceNet paper's permute-and-predict."""
+ROUGH_DRAWS = 20
+"""Below this many draws (members × permutations) a bootstrap interval is called rough in the text."""
 
 
 def styled(table: pd.DataFrame) -> Any:
@@ -78,16 +82,57 @@ def agreement_text(first: pd.DataFrame, correlations: pd.DataFrame, top_k: int) 
             f"are in both top {top_k}s")
 
 
-def indistinct(first: pd.DataFrame) -> int:
-    """How many channels have a permutation importance that cannot be told from zero (mean - 2 SE <= 0)."""
-    return int((first["permutation_importance"] - 2 * first["permutation_sem"].fillna(0) <= 0).sum())
+def indistinct(test: pd.DataFrame, lead: int) -> int:
+    """How many channels :func:`~icegrad.evaluation.permutation.importance_test` cannot tell from zero at
+    ``lead`` (their interval over members and permutations contains zero)."""
+    return int(test.loc[test["lead"] == lead, "indistinguishable"].sum())
 
 
-def indistinct_text(first: pd.DataFrame) -> str:
-    """The count of :func:`indistinct` channels as a sentence."""
-    return (f"{indistinct(first)} of the {len(first)} channels have a permutation importance at lead "
-            f"{int(first['lead'].iloc[0])} that cannot be told from zero (mean minus two standard errors at "
-            "most zero)")
+def indistinct_text(test: pd.DataFrame, lead: int, interval: float = 0.95) -> str:
+    """The count of :func:`indistinct` channels as a sentence, with what the interval rests on."""
+    at_lead = test[test["lead"] == lead]
+    members, permutations = int(at_lead["members"].iloc[0]), int(at_lead["permutations"].iloc[0])
+    text = (f"{indistinct(test, lead)} of the {len(at_lead)} channels have a permutation importance at lead "
+            f"{lead} whose {100 * interval:.0f} % bootstrap interval over the {members} members × "
+            f"{permutations} permutations contains zero: this run cannot tell them from an input the "
+            "network ignores")
+    if members * permutations < ROUGH_DRAWS:
+        text += (f". With {members * permutations} draws the interval is itself rough (a bootstrap of so "
+                 "few values has few distinct resamples), so more permutations or members would sharpen it")
+    return text
+
+
+def forecasts(permutation: xr.Dataset, n_permutations: int | None = None) -> int:
+    """How many forecasts a permute-and-predict result took (or would take with ``n_permutations``):
+    every member forecasts every start month once unpermuted and once per permutation and item."""
+    item = "channel" if "channel" in permutation.dims else "group"
+    n = permutation.sizes["permutation"] if n_permutations is None else n_permutations
+    return int(permutation.sizes["member"] * permutation.sizes["start"] * (1 + n * permutation.sizes[item]))
+
+
+def cost_text(n_forecasts: int, seconds: float) -> str:
+    """The measured cost of this run's permute-and-predict (per channel and per group together)."""
+    return (f"Permute-and-predict took {n_forecasts:,} forecasts here, {seconds:.1f} s of computation "
+            f"({1000 * seconds / n_forecasts:.2f} ms per forecast, measured when the results were computed "
+            "and kept with them in the cache)")
+
+
+def permutations_text(results: Sequence[xr.Dataset], seconds: float,
+                      target: int = ICENET_PERMUTATIONS) -> str:
+    """Whether this run used IceNet's number of permutations and, if not, what that would cost here.
+
+    The estimate scales the measured time per forecast to the forecasts ``target`` permutations need
+    (:func:`forecasts` grows in proportion to the number of permutations).
+    """
+    used = int(results[0].sizes["permutation"])
+    if used >= target:
+        return f"This run used {used} permutations, at least the {target} of the IceNet paper"
+    needed = sum(forecasts(r, target) for r in results)
+    per_forecast = seconds / sum(forecasts(r) for r in results)
+    return (f"This run used {used} permutations, fewer than the {target} of the IceNet paper; at the "
+            f"measured {1000 * per_forecast:.2f} ms per forecast, {target} would take {needed:,} forecasts, "
+            f"about {needed * per_forecast:.0f} s on this machine at these settings "
+            f"(run the chapter with -p n_permutations {target})")
 
 
 def seasonal_text(first: pd.DataFrame, method: str, baseline: str, top_k: int) -> str:
@@ -196,7 +241,8 @@ def figures(run: Run, table: pd.DataFrame, correlations: pd.DataFrame, permutati
     return values
 
 
-def gradient_only(run: Run, table: pd.DataFrame, top_k: int, figure_dir: str) -> tuple[dict[str, Any], Any]:
+def gradient_only(run: Run, table: pd.DataFrame, top_k: int, figure_dir: str,
+                  indistinguishable: Sequence[str]) -> tuple[dict[str, Any], Any]:
     """The channel permute-and-predict calls unimportant whose map has a clear sign: glue and its table."""
     from icegrad.evaluation.permutation import gradient_only_example, roi_sign
     from icegrad.plots import save_figure
@@ -205,7 +251,7 @@ def gradient_only(run: Run, table: pd.DataFrame, top_k: int, figure_dir: str) ->
     result, lead = run.result, run.config.leads[0]
     first = table[table["lead"] == lead]
     signs = roi_sign(result, lead)
-    pick = gradient_only_example(table, signs, lead)
+    pick = gradient_only_example(table, signs, lead, indistinguishable=indistinguishable)
     example = pick["channel"]
     per_member = result["attribution"].sel(lead=lead, channel=example).where(result["roi"]).sum(("y", "x"))
     ocean_share = float(result["roi"].sum() / (~run.ds["land"].astype(bool)).sum())
@@ -230,25 +276,33 @@ def page(run: Run, n_permutations: int, permutation_seed: int, top_k: int, show_
          figure_dir: str) -> Page:
     """Everything chapter 8 shows for ``run`` (whose attributions are loaded)."""
     from icegrad import pipeline
-    from icegrad.evaluation.permutation import rank_correlation, side_by_side
+    from icegrad.evaluation.permutation import importance_test, rank_correlation, side_by_side
 
     c, result = run.config, run.result
-    permutation = pipeline.permutations(run.ds, run.ens, n_permutations, seed=permutation_seed)
-    group_permutation = pipeline.permutations(run.ds, run.ens, n_permutations, by="group",
-                                              seed=permutation_seed)
+    permutation, group_permutation = (pipeline.permutations(run.ds, run.ens, n_permutations, by=by,
+                                                            seed=permutation_seed)
+                                      for by in ("channel", "group"))
+    seconds = sum(float(p.attrs["compute_seconds"]) for p in (permutation, group_permutation))
+    n_forecasts = forecasts(permutation) + forecasts(group_permutation)
     starts = permutation["start"].to_index()
     reference = permutation["reference_accuracy"].mean("member").to_pandas().rename("accuracy (%)")
     table, group_table = side_by_side(permutation, result), side_by_side(group_permutation, result)
     correlations, group_correlations = rank_correlation(table), rank_correlation(group_table)
-    first = table[table["lead"] == c.leads[0]]
+    test = importance_test(permutation, seed=permutation_seed)
+    first = table[table["lead"] == c.leads[0]].merge(
+        test.loc[test["lead"] == c.leads[0], ["channel", "low", "high"]], on="channel")
     shown = first[(first["permutation_rank"] <= top_k) | (first["gradient_rank"] <= top_k)]
-    example_glue, leading = gradient_only(run, table, top_k, figure_dir)
+    unclear = test.loc[(test["lead"] == c.leads[0]) & test["indistinguishable"], "channel"].tolist()
+    example_glue, leading = gradient_only(run, table, top_k, figure_dir, unclear)
     glue = {**run.glue(), "n_permutations": int(permutation.sizes["permutation"]),
             "n_draws": int(permutation.sizes["permutation"] * permutation.sizes["member"]),
             "n_starts": len(starts), "starts_span": f"{starts[0]:%B %Y} to {starts[-1]:%B %Y}",
             "reference_text": reference_text(reference), "top_k": top_k, "rho_text": rho_text(correlations),
             "agreement_text": agreement_text(first, correlations, top_k),
-            "indistinct_text": indistinct_text(first),
+            "n_indistinct": indistinct(test, c.leads[0]),
+            "indistinct_text": indistinct_text(test, c.leads[0]),
+            "cost_text": cost_text(n_forecasts, seconds),
+            "permutations_text": permutations_text([permutation, group_permutation], seconds),
             "seasonal_text": seasonal_text(first, c.method, c.baseline, top_k),
             "group_sizes": group_sizes_text(permutation["group"].values),
             "group_text": group_text(group_table, group_correlations, c.leads[0]),
@@ -256,6 +310,7 @@ def page(run: Run, n_permutations: int, permutation_seed: int, top_k: int, show_
             **example_glue}
     tables = {"permutation": permutation, "reference": reference.round(2).to_frame().T,
               "correlations": correlations.round(3),
-              "shown": styled(shown.sort_values("permutation_rank")[["channel", "group", *TABLE_COLUMNS]]),
+              "shown": styled(shown.sort_values("permutation_rank")[
+                  ["channel", "group", "permutation_importance", "low", "high", *TABLE_COLUMNS[1:]]]),
               "groups": styled(group_table[["lead", "group", *TABLE_COLUMNS]]), "leading": leading}
     return Page(values=glue, tables=tables)
