@@ -138,28 +138,21 @@ def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[
 
     The ensembles are the run's own and, when the run compares with observed sea ice, the SIC-only one
     of :func:`icegrad.pages.observed.observed_config`; each through the pipeline's recipe
-    (:func:`icegrad.pipeline.train_config`), read from the cache or trained, never from shipped networks.
+    (:func:`icegrad.pipeline.train_config`), read from the cache or trained, never from shipped networks
+    (nor from a cached copy of them); ``--refresh`` retrains even what the cache holds.
     Each is stored in float16 if that keeps its test-year binary accuracy within
     :data:`~icegrad.model.shipped.MAX_ACCURACY_CHANGE` points at every lead (measured here on the
     stored copy read back), else in float32; the release is read back and verified before returning.
     """
-    from icegrad import pipeline
     from icegrad.model import shipped
     from icegrad.model.skill import evaluate_skill
-    from icegrad.model.train import load_or_train, model_parameters
-    from icegrad.pages.observed import observed_config
+    from icegrad.model.train import load_or_train
 
-    if config.weights:
-        raise IcegradError("--release ships the book's own trained networks, not IceNet's release; drop "
-                           f"--weights {config.weights}")
-    runs = [config, *filter(None, [observed_config(config)])]
     releases = []
-    for run in runs:
-        ds = pipeline.dataset(run.data_source, run.resolution_km)
-        train_config = pipeline.train_config(ds, run.members, run.width, run.epochs)
-        params = model_parameters(ds, train_config)
+    for name, ds, train_config, params in release_runs(config):
         ens = load_or_train(ds, train_config, shipped=False)
-        name = f"{run.data_source}_{run.resolution_km}km"
+        if "shipped" in ens.manifest:  # the cache holds a copy of shipped networks: never re-ship those
+            ens = load_or_train(ds, train_config, shipped=False, refresh=True)
         accuracy = evaluate_skill(ens, ds)["binary_accuracy"]
         with tempfile.TemporaryDirectory(prefix="icegrad-release-") as scratch:
             shipped.write_release(scratch, [shipped.Release(name, params, ens, "float16")])
@@ -182,6 +175,25 @@ def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[
     total = sum(f["bytes"] for entry in manifest["ensembles"].values() for f in entry["files"].values())
     print(f"shipped {len(releases)} ensemble(s) to {folder}: {total / 2**20:.1f} MiB")
     return manifest
+
+
+def release_runs(config: RunConfig) -> list[tuple[str, Any, Any, dict[str, Any]]]:
+    """``(name, dataset, training configuration, parameters naming the ensemble)`` of each ensemble a
+    book run with ``config`` trains: its own, and its observed comparison's (if it makes one)."""
+    from icegrad import pipeline
+    from icegrad.model.train import model_parameters
+    from icegrad.pages.observed import observed_config
+
+    if config.weights:
+        raise IcegradError("--release ships the book's own trained networks, not IceNet's release; drop "
+                           f"--weights {config.weights}")
+    runs = []
+    for run in [config, *filter(None, [observed_config(config)])]:
+        ds = pipeline.dataset(run.data_source, run.resolution_km)
+        train_config = pipeline.train_config(ds, run.members, run.width, run.epochs)
+        runs.append((f"{run.data_source}_{run.resolution_km}km", ds, train_config,
+                     model_parameters(ds, train_config)))
+    return runs
 
 
 def _test_years(ens: Any) -> str:
