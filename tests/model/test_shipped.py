@@ -54,6 +54,7 @@ def test_shipped_networks_are_intact_and_made_by_this_code():
         f"(icegrad.model.shipped.CODE_FILES); {REMAKE}")
 
 
+@pytest.mark.slow  # builds the emulated Arctic at 100 km when the cache lacks it (~20 s of CPU)
 def test_shipped_networks_are_what_the_book_trains_at_its_defaults():
     manifest = _repository_manifest()
     expected = {name: shipped._normalised(params) for name, _, _, params in release_runs(RunConfig())}
