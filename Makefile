@@ -23,7 +23,8 @@ book: install
 	$(BIN)/icegrad book
 
 # The book's trained networks, shipped so that chapters at their defaults never train (a stale-networks
-# test names this target). Trains what the cache lacks: ~15 min on 2 idle cores.
+# test names this target). Trains what the cache lacks (measured 2026-12-05 on 2 cores shared with other
+# work: 43 min for the emulated ensemble, 31 min for the NSIDC one, run side by side), then ~2 min.
 networks: install
 	$(BIN)/icegrad train --release data/networks
 
