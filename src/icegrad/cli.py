@@ -2,6 +2,7 @@
 
     icegrad data --source emulated --resolution 100     build (or load) and summarise a dataset
     icegrad train --members 5 --width 0.25              train (or load) the cached IceNet ensemble
+    icegrad train --release data/networks               ship the book's ensembles (make networks)
     icegrad attribute --target-month 2013-09 --method integrated_gradients --output ig.nc
     icegrad attribute --sweep sweeps/sept --target-month 2012-09 2013-09 --method integrated_gradients \
         smoothgrad [--scheduler tcp://HOST:8786]     every (month, lead, member, method) job, resumable
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -115,6 +117,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     config = _config(args)
     _refresh(args)
+    if args.release:
+        release_networks(config, args.release)
+        return 0
     from icegrad import pipeline
     from icegrad.model.skill import evaluate_skill, skill_table
 
@@ -125,6 +130,76 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.skill:
         print(skill_table(evaluate_skill(ens, ds)).to_string())
     return 0
+
+
+def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Ship the ensembles a book run with ``config`` trains (``make networks``: at the defaults) to
+    ``folder``, and return the release manifest (see :mod:`icegrad.model.shipped`).
+
+    The ensembles are the run's own and, when the run compares with observed sea ice, the SIC-only one
+    of :func:`icegrad.pages.observed.observed_config`; each through the pipeline's recipe
+    (:func:`icegrad.pipeline.train_config`), read from the cache or trained, never from shipped networks
+    (nor from a cached copy of them); ``--refresh`` retrains even what the cache holds.
+    Each is stored in float16 if that keeps its test-year binary accuracy within
+    :data:`~icegrad.model.shipped.MAX_ACCURACY_CHANGE` points at every lead (measured here on the
+    stored copy read back), else in float32; the release is read back and verified before returning.
+    """
+    from icegrad.model import shipped
+    from icegrad.model.skill import evaluate_skill
+    from icegrad.model.train import load_or_train
+
+    releases = []
+    for name, ds, train_config, params in release_runs(config):
+        ens = load_or_train(ds, train_config, shipped=False)
+        if "shipped" in ens.manifest:  # the cache holds a copy of shipped networks: never re-ship those
+            ens = load_or_train(ds, train_config, shipped=False, refresh=True)
+        accuracy = evaluate_skill(ens, ds)["binary_accuracy"]
+        with tempfile.TemporaryDirectory(prefix="icegrad-release-") as scratch:
+            shipped.write_release(scratch, [shipped.Release(name, params, ens, "float16")])
+            half = evaluate_skill(shipped.find_shipped(params, scratch), ds)["binary_accuracy"]
+        icenet, icenet_half = accuracy.sel(model="icenet"), half.sel(model="icenet")
+        precision = shipped.choose_precision(icenet.values, icenet_half.values)
+        skill = {"years": _test_years(ens), "lead": accuracy["lead"].values.tolist(),
+                 "binary_accuracy_float32": {str(m): accuracy.sel(model=m).values.round(3).tolist()
+                                             for m in accuracy["model"].values},
+                 "binary_accuracy_float16": icenet_half.values.round(3).tolist(),
+                 "mean_float32": round(float(icenet.mean()), 3),
+                 "mean_float16": round(float(icenet_half.mean()), 3)}
+        print(f"{name}: test-year binary accuracy (mean over leads) {skill['mean_float32']:.3f} % in "
+              f"float32, {skill['mean_float16']:.3f} % with float16 kernels; ships in {precision}")
+        releases.append(shipped.Release(name, params, ens, precision, skill))
+    manifest = shipped.write_release(folder, releases)
+    for release in releases:
+        if shipped.find_shipped(release.params, folder) is None:
+            raise IcegradError(f"the release in {folder} does not serve {release.name}; this is a bug")
+    total = sum(f["bytes"] for entry in manifest["ensembles"].values() for f in entry["files"].values())
+    print(f"shipped {len(releases)} ensemble(s) to {folder}: {total / 2**20:.1f} MiB")
+    return manifest
+
+
+def release_runs(config: RunConfig) -> list[tuple[str, Any, Any, dict[str, Any]]]:
+    """``(name, dataset, training configuration, parameters naming the ensemble)`` of each ensemble a
+    book run with ``config`` trains: its own, and its observed comparison's (if it makes one)."""
+    from icegrad import pipeline
+    from icegrad.model.train import model_parameters
+    from icegrad.pages.observed import observed_config
+
+    if config.weights:
+        raise IcegradError("--release ships the book's own trained networks, not IceNet's release; drop "
+                           f"--weights {config.weights}")
+    runs = []
+    for run in [config, *filter(None, [observed_config(config)])]:
+        ds = pipeline.dataset(run.data_source, run.resolution_km)
+        train_config = pipeline.train_config(ds, run.members, run.width, run.epochs)
+        runs.append((f"{run.data_source}_{run.resolution_km}km", ds, train_config,
+                     model_parameters(ds, train_config)))
+    return runs
+
+
+def _test_years(ens: Any) -> str:
+    """The test years an ensemble's skill is measured on, as ``first-last``."""
+    first, last = (ens.manifest.get("splits") or {}).get("test", ("?", "?"))
+    return f"{first}-{last}"
 
 
 def _cmd_attribute(args: argparse.Namespace) -> int:
@@ -258,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train (or load from the cache) an IceNet ensemble")
     _add_run_options(train, {**DATA_FLAGS, **MODEL_FLAGS})
     train.add_argument("--skill", action="store_true", help="print test-year skill against the baselines")
+    train.add_argument("--release", metavar="DIR", default="",
+                       help="ship the trained ensembles (the run's and its observed comparison's) to DIR "
+                            "with a manifest (make networks: data/networks)")
     _add_refresh_option(train)
     train.set_defaults(func=_cmd_train)
 

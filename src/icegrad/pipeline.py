@@ -88,6 +88,13 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
                                       height=ds.sizes["y"], width=ds.sizes["x"])
         stats = network_inputs.fit_normalisation(ds)
         return IceNetEnsemble(release.members, stats, release.channels, release.manifest)
+    return load_or_train(ds, train_config(ds, members, width, epochs, seed_base))
+
+
+def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | None = DEFAULTS.width,
+                 epochs: int | None = DEFAULTS.epochs, seed_base: int = 36) -> TrainConfig:
+    """The training configuration :func:`ensemble` trains ``ds`` with (the book's recipe, also the one
+    ``icegrad train --release`` ships networks with): channels and splits follow the data's record."""
     options: dict[str, object] = {"members": members, "seed_base": seed_base,
                                   "data_source": str(ds.attrs.get("data_source"))}
     channels, splits = real_record.channels_for(ds), real_record.splits_for(ds)
@@ -99,7 +106,7 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
         options["filters_factor"] = width
     if epochs is not None:
         options["epochs"] = epochs
-    return load_or_train(ds, TrainConfig(**options))
+    return TrainConfig(**options)
 
 
 def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,

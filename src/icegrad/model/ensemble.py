@@ -164,7 +164,7 @@ class IceNetEnsemble:
             write_netcdf(self.stats, tmp / STATS_FILE)
             manifest = {**self.manifest, "channels": list(self.channels), "member_files": files}
             (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str))
-            _replace_dir(tmp, target)
+            replace_dir(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
@@ -204,8 +204,9 @@ def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
                             "damaged: delete the folder and train (or save) the ensemble again") from None
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first, then deleted."""
+def replace_dir(new: Path, target: Path) -> None:
+    """Rename the folder ``new`` to ``target`` (how icegrad writes a folder atomically); an existing
+    ``target`` is moved aside first, then deleted."""
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
         os.replace(target, old / target.name)

@@ -57,6 +57,7 @@ from icegrad.model.icenet import build_icenet, check_input_shape, temperature_la
 from icegrad.model.losses import LOSSES, make_loss
 from icegrad.model.progress import EpochProgress
 from icegrad.model.samples import CHUNK_STARTS, ArrayFile, SampleStore, build_store
+from icegrad.model.shipped import find_shipped
 from icegrad.variables import CHANNEL_NAMES, N_LEADS
 
 log = logging.getLogger(__name__)
@@ -384,7 +385,7 @@ def _pretraining_data(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset 
     return pretrain
 
 
-def _cache_parameters(ds: xr.Dataset, config: TrainConfig,
+def model_parameters(ds: xr.Dataset, config: TrainConfig,
                       pretrain: xr.Dataset | None = None) -> dict[str, Any]:
     """What decides the ensemble ``config`` trains on ``ds`` (the ``verbose`` setting excluded).
 
@@ -401,7 +402,7 @@ def _cache_parameters(ds: xr.Dataset, config: TrainConfig,
 
 def model_cache_key(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | None = None) -> str:
     """The cache key of the ensemble ``config`` trains on ``ds`` (pre-trained on ``pretrain``)."""
-    return cache.parameter_key(_cache_parameters(ds, config, pretrain))
+    return cache.parameter_key(model_parameters(ds, config, pretrain))
 
 
 def implausibility(ensemble: IceNetEnsemble) -> str | None:
@@ -414,12 +415,25 @@ def implausibility(ensemble: IceNetEnsemble) -> str | None:
 
 def load_or_train(
     ds: xr.Dataset, config: TrainConfig | None = None, *, pretrain: xr.Dataset | None = None,
-    refresh: bool = False,
+    refresh: bool = False, shipped: bool = True,
 ) -> IceNetEnsemble:
-    """The cached ensemble for ``(ds, config, pretrain)``; trained and saved first if not cached (or
-    ``refresh``). ``pretrain`` is the pre-training dataset when ``config`` asks for pre-training."""
+    """The ensemble for ``(ds, config, pretrain)``: the cached one; else, with ``shipped``, the shipped one
+    trained with exactly these parameters (``data/networks``, :mod:`icegrad.model.shipped`, checksums
+    verified); else trained now. Whatever is not read from the cache is saved to it.
+
+    ``refresh`` (or ``--refresh`` / ``ICEGRAD_REFRESH``, :func:`icegrad.cache.refresh_since`) retrains:
+    it skips the cache and the shipped networks alike. ``pretrain`` is the pre-training dataset when
+    ``config`` asks for pre-training. ``shipped=False`` is how ``icegrad train --release`` makes them.
+    """
     config = config or TrainConfig()
-    return cache.cached("models", _cache_parameters(ds, config, pretrain),
-                        lambda: train_ensemble(ds, config, pretrain=pretrain),
-                        load=IceNetEnsemble.load, save=IceNetEnsemble.save, check=implausibility,
-                        refresh=refresh)
+    params = model_parameters(ds, config, pretrain)
+
+    def compute() -> IceNetEnsemble:
+        if shipped and not refresh and cache.refresh_since() is None:
+            found = find_shipped(params)
+            if found is not None:
+                return found
+        return train_ensemble(ds, config, pretrain=pretrain)
+
+    return cache.cached("models", params, compute, load=IceNetEnsemble.load, save=IceNetEnsemble.save,
+                        check=implausibility, refresh=refresh)

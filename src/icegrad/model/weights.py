@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import xarray as xr
 
+from icegrad.cache import file_digest
 from icegrad.errors import IcegradError
 from icegrad.model.ensemble import IceNetEnsemble, base_manifest
 from icegrad.model.icenet import BASE_FILTERS, build_icenet, icenet_layer_order, temperature_layer
@@ -41,6 +42,8 @@ from icegrad.variables import CHANNEL_NAMES
 RELEASE_SEEDS = tuple(range(36, 61))
 RELEASE_FILE_PATTERN = "network_tempscaled_{seed}.h5"
 RELEASE_DOI = "10.5281/zenodo.5176573"
+CHECKSUM_FILE = "SHA256SUMS"
+"""Optional checksum listing beside the release files; when present, every file loaded is checked."""
 RELEASE_SPLITS = {"train": (1980, 2011), "val": (2012, 2017), "test": (2018, 2019)}
 """The years of the release's observational fine-tuning (Andersson et al. 2021, Methods)."""
 N_BODY_CONVS = len(icenet_layer_order(0)[0])
@@ -191,6 +194,36 @@ def release_paths(directory: str | os.PathLike[str], seeds: Iterable[int] = RELE
     return paths
 
 
+def verify_release(paths: Iterable[Path]) -> None:
+    """Check release files against the folder's :data:`CHECKSUM_FILE` when there is one.
+
+    The file is ``sha256sum``'s format (``<hex digest>  <file name>`` per line; make it with
+    ``sha256sum network_tempscaled_*.h5 > SHA256SUMS`` right after downloading). A file it lists with
+    another digest, or does not list, is an error naming the file; without it nothing is checked.
+    """
+    paths = list(paths)
+    listing = paths[0].parent / CHECKSUM_FILE if paths else None
+    if listing is None or not listing.is_file():
+        return
+    expected = {}
+    for number, line in enumerate(listing.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, _, name = line.strip().partition(" ")
+        name = name.strip().lstrip("*")
+        if len(digest) != 64 or not name:
+            raise LegacyWeightsError(f"{listing}, line {number}, is not '<sha256>  <file name>': {line!r}")
+        expected[name] = digest.lower()
+    for path in paths:
+        if path.name not in expected:
+            raise LegacyWeightsError(f"{path.name} is not listed in {listing}; add its checksum "
+                                     f"(sha256sum {path.name} >> {CHECKSUM_FILE}) or remove the file")
+        if file_digest(path) != expected[path.name]:
+            raise LegacyWeightsError(f"{path} does not match its SHA-256 in {listing}: the file is damaged "
+                                     f"or another one; download it again from the IceNet release "
+                                     f"(doi:{RELEASE_DOI})")
+
+
 def load_icenet_release(
     directory: str | os.PathLike[str],
     seeds: Iterable[int] = RELEASE_SEEDS,
@@ -207,6 +240,7 @@ def load_icenet_release(
     """
     seeds = list(seeds)
     paths = release_paths(directory, seeds)
+    verify_release(paths)
     members = [load_legacy_member(p, height, width) for p in paths]
     info = read_legacy_network(paths[0])
     manifest = base_manifest(
