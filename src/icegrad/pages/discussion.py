@@ -324,7 +324,9 @@ def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int) -> pd.DataF
         truth = fidelity.true_channel_sensitivity(run.ds, run.ens.stats, run.config.target_month, [lead],
                                                   run.roi, list(run.ens.channels))
         gradients = run.explain(leads=[lead], method="vanilla_gradient")
-        spearman = float(fidelity.score(gradients, truth)["spearman"].iloc[0])
+        matched = fidelity.matched_truth(gradients, truth)
+        scores = fidelity.summarise(fidelity.channel_scores(gradients, matched))
+        spearman = float(scores["spearman"].iloc[0])
     return pd.DataFrame([skill_check(float(skill.sel(model="icenet") - skill.sel(model="linear_trend"))),
                          completeness_check(errors, ch5.BOOK_TOLERANCE),
                          randomisation_check(rho, ch5.RANDOMISATION_THRESHOLD), fidelity_check(spearman)])
