@@ -97,3 +97,19 @@ def _month_index(ds: xr.Dataset, month: str | pd.Timestamp) -> int:
 def month_index() -> Callable[[xr.Dataset, str | pd.Timestamp], int]:
     """``month_index(ds, month)``: the position of ``month`` on the dataset's time axis."""
     return _month_index
+
+
+FINE_PERIOD = ("2005-01", "2013-12")
+"""The 25 km tests' years: enough for 12 lags, the linear trend and the 2007/2013 ROI."""
+
+
+@pytest.fixture(scope="session")
+def emulated_25km() -> xr.Dataset:
+    """The emulated Arctic at 25 km (432 x 432) over :data:`FINE_PERIOD`, generated once per worker.
+
+    Generating it takes about a minute whatever the period, so the 25 km tests share it and their xdist
+    group (``emulated-25km``) puts them on one worker.
+    """
+    from icegrad.data import emulator, validate_monthly_dataset
+
+    return validate_monthly_dataset(emulator.generate(25, *FINE_PERIOD, seed=0), check_values=False)

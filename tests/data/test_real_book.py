@@ -177,13 +177,15 @@ def test_sic_only_icenet_end_to_end_on_the_real_record(real_nsidc: Path) -> None
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_inputs_forward_pass_and_roi_gradient_at_432x432(isolated_cache: Path) -> None:
+@pytest.mark.xdist_group("emulated-25km")
+def test_inputs_forward_pass_and_roi_gradient_at_432x432(emulated_25km: xr.Dataset,
+                                                          isolated_cache: Path) -> None:
     from icegrad.attribution.targets import roi_target
     from icegrad.inputs import build as network_inputs
     from icegrad.model.icenet import build_icenet
     from icegrad.roi import region_of_interest
 
-    ds = emulated_25km()
+    ds = emulated_25km
     stats = network_inputs.fit_normalisation(ds, (2006, 2011))
     x = network_inputs.build_inputs(ds, pd.DatetimeIndex(["2013-09-01"]), stats, list(CHANNEL_NAMES))
     assert x.transpose("time", "y", "x", "channel").shape == (1, 432, 432, 50)
@@ -200,9 +202,3 @@ def test_inputs_forward_pass_and_roi_gradient_at_432x432(isolated_cache: Path) -
     assert probabilities.shape == (1, 432, 432, 3, 6)
     assert gradient.shape == (1, 432, 432, 50) and np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
 
-
-def emulated_25km() -> xr.Dataset:
-    """2005-2013 of the emulated Arctic at 25 km: enough for 12 lags, the trend and the 2007/2013 ROI."""
-    from icegrad.data import load_dataset
-
-    return load_dataset("emulated", resolution_km=25, start="2005-01", end="2013-12")
