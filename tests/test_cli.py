@@ -325,3 +325,20 @@ def test_sweep_gets_the_run_configuration(monkeypatch: pytest.MonkeyPatch, tmp_p
                        "scheduler": None, "progress": False}
     assert "sweep of 16 job(s)" in capsys.readouterr().out
     assert json.dumps(config.as_dict())  # the configuration a store manifest can record
+
+
+def test_quiet_silences_every_progress_bar_of_the_command_and_only_of_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import icegrad.book
+
+    seen: list[str | None] = []
+
+    def run_chapter(*args: object, **kwargs: object) -> Path:
+        seen.append(os.environ.get("TQDM_DISABLE"))  # papermill's kernels inherit this environment
+        return tmp_path / "out.ipynb"
+
+    monkeypatch.setattr(icegrad.book, "run_chapter", run_chapter)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert main(["run", "05", "--quiet"]) == 0 and main(["run", "05"]) == 0
+    assert seen == ["1", None]
+    assert "TQDM_DISABLE" not in os.environ  # the caller's own bars are untouched afterwards

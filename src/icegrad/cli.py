@@ -21,11 +21,12 @@ cache entries written before the command started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from icegrad import config as run_config
@@ -86,6 +87,28 @@ def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
     known = run_config.defaults()
     values = {name: value for name, value in vars(args).items() if name in known}
     return check_settings(RunConfig.from_parameters({**values, **fields}))
+
+
+@contextlib.contextmanager
+def _quiet(args: argparse.Namespace) -> Iterator[None]:
+    """With ``--quiet``, turn off every progress bar for the command: papermill's and its work's.
+
+    The bars are ``tqdm``'s, which reads ``TQDM_DISABLE`` from the environment; papermill's kernels
+    inherit it, so training, attribution and permutation bars inside a chapter go quiet too. The
+    variable is restored afterwards, so a caller of :func:`main` keeps its own bars.
+    """
+    if not getattr(args, "quiet", False):
+        yield
+        return
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
 
 
 def _refresh(args: argparse.Namespace) -> None:
@@ -393,7 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors are one line ``icegrad: error: ...``, bugs keep their traceback."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _quiet(args):
+            return args.func(args)
     except IcegradError as err:  # the input's fault: the message names the value and the fix
         return _fail(str(err))
     except OSError as err:  # the filesystem's: name the path

@@ -190,3 +190,14 @@ def test_cell_area_must_be_finite_and_positive(tiny_icenet: keras.Model, sample:
         attribute(tiny_icenet, sample, mask, 1, "vanilla_gradient")
     uniform = attribute(tiny_icenet, sample, mask, 1, "vanilla_gradient", weighting="uniform")
     assert np.isfinite(uniform["attribution"].values).all()
+
+
+def test_progress_names_the_work_and_counts_members(tiny_icenet: keras.Model, sample: xr.DataArray,
+                                                   roi: np.ndarray, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    attribute([tiny_icenet, tiny_icenet], sample, roi, leads=(1, 3), steps=2, baseline="zeros")
+    err = capsys.readouterr().err
+    assert "integrated gradients, lead(s) 1, 3" in err and "0/2" in err and "member" in err
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # what icegrad's --quiet sets
+    attribute(tiny_icenet, sample, roi, leads=1, method="vanilla_gradient")
+    assert "vanilla gradient" not in capsys.readouterr().err

@@ -139,9 +139,14 @@ def test_same_seed_same_result_other_seed_other_draws(arctic: dict, copier: IceN
                               copier_result["importance"].sel(channel=COPIED))
 
 
-def test_groups_permute_their_channels_together(arctic: dict, copier: IceNetEnsemble) -> None:
+def test_groups_permute_their_channels_together(arctic: dict, copier: IceNetEnsemble,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     result = baselines.permutation_importance(copier, arctic["ds"], STARTS_2018, by="group",
                                               n_permutations=2, cache=False)
+    n_jobs = len(copier) * (1 + 2 * len(GROUPS))  # the unpermuted forecasts, then each group twice
+    err = capsys.readouterr().err
+    assert f"permute-and-predict: {len(copier)} member(s) x 2 permutation(s) x {len(GROUPS)} group(s)" in err
+    assert f"0/{n_jobs}" in err
     assert list(result["group"].values) == list(GROUPS)
     importance = result["importance"]
     assert (importance.sel(group=[g for g in GROUPS if g != "sic"]) == 0).all()

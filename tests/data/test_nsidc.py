@@ -385,10 +385,12 @@ def archive(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_download_finds_platform_codes_in_the_listing(archive: tuple[str, Path], tmp_path: Path,
-                                                      isolated_cache: Path) -> None:
+                                                      isolated_cache: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     url, root = archive
     cache = tmp_path / "mine"
     paths = nsidc.download("2007-12", "2008-01", cache_dir=cache, base_url=url, backoff_s=0)
+    assert "NSIDC G02202 v4 monthly files" in capsys.readouterr().err  # the download's progress
     assert [p.name for p in paths] == ["seaice_conc_monthly_nh_200712_f13_v04r00.nc",
                                        "seaice_conc_monthly_nh_200801_f17_v04r00.nc"]
     assert ChecksumRegistry(cache).get(paths[0].name) is not None

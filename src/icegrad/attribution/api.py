@@ -42,6 +42,7 @@ from icegrad.attribution.results import build_result, cached_result
 from icegrad.attribution.targets import check_count, check_leads, roi_target, sample_for_forecast
 from icegrad.cache import array_digest, model_digest
 from icegrad.config import DEFAULTS
+from icegrad.progress import bar as progress_bar
 from icegrad.variables import CHANNEL_NAMES
 
 _UNITS = {"vanilla_gradient": "1 per normalised input unit", "smoothgrad": "1 per normalised input unit",
@@ -125,8 +126,10 @@ def attribute(
     def compute() -> xr.Dataset:
         x = np.asarray(sample.values, dtype=np.float32)
         cache = engines if engines is not None else EngineCache()
+        members_bar = progress_bar(models, desc=f"{method.replace('_', ' ')}, lead(s) "
+                                   f"{', '.join(map(str, leads))}", unit="member")
         outs = [_run(cache.get(model, target_fn, execution), method, x, base, method_params)
-                for model in models]
+                for model in members_bar]
         attrs = {
             "method": method, "target": f"{target_fn.description} ({target})", "roi_rule": target_fn.rule,
             "model_id": model_id or ", ".join(m.name for m in models),

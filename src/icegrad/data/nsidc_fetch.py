@@ -27,6 +27,7 @@ from icegrad.data.nsidc_files import (
 )
 from icegrad.data.schema import month_starts
 from icegrad.paths import cache_dir as icegrad_cache_dir
+from icegrad.progress import bar as progress_bar
 
 
 def default_folder(version: int = 4) -> Path:
@@ -85,5 +86,7 @@ def download(start: str, end: str, version: int = 4, cache_dir: str | os.PathLik
         names.update({m: remote[m] for m in months if m not in names and m in remote})
     registry = ChecksumRegistry(folder)
     check = partial(verify_monthly_file, version=version)
+    wanted = [m for m in months if m in names]
     return [fetch(url + names[m], folder / names[m], verify=check, registry=registry, retries=retries,
-                  backoff_s=backoff_s) for m in months if m in names]
+                  backoff_s=backoff_s)
+            for m in progress_bar(wanted, desc=f"NSIDC G02202 v{version} monthly files", unit="file")]

@@ -21,6 +21,7 @@ from icegrad.data.osisaf_files import DEFAULT_VERSION, OSISAF_DIR_ENV, OSISAFErr
 from icegrad.data.schema import month_starts
 from icegrad.files import atomic_path
 from icegrad.paths import cache_dir as icegrad_cache_dir
+from icegrad.progress import bar as progress_bar
 
 DEFAULT_BASE_URL = catalogue.OSISAF_BASE_URL
 MONTH_MANIFEST = "icegrad_month.json"
@@ -83,7 +84,7 @@ def download(start: str, end: str, folder: str | os.PathLike[str] | None = None,
     root = Path(folder).expanduser() if folder is not None else default_folder(version)
     base = base_url or DEFAULT_BASE_URL
     report = DownloadReport()
-    for month in months:
+    for month in progress_bar(months, desc=f"OSI SAF {version} daily files", unit="month"):
         product = product_for(month, version)
         month_dir = _month_folder(root, month)
         month_dir.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,7 @@ from icegrad.inputs.splits import Splits
 from icegrad.inputs.start_months import StartMonths, as_start_months
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.skill import sea_ice_probability, skill_scores
+from icegrad.progress import bar as progress_bar
 from icegrad.variables import GROUPS, SIC_CLASSES, channel
 
 METHOD = "permute-and-predict (Andersson et al. 2021)"
@@ -215,7 +216,9 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
 
     reference = np.full((len(members), n_leads), np.nan)
     accuracy = np.full((len(members), len(orders), len(names), n_leads), np.nan)
-    for chunk in _chunks(((job, forecast(job)) for job in jobs), MEMORY_BUDGET):
+    jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {len(orders)} "
+                            f"permutation(s) x {len(names)} {by}(s)", unit="forecast set")
+    for chunk in _chunks(((job, forecast(job)) for job in jobs_bar), MEMORY_BUDGET):
         for (m, p, i), scores in _score(dict(chunk), inputs, targets).items():
             if p < 0:
                 reference[m] = scores

@@ -13,6 +13,8 @@ from typing import Any
 import keras
 from tqdm import tqdm
 
+from icegrad.progress import bar
+
 
 class EpochProgress(keras.callbacks.Callback):
     """A bar over ``epochs * steps`` batches, titled ``label`` and the current epoch."""
@@ -24,7 +26,7 @@ class EpochProgress(keras.callbacks.Callback):
         self.epoch = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.bar = tqdm(total=self.epochs * self.steps, desc=self.label, unit="batch", dynamic_ncols=True)
+        self.bar = bar(total=self.epochs * self.steps, desc=self.label, unit="batch", leave=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch

@@ -61,7 +61,6 @@ from typing import Any
 
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from icegrad import pipeline
 from icegrad.attribution.api import attribute
@@ -70,6 +69,7 @@ from icegrad.cache import dataset_fingerprint
 from icegrad.config import RunConfig
 from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
 from icegrad.paths import cache_dir
+from icegrad.progress import bar as progress_bar
 from icegrad.sweep.jobs import JOB_AXES, Job, SweepError, job_summary, plan_jobs, store_settings
 from icegrad.sweep.results import load_results, open_sweep
 from icegrad.sweep.store import (
@@ -283,7 +283,7 @@ def run_sweep(jobs: Sequence[Job], store: str | os.PathLike[str], *, ensemble_di
 
 def _run_local(todo: list[Job], store: Path, context: JobContext, _: Any, report: SweepReport,
                progress: bool) -> None:
-    for job in tqdm(todo, desc="attribution jobs", unit="job", disable=not progress):
+    for job in progress_bar(todo, desc="attribution jobs", unit="job", leave=True, disable=not progress):
         try:
             run_job(job, store, context)
         except Exception as err:  # a failed job must not lose the others; reported at the end
@@ -301,8 +301,8 @@ def _run_dask(todo: list[Job], store: Path, context: JobContext, scheduler: Any,
     try:
         futures = {client.submit(run_job, job, str(store), context, key=f"icegrad-sweep-{job.key}",
                                  pure=False): job for job in todo}
-        for future in tqdm(as_completed(futures), total=len(futures), desc="attribution jobs", unit="job",
-                           disable=not progress):
+        for future in progress_bar(as_completed(futures), total=len(futures), desc="attribution jobs",
+                                   unit="job", leave=True, disable=not progress):
             job = futures[future]
             try:
                 future.result()
