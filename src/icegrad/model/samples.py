@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 import xarray as xr
+from tqdm import tqdm
 
 from icegrad.errors import IcegradError
 from icegrad.inputs import build as network_inputs
-from icegrad.progress import bar as progress_bar
 
 CHUNK_STARTS = 12
 """Start months built per call while filling a store: one year, ~100 MB of transient arrays at 100 km."""
@@ -172,8 +172,8 @@ def build_store(ds: xr.Dataset, starts: pd.DatetimeIndex, stats: xr.Dataset, dir
     """
     store = SampleStore(directory)
     first_chunks = range(0, len(starts), CHUNK_STARTS)
-    for first in progress_bar(first_chunks, desc=f"building {label} samples".replace("  ", " "),
-                              unit="chunk", disable=not verbose):
+    for first in tqdm(first_chunks, desc=f"building {label} samples".replace("  ", " "), unit="chunk",
+                      disable=not verbose, leave=False):
         chunk = starts[first:first + CHUNK_STARTS]
         x = network_inputs.build_inputs(ds, chunk, stats, list(channels))
         targets = network_inputs.build_targets(ds, chunk, n_leads=n_leads, train_years=train_years)
