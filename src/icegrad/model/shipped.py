@@ -78,16 +78,17 @@ SMALL_ARRAY = 4096
 negligible share of the size and the ones most sensitive to rounding."""
 
 CODE_FILES = (
-    "data/emulator/*.py",
     "inputs/build.py", "inputs/normalisation.py", "inputs/linear_trend.py", "inputs/labels.py",
     "inputs/splits.py", "inputs/real_record.py", "inputs/start_months.py",
     "model/icenet.py", "model/train.py", "model/samples.py", "model/losses.py",
 )
-"""Source files (globs under ``src/icegrad``) that decide the weights training produces: the emulated
-data's generator, how inputs, targets, normalisation and splits are made from the data, and the
-network, its loss and its training. The observed record's values are covered by the data fingerprint
-instead (it is embedded in ``data/``); the chapters' use of the networks is not listed, since it does
-not change them."""
+"""Source files (globs under ``src/icegrad``) that decide the weights training produces from given data:
+how inputs, targets, normalisation and splits are made from the data, and the network, its loss and its
+training. The data themselves are covered by the data fingerprint (a hash of every value,
+:func:`icegrad.cache.dataset_fingerprint`): it changes exactly when the emulator's output or the
+embedded observed record does, so the emulator's code is not listed (listing it made an edit of the
+optimal forecast, which training never runs, mark the networks stale). The chapters' use of the
+networks is not listed either, since it does not change them."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
