@@ -74,7 +74,7 @@ def test_missing_input_months_are_named(arctic) -> None:
 
 
 @pytest.mark.parametrize(("start", "lead"), [("2013-07", 3), ("2013-04", 6)])
-def test_the_per_cell_probability_agrees_with_the_generator_in_a_cell_near_the_edge(arctic, start, lead) -> None:
+def test_the_per_cell_probability_agrees_with_the_generator_at_the_edge(arctic, start, lead) -> None:
     ds, _ = arctic
     model = optimal.OptimalForecast(RES, 0, start, lead)
     fields = {k: tf.constant(v) for k, v in optimal.input_fields(ds, start).items()}

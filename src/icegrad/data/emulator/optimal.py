@@ -214,9 +214,11 @@ def input_fields(ds: xr.Dataset, start: str | pd.Timestamp) -> dict[tuple[str, i
     return out
 
 
-def probability_maps(ds: xr.Dataset, starts: Sequence[str | pd.Timestamp], leads: Sequence[int]) -> xr.DataArray:
-    """The optimal forecast's ``P(SIC > 0.15)`` per cell, ``(time, y, x, lead)``, for forecasts started in
-    ``starts`` (``time``) at ``leads``, from the emulated dataset's own inputs: the best any forecaster can do.
+def probability_maps(ds: xr.Dataset, starts: Sequence[str | pd.Timestamp],
+                     leads: Sequence[int]) -> xr.DataArray:
+    """The optimal forecast's ``P(SIC > 0.15)`` per cell, ``(time, y, x, lead)``, for forecasts started
+    in ``starts`` (``time``) at ``leads``, from the emulated dataset's own inputs: the best any forecaster
+    can do.
     """
     if ds.attrs.get("data_source") != "emulated":
         raise EmulatorError(f"only the emulated Arctic has an optimal forecast; this dataset's source is "
