@@ -234,7 +234,8 @@ def attainable_text(ceil: Ceiling) -> str:
         return (f"The optimal forecast beats the linear trend by {said}, so a mean gain of {TARGET_GAIN:g} "
                 "point over the trend is attainable from these inputs")
     return (f"Even the optimal forecast beats the linear trend by only {said}, so a mean gain of "
-            f"{TARGET_GAIN:g} point over the trend is not attainable by any forecaster from these inputs")
+            f"{TARGET_GAIN:g} point over the trend is not attainable in expectation by any forecaster from "
+            "these inputs")
 
 
 def realised_text(ceil: Ceiling) -> str:
