@@ -130,9 +130,10 @@ class OptimalForecast:
 
 # --- the spread: what nobody knows yet ------------------------------------------------------------
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=1)
 def random_bases(resolution_km: int, seed: int) -> dict[str, np.ndarray]:
-    """The random-wave bases ``(cells, waves)`` of every innovation (cached: each start reuses them)."""
+    """The random-wave bases ``(cells, waves)`` of every innovation (cached for one grid and realisation, the
+    run's: each start reuses them; 54 MB at 100 km)."""
     r = rule(resolution_km)
     bases = {name: wave_basis(DRIVER_BY_NAME[name], r.x_km, r.y_km, seed) for name in RANDOM}
     for basis in bases.values():
