@@ -6,13 +6,19 @@ overrides as in ``icegrad run``) it prints one line per figure:
     skill lead L: ensemble A trend B persistence C    binary accuracy (%) on the test years, per lead
     skill mean: ensemble A trend B ci LO HI           mean over leads; paired bootstrap interval of A - B
     extent rmse: ensemble A trend B                   September-extent RMSE (million km2)
+    ceiling lead L: optimal O trend B ensemble A      the emulated Arctic's optimal forecast, the best any
+                                                      forecaster can do from the inputs, per lead (%)
+    ceiling mean: optimal O trend B ensemble A attainable G ci LO HI
+                                                      mean over leads; G = O - B, the most any forecaster
+                                                      can gain over the trend, with its paired interval
     fidelity lead L method M: rho R map M2            rank correlation of channel importance and mean
                                                       map correlation with the matched truth
 
 ``M`` is the method, with integrated gradients' baseline after a slash (``integrated_gradients/zeros``).
 The stages come from the pipeline's cache (``ICEGRAD_CACHE_DIR``, the Makefile's ``.cache/icegrad``
 when unset): the ensemble ``make book`` trained is loaded, and trained first when absent, like the
-attributions. Fidelity needs the emulated Arctic's truth; other data sources print no fidelity lines.
+attributions. Fidelity and the ceiling need the emulated Arctic's truth; for other data sources one
+``ceiling: none ...`` line says so and no fidelity lines are printed.
 
     python benchmarks/science.py                                  # the book's defaults (trains if needed)
     python benchmarks/science.py -p resolution_km 200 -p members 2 -p epochs 1 -p steps 8 -p leads '[1, 3]'
@@ -33,7 +39,7 @@ os.environ.setdefault("ICEGRAD_CACHE_DIR", str(Path(__file__).resolve().parents[
 import pandas as pd
 
 from icegrad.config import RunConfig
-from icegrad.model.skill import Headline
+from icegrad.model.skill import Ceiling, Headline
 
 
 def parse(argv: Sequence[str] | None = None) -> RunConfig:
@@ -65,6 +71,20 @@ def skill_lines(top: Headline) -> list[str]:
     return lines
 
 
+def ceiling_lines(ceil: Ceiling | None, data_source: str) -> list[str]:
+    """The optimal forecast's accuracy beside the trend's and the ensemble's, per lead and on average."""
+    if ceil is None:
+        return [f"ceiling: none (data source {data_source} has no known optimal forecast; only the emulated "
+                "Arctic's is)"]
+    lines = [f"ceiling lead {lead}: optimal {row['optimal']:.2f} trend {row['linear_trend']:.2f} ensemble "
+             f"{row['icenet']:.2f}" for lead, row in ceil.accuracy.iterrows()]
+    mean = ceil.accuracy.mean()
+    lines.append(f"ceiling mean: optimal {mean['optimal']:.2f} trend {mean['linear_trend']:.2f} ensemble "
+                 f"{mean['icenet']:.2f} attainable {ceil.attainable:.2f} ci {ceil.attainable_ci[0]:.2f} "
+                 f"{ceil.attainable_ci[1]:.2f}")
+    return lines
+
+
 def fidelity_lines(scores: pd.DataFrame) -> list[str]:
     """One line per lead and method of :func:`icegrad.pipeline.score_methods`'s scores."""
     return [f"fidelity lead {int(row['lead'])} method {method_name(row['label'])}: rho {row['spearman']:.3f} "
@@ -75,7 +95,7 @@ def fidelity_lines(scores: pd.DataFrame) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse(argv)
     from icegrad import pipeline
-    from icegrad.model.skill import headline, held_out_forecasts
+    from icegrad.model.skill import ceiling, headline, held_out_forecasts
     from icegrad.pages.common import quietly
 
     began = time.perf_counter()
@@ -86,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 weights=config.weights or None)
     ready = time.perf_counter()
     with quietly():
-        top = headline(held_out_forecasts(ens, ds))
-    print("\n".join(skill_lines(top)), flush=True)
+        top = headline(held_out_forecasts(ens, ds, optimal=True))
+    print("\n".join(skill_lines(top) + ceiling_lines(ceiling(top), config.data_source)), flush=True)
     scored = time.perf_counter()
     if config.data_source == "emulated":
         with quietly():
@@ -96,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = pipeline.score_methods(ds, ens, roi, config.target_month, config.leads, steps=config.steps)
         print("\n".join(fidelity_lines(run.scores)))
     done = time.perf_counter()
-    print(f"# data and ensemble {ready - began:.1f} s, skill {scored - ready:.1f} s, fidelity "
+    print(f"# data and ensemble {ready - began:.1f} s, skill and ceiling {scored - ready:.1f} s, fidelity "
           f"{done - scored:.1f} s", file=sys.stderr)
     return 0
 

@@ -25,6 +25,9 @@ NUMBER = r"(-?\d+\.\d+|nan)"
 LINES = {"skill lead": rf"skill lead (\d): ensemble {NUMBER} trend {NUMBER} persistence {NUMBER}",
          "skill mean": rf"skill mean: ensemble {NUMBER} trend {NUMBER} ci {NUMBER} {NUMBER}",
          "extent rmse": rf"extent rmse: ensemble {NUMBER} trend {NUMBER}",
+         "ceiling lead": rf"ceiling lead (\d): optimal {NUMBER} trend {NUMBER} ensemble {NUMBER}",
+         "ceiling mean": rf"ceiling mean: optimal {NUMBER} trend {NUMBER} ensemble {NUMBER} attainable "
+                         rf"{NUMBER} ci {NUMBER} {NUMBER}",
          "fidelity": rf"fidelity lead (\d) method ([a-z_]+(?:/[a-z]+)?): rho {NUMBER} map {NUMBER}"}
 
 
@@ -56,37 +59,45 @@ def check_lines(lines: list[str], leads: tuple[int, ...]) -> None:
                for kind, pattern in LINES.items()}
     assert all(m is not None for found in matched.values() for m in found), lines
     assert [int(m.group(1)) for m in matched["skill lead"]] == [1, 2, 3, 4, 5, 6]
-    assert len(matched["skill mean"]) == len(matched["extent rmse"]) == 1
+    assert [int(m.group(1)) for m in matched["ceiling lead"]] == [1, 2, 3, 4, 5, 6]
+    assert len(matched["skill mean"]) == len(matched["extent rmse"]) == len(matched["ceiling mean"]) == 1
     expected = {(lead, fidelity.spec_label(*spec).replace(" (", "/").removesuffix(")"))
                 for lead in leads for spec in fidelity.METHOD_SPECS}
     assert {(int(m.group(1)), m.group(2)) for m in matched["fidelity"]} == expected
-    assert len(lines) == 6 + 2 + len(expected)
+    assert len(lines) == 6 + 2 + 6 + 1 + len(expected)
     for found in matched.values():
         for m in found:
             assert all(value != "nan" for value in m.groups()[-2:])
     low, high = (float(v) for v in matched["skill mean"][0].groups()[2:])
     assert low <= high
+    optimal, trend, _, attainable, low, high = (float(v) for v in matched["ceiling mean"][0].groups())
+    assert attainable == pytest.approx(optimal - trend, abs=0.011) and low <= high
 
 
 def test_lines_from_a_headline_and_a_scores_table() -> None:
     import pandas as pd
 
-    from icegrad.model.skill import Headline
+    from icegrad.model.skill import Headline, ceiling
 
     script = load_script()
-    accuracy = pd.DataFrame({"icenet": range(90, 96), "linear_trend": 91.0, "persistence": 80.5},
-                            index=pd.Index(range(1, 7), name="lead"))
-    rmse = {"icenet": 0.2, "linear_trend": 0.31, "persistence": 1.0}
-    top = Headline(accuracy, 1.5, (-0.25, 3.0), 0.95, rmse, 31, 18, (2018, 2020))
+    accuracy = pd.DataFrame({"icenet": range(90, 96), "linear_trend": 91.0, "persistence": 80.5,
+                             "optimal": 93.25}, index=pd.Index(range(1, 7), name="lead"))
+    rmse = {"icenet": 0.2, "linear_trend": 0.31, "persistence": 1.0, "optimal": 0.15}
+    top = Headline(accuracy, 1.5, (-0.25, 3.0), 0.95, rmse, 31, 18, (2018, 2020), (1.5, 3.0))
     labels = [fidelity.spec_label(*spec) for spec in fidelity.METHOD_SPECS]
     scores = pd.DataFrame({"label": labels * 2, "lead": [1] * 5 + [3] * 5, "spearman": 0.61,
                            "spatial_correlation": -0.125})
-    lines = script.skill_lines(top) + script.fidelity_lines(scores)
+    lines = (script.skill_lines(top) + script.ceiling_lines(ceiling(top), "emulated")
+             + script.fidelity_lines(scores))
     check_lines(lines, (1, 3))
     assert lines[0] == "skill lead 1: ensemble 90.00 trend 91.00 persistence 80.50"
     assert lines[6:8] == ["skill mean: ensemble 92.50 trend 91.00 ci -0.25 3.00",
                           "extent rmse: ensemble 0.200 trend 0.310"]
-    assert lines[11] == "fidelity lead 1 method integrated_gradients/climatology: rho 0.610 map -0.125"
+    assert lines[8] == "ceiling lead 1: optimal 93.25 trend 91.00 ensemble 90.00"
+    assert lines[14] == "ceiling mean: optimal 93.25 trend 91.00 ensemble 92.50 attainable 2.25 ci 1.50 3.00"
+    assert lines[18] == "fidelity lead 1 method integrated_gradients/climatology: rho 0.610 map -0.125"
+    assert script.ceiling_lines(None, "nsidc") == [
+        "ceiling: none (data source nsidc has no known optimal forecast; only the emulated Arctic's is)"]
 
 
 def test_coarse_run_prints_every_promised_line(monkeypatch: pytest.MonkeyPatch,

@@ -71,3 +71,39 @@ def test_missing_input_months_are_named(arctic) -> None:
     ds, weights = arctic
     with pytest.raises(emulator.EmulatorError, match="2011-12"):
         optimal.forecast(ds, "2012-01", 1, weights)
+
+
+@pytest.mark.parametrize(("start", "lead"), [("2013-07", 3), ("2013-04", 6)])
+def test_the_per_cell_probability_agrees_with_the_generator_at_the_edge(arctic, start, lead) -> None:
+    ds, _ = arctic
+    model = optimal.OptimalForecast(RES, 0, start, lead)
+    fields = {k: tf.constant(v) for k, v in optimal.input_fields(ds, start).items()}
+    probability = model.probability(fields).numpy()
+    cell = np.unravel_index(np.argmin(np.abs(probability - 0.5)), probability.shape)  # most uncertain
+    one_cell = np.zeros(probability.shape)
+    one_cell[cell] = 1.0
+    mean, se = optimal.monte_carlo(ds, start, lead, one_cell, n=300)
+    assert abs(probability[cell] - mean) < 4 * se + 1e-3, (cell, probability[cell], mean, se)
+
+
+def test_the_roi_forecast_is_the_weighted_sum_of_the_per_cell_map(arctic) -> None:
+    ds, weights = arctic
+    start, lead = "2013-08", 2
+    fields = {k: tf.constant(v) for k, v in optimal.input_fields(ds, start).items()}
+    model = optimal.OptimalForecast(RES, 0, start, lead, weights)
+    assert float(model(fields)) == pytest.approx(float((weights * model.probability(fields).numpy()).sum()))
+    with pytest.raises(emulator.EmulatorError, match="weights"):
+        optimal.OptimalForecast(RES, 0, start, lead)(fields)
+
+
+def test_probability_maps_hold_each_start_and_lead_and_refuse_a_real_product(arctic) -> None:
+    ds, _ = arctic
+    maps = optimal.probability_maps(ds, ["2013-02", "2013-05"], [1, 4])
+    assert maps.dims == ("time", "y", "x", "lead") and list(maps["lead"].values) == [1, 4]
+    assert "SYNTHETIC" in maps.attrs["source"]
+    fields = {k: tf.constant(v) for k, v in optimal.input_fields(ds, "2013-05").items()}
+    expected = optimal.OptimalForecast(RES, 0, "2013-05", 4).probability(fields).numpy()
+    assert np.allclose(maps.sel(time="2013-05-01", lead=4).values, expected)
+    assert not np.allclose(maps.isel(time=0, lead=0).values, maps.isel(time=1, lead=1).values)
+    with pytest.raises(emulator.EmulatorError, match="only the emulated"):
+        optimal.probability_maps(ds.assign_attrs(data_source="nsidc"), ["2013-05"], [1])

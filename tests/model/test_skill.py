@@ -8,10 +8,14 @@ import xarray as xr
 
 from icegrad.grid import ease2_grid
 from icegrad.model.skill import (
+    OPTIMAL,
+    TARGET_GAIN,
     HeldOut,
     SkillError,
     baseline_forecasts,
+    ceiling,
     headline,
+    held_out_forecasts,
     paired_bootstrap,
     sea_ice_probability,
     skill_scores,
@@ -153,3 +157,76 @@ def test_paired_bootstrap_interval_follows_the_evidence():
     assert high == 0.0  # one bad month among six: some draws miss it, the interval reaches 0
     with pytest.raises(SkillError, match="n_boot"):
         paired_bootstrap(mixed, weight, n_boot=0)
+
+
+def ceiling_of(trend_errors: dict[int, int]) -> tuple:
+    """Headline and ceiling of a perfect optimal forecast, an ensemble with half the trend's errors
+    (``trend_errors[lead]`` extra ice cells in every forecast at that lead) and persistence."""
+    months = np.array(["2019-08-01", "2019-09-01"], dtype="datetime64[ns]")
+    targets = make_targets().assign_coords(time=months)
+    perfect = np.zeros((2, SIDE, SIDE, 2))
+    perfect[:, :10, :10] = 0.9
+    trend, icenet = perfect.copy(), perfect.copy()
+    for lead, n in trend_errors.items():
+        trend[:, 10:20, :n // 10, lead - 1] = 1.0
+        icenet[:, 10:20, :n // 20, lead - 1] = 1.0
+    models = {"icenet": icenet, "linear_trend": trend, "persistence": perfect, OPTIMAL: perfect}
+    top = headline(held(models, targets), n_boot=50)
+    return top, ceiling(top)
+
+
+def test_the_ceiling_is_the_optimal_forecasts_gain_over_the_trend():
+    active = 2 * 20 * (SIDE - 1)  # active cells of one lead over both start months
+    top, ceil = ceiling_of({1: 20, 2: 100})
+    assert list(ceil.accuracy.columns) == [OPTIMAL, "icenet", "linear_trend"]
+    assert ceil.accuracy[OPTIMAL].tolist() == [100.0, 100.0]
+    assert ceil.attainable == pytest.approx(100 * (40 + 200) / active / 2, rel=1e-5)  # 5.66 points
+    assert ceil.reachable and ceil.leads_reachable == 2
+    assert ceil.attainable_ci[0] > 0 and ceil.attainable_ci[0] <= ceil.attainable <= ceil.attainable_ci[1]
+    assert ceil.gain == pytest.approx(top.gain) and ceil.realised == pytest.approx(0.5, rel=1e-4)
+    assert ceil.extent_rmse[OPTIMAL] == 0.0 and ceil.extent_rmse["linear_trend"] > 0
+
+
+def test_a_gain_the_optimal_forecast_cannot_reach_is_not_reachable():
+    _, ceil = ceiling_of({1: 20})  # 40 of 2120 cells at lead 1: 1.89 points there, 0.94 on average
+    assert ceil.attainable < TARGET_GAIN and not ceil.reachable and ceil.leads_reachable == 1
+    _, none = ceiling_of({})
+    assert none.attainable == 0.0 and np.isnan(none.realised)
+
+
+def test_no_ceiling_without_an_optimal_forecast():
+    months = np.array(["2019-08-01", "2019-09-01"], dtype="datetime64[ns]")
+    targets = make_targets().assign_coords(time=months)
+    ice = np.zeros((2, SIDE, SIDE, 2))
+    top = headline(held({"icenet": ice, "linear_trend": ice, "persistence": ice}, targets), n_boot=10)
+    assert top.attainable_ci is None and ceiling(top) is None
+
+
+@pytest.fixture(scope="module")
+def emulated_and_untrained():
+    from icegrad import pipeline
+    from icegrad.inputs.build import fit_normalisation
+    from icegrad.model.ensemble import IceNetEnsemble, base_manifest
+    from icegrad.model.icenet import build_icenet
+    from icegrad.variables import CHANNEL_NAMES
+
+    ds = pipeline.dataset("emulated", 200)
+    member = build_icenet(ds.sizes["y"], ds.sizes["x"], n_channels=len(CHANNEL_NAMES), filters_factor=0.125,
+                          seed=36)
+    manifest = base_manifest(data_source="emulated", seeds=[36], filters_factor=0.125,
+                             splits={"train": (1980, 2011), "val": (2012, 2017), "test": (2018, 2020)},
+                             comment="untrained: for the ceiling's test")
+    return ds, IceNetEnsemble([member], fit_normalisation(ds), CHANNEL_NAMES, manifest)
+
+
+def test_the_optimal_forecast_is_scored_on_emulated_data_only_and_beats_the_baselines(emulated_and_untrained):
+    ds, ens = emulated_and_untrained
+    held_opt = held_out_forecasts(ens, ds, years=(2019, 2019), optimal=True)
+    assert held_opt.forecasts[OPTIMAL].sizes == held_opt.forecasts["icenet"].sizes
+    top = headline(held_opt, n_boot=100)
+    mean = top.mean
+    assert mean[OPTIMAL] > mean["linear_trend"] and mean[OPTIMAL] > mean["persistence"]
+    assert ceiling(top).attainable == pytest.approx(mean[OPTIMAL] - mean["linear_trend"])
+    assert OPTIMAL not in held_out_forecasts(ens, ds, years=(2019, 2019)).forecasts
+    real = ds.assign_attrs(data_source="nsidc")
+    assert OPTIMAL not in held_out_forecasts(ens, real, years=(2019, 2019), optimal=True).forecasts

@@ -78,3 +78,46 @@ def test_extent_text_compares_the_september_rmse_with_the_trend(ensemble: float,
     text = icenet.extent_text({"icenet": ensemble, "linear_trend": 0.25, "persistence": 0.9}, 12)
     assert text == (f"Over the 12 forecasts whose target is a September, the ensemble's extent RMSE is "
                     f"{ensemble:.3f} million km², {side} the linear trend's 0.250 (persistence: 0.900)")
+
+
+def a_ceiling(optimal: float, icenet: float, trend: float = 96.0):
+    """A ceiling with constant accuracies over six leads (points of binary accuracy)."""
+    from icegrad.model.skill import Ceiling
+
+    accuracy = pd.DataFrame({"optimal": optimal, "icenet": icenet, "linear_trend": trend},
+                            index=pd.Index(range(1, 7), name="lead"))
+    rmse = {"optimal": 0.2, "icenet": 0.3, "linear_trend": 0.25}
+    return Ceiling(accuracy, optimal - trend, (optimal - trend - 0.5, optimal - trend + 0.5), icenet - trend,
+                   rmse)
+
+
+@pytest.mark.parametrize(("optimal", "words"), [(97.5, "is attainable"), (96.9, "is not attainable")])
+def test_attainable_text_says_whether_the_optimal_forecast_gains_a_point(optimal: float, words: str) -> None:
+    text = icenet.attainable_text(a_ceiling(optimal, 96.5))
+    assert words in text and f"{optimal - 96.0:+.2f} points" in text
+    assert f"at {6 if optimal - 96.0 >= 1 else 0} of 6 leads" in text
+
+
+@pytest.mark.parametrize(("optimal", "ensemble", "words"), [
+    (98.0, 97.0, "realises 50 % of it (+1.00 of +2.00 points), 1.00 points below"),
+    (98.0, 95.5, "realises none of it: it is -0.50 points from the trend and 2.50 points below"),
+    (95.5, 95.0, "no gain for the ensemble to realise")])
+def test_realised_text_says_how_much_of_the_gain_the_ensemble_takes(optimal: float, ensemble: float,
+                                                                    words: str) -> None:
+    assert words in icenet.realised_text(a_ceiling(optimal, ensemble))
+
+
+@pytest.mark.parametrize(("optimal", "side"), [(0.2, "below"), (0.3, "not below")])
+def test_ceiling_extent_text_compares_the_optimal_rmse_with_the_trend(optimal: float, side: str) -> None:
+    text = icenet.ceiling_extent_text({"optimal": optimal, "linear_trend": 0.25, "icenet": 0.4})
+    assert f"{optimal:.3f} million km², {side} the linear trend's 0.250" in text
+
+
+def test_ceiling_text_is_labelled_emulated_and_says_when_there_is_none() -> None:
+    text = icenet.ceiling_text(a_ceiling(97.5, 96.5), "emulated")
+    assert "emulated (synthetic)" in text and "97.50 %" in text and "is attainable" in text
+    none = icenet.ceiling_text(None, "nsidc")
+    assert none.startswith("No ceiling is stated: NSIDC") and "no known optimal forecast" in none
+    assert icenet.ceiling_summary(None, "nsidc") == none
+    summary = icenet.ceiling_summary(a_ceiling(96.5, 96.0), "emulated")
+    assert summary.startswith("Ceiling (emulated Arctic): Even") and summary.endswith("these inputs.")

@@ -20,6 +20,12 @@ The baselines are the inputs' own SIC channels, not recomputed, so they are exac
 saw: the linear-trend forecast ``siconca_linear_trend_<lead>`` and persistence of the last observed
 month ``siconca_abs_1``, each thresholded at SIC > 0.15.
 
+On the emulated Arctic a fourth forecast exists: the **optimal** one, P(SIC > 0.15 | the network's
+inputs) in closed form (:func:`icegrad.data.emulator.optimal.probability_maps`), the best any forecaster
+can do from what the network sees. ``held_out_forecasts(..., optimal=True)`` scores it beside the others
+with the same cells and weights; :func:`ceiling` says how much gain over the trend it leaves attainable
+and how much of it the ensemble realises. A real product has no optimal forecast, hence no ceiling.
+
 Example
 -------
 With ``ens`` an ensemble and ``ds`` its data (see :mod:`icegrad.pipeline`), here on one test year:
@@ -43,6 +49,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import grid
+from icegrad.data.emulator.optimal import probability_maps
 from icegrad.diagnostics import EXTENT_THRESHOLD
 from icegrad.errors import IcegradError
 from icegrad.inputs import build as network_inputs
@@ -54,6 +61,10 @@ ICE_CLASSES = list(SIC_CLASSES[1:])
 PROBABILITY_THRESHOLD = 0.5
 BASELINE_CHANNELS = ("siconca_abs_1", *(f"siconca_linear_trend_{k}" for k in range(1, 7)))
 SEPTEMBER = 9
+OPTIMAL = "optimal"
+"""The emulated Arctic's optimal forecast, as a model name in forecasts and scores."""
+TARGET_GAIN = 1.0
+"""The mean gain over the linear trend (points of binary accuracy) issue #13 asks of the ensemble."""
 
 
 class SkillError(IcegradError):
@@ -127,8 +138,8 @@ class HeldOut:
     """Forecasts of the held-out (test) years by the ensemble and both baselines, with their targets."""
 
     forecasts: dict[str, xr.DataArray]
-    """P(SIC > 0.15) of the ensemble mean (``icenet``) and 0/1 forecasts of the baselines, ``(time, y, x,
-    lead)``."""
+    """P(SIC > 0.15) of the ensemble mean (``icenet``), 0/1 forecasts of the baselines, and, when asked for
+    on the emulated Arctic, the optimal forecast's P(SIC > 0.15) (``optimal``), ``(time, y, x, lead)``."""
     targets: xr.Dataset
     """:func:`icegrad.inputs.build.build_targets` for the same start months."""
     years: tuple[int, int]
@@ -136,10 +147,12 @@ class HeldOut:
 
 
 def held_out_forecasts(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, int] | None = None,
-                       *, batch_size: int = 4) -> HeldOut:
+                       *, batch_size: int = 4, optimal: bool = False) -> HeldOut:
     """The ensemble's and the baselines' forecasts of ``years`` (default: the test split) and the targets.
 
-    The start months are those of the years whose targets all lie in ``ds``.
+    The start months are those of the years whose targets all lie in ``ds``. ``optimal`` adds the
+    emulated Arctic's optimal forecast (:data:`OPTIMAL`) when ``ds`` is emulated; a real product has none,
+    and its forecasts stay the ensemble's and the baselines'.
     """
     splits = ensemble.manifest.get("splits") or {}
     train_years = tuple(splits.get("train", Splits().train))
@@ -155,6 +168,8 @@ def held_out_forecasts(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[in
     probabilities = ensemble.predict(inputs, mean=True, batch_size=batch_size)
     baseline_inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(BASELINE_CHANNELS))
     forecasts = {"icenet": sea_ice_probability(probabilities), **baseline_forecasts(baseline_inputs, n_leads)}
+    if optimal and ds.attrs.get("data_source") == "emulated":
+        forecasts[OPTIMAL] = probability_maps(ds, starts, range(1, n_leads + 1))
     return HeldOut(forecasts, targets, (int(years[0]), int(years[1])), len(ensemble))
 
 
@@ -234,6 +249,9 @@ class Headline:
     n_september: int
     """Forecasts (start month and lead) whose target month is September."""
     years: tuple[int, int]
+    attainable_ci: tuple[float, float] | None = None
+    """Paired bootstrap interval of the optimal forecast's mean gain over the trend (same draws as ``ci``),
+    when the forecasts hold the optimal one."""
 
     @property
     def mean(self) -> pd.Series:
@@ -247,9 +265,14 @@ def headline(held: HeldOut, n_boot: int = 2000, seed: int = 0, level: float = 0.
     weight = next(iter(parts.values()))[1]
     accuracy = pd.DataFrame({name: (100 * c.sum("time") / w.sum("time")).to_series()
                              for name, (c, w, _) in parts.items()})
-    correct = np.stack([parts[name][0].transpose("time", "lead").values
-                        for name in ("icenet", "linear_trend")])
-    gain, ci = paired_bootstrap(correct, weight.transpose("time", "lead").values, n_boot, seed, level)
+    weights = weight.transpose("time", "lead").values
+
+    def versus_trend(name: str) -> tuple[float, tuple[float, float]]:
+        correct = np.stack([parts[m][0].transpose("time", "lead").values for m in (name, "linear_trend")])
+        return paired_bootstrap(correct, weights, n_boot, seed, level)
+
+    gain, ci = versus_trend("icenet")
+    attainable_ci = versus_trend(OPTIMAL)[1] if OPTIMAL in parts else None
     starts = pd.DatetimeIndex(held.targets["time"].values)
     leads = held.targets["lead"].values
     september = np.array([[(start + pd.DateOffset(months=int(lead) - 1)).month == SEPTEMBER for lead in leads]
@@ -259,7 +282,51 @@ def headline(held: HeldOut, n_boot: int = 2000, seed: int = 0, level: float = 0.
                          "whose Septembers the data cover")
     rmse = {name: float(np.sqrt((error.transpose("time", "lead").values[september] ** 2).mean()))
             for name, (_, _, error) in parts.items()}
-    return Headline(accuracy, gain, ci, level, rmse, int(starts.size), int(september.sum()), held.years)
+    return Headline(accuracy, gain, ci, level, rmse, int(starts.size), int(september.sum()), held.years,
+                    attainable_ci)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """What the best possible forecast scores on the same forecasts, cells and weights as the ensemble."""
+
+    accuracy: pd.DataFrame
+    """Binary accuracy (%) per lead (rows) of the optimal forecast, the ensemble and the trend (columns)."""
+    attainable: float
+    """Optimal minus trend, mean over leads (points): the most any forecaster could gain over the trend."""
+    attainable_ci: tuple[float, float]
+    """Paired bootstrap interval of ``attainable`` over forecasts."""
+    gain: float
+    """Ensemble minus trend, mean over leads (points)."""
+    extent_rmse: dict[str, float]
+    """September-extent RMSE (million km2) of the optimal forecast, the ensemble and the trend."""
+
+    @property
+    def reachable(self) -> bool:
+        """Whether even the optimal forecast gains :data:`TARGET_GAIN` points or more over the trend."""
+        return self.attainable >= TARGET_GAIN
+
+    @property
+    def leads_reachable(self) -> int:
+        """The leads at which the optimal forecast gains :data:`TARGET_GAIN` points or more over the trend."""
+        return int((self.accuracy[OPTIMAL] - self.accuracy["linear_trend"] >= TARGET_GAIN).sum())
+
+    @property
+    def realised(self) -> float:
+        """The share of the attainable gain the ensemble realises (NaN when no gain is attainable)."""
+        return self.gain / self.attainable if self.attainable > 0 else float("nan")
+
+
+def ceiling(top: Headline) -> Ceiling | None:
+    """The optimal forecast's skill beside the ensemble's and the trend's, or None when ``top`` holds no
+    optimal forecast (a real product has none: only the emulated Arctic's is known)."""
+    if OPTIMAL not in top.accuracy or top.attainable_ci is None:
+        return None
+    models = [OPTIMAL, "icenet", "linear_trend"]
+    accuracy = top.accuracy[models]
+    mean = accuracy.mean()
+    return Ceiling(accuracy, float(mean[OPTIMAL] - mean["linear_trend"]), top.attainable_ci, top.gain,
+                   {name: top.extent_rmse[name] for name in models})
 
 
 def skill_table(skill: xr.Dataset) -> pd.DataFrame:

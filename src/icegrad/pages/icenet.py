@@ -3,7 +3,9 @@
 The ensemble is trained here (quietly: the page shows the training curves, not the training log) and
 cached for chapters 5 to 7. The prose's judgements (which split holds the case year, whether the
 ensemble beats the linear trend and whether its bootstrap interval excludes zero, whether its
-September-extent error is below the trend's, how long the members trained) are functions of the numbers.
+September-extent error is below the trend's, how long the members trained, and on the emulated Arctic
+whether even the optimal forecast gains a point over the trend and how much of that gain the ensemble
+realises) are functions of the numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from icegrad.evaluation.cost import icenet_counts
 from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.icenet import build_icenet
-from icegrad.model.skill import headline, held_out_forecasts, skill_of, skill_table
+from icegrad.model.skill import (
+    OPTIMAL,
+    TARGET_GAIN,
+    Ceiling,
+    ceiling,
+    headline,
+    held_out_forecasts,
+    skill_of,
+    skill_table,
+)
 from icegrad.pages.common import Page, detached, month_label, quietly, run_config
 from icegrad.plots import save_figure, source_label
 from icegrad.plots.channels import channel_panels
@@ -212,11 +223,68 @@ def extent_text(rmse: dict[str, float], n_september: int) -> str:
             f"{rmse['persistence']:.3f})")
 
 
+def attainable_text(ceil: Ceiling) -> str:
+    """Whether a gain of :data:`TARGET_GAIN` point over the trend is attainable at all: the optimal
+    forecast's own mean gain, with its interval and the leads at which it reaches the bar."""
+    low, high = ceil.attainable_ci
+    n = len(ceil.accuracy)
+    said = (f"{ceil.attainable:+.2f} points on average (paired bootstrap interval {low:+.2f} to {high:+.2f}; "
+            f"{TARGET_GAIN:g} point or more at {ceil.leads_reachable} of {n} leads)")
+    if ceil.reachable:
+        return (f"The optimal forecast beats the linear trend by {said}, so a mean gain of {TARGET_GAIN:g} "
+                "point over the trend is attainable from these inputs")
+    return (f"Even the optimal forecast beats the linear trend by only {said}, so a mean gain of "
+            f"{TARGET_GAIN:g} point over the trend is not attainable in expectation by any forecaster from "
+            "these inputs")
+
+
+def realised_text(ceil: Ceiling) -> str:
+    """How much of the attainable gain over the trend the ensemble realises."""
+    short = ceil.accuracy[OPTIMAL].mean() - ceil.accuracy["icenet"].mean()
+    if ceil.attainable <= 0:
+        return "No forecaster beats the trend here, so there is no gain for the ensemble to realise"
+    if ceil.gain <= 0:
+        return (f"The ensemble realises none of it: it is {ceil.gain:+.2f} points from the trend and "
+                f"{short:.2f} points below the optimal forecast")
+    return (f"The ensemble realises {100 * ceil.realised:.0f} % of it ({ceil.gain:+.2f} of "
+            f"{ceil.attainable:+.2f} points), {short:.2f} points below the optimal forecast")
+
+
+def ceiling_extent_text(rmse: dict[str, float]) -> str:
+    """The optimal forecast's September-extent RMSE against the trend's and the ensemble's."""
+    side = "below" if rmse[OPTIMAL] < rmse["linear_trend"] else "not below"
+    return (f"The optimal forecast's September-extent RMSE is {rmse[OPTIMAL]:.3f} million km², {side} the "
+            f"linear trend's {rmse['linear_trend']:.3f} (ensemble: {rmse['icenet']:.3f})")
+
+
+def ceiling_text(ceil: Ceiling | None, data_source: str) -> str:
+    """The ceiling in words: what the best possible forecast scores, or why there is none to state."""
+    if ceil is None:
+        return (f"No ceiling is stated: {source_label(data_source)} has no known optimal forecast (only "
+                "the emulated Arctic's is known), so how much better any forecaster could do is not measured "
+                "here.")
+    mean = ceil.accuracy.mean()
+    return (f"On this emulated (synthetic) Arctic the best forecast any forecaster can make from the "
+            f"network's inputs is known exactly. On the same forecasts, cells and weights it scores "
+            f"{mean[OPTIMAL]:.2f} % binary accuracy averaged over the leads, against "
+            f"{mean['linear_trend']:.2f} % for the linear trend and {mean['icenet']:.2f} % for the ensemble. "
+            f"{attainable_text(ceil)}. {realised_text(ceil)}. {ceiling_extent_text(ceil.extent_rmse)}.")
+
+
+def ceiling_summary(ceil: Ceiling | None, data_source: str) -> str:
+    """The ceiling's verdict alone, for the chapter's summary."""
+    if ceil is None:
+        return ceiling_text(None, data_source)
+    return f"Ceiling (emulated Arctic): {attainable_text(ceil)}."
+
+
 def skill_section(ds: xr.Dataset, ens: IceNetEnsemble, figure_dir: str | Path) -> Page:
-    """Binary accuracy and extent error per lead on the test years, against the two baselines."""
+    """Binary accuracy and extent error per lead on the test years, against the two baselines and, on the
+    emulated Arctic, the optimal forecast (the ceiling)."""
     with quietly():
-        held = held_out_forecasts(ens, ds)
+        held = held_out_forecasts(ens, ds, optimal=True)
         skill, top = skill_of(held), headline(held)
+    ceil = ceiling(top)
     fig = detached(skill_curves(skill))
     save_figure(fig, Path(figure_dir) / "icenet_skill.png")
     mean = skill.mean("lead")
@@ -229,13 +297,16 @@ def skill_section(ds: xr.Dataset, ens: IceNetEnsemble, figure_dir: str | Path) -
                               "acc_interval": interval_text(*top.ci, top.level),
                               "acc_ci": f"{100 * top.level:.0f} % interval {top.ci[0]:+.2f} to "
                                         f"{top.ci[1]:+.2f}",
-                              "extent_text": extent_text(top.extent_rmse, top.n_september)}
+                              "extent_text": extent_text(top.extent_rmse, top.n_september),
+                              "ceiling_text": ceiling_text(ceil, ds.attrs["data_source"]),
+                              "ceiling_summary": ceiling_summary(ceil, ds.attrs["data_source"])}
     for model in skill["model"].values:
         values[f"acc_{model}"] = float(accuracy.sel(model=model))
         values[f"sie_{model}"] = float(sie.sel(model=model))
+    optimal = " and the optimal forecast (emulated Arctic only)" if OPTIMAL in held.forecasts else ""
     values["skill_caption"] = (
         f"Binary accuracy (left) and sea-ice-extent error (right) per lead of the {len(ens)}-member ensemble "
-        f"mean and the two baselines, for forecasts started in {skill.attrs['years']} "
+        f"mean, the two baselines{optimal}, for forecasts started in {skill.attrs['years']} "
         f"({skill.attrs['n_forecasts']} forecasts). Data: {source_label(ds.attrs['data_source'])}.")
     table = skill_table(skill).pivot_table(index=["metric", "model"], columns="lead", values="value")
     return Page(values, {"skill": table.round(2)})

@@ -43,11 +43,12 @@ from icegrad.plots.provenance import source_label
 
 SUMMARY_COLUMNS = ("member", "seed", "epochs_run", "final_train_loss", "best_val_loss", "temperature")
 MODEL_LABELS = {"icenet": "IceNet (ensemble mean)", "linear_trend": "linear trend",
-                "persistence": "persistence"}
+                "persistence": "persistence", "optimal": "optimal forecast (emulated Arctic)"}
 METRIC_LABELS = {"binary_accuracy": "binary accuracy", "sie_error": "sea-ice-extent error"}
 MODEL_STYLES = {"icenet": {"color": "#1f4e79", "marker": "o", "linewidth": 2.0},
                 "linear_trend": {"color": "#c0392b", "marker": "s", "linestyle": "--"},
-                "persistence": {"color": "0.45", "marker": "^", "linestyle": ":"}}
+                "persistence": {"color": "0.45", "marker": "^", "linestyle": ":"},
+                "optimal": {"color": "#2e8b57", "marker": "D", "linestyle": "-.", "linewidth": 1.2}}
 
 
 def _manifest(ensemble: Any) -> Mapping[str, Any]:
@@ -142,7 +143,8 @@ def _check_skill(skill: xr.Dataset, metrics: Sequence[str]) -> None:
 
 def skill_curves(skill: xr.Dataset, metrics: Sequence[str] = ("binary_accuracy", "sie_error"),
                  *, figsize: tuple[float, float] = (9.0, 3.4)) -> Figure:
-    """One panel per metric against lead time, a line per model (IceNet, linear trend, persistence)."""
+    """One panel per metric against lead time, a line per model (IceNet, linear trend, persistence, and the
+    emulated Arctic's optimal forecast when scored)."""
     _check_skill(skill, metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=figsize, layout="constrained", squeeze=False)
     leads = skill["lead"].values

@@ -16,7 +16,13 @@ because the rule (:mod:`icegrad.data.emulator.sea_ice`) is linear-Gaussian befor
 * ``mu(x)`` runs the rule's mean recursion (memory, drift, links) from ``s`` to ``T`` with those;
 * ``s(T)^2`` is the variance of everything not yet known (future driver and ice innovations, the
   events included, which no forecaster can foresee), exact from the random-wave bases, independent of
-  ``x``.
+  ``x``. The innovations of month ``m`` reach ``T`` the same way whatever the start, so their share is
+  computed once per month (:func:`innovation_variance`) and every start and lead sums the shares of the
+  months from ``s`` to ``T``.
+
+:meth:`OptimalForecast.probability` is the per-cell ``P(SIC_c(T) > 0.15 | x)``, the best any forecaster can
+say of each cell; ``F`` is its ROI-weighted sum. :func:`probability_maps` gives it for many starts and
+leads, the ceiling a network's skill is measured against (:mod:`icegrad.model.skill`).
 
 Every other channel (older SIC, other variables, the trend forecasts) adds nothing given these: the
 rule is Markov in ``(a, d)`` and the unlinked fields are functions of linked ones plus independent
@@ -28,11 +34,16 @@ independent check of ``F``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 import xarray as xr
+from scipy import sparse
 
+from icegrad.config import LEADS
 from icegrad.data.emulator import sea_ice
 from icegrad.data.emulator.drivers import DRIVER_BY_NAME, wave_basis
 from icegrad.data.emulator.errors import EmulatorError
@@ -44,6 +55,8 @@ INPUT_MONTHS = (1, 2)
 """Months before the start (input lags) the optimal forecast reads."""
 RANDOM = (*LINKED_DRIVERS, "ice")
 THRESHOLD_LOGIT = float(np.log(sea_ice.SIC_THRESHOLD / (1.0 - sea_ice.SIC_THRESHOLD)))
+HORIZON = max(LEADS)
+"""Months ahead each month's innovations are followed (the longest lead), so one cached share serves all."""
 
 
 def _year_month(stamp: pd.Timestamp) -> tuple[int, int]:
@@ -53,27 +66,37 @@ def _year_month(stamp: pd.Timestamp) -> tuple[int, int]:
 class OptimalForecast:
     """``F`` for one start month, lead and ROI on one grid; call it on the input fields (physical units).
 
-    ``weights`` is the ROI's ``(y, x)`` area weight summing to one; ``seed`` the realisation's (it fixes
-    the random-wave bases, hence the spatial covariance of the innovations).
+    ``weights`` is the ROI's ``(y, x)`` area weight summing to one (None when only the per-cell
+    :meth:`probability` is wanted); ``seed`` the realisation's (it fixes the random-wave bases, hence the
+    spatial covariance of the innovations).
     """
 
     def __init__(self, resolution_km: int, seed: int, start: str | pd.Timestamp, lead: int,
-                 weights: np.ndarray) -> None:
+                 weights: np.ndarray | None = None) -> None:
         self.rule: Rule = rule(resolution_km)
         self.start = pd.Timestamp(start).to_period("M").to_timestamp()
         self.lead = int(lead)
-        self.weights = np.asarray(weights, dtype="float64")
+        self.weights = None if weights is None else np.asarray(weights, dtype="float64")
         self.inputs = {k: _year_month(self.start - pd.DateOffset(months=k)) for k in INPUT_MONTHS}
         self.future = [_year_month(self.start + pd.DateOffset(months=j)) for j in range(self.lead)]
-        self.bases = {name: wave_basis(DRIVER_BY_NAME[name], self.rule.x_km, self.rule.y_km, seed)
-                      for name in RANDOM}
-        self.sd_target = np.sqrt(self._variance())
+        self.bases = random_bases(resolution_km, seed)
+        horizon = max(self.lead, HORIZON)
+        variance = sum(innovation_variance(resolution_km, seed, *month, horizon)[self.lead - 1 - j]
+                       for j, month in enumerate(self.future))
+        self.sd_target = np.sqrt(np.maximum(variance.reshape(self.rule.lat.shape), 1e-12))
         self.base_target = self.rule.base(*self.future[-1])
 
     # --- the mean: a differentiable function of the inputs -------------------------------------
 
     def __call__(self, fields: dict[tuple[str, int], tf.Tensor]) -> tf.Tensor:
         """F from ``fields[(variable, k)]``: the ``(y, x)`` field of month ``s - k`` (SIC as a fraction)."""
+        if self.weights is None:
+            raise EmulatorError("this optimal forecast has no ROI weights; pass weights to OptimalForecast "
+                                "for the ROI mean, or call .probability(fields) for the per-cell map")
+        return tf.reduce_sum(self.weights * self.probability(fields))
+
+    def probability(self, fields: dict[tuple[str, int], tf.Tensor]) -> tf.Tensor:
+        """``P(SIC(T) > 0.15 | inputs)`` per cell, ``(y, x)``, from the same ``fields`` as the call."""
         r = self.rule
         ocean = tf.constant(r.ocean)
         observed = {}
@@ -102,37 +125,66 @@ class OptimalForecast:
                     total = total + weight * means[(lk.variable, j - lk.lag)]
             a = ocean * total
         z = (self.base_target + a - THRESHOLD_LOGIT) / self.sd_target
-        probability = 0.5 * (1.0 + tf.math.erf(z / np.sqrt(2.0)))
-        return tf.reduce_sum(self.weights * probability)
+        return 0.5 * (1.0 + tf.math.erf(z / np.sqrt(2.0)))
 
-    # --- the spread: what nobody knows yet ------------------------------------------------------
 
-    def _variance(self) -> np.ndarray:
-        """Var(a(T) | inputs), summed over every future innovation's random-wave amplitudes."""
-        r = self.rule
-        n = r.lat.size
-        variance = np.zeros(n)
-        for j0 in range(len(self.future)):
-            for name in RANDOM:
-                phi = DRIVER_BY_NAME[name].phi
-                response = np.zeros((n, self.bases[name].shape[1]))
-                for j in range(j0, len(self.future)):
-                    fy, fm = self.future[j]
-                    response = sea_ice.RHO[fm - 1] * _advect_matrix(response, r.months[fm - 1].drift)
-                    if name == "ice":
-                        if j == j0:
-                            response += r.driver_std("ice", fy, fm).reshape(-1, 1) * self.bases[name]
-                    else:
-                        for lk, weight in r.links:
-                            source = j - lk.lag
-                            if lk.variable == name and fm in lk.months and source >= j0:
-                                sy, sm = self.future[source]
-                                scale = (r.driver_std(name, sy, sm) * phi ** (source - j0)
-                                         * np.sqrt(1 - phi**2))
-                                response += (weight * scale).reshape(-1, 1) * self.bases[name]
-                    response *= r.ocean.reshape(-1, 1)
-                variance += (response**2).sum(axis=1)
-        return np.maximum(variance.reshape(r.lat.shape), 1e-12)
+# --- the spread: what nobody knows yet ------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def random_bases(resolution_km: int, seed: int) -> dict[str, np.ndarray]:
+    """The random-wave bases ``(cells, waves)`` of every innovation (cached for one grid and realisation, the
+    run's: each start reuses them; 54 MB at 100 km)."""
+    r = rule(resolution_km)
+    bases = {name: wave_basis(DRIVER_BY_NAME[name], r.x_km, r.y_km, seed) for name in RANDOM}
+    for basis in bases.values():
+        basis.flags.writeable = False  # shared by every caller
+    return bases
+
+
+@lru_cache(maxsize=24)
+def _memory_matrix(resolution_km: int, month: int) -> sparse.csr_matrix:
+    """One month of the rule's memory on the anomaly, ``ocean * RHO * advect(.)``, as a sparse
+    ``(cells, cells)`` matrix."""
+    r = rule(resolution_km)
+    index, weight = r.months[month - 1].drift
+    rows = np.repeat(np.arange(index.shape[0]), index.shape[1])
+    values = (sea_ice.RHO[month - 1] * r.ocean.reshape(-1, 1) * weight).ravel()
+    return sparse.csr_matrix((values, (rows, index.ravel())), shape=(index.shape[0],) * 2)
+
+
+@lru_cache(maxsize=16)
+def innovation_variance(resolution_km: int, seed: int, year: int, month: int, horizon: int) -> np.ndarray:
+    """Var of the anomaly ``a`` that month ``(year, month)``'s innovations cause ``i`` months later,
+    ``(horizon, cells)`` for ``i = 0 .. horizon - 1``, summed over every innovation's random-wave amplitudes.
+
+    The innovations of a month reach a later month the same way whatever the forecast's start, so a
+    forecast's ``s(T)^2`` is the sum of these shares over the months from its start to ``T``. Cached: the
+    starts of a run share most of their months (a run in time order needs :data:`HORIZON` at a time).
+    """
+    r = rule(resolution_km)
+    bases = random_bases(resolution_km, seed)
+    first = pd.Timestamp(year=year, month=month, day=1)
+    months = [_year_month(first + pd.DateOffset(months=i)) for i in range(horizon)]
+    out = np.zeros((horizon, r.lat.size))
+    for name in RANDOM:
+        phi = DRIVER_BY_NAME[name].phi
+        response = None  # zero until the innovation first reaches the ice
+        for i, (fy, fm) in enumerate(months):
+            if name == "ice":  # the ice's own innovation enters once, in its month
+                entry = r.driver_std("ice", fy, fm) if i == 0 else 0.0
+            else:  # a driver's innovation, carried by its AR(1), enters through every link that acts
+                entry = sum((weight * r.driver_std(name, *months[i - lk.lag]) * phi ** (i - lk.lag)
+                             * np.sqrt(1 - phi**2) for lk, weight in r.links
+                             if lk.variable == name and fm in lk.months and i >= lk.lag), 0.0)
+            if response is not None:
+                response = _memory_matrix(resolution_km, fm) @ response
+            if np.any(entry):
+                term = (r.ocean * entry).reshape(-1, 1) * bases[name]
+                response = term if response is None else response + term
+            if response is not None:
+                out[i] += np.einsum("ij,ij->i", response, response)
+    out.flags.writeable = False  # shared by every caller
+    return out
 
 
 def sea_ice_freeze_kelvin() -> float:
@@ -145,11 +197,6 @@ def _advect_tf(field: tf.Tensor, operator: tuple[np.ndarray, np.ndarray]) -> tf.
     index, weight = operator
     moved = tf.reduce_sum(tf.gather(tf.reshape(field, [-1]), index) * weight, axis=1)
     return tf.reshape(moved, tf.shape(field))
-
-
-def _advect_matrix(matrix: np.ndarray, operator: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    index, weight = operator
-    return (matrix[index] * weight[:, :, None]).sum(axis=1)
 
 
 def input_fields(ds: xr.Dataset, start: str | pd.Timestamp) -> dict[tuple[str, int], np.ndarray]:
@@ -166,6 +213,30 @@ def input_fields(ds: xr.Dataset, start: str | pd.Timestamp) -> dict[tuple[str, i
                                     f"started {start:%Y-%m}; generate from an earlier start") from None
             out[(name, k)] = np.nan_to_num(np.asarray(values, dtype="float64").squeeze())
     return out
+
+
+def probability_maps(ds: xr.Dataset, starts: Sequence[str | pd.Timestamp],
+                     leads: Sequence[int]) -> xr.DataArray:
+    """The optimal forecast's ``P(SIC > 0.15)`` per cell, ``(time, y, x, lead)``, for forecasts started
+    in ``starts`` (``time``) at ``leads``, from the emulated dataset's own inputs: the best any forecaster
+    can do.
+    """
+    if ds.attrs.get("data_source") != "emulated":
+        raise EmulatorError(f"only the emulated Arctic has an optimal forecast; this dataset's source is "
+                            f"{ds.attrs.get('data_source')!r}")
+    resolution_km, seed = int(ds.attrs["resolution_km"]), int(ds.attrs["seed"])
+    times = pd.DatetimeIndex([pd.Timestamp(s).to_period("M").to_timestamp() for s in starts])
+    out = np.zeros((len(times), ds.sizes["y"], ds.sizes["x"], len(leads)))
+    for i, start in enumerate(times):
+        fields = {key: tf.constant(value) for key, value in input_fields(ds, start).items()}
+        for j, lead in enumerate(leads):
+            out[i, :, :, j] = OptimalForecast(resolution_km, seed, start, lead).probability(fields).numpy()
+    coords = {"time": times, "lead": ("lead", [int(lead) for lead in leads], {"units": "months"})}
+    coords.update({k: ds[k] for k in ("y", "x", "lat", "lon") if k in ds.coords})
+    return xr.DataArray(out, dims=("time", "y", "x", "lead"), coords=coords, name="sea_ice_probability",
+                        attrs={"units": "1", "long_name": "optimal forecast's sea ice probability, "
+                                                          "P(SIC > 0.15 | the network's inputs)",
+                               "source": "SYNTHETIC: exact optimal forecast of the icegrad emulated Arctic"})
 
 
 def forecast(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray) -> tuple[float, dict]:
