@@ -34,8 +34,10 @@ from icegrad.attribution.errors import AttributionError
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
 BACKWARD_FACTOR = 1.0
 FLOAT32_LAYERS = ("Softmax", "TemperatureScale")
-DEFAULT_MEMORY_BUDGET = 2 * 2**30
-"""2 GiB: fits every laptop; raise it on a GPU (e.g. 60e9 on an 80 GB card)."""
+DEFAULT_MEMORY_BUDGET = 512 * 2**20
+"""512 MiB for one batch's activations and gradients. A chapter must run in a 2 GB Binder session, where
+TensorFlow's runtime (~610 MiB) and the data (~300 MiB at 100 km) are already resident; on CPU, batches
+beyond a few samples gain little speed. Raise it on a GPU (e.g. 60e9 on an 80 GB card)."""
 
 
 def select_device(device: str | None = None) -> str:
