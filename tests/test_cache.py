@@ -196,7 +196,7 @@ def test_describe_counts_entries_per_stage(isolated_cache: Path) -> None:
     assert str(isolated_cache) in text
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^  (\w+)\s+(\d+)\s", text, re.MULTILINE)}
     assert counts == {"emulator": 2, "nsidc": 1, "osisaf": 0, "era5": 0, "models": 1, "attributions": 0,
-                      "permutation_importance": 0, "total": 4}
+                      "permutation_importance": 0, "baselines": 0, "total": 4}
 
 
 def test_verify_names_each_bad_entry(isolated_cache: Path) -> None:

@@ -45,15 +45,19 @@ def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.Monk
     assert ((result.target_value >= 0) & (result.target_value <= 1)).all()
     assert len(trainings) == 1
     stages = sorted(Path(entry).parent.name for entry in stored)
-    assert stages == ["attributions", "attributions", "emulator", "models"]  # one per lead (climatology)
+    # One attribution and one climatological baseline per lead.
+    assert stages == ["attributions", "attributions", "baselines", "baselines", "emulator", "models"]
     entries = {entry: Path(entry).stat().st_mtime_ns for entry in stored}
+    builds = _counting(monkeypatch, pipeline.network_inputs, "build_inputs")
 
     again = pipeline.attributions(pipeline.dataset("emulated", 200),
                                   pipeline.ensemble(ds, members=1, epochs=1), roi, "2013-09", leads=(1, 2),
                                   steps=8)
     assert len(trainings) == 1, "the cached ensemble was retrained"
-    assert len(stored) == 4, f"cached stages were recomputed: {stored[4:]}"
+    assert len(stored) == 6, f"cached stages were recomputed: {stored[6:]}"
     assert {entry: Path(entry).stat().st_mtime_ns for entry in stored} == entries
+    # the explained inputs only: the climatological baselines come from their cache
+    assert len(builds) == 1, "a cached re-run rebuilt the climatological baselines"
     np.testing.assert_array_equal(again.attribution.values, result.attribution.values)
 
     # The counterfactual baseline: the same forecast of the reference year (2007), at each lead.

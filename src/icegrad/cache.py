@@ -62,7 +62,7 @@ touching its temporary (a download streams into it, an ensemble folder is filled
 
 STAGES: dict[str, str] = {
     "emulator": ".nc", "nsidc": ".nc", "osisaf": ".nc", "era5": ".nc", "models": "",
-    "attributions": ".nc", "permutation_importance": ".nc",
+    "attributions": ".nc", "permutation_importance": ".nc", "baselines": ".nc",
 }
 """Every cached stage and the suffix of its entries (``""``: a folder). A stage's folder may also hold
 files that are not entries (the readers' downloads): only key-named items are ever touched."""
