@@ -121,3 +121,15 @@ def test_ceiling_text_is_labelled_emulated_and_says_when_there_is_none() -> None
     assert icenet.ceiling_summary(None, "nsidc") == none
     summary = icenet.ceiling_summary(a_ceiling(96.5, 96.0), "emulated")
     assert summary.startswith("Ceiling (emulated Arctic): Even") and summary.endswith("these inputs.")
+
+
+@pytest.mark.parametrize(("manifest", "words"), [
+    ({"shipped": "data/networks", "shipped_precision": "float16", "members_summary": []},
+     "loaded from the book's shipped networks"),
+    ({"temperatures": [1.0], "seeds": [36]}, "IceNet release"),
+    ({"members_summary": [], "created": "2026-12-05T12:00:00+00:00"}, "trained by icegrad"),
+])
+def test_provenance_text_says_whether_the_networks_shipped_were_released_or_trained(manifest, words) -> None:
+    text = icenet.provenance_text(manifest)
+    assert words in text
+    assert ("nothing was trained" in text) == ("members_summary" not in manifest or "shipped" in manifest)

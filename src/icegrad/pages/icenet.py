@@ -47,6 +47,22 @@ SPLIT_NAMES = (("training", "train"), ("validation", "val"), ("test", "test"))
 LOSS_TEXT = {"focal": "a categorical focal loss", "crossentropy": "a categorical cross-entropy"}
 
 
+def provenance_text(manifest: Mapping[str, Any]) -> str:
+    """Where this run's networks came from, from the ensemble's manifest: the book's shipped networks, the
+    IceNet release, or training (in this run or an earlier one, then cached): a reader should know
+    whether the page just trained anything."""
+    if "shipped" in manifest:
+        return ("These networks were loaded from the book's shipped networks in `data/networks/` (stored as "
+                f"{manifest.get('shipped_precision', 'float32')}, each file checked against its sha256 in "
+                "`manifest.json`), made by `make networks` with exactly this configuration and data; "
+                "nothing was trained for this page. `--refresh` retrains them.")
+    if "members_summary" not in manifest:
+        return ("These are the IceNet release's networks, loaded from the `weights` folder; "
+                "nothing was trained.")
+    return ("No shipped network matches this configuration, so these networks were trained by icegrad "
+            f"(created {manifest.get('created', 'n/a')}) and cached; later chapters and runs load them.")
+
+
 def ensemble_section(data_source: str, resolution_km: int, members: int, width: float, epochs: int,
                      weights: str) -> tuple[xr.Dataset, IceNetEnsemble, Page]:
     """The dataset and the trained (or loaded) ensemble, and the values the chapter's prose names."""
@@ -56,6 +72,7 @@ def ensemble_section(data_source: str, resolution_km: int, members: int, width: 
         ens = pipeline.ensemble(ds, members=members, width=width, epochs=epochs, weights=weights or None)
     values = {"source_label": source_label(ds.attrs["data_source"]),
               "inputs_note": real_record.inputs_note(ens.channels), "n_members": len(ens),
+              "provenance_text": provenance_text(ens.manifest),
               "grid_cells": f"{ds.sizes['y']} × {ds.sizes['x']}", "resolution_km": resolution_km}
     return ds, ens, Page(values)
 
