@@ -132,3 +132,16 @@ def test_the_gallery_ties_each_baseline_to_its_question_and_explains_the_counter
     assert values["baseline_agreement"].startswith("the baselines disagree")
     assert "EMULATED" in values["gallery_caption"]
     assert (tmp_path / "baseline_gallery.png").is_file()
+
+
+def test_the_checks_take_the_explained_input_from_the_result_instead_of_rebuilding_it(
+        emulated_run, result_factory) -> None:
+    result = result_factory({"siconca_abs_1": np.zeros((6, 6)), "tas_anom_1": np.zeros((6, 6))})
+    result["input"] = result["input"].copy(data=np.random.default_rng(0).random(result["input"].shape))
+    run = emulated_run(result)  # no data and no networks: rebuilding the inputs would fail
+    sample = page.check_sample(run, lead=2)
+    assert sample.dims == ("y", "x", "channel") and list(sample["channel"].values) == ["siconca_abs_1",
+                                                                                       "tas_anom_1"]
+    np.testing.assert_array_equal(sample.values, result["input"].sel(lead=2).transpose("y", "x", "channel"))
+    with pytest.raises((AttributeError, KeyError, TypeError)):
+        page.check_sample(run, lead=3)  # a lead the result does not explain is built from the data
