@@ -192,3 +192,49 @@ def test_selection_curves_need_the_lead_and_the_full_network() -> None:
         selection_curves(table, 3)
     with pytest.raises(PlotError, match="no full-input row"):
         selection_curves(table[table["chooser"] != "all"], 1)
+
+
+@pytest.mark.parametrize(("gradients", "words"), [
+    ((92.0, 92.5), "keep more skill than random ones"), ((90.0, 90.0), "keep less skill than random ones"),
+    ((91.0, 90.0), "beat random ones at some k and not at others")])
+def test_discussion_line_states_the_verdict_with_its_numbers(gradients: tuple[float, float],
+                                                             words: str) -> None:
+    line = chapter.discussion_line(chapter.skill_verdicts(two_k(gradients, (91.0, 91.0))))
+    assert f"gradient-chosen inputs {words} in test-year binary accuracy" in line
+    assert f"{gradients[0]:.1f} % against 91.0 % at k = 5" in line and "demonstration" in line
+
+
+def test_the_discussion_reads_ch8_networks_from_the_cache_and_never_trains(
+        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from icegrad.evaluation import selection
+
+    monkeypatch.setattr(chapter, "training_data", lambda run, resolution: (run.ds, None))
+    monkeypatch.setattr(selection, "input_selection", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(chapter, "is_trained", lambda ds, channels, setting: len(channels) != 10)
+    assert chapter.discussion_text(run) == chapter.NOT_RUN
+    monkeypatch.setattr(chapter, "is_trained", lambda ds, channels, setting: True)
+    monkeypatch.setattr(selection, "input_selection", lambda *a, **k: two_k((92.0, 92.5), (91.0, 91.0)))
+    assert "keep more skill than random ones" in chapter.discussion_text(run)
+
+
+def test_is_trained_looks_for_the_intact_ensemble_train_subset_would_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from icegrad import cache, pipeline
+    from icegrad.evaluation import selection
+    from icegrad.model.train import model_parameters
+
+    ds = pipeline.dataset("emulated", 200)  # from the usual cache; the networks' cache is a fresh one
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    setting, channels = selection.SETTINGS["coarse"], CHANNELS[:3]
+    assert not chapter.is_trained(ds, channels, setting)
+    entry = cache.entry_path("models", model_parameters(ds, selection.train_config(ds, channels, setting)))
+
+    def write(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        (folder / "member.npz").write_bytes(b"weights")
+
+    cache.store(entry, "models", {}, write)
+    assert chapter.is_trained(ds, channels, setting)
+    assert not chapter.is_trained(ds, CHANNELS[:4], setting)
+    (entry / "member.npz").write_bytes(b"damaged")
+    assert not chapter.is_trained(ds, channels, setting)

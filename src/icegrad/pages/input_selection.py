@@ -116,22 +116,26 @@ def skill_verdicts(table: pd.DataFrame, tie: float = TIE_POINTS) -> pd.DataFrame
     return rows
 
 
+def verdict_words(verdicts: pd.DataFrame) -> str:
+    """The verdict over every k of :func:`skill_verdicts`: "keep more skill than random ones", ..."""
+    counts = verdicts["outcome"].value_counts()
+    if counts.get("more", 0) == len(verdicts):
+        return "keep more skill than random ones"
+    if counts.get("less", 0) == len(verdicts):
+        return "keep less skill than random ones"
+    if counts.get("as much", 0) == len(verdicts):
+        return "keep as much skill as random ones, no more"
+    return "beat random ones at some k and not at others"
+
+
 def skill_text(table: pd.DataFrame, tie: float = TIE_POINTS) -> str:
     """Whether gradient-chosen inputs keep more test-year skill than random ones, at every k trained."""
     verdicts = skill_verdicts(table, tie)
     full = float(table.loc[table["chooser"] == "all", "test_accuracy"].iloc[0])
     parts = [f"at k = {int(r.k)}, {r.gradients:.1f} % against {r.random:.1f} % ({r.difference:+.1f} points: "
              f"{r.outcome} skill)" for r in verdicts.itertuples()]
-    counts = verdicts["outcome"].value_counts()
-    if counts.get("more", 0) == len(verdicts):
-        verdict = "Gradient-chosen inputs keep more skill than random ones"
-    elif counts.get("less", 0) == len(verdicts):
-        verdict = "Gradient-chosen inputs keep less skill than random ones"
-    elif counts.get("as much", 0) == len(verdicts):
-        verdict = "Gradient-chosen inputs keep as much skill as random ones, no more"
-    else:
-        verdict = "Gradient-chosen inputs beat random ones at some k and not at others"
-    return (f"{verdict}: test-year binary accuracy {'; '.join(parts)}, beside {full:.1f} % for the network "
+    return (f"Gradient-chosen inputs {verdict_words(verdicts)}: test-year binary accuracy "
+            f"{'; '.join(parts)}, beside {full:.1f} % for the network "
             f"trained on every channel at the same setting (differences within ±{tie:g} points count as "
             "equal)")
 
@@ -239,3 +243,47 @@ def section(run: Run, permutation: Any, setting: str, figure_dir: str) -> Page:
     notes = [intro, f"{text}.", f"{groups}.", f"{roi_text(table, shown_leads[0], run.target_label)}."]
     return Page(values={"selection_text": text}, tables={"selection": shown_table(table, shown_leads)},
                 figures={"selection": detached(fig)}, notes=notes)
+
+
+NOT_RUN = ("Chapter 8 did not retrain on the gradient top 10 at its coarse setting with these parameters "
+           "(it ran at selection_setting 'reference' or not at all: its networks are not in the cache), so "
+           "this run leaves open whether gradient-chosen inputs keep more skill than random ones")
+"""The discussion's line when ch. 8's coarse networks are not cached (the discussion never trains them)."""
+
+
+def is_trained(ds: Any, channels: Sequence[str], setting: Any) -> bool:
+    """Whether the ensemble :func:`icegrad.evaluation.selection.train_subset` would train is cached."""
+    from icegrad import cache
+    from icegrad.evaluation.selection import train_config
+    from icegrad.model.train import model_parameters
+
+    entry = cache.entry_path("models", model_parameters(ds, train_config(ds, channels, setting)))
+    return entry.exists() and cache.damage(entry) is None
+
+
+def discussion_line(verdicts: pd.DataFrame) -> str:
+    """The discussion's sentence on ch. 8's coarse retraining: did gradient-chosen inputs beat random?"""
+    parts = [f"{r.gradients:.1f} % against {r.random:.1f} % at k = {int(r.k)}" for r in verdicts.itertuples()]
+    return (f"Retrained on their top channels (chapter 8, coarse setting: one member, one epoch), "
+            f"gradient-chosen inputs {verdict_words(verdicts)} in test-year binary accuracy "
+            f"({'; '.join(parts)}); one short training run each, a demonstration rather than a measurement")
+
+
+def discussion_text(run: Run) -> str:
+    """Ch. 8's coarse verdict for the discussion, read from its cached networks; :data:`NOT_RUN` without them.
+
+    The discussion never trains: if chapter 8 did not retrain at the coarse setting with the same run
+    parameters, the line says so.
+    """
+    from icegrad.evaluation import selection
+
+    plan, setting, channels = PLANS["coarse"], selection.SETTINGS["coarse"], list(run.ens.channels)
+    scores = {"gradients": selection.gradient_scores(run.result, GRADIENT_RANKING), "random": None}
+    ds, roi = training_data(run, setting.resolution_km)
+    subsets = selection.subsets(channels, scores, plan.ks).values()
+    if not all(is_trained(ds, subset, setting) for subset in subsets):
+        return NOT_RUN
+    with quietly():
+        table = selection.input_selection(ds, roi, scores, channels, plan.ks, setting,
+                                          run.config.target_month, run.config.leads[:1])
+    return discussion_line(skill_verdicts(table))
