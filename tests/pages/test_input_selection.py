@@ -29,7 +29,7 @@ def selection_table(accuracy: dict[tuple[str, int], float],
     full = table[table["chooser"] == "all"].iloc[0]
     table["accuracy_vs_full"] = table["test_accuracy"] - full["test_accuracy"]
     table["roi_sip_lead1_vs_full"] = table["roi_sip_lead1"] - full["roi_sip_lead1"]
-    return table.assign(setting="test", data_source="emulated")
+    return table.assign(trend_accuracy=91.5, setting="test", data_source="emulated")
 
 
 def two_k(gradients: tuple[float, float], random: tuple[float, float]) -> pd.DataFrame:
@@ -56,6 +56,13 @@ def test_skill_text_says_whether_gradients_beat_random(gradients: tuple[float, f
     assert text.startswith(start)
     assert f"at k = 5, {gradients[0]:.1f} % against {random[0]:.1f} %" in text
     assert "beside 93.0 % for the network trained on every channel" in text
+
+
+@pytest.mark.parametrize(("trend", "words"), [(92.0, "the best retrained network beats it by 1.0 points"),
+                                              (93.0, "at least as much as any network retrained here")])
+def test_trend_text_says_whether_the_networks_learnt_beyond_the_trend(trend: float, words: str) -> None:
+    text = chapter.trend_text(two_k((92.0, 92.5), (91.0, 91.0)).assign(trend_accuracy=trend))
+    assert text.startswith(f"The linear-trend forecast scores {trend:.1f} %") and words in text
 
 
 def test_skill_verdicts_need_both_gradients_and_random() -> None:

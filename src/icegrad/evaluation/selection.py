@@ -155,8 +155,9 @@ def input_selection(
     "permutation": permutation_scores(imp), "random": None, "truth": true_link_scores}``; None draws at
     random); ``setting`` names one of :data:`SETTINGS` or is a :class:`Setting`. One row per (chooser,
     k): the channels, the test-year binary accuracy (ensemble mean, mean over leads, %), its difference
-    from the full-input network's, and the ROI forecast for ``target_month`` at each lead with its
-    difference from the full network's. ``train`` trains one
+    from the full-input network's, the linear-trend forecast's accuracy on the same cells (the bar a
+    network must clear to have learnt anything the trend does not know), and the ROI forecast for
+    ``target_month`` at each lead with its difference from the full network's. ``train`` trains one
     subset (the default caches real training; tests pass a cheap one).
     """
     if not isinstance(setting, Setting) and setting not in SETTINGS:
@@ -166,10 +167,11 @@ def input_selection(
     rows = []
     for (name, k), subset in subsets(channels, choosers, ks, seed).items():
         ens = train(ds, subset, chosen)
-        skill = evaluate_skill(ens, ds)["binary_accuracy"].sel(model="icenet")
+        skill = evaluate_skill(ens, ds)["binary_accuracy"]
         forecast = roi_forecast(ens, ds, roi, target_month, leads)
         rows.append({"chooser": name, "k": k, "channels": " ".join(subset),
-                     "test_accuracy": float(skill.mean()),
+                     "test_accuracy": float(skill.sel(model="icenet").mean()),
+                     "trend_accuracy": float(skill.sel(model="linear_trend").mean()),
                      **{f"roi_sip_lead{lead}": value for lead, value in forecast.items()}})
     table = pd.DataFrame(rows)
     full = table[table["chooser"] == "all"].iloc[0]

@@ -135,9 +135,23 @@ def skill_text(table: pd.DataFrame, tie: float = TIE_POINTS) -> str:
     parts = [f"at k = {int(r.k)}, {r.gradients:.1f} % against {r.random:.1f} % ({r.difference:+.1f} points: "
              f"{r.outcome} skill)" for r in verdicts.itertuples()]
     return (f"Gradient-chosen inputs {verdict_words(verdicts)}: test-year binary accuracy "
-            f"{'; '.join(parts)}, beside {full:.1f} % for the network "
-            f"trained on every channel at the same setting (differences within ±{tie:g} points count as "
-            "equal)")
+            f"{'; '.join(parts)}, beside {full:.1f} % for the network trained on every channel at the same "
+            f"setting (differences within ±{tie:g} points count as equal). {trend_text(table)}")
+
+
+def trend_text(table: pd.DataFrame) -> str:
+    """Whether the retrained networks beat the linear-trend forecast, without which their ranking says little.
+
+    A network that does not beat the trend has learnt little the trend does not already know, so equal
+    skill between subsets may only mean equally little training.
+    """
+    trend, best = float(table["trend_accuracy"].iloc[0]), float(table["test_accuracy"].max())
+    if best > trend:
+        return (f"The linear-trend forecast scores {trend:.1f} %; the best retrained network beats it by "
+                f"{best - trend:.1f} points, so the subsets' skill is skill the networks learnt")
+    return (f"The linear-trend forecast scores {trend:.1f} %, at least as much as any network retrained here "
+            f"(best {best:.1f} %): at this setting the networks learnt little beyond it, so the comparison "
+            "shows how the experiment runs more than which inputs matter")
 
 
 def roi_text(table: pd.DataFrame, lead: int, target_label: str) -> str:
