@@ -150,8 +150,8 @@ def trend_text(table: pd.DataFrame) -> str:
         return (f"The linear-trend forecast scores {trend:.1f} %; the best retrained network beats it by "
                 f"{best - trend:.1f} points, so the subsets' skill is skill the networks learnt")
     return (f"The linear-trend forecast scores {trend:.1f} %, at least as much as any network retrained here "
-            f"(best {best:.1f} %): at this setting the networks learnt little beyond it, so the comparison "
-            "shows how the experiment runs more than which inputs matter")
+            f"(best {best:.1f} %): at this setting the networks have not learnt even what the trend knows, "
+            "so the comparison shows how the experiment runs rather than which inputs matter")
 
 
 def roi_text(table: pd.DataFrame, lead: int, target_label: str) -> str:
