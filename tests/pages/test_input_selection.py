@@ -206,9 +206,10 @@ def test_selection_curves_need_the_lead_and_the_full_network() -> None:
     ((91.0, 90.0), "beat random ones at some k and not at others")])
 def test_discussion_line_states_the_verdict_with_its_numbers(gradients: tuple[float, float],
                                                              words: str) -> None:
-    line = chapter.discussion_line(chapter.skill_verdicts(two_k(gradients, (91.0, 91.0))))
-    assert f"gradient-chosen inputs {words} in test-year binary accuracy" in line
-    assert f"{gradients[0]:.1f} % against 91.0 % at k = 5" in line and "demonstration" in line
+    line = chapter.discussion_line(two_k(gradients, (91.0, 91.0)))
+    assert f"gradient-chosen inputs {words} (test-year binary accuracy {gradients[0]:.1f} % against 91.0 % " \
+           "at k = 5" in line
+    assert "the linear-trend forecast scores 91.5 %" in line and "demonstration" in line
 
 
 def test_the_discussion_reads_ch8_networks_from_the_cache_and_never_trains(

@@ -259,7 +259,7 @@ def section(run: Run, permutation: Any, setting: str, figure_dir: str) -> Page:
                 figures={"selection": detached(fig)}, notes=notes)
 
 
-NOT_RUN = ("Chapter 8 did not retrain on the gradient top 10 at its coarse setting with these parameters "
+NOT_RUN = ("chapter 8 did not retrain on the gradient top 10 at its coarse setting with these parameters "
            "(it ran at selection_setting 'reference' or not at all: its networks are not in the cache), so "
            "this run leaves open whether gradient-chosen inputs keep more skill than random ones")
 """The discussion's line when ch. 8's coarse networks are not cached (the discussion never trains them)."""
@@ -275,12 +275,15 @@ def is_trained(ds: Any, channels: Sequence[str], setting: Any) -> bool:
     return entry.exists() and cache.damage(entry) is None
 
 
-def discussion_line(verdicts: pd.DataFrame) -> str:
+def discussion_line(table: pd.DataFrame) -> str:
     """The discussion's sentence on ch. 8's coarse retraining: did gradient-chosen inputs beat random?"""
+    verdicts = skill_verdicts(table)
     parts = [f"{r.gradients:.1f} % against {r.random:.1f} % at k = {int(r.k)}" for r in verdicts.itertuples()]
-    return (f"Retrained on their top channels (chapter 8, coarse setting: one member, one epoch), "
-            f"gradient-chosen inputs {verdict_words(verdicts)} in test-year binary accuracy "
-            f"({'; '.join(parts)}); one short training run each, a demonstration rather than a measurement")
+    return (f"retrained on their top channels (chapter 8, coarse setting: one member, one epoch), "
+            f"gradient-chosen inputs {verdict_words(verdicts)} (test-year binary accuracy "
+            f"{'; '.join(parts)}; "
+            f"the linear-trend forecast scores {float(table['trend_accuracy'].iloc[0]):.1f} %). One short "
+            "training run each: a demonstration rather than a measurement")
 
 
 def discussion_text(run: Run) -> str:
@@ -300,4 +303,4 @@ def discussion_text(run: Run) -> str:
     with quietly():
         table = selection.input_selection(ds, roi, scores, channels, plan.ks, setting,
                                           run.config.target_month, run.config.leads[:1])
-    return discussion_line(skill_verdicts(table))
+    return discussion_line(table)
