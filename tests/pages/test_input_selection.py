@@ -183,7 +183,7 @@ def test_a_retraining_setting_shows_table_figure_and_verdicts(run: Run, permutat
     assert list(shown.columns[:5]) == ["chooser", "k", "groups", "accuracy (%)", "vs full (points)"]
     assert "ROI forecast, lead 2" in shown.columns
     assert page.values["selection_text"].startswith("Gradient-chosen inputs keep more skill")
-    assert "1 member, 1 epoch, width 0.125, 200 km grid" in page.notes[0]
+    assert "1 member, 2 epochs, width 0.25, 200 km grid" in page.notes[0]
 
 
 def test_the_full_setting_trains_at_the_runs_members_epochs_and_width(run: Run) -> None:

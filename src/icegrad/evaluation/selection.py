@@ -10,8 +10,10 @@ data, by the emulator's true links (passed in by the caller), for each k; each s
 ensemble, scored on the test years and on the ROI forecast of the letter's month, beside a network
 trained on every channel at the same setting.
 
-``setting="coarse"`` (default: one member, one epoch, width 0.125, on the 200 km grid: about 25 s
-of training per subset on two cores, what a book build affords), ``setting="full"`` (the run
+``setting="coarse"`` (default: one member, two epochs, width 0.25, on the 200 km grid: about 30 s
+of training per subset on two cores, what a book build affords; one epoch, or width 0.125, left the
+network at a near-constant forecast, 76.8 % test-year binary accuracy, against 89.1 % after two epochs
+at width 0.25, measured on the full input set), ``setting="full"`` (the run
 configuration's members, epochs and width, on the caller's grid) or any :class:`Setting`. Every ensemble
 is cached by :func:`icegrad.model.train.load_or_train`, so a rerun trains nothing.
 """
@@ -54,13 +56,13 @@ class Setting:
     resolution_km: int | None = None
 
     def describe(self) -> str:
-        """``"1 member, 1 epoch, width 0.125, 200 km grid"``: the setting as a caption states it."""
+        """``"1 member, 2 epochs, width 0.25, 200 km grid"``: the setting as a caption states it."""
         grid = "the run's grid" if self.resolution_km is None else f"{self.resolution_km} km grid"
         return (f"{self.members} member{'s' if self.members > 1 else ''}, {self.epochs} "
                 f"epoch{'s' if self.epochs > 1 else ''}, width {self.width:g}, {grid}")
 
 
-SETTINGS = {"coarse": Setting(members=1, epochs=1, width=0.125, resolution_km=200),
+SETTINGS = {"coarse": Setting(members=1, epochs=2, width=0.25, resolution_km=200),
             "full": Setting(members=DEFAULTS.members, epochs=DEFAULTS.epochs, width=DEFAULTS.width)}
 
 

@@ -175,9 +175,17 @@ def reference_text(subsets: Mapping[tuple[str, int], Sequence[str]], k: int) -> 
               for i, a in enumerate(chosen) for b in list(chosen)[i + 1:]]
     return (f"At selection_setting 'reference' nothing is retrained: the table states each ranking's top {k} "
             f"channels. Of them, {'; '.join(shared) if shared else 'only one ranking is available'}. Run the "
-            "chapter with -p selection_setting coarse (three networks of one member and one epoch at 200 km, "
-            "about 90 s) or full (every chooser at k = 5, 10 and 20, the run's members, epochs and width) to "
-            "retrain on them")
+            f"chapter with -p selection_setting coarse (three networks: {coarse_setting().describe()}) or "
+            "full (every chooser at k = 5, 10 and 20, the run's members, epochs and width) to retrain on "
+            "them")
+
+
+def coarse_setting() -> Any:
+    """The coarse training setting of :mod:`icegrad.evaluation.selection` (imported when needed: it loads
+    TensorFlow)."""
+    from icegrad.evaluation.selection import SETTINGS
+
+    return SETTINGS["coarse"]
 
 
 def training_data(run: Run, resolution_km: int | None) -> tuple[Any, Any]:
@@ -193,10 +201,10 @@ def training_data(run: Run, resolution_km: int | None) -> tuple[Any, Any]:
 
 def setting_for(name: str, run: Run) -> Any:
     """The training setting: the coarse one, or the run's own members, epochs and width ("full")."""
-    from icegrad.evaluation.selection import SETTINGS, Setting
+    from icegrad.evaluation.selection import Setting
 
     c = run.config
-    return SETTINGS["coarse"] if name == "coarse" else Setting(c.members, c.epochs, c.width)
+    return coarse_setting() if name == "coarse" else Setting(c.members, c.epochs, c.width)
 
 
 def shown_table(table: pd.DataFrame, leads: Sequence[int]) -> Any:
@@ -279,7 +287,7 @@ def discussion_line(table: pd.DataFrame) -> str:
     """The discussion's sentence on ch. 8's coarse retraining: did gradient-chosen inputs beat random?"""
     verdicts = skill_verdicts(table)
     parts = [f"{r.gradients:.1f} % against {r.random:.1f} % at k = {int(r.k)}" for r in verdicts.itertuples()]
-    return (f"retrained on their top channels (chapter 8, coarse setting: one member, one epoch), "
+    return (f"retrained on their top channels (chapter 8, coarse setting: {coarse_setting().describe()}), "
             f"gradient-chosen inputs {verdict_words(verdicts)} (test-year binary accuracy "
             f"{'; '.join(parts)}; "
             f"the linear-trend forecast scores {float(table['trend_accuracy'].iloc[0]):.1f} %). One short "
@@ -294,7 +302,7 @@ def discussion_text(run: Run) -> str:
     """
     from icegrad.evaluation import selection
 
-    plan, setting, channels = PLANS["coarse"], selection.SETTINGS["coarse"], list(run.ens.channels)
+    plan, setting, channels = PLANS["coarse"], coarse_setting(), list(run.ens.channels)
     scores = {"gradients": selection.gradient_scores(run.result, GRADIENT_RANKING), "random": None}
     ds, roi = training_data(run, setting.resolution_km)
     subsets = selection.subsets(channels, scores, plan.ks).values()
