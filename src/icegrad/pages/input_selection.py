@@ -260,8 +260,9 @@ def section(run: Run, permutation: Any, setting: str, figure_dir: str) -> Page:
     intro = (f"Networks retrained on each chooser's top k channels at {train.describe()} "
              f"(selection_setting '{setting}'), beside the network trained on every channel at the same "
              f"setting. The figure shows their test-year binary accuracy (left) and {run.target_label} ROI "
-             f"forecast at lead {shown_leads[0]} (right; dashed: every channel); the table adds the groups "
-             f"each subset holds and lead {shown_leads[-1]}. Data: {run.source}.")
+             f"forecast at lead {shown_leads[0]} (right; dashed: every channel, dotted: the linear-trend "
+             f"forecast); the table adds the groups each subset holds and lead {shown_leads[-1]}. Data: "
+             f"{run.source}.")
     notes = [intro, f"{text}.", f"{groups}.", f"{roi_text(table, shown_leads[0], run.target_label)}."]
     return Page(values={"selection_text": text}, tables={"selection": shown_table(table, shown_leads)},
                 figures={"selection": detached(fig)}, notes=notes)

@@ -159,8 +159,9 @@ def selection_curves(table: pd.DataFrame, lead: int, title: str | None = None, *
     """Skill and ROI forecast of networks retrained on each chooser's top-k channels, against k.
 
     Reads the table of :func:`icegrad.evaluation.selection.input_selection`. Left: test-year binary
-    accuracy; right: the ROI forecast at ``lead``. One line per chooser; the network trained on every
-    channel is the dashed horizontal line, so a chooser whose points sit near it lost little.
+    accuracy, with the linear-trend forecast's (dotted) as the bar a network must clear; right: the ROI
+    forecast at ``lead``. One line per chooser; the network trained on every channel is the dashed
+    horizontal line, so a chooser whose points sit near it lost little.
     """
     column = f"roi_sip_lead{lead}"
     if column not in table or not (table["chooser"] == "all").any():
@@ -169,8 +170,11 @@ def selection_curves(table: pd.DataFrame, lead: int, title: str | None = None, *
     full = table[table["chooser"] == "all"].iloc[0]
     subsets = table[table["chooser"] != "all"]
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained")
+    if "trend_accuracy" in table:
+        axes[0].axhline(full["trend_accuracy"], color="0.5", linestyle=":", linewidth=1.2,
+                        label="linear-trend forecast")
     for ax, value, label in ((axes[0], "test_accuracy", "test-year binary accuracy (%)"),
-                             (axes[1], column, f"ROI forecast, lead {lead} (mean P(SIC > 0.15))")):
+                             (axes[1], column, f"ROI forecast, lead {lead}\n(mean P(SIC > 0.15))")):
         ax.axhline(full[value], color="0.3", linestyle="--", linewidth=1.0,
                    label=f"every channel ({full['k']})")
         for chooser, rows in subsets.groupby("chooser", sort=False):
@@ -180,7 +184,7 @@ def selection_curves(table: pd.DataFrame, lead: int, title: str | None = None, *
         ax.set_xticks(sorted(subsets["k"].unique()))
         ax.set_ylabel(label)
         ax.grid(color="0.93")
-    axes[0].legend(fontsize="small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
     fig.suptitle(title or "Retrained on the top k channels of each chooser", fontsize="medium")
     return stamp_source(fig, data_source or data_source_of(table) or _first(table, "data_source"))
 
