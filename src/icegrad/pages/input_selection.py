@@ -268,9 +268,10 @@ def section(run: Run, permutation: Any, setting: str, figure_dir: str) -> Page:
                 figures={"selection": detached(fig)}, notes=notes)
 
 
-NOT_RUN = ("chapter 8 did not retrain on the gradient top 10 at its coarse setting with these parameters "
-           "(it ran at selection_setting 'reference' or not at all: its networks are not in the cache), so "
-           "this run leaves open whether gradient-chosen inputs keep more skill than random ones")
+NOT_RUN = (f"chapter 8 did not retrain on the gradient top {PLANS['coarse'].ks[0]} at its coarse setting "
+           "with these parameters (it ran at selection_setting 'reference' or not at all: its networks are "
+           "not in the cache), so this run leaves open whether gradient-chosen inputs keep more skill than "
+           "random ones")
 """The discussion's line when ch. 8's coarse networks are not cached (the discussion never trains them)."""
 
 
