@@ -98,8 +98,9 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str,
     Names that are run parameters (fields of :class:`icegrad.config.RunConfig`) are checked by building
     the run configuration from the chapter's declared defaults with ``parameters`` replaced, so every
     range and choice is the configuration's; the ROI rule's grammar too. Other names are checked
-    against the type of their declared default. Any bad value raises :class:`BookError` in one line
-    naming the chapter, the parameter and the fix, before papermill starts.
+    against the type of their declared default, and those :data:`icegrad.config.CHAPTER_CHOICES` names
+    against their choices. Any bad value raises :class:`BookError` in one line naming the chapter, the
+    parameter and the fix, before papermill starts.
     """
     declared = papermill.inspect_notebook(str(notebook))
     if not declared:
@@ -119,6 +120,8 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dict[str,
         for name, value in parameters.items():
             if name not in fields:
                 checked[name] = _coerce(name, value, defaults[name])
+                if name in run_config.CHAPTER_CHOICES:
+                    run_config.check_choice(name, checked[name])
                 if name in ELEMENT_PARAMETERS:
                     for element in checked[name]:
                         run_config.RunConfig.from_parameters({ELEMENT_PARAMETERS[name]: element}, config)

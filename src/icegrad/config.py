@@ -51,6 +51,12 @@ FIRST_YEAR, LAST_YEAR = 1979, 2100
 """The widest span of years any source could cover; the data decide the actual span."""
 OBSERVED_SOURCES = ("", "nsidc")
 """Observed SIC a run is compared with: the NSIDC CDR (embedded in ``data/``), or none."""
+SELECTION_SETTINGS = ("coarse", "full", "reference")
+"""Chapter 8's input selection (:mod:`icegrad.pages.input_selection`): retrain on the top-k channels at a
+coarse setting, at the run's setting, or retrain nothing and state the rankings' top-k."""
+CHAPTER_CHOICES = {"selection_setting": SELECTION_SETTINGS}
+"""Chapter parameters that are not run fields but take one of a few values: checked before any work by
+``icegrad run`` (:func:`icegrad.book.check_parameters`) and by the chapter itself (:func:`check_choice`)."""
 
 
 def _option(default: Any, help: str, **rule: Any) -> Any:
@@ -148,6 +154,15 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         return tuple(value)
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    return value
+
+
+def check_choice(name: str, value: Any) -> Any:
+    """``value`` if it is one of the choices :data:`CHAPTER_CHOICES` lists for ``name``, else a one-line
+    :class:`ConfigError` naming them (before the chapter loads anything)."""
+    choices = CHAPTER_CHOICES[name]
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not allowed; choose one of {choices}")
     return value
 
 

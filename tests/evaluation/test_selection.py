@@ -61,6 +61,7 @@ def test_input_selection_compares_every_subset_with_the_full_network(emulated: x
     assert table.loc[0, "accuracy_vs_full"] == 0 and np.isfinite(table["roi_sip_lead1_vs_full"]).all()
     assert ((table["roi_sip_lead1"] >= 0) & (table["roi_sip_lead1"] <= 1)).all()
     assert (table["test_accuracy"] > 0).all() and (table["data_source"] == "emulated").all()
+    assert table["trend_accuracy"].nunique() == 1 and 50 < table["trend_accuracy"].iloc[0] <= 100
     with pytest.raises(AttributionError, match="unknown setting 'huge'"):
         selection.input_selection(emulated, roi, {}, channels, setting="huge", train=untrained)
 

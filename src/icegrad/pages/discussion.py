@@ -335,6 +335,7 @@ def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int) -> pd.DataF
 def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_dir: str) -> Page:
     """Everything chapter 11 shows for ``run`` (whose attributions are loaded)."""
     from icegrad.attribution.rankings import baseline_name
+    from icegrad.pages.input_selection import discussion_text
     from icegrad.plots import save_figure
     from icegrad.plots.robustness import share_heatmap
 
@@ -389,7 +390,8 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
             "failed_text": failed_text(checked), "failed_short": failed_short(checked),
             "letter_counts": f"{verdict_counts(by_letter)} of {len(by_letter)}",
             "splits_text": splits_text(splits), "validation_text": validation_text(years, splits),
-            "conclusion_text": conclusion_text(by_letter, *own, run.source, len(run.ens), run.target_label)}
+            "conclusion_text": conclusion_text(by_letter, *own, run.source, len(run.ens), run.target_label),
+            "selection_line": discussion_text(run)}
     tables = {"verdicts": verdicts.round(3), "ranks": rank_table(rankings).round(2),
               "letter": letter_pivot(by_letter), "claims": claims.style.hide(axis="index"),
               "checks": checked.style.hide(axis="index")}

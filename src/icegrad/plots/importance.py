@@ -15,6 +15,8 @@ With ``ens``, ``ds`` and ``result`` as in :mod:`icegrad.pipeline`, by channel gr
 >>> table = side_by_side(imp, result)
 >>> fig = importance_bars(table, lead=1, k=5)
 >>> fig = rank_scatter(table, rank_correlation(table), highlight="climate")
+
+:func:`selection_curves` draws the retraining comparison of :mod:`icegrad.evaluation.selection`.
 """
 
 from __future__ import annotations
@@ -150,3 +152,43 @@ def rank_scatter(table: pd.DataFrame, correlations: pd.DataFrame, highlight: str
     if title:
         fig.suptitle(title, fontsize="medium")
     return stamp_source(fig, data_source or data_source_of(table))
+
+
+def selection_curves(table: pd.DataFrame, lead: int, title: str | None = None, *,
+                     data_source: str | None = None) -> Figure:
+    """Skill and ROI forecast of networks retrained on each chooser's top-k channels, against k.
+
+    Reads the table of :func:`icegrad.evaluation.selection.input_selection`. Left: test-year binary
+    accuracy, with the linear-trend forecast's (dotted) as the bar a network must clear; right: the ROI
+    forecast at ``lead``. One line per chooser; the network trained on every channel is the dashed
+    horizontal line, so a chooser whose points sit near it lost little.
+    """
+    column = f"roi_sip_lead{lead}"
+    if column not in table or not (table["chooser"] == "all").any():
+        raise PlotError(f"the table has no ROI forecast at lead {lead} or no full-input row; pass the table "
+                        "of icegrad.evaluation.selection.input_selection with that lead")
+    full = table[table["chooser"] == "all"].iloc[0]
+    subsets = table[table["chooser"] != "all"]
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained")
+    if "trend_accuracy" in table:
+        axes[0].axhline(full["trend_accuracy"], color="0.5", linestyle=":", linewidth=1.2,
+                        label="linear-trend forecast")
+    for ax, value, label in ((axes[0], "test_accuracy", "test-year binary accuracy (%)"),
+                             (axes[1], column, f"ROI forecast, lead {lead}\n(mean P(SIC > 0.15))")):
+        ax.axhline(full[value], color="0.3", linestyle="--", linewidth=1.0,
+                   label=f"every channel ({full['k']})")
+        for chooser, rows in subsets.groupby("chooser", sort=False):
+            rows = rows.sort_values("k")
+            ax.plot(rows["k"], rows[value], marker="o", label=str(chooser))
+        ax.set_xlabel("channels kept (k)")
+        ax.set_xticks(sorted(subsets["k"].unique()))
+        ax.set_ylabel(label)
+        ax.grid(color="0.93")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
+    fig.suptitle(title or "Retrained on the top k channels of each chooser", fontsize="medium")
+    return stamp_source(fig, data_source or data_source_of(table) or _first(table, "data_source"))
+
+
+def _first(table: pd.DataFrame, column: str) -> str | None:
+    """The first value of ``column`` (the data source the selection table carries per row), or None."""
+    return str(table[column].iloc[0]) if column in table and len(table) else None
