@@ -59,14 +59,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import xarray as xr
 
 from icegrad import pipeline
 from icegrad.attribution.api import attribute
 from icegrad.attribution.targets import sample_for_forecast
 from icegrad.cache import dataset_fingerprint
-from icegrad.config import RunConfig
+from icegrad.config import PAIRED_BASELINES, RunConfig
 from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
 from icegrad.paths import cache_dir
 from icegrad.progress import bar as progress_bar
@@ -198,15 +197,9 @@ def compute_job(job: Job, context: JobContext) -> xr.Dataset:
         raise SweepError(f"job {job.key} asks for member {job.member}, but the ensemble in "
                          f"{context.ensemble_dir} has {len(ens)} member(s)")
     roi = pipeline.region(ds, opts["reference_year"], opts["target_year"], opts["month"], opts["roi_rule"])
-    counterfactual = job.method == "integrated_gradients" and opts["baseline"] == "counterfactual"
-    inputs = pipeline.forecast_inputs(ds, ens, job.target_month, [job.lead],
-                                      opts["reference_year"] if counterfactual else None)
-    extra = {}
-    if job.method == "integrated_gradients" and opts["baseline"] == "climatology":
-        extra["climatology"] = pipeline.baseline_for(ds, ens, job.target_month, job.lead)
-    if counterfactual:
-        reference = f"{opts['reference_year']}-{pd.Timestamp(job.target_month).month:02d}"
-        extra["counterfactual"] = sample_for_forecast(inputs, reference, job.lead)
+    inputs = pipeline.forecast_inputs(ds, ens, job.target_month, [job.lead])
+    extra = pipeline.baseline_options(ds, ens, job.target_month, job.lead, opts["baseline"],
+                                      opts["reference_year"], job.method)
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     result = attribute(ens.members[job.member], sample_for_forecast(inputs, job.target_month, job.lead),
                        roi, job.lead, job.method, steps=opts["steps"], baseline=opts["baseline"],
@@ -215,6 +208,8 @@ def compute_job(job: Job, context: JobContext) -> xr.Dataset:
     result = result.assign_coords(member=[job.member],
                                   member_name=("member", [ens.member_names[job.member]]))
     result.attrs.update(sweep_job=job.key, target_month=job.target_month)
+    if opts["baseline"] in PAIRED_BASELINES and opts["baseline"] in extra:
+        result.attrs["baseline_target_month"] = extra[opts["baseline"]].attrs["target_month"]
     return result
 
 
