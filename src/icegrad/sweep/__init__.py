@@ -48,6 +48,7 @@ configuration decides every setting, the target months and methods are the sweep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -318,7 +319,9 @@ def sweep_command(store: str | os.PathLike[str], config: RunConfig, *, target_mo
     """``icegrad attribute --sweep STORE [--scheduler ADDRESS]``: plan, prepare and run a whole sweep.
 
     The jobs and every setting come from ``config``. The store folder is checked before any training
-    (a non-empty folder that is not a store, or a store of other settings, is refused untouched).
+    (a non-empty folder that is not a store, or a store of other settings, is refused untouched), and so
+    is every target month against the data (:func:`icegrad.run_checks.check_run`: its forecast starts,
+    and those of a paired baseline's forecast).
     Then the ensemble is trained (or loaded from the cache, or from IceNet release weights) and saved
     into ``STORE/ensemble``, so the store carries the model its results explain and workers can load
     it, and every job not yet done is run. Returns the report's one-line summary.
@@ -326,6 +329,8 @@ def sweep_command(store: str | os.PathLike[str], config: RunConfig, *, target_mo
     jobs = plan_jobs(config, target_months=target_months, methods=methods)  # fails fast on bad input
     check_store(store, store_settings(config))
     ds = pipeline.dataset(config.data_source, config.resolution_km)
+    for month in dict.fromkeys(job.target_month for job in jobs):  # before training: every month's starts,
+        pipeline.check_run(dataclasses.replace(config, target_month=month), ds)  # a paired baseline's too
     ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
                             weights=config.weights or None)
     store = open_store(store, store_settings(config), ensemble_identity(ens.manifest))
