@@ -253,7 +253,7 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     (:func:`icegrad.evaluation.fidelity.matched_truth`): integrated gradients against the optimal
     forecast's own integrated gradients from the same baseline, whose gradient function is compiled once
     per lead and shared by both baselines. Fails before any attribution work on observed data, for which
-    no truth exists, and on the counterfactual baseline, which has none.
+    no truth exists, and on the paired baselines (counterfactual, persistence), which have none.
     """
     leads = check_leads(leads)
     for method, baseline in specs:
