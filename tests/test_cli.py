@@ -121,6 +121,9 @@ def one_line_error(err: str) -> str:
      "argument --leads: invalid int value: 'one'; see 'icegrad attribute --help'"),
     (["data", "--resolution", "30"], "argument --resolution: invalid choice: 30"),
     (["attribute", "--baseline", "blurred"], "argument --baseline: invalid choice: 'blurred'"),
+    (["attribute", "--baseline", "persistence", "--target-month", "1980-09", "--leads", "1"],
+     "baseline='persistence' explains 1980-09 against the same forecast for 1979-09, whose lead-1 forecast "
+     "starts in 1979-09"),
 ])
 def test_bad_values_fail_before_any_work_in_one_line(isolated_cache: Path, capsys: pytest.CaptureFixture[str],
                                                      argv: list[str], message: str) -> None:
@@ -167,6 +170,9 @@ def test_a_bad_value_fails_within_seconds_from_the_shell(tmp_path: Path) -> None
     (["-p", "members", "-1"], "members=-1 is out of range"),
     (["-p", "roi_rule", "5"], "malformed ROI rule '5'"),
     (["-p", "leads", "[0]", "-p", "resolution_km", "200"], "leads=(0,) is out of range"),
+    (["-p", "baseline", "persistence", "-p", "target_month", "1980-09", "-p", "leads", "[1, 2]"],
+     "05_gradient_attribution: baseline='persistence' explains 1980-09 against the same forecast for "
+     "1979-09"),
 ])
 def test_run_checks_chapter_parameters_before_papermill(monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str],

@@ -218,12 +218,44 @@ def test_check_run_passes_a_run_the_data_can_serve(ds: xr.Dataset) -> None:
     ({"target_month": "2006-09"}, "at lead 1 needs the forecast started in 2006-09"),
     ({"roi_rule": "threshold:0.8"}, "selects no ocean cell"),
     ({"roi_rule": "threshold"}, "malformed ROI rule"),
+    ({"baseline": "persistence", "target_month": "2007-09", "leads": (1,)},
+     "baseline='persistence' explains 2007-09 against the same forecast for 2006-09, whose lead-1 forecast "
+     "starts in 2006-09, but .* serve starts 2007-01"),
+    ({"baseline": "counterfactual", "reference_year": 2006, "leads": (1, 2)},
+     "baseline='counterfactual' explains 2013-09 against the same forecast for 2006-09, whose lead-1 "
+     "forecast starts in 2006-09"),
 ])
 def test_check_run_names_what_the_data_cannot_serve(ds: xr.Dataset, changes: dict[str, Any],
                                                    message: str) -> None:
     with pytest.raises(IcegradError, match=message) as caught:
         check_run(RunConfig(resolution_km=RES, **changes), ds)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("changes", [
+    {"baseline": "persistence"}, {"baseline": "counterfactual"},
+    {"baseline": "persistence", "target_month": "2007-09", "leads": (1,), "method": "vanilla_gradient"},
+    {"baseline": "zeros", "target_month": "2007-09", "leads": (1,)},
+])
+def test_check_run_asks_for_a_paired_forecast_only_where_a_paired_baseline_needs_it(
+        ds: xr.Dataset, changes: dict[str, Any]) -> None:
+    check_run(RunConfig(resolution_km=RES, **changes), ds)
+
+
+@pytest.mark.parametrize(("baseline", "expected"), [
+    ("counterfactual", "2007-09"), ("persistence", "2012-09"), ("climatology", None), ("zeros", None)])
+def test_paired_month_is_the_reference_years_or_the_previous_years(baseline: str,
+                                                                   expected: str | None) -> None:
+    assert config.paired_month(baseline, "2013-09", 2007) == expected
+
+
+def test_every_parameters_cell_that_offers_a_baseline_lists_each_one() -> None:
+    """A reader picks a baseline from the comment of the parameters cell, so it names every one."""
+    comments = {notebook.name: spec["help"] for notebook in book.chapters(ROOT)
+                for name, spec in papermill.inspect_notebook(str(notebook)).items() if name == "baseline"}
+    assert {"05_gradient_attribution.ipynb", "06_which_inputs.ipynb", "11_discussion.ipynb"} <= set(comments)
+    missing = {name: [b for b in config.BASELINES if f'"{b}"' not in text] for name, text in comments.items()}
+    assert not any(missing.values()), missing
 
 
 def test_pipeline_check_run_is_the_same_function() -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from icegrad import cache, config, pipeline
+from icegrad.attribution import attribute
 from icegrad.model import train
 
 
@@ -66,6 +67,25 @@ def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.Monk
     assert counter.attrs["baseline_target_month"] == "2007-09"
     reference = pipeline.attributions(ds, ens, roi, "2007-09", leads=(1, 2), method="vanilla_gradient")
     np.testing.assert_allclose(counter["baseline_target_value"], reference["target_value"], rtol=1e-4)
+
+    # Persistence: the same forecast one year earlier (2012), at each lead; baseline_options gives a
+    # one-sample caller (the sweep, ch. 5's randomisation test) the same baseline.
+    persistence = pipeline.attributions(ds, ens, roi, "2013-09", leads=(1, 2), steps=8,
+                                        baseline="persistence")
+    assert list(persistence["baseline_forecast_start"].values) == ["2012-09", "2012-08"]
+    assert persistence.attrs["baseline_target_month"] == "2012-09"
+    options = pipeline.baseline_options(ds, ens, "2013-09", 2, "persistence")
+    assert list(options) == ["persistence"] and options["persistence"].attrs["forecast_start"] == "2012-08"
+    sample = pipeline.forecast_inputs(ds, ens, "2013-09", [2]).sel(time="2013-08-01")
+    alone = attribute(ens.members, sample, roi, 2, steps=8, baseline="persistence", land=ds["land"],
+                      **options)
+    np.testing.assert_allclose(alone["baseline_target_value"],
+                               persistence["baseline_target_value"].sel(lead=[2]), rtol=1e-4)
+    assert pipeline.baseline_options(ds, ens, "2013-09", 1, "counterfactual")["counterfactual"].attrs[
+        "forecast_start"] == "2007-09"
+    assert list(pipeline.baseline_options(ds, ens, "2013-09", 1, "climatology")) == ["climatology"]
+    assert pipeline.baseline_options(ds, ens, "2013-09", 1, "zeros") == {}
+    assert pipeline.baseline_options(ds, ens, "2013-09", 1, "persistence", method="vanilla_gradient") == {}
 
     # The baseline gallery: every named baseline, its question and the explained change, from the cache.
     table, results = pipeline.baseline_gallery(ds, ens, roi, "2013-09", leads=(1, 2), steps=8, n_boot=10)

@@ -42,9 +42,12 @@ RESOLUTIONS_KM = (25, 50, 100, 200)
 """Grid spacings that divide the 432 x 432 EASE-Grid 2.0 25 km grid exactly."""
 METHODS = ("vanilla_gradient", "gradient_x_input", "integrated_gradients", "smoothgrad")
 """The attribution methods of :mod:`icegrad.attribution.methods`."""
-BASELINES = ("zeros", "climatology", "counterfactual")
+BASELINES = ("zeros", "climatology", "counterfactual", "persistence")
 """Integrated-gradients baselines (see :mod:`icegrad.attribution.references`); ``counterfactual`` is the
-input of the same forecast in ``reference_year``."""
+input of the same forecast in ``reference_year``, ``persistence`` that of the same forecast one year
+earlier."""
+PAIRED_BASELINES = ("counterfactual", "persistence")
+"""The baselines that are the input of the same forecast in another year (see :func:`paired_month`)."""
 LEADS = (1, 2, 3, 4, 5, 6)
 """IceNet's forecast leads in months."""
 FIRST_YEAR, LAST_YEAR = 1979, 2100
@@ -126,6 +129,23 @@ class RunConfig:
         """JSON-friendly view (tuples as lists), e.g. for a store's manifest or a cache key."""
         return {name: list(value) if isinstance(value, tuple) else value
                 for name, value in dataclasses.asdict(self).items()}
+
+
+def paired_month(baseline: str, target_month: str, reference_year: int) -> str | None:
+    """The month (YYYY-MM) whose forecast's input is ``baseline``'s, for a forecast of ``target_month``.
+
+    Same calendar month, and each lead from its own start: ``reference_year``'s for the counterfactual,
+    the year before ``target_month``'s for persistence; None for a baseline that is no forecast's input.
+    It lives here, in the bottom layer, because the checks before a run (which import no TensorFlow)
+    and the attribution engine both need it.
+
+    >>> paired_month("counterfactual", "2013-09", 2007), paired_month("persistence", "2013-09", 2007)
+    ('2007-09', '2012-09')
+    """
+    if baseline not in PAIRED_BASELINES:
+        return None
+    year, month = (int(part) for part in target_month.split("-")[:2])
+    return f"{reference_year if baseline == 'counterfactual' else year - 1:04d}-{month:02d}"
 
 
 def defaults() -> dict[str, Any]:

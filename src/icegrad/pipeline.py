@@ -37,8 +37,8 @@ from icegrad import cache
 from icegrad.attribution import attribute_forecast
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
-from icegrad.attribution.targets import check_count, check_leads, forecast_start
-from icegrad.config import BASELINES, DEFAULTS
+from icegrad.attribution.targets import check_count, check_leads, forecast_start, sample_for_forecast
+from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, paired_month
 from icegrad.data import load_dataset
 from icegrad.evaluation import fidelity
 from icegrad.evaluation.baselines import gallery_table
@@ -111,11 +111,11 @@ def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float |
 
 
 def forecast_inputs(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str,
-                    leads: Sequence[int], reference_year: int | None = None) -> xr.DataArray:
+                    leads: Sequence[int], paired: str | None = None) -> xr.DataArray:
     """Normalised inputs ``(time, y, x, channel)`` of the starts whose forecasts hit ``target_month``,
-    and, with ``reference_year``, those of the same calendar month in that year (the counterfactual)."""
-    months = [target_month] if reference_year is None else \
-        [target_month, f"{reference_year}-{pd.Timestamp(target_month).month:02d}"]
+    and, with ``paired`` (a month, see :func:`icegrad.config.paired_month`), those whose forecasts hit
+    it: the inputs a paired baseline (counterfactual, persistence) is taken from."""
+    months = [target_month] if paired is None else [target_month, paired]
     starts = sorted({forecast_start(month, lead) for month in months for lead in check_leads(leads)})
     return network_inputs.build_inputs(ds, pd.DatetimeIndex(starts), ens.stats, list(ens.channels))
 
@@ -149,6 +149,29 @@ def baseline_for(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: i
     return cache.cached_netcdf("baselines", params, compute)["baseline"]
 
 
+def baseline_options(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lead: int,
+                     baseline: str = DEFAULTS.baseline, reference_year: int = DEFAULTS.reference_year,
+                     method: str = DEFAULTS.method) -> dict[str, xr.DataArray]:
+    """The arguments :func:`icegrad.attribution.attribute` needs besides ``baseline=`` to explain the
+    ``lead`` forecast of ``target_month`` with ``method``: the climatology (:func:`baseline_for`), or a
+    paired baseline's sample under its own name (the same forecast in ``reference_year`` for the
+    counterfactual, one year earlier for persistence); none for zeros or a method without a baseline.
+
+    One helper, so that every caller that attributes one sample (the sweep's jobs, chapter 5's
+    randomisation test) gives a baseline what it needs, rather than failing on the paired ones or
+    quietly explaining against another baseline.
+    """
+    if method != "integrated_gradients" or baseline not in ("climatology", *PAIRED_BASELINES):
+        return {}
+    if baseline == "climatology":
+        return {"climatology": baseline_for(ds, ens, target_month, lead)}
+    month = paired_month(baseline, f"{pd.Timestamp(target_month):%Y-%m}", reference_year)
+    assert month is not None
+    start = pd.DatetimeIndex([forecast_start(month, lead)])
+    inputs = network_inputs.build_inputs(ds, start, ens.stats, list(ens.channels))
+    return {baseline: sample_for_forecast(inputs, month, lead)}
+
+
 def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                  target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
                  method: str = DEFAULTS.method, steps: int = DEFAULTS.steps,
@@ -158,13 +181,15 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
 
     ``baseline`` is ``"climatology"`` (the training-years mean input of each lead's start month: the
     book's default, which explains the forecast's departure from a typical year), ``"zeros"``
-    (normalised units: average weather but no ice and no land) or ``"counterfactual"`` (the same
-    forecast in ``reference_year``: explains T(target) - T(reference), the letter's question);
+    (normalised units: average weather but no ice and no land), ``"counterfactual"`` (the same
+    forecast in ``reference_year``: explains T(target) - T(reference), the letter's question) or
+    ``"persistence"`` (the same forecast one year earlier: what changed it from last year's);
     ``options`` go to :func:`icegrad.attribution.attribute`.
     """
     leads = check_leads(leads)
-    counterfactual = method == "integrated_gradients" and baseline == "counterfactual"
-    inputs = forecast_inputs(ds, ens, target_month, leads, reference_year if counterfactual else None)
+    paired = paired_month(baseline, f"{pd.Timestamp(target_month):%Y-%m}", reference_year) \
+        if method == "integrated_gradients" else None
+    inputs = forecast_inputs(ds, ens, target_month, leads, paired)
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     common = {"method": method, "steps": steps, "cache": True, "model_id": model_id,
               "data_source": str(ds.attrs.get("data_source")), "land": ds["land"], **options}
@@ -193,8 +218,11 @@ def baseline_gallery(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     Returns :func:`icegrad.evaluation.baselines.gallery_table` of the results (under ``ranking``, with
     ``n_boot`` bootstrap draws across members) and
     the results by baseline name, so a chapter can also map them. Works on any data source; the
-    results are cached like :func:`attributions`'s, to which ``options`` go.
+    results are cached like :func:`attributions`'s, to which ``options`` go. Every baseline runs through
+    one compiled engine per member (tracing a member costs more than its integrated gradients at the
+    coarse setting, so a new engine per baseline made the gallery several times slower).
     """
+    options.setdefault("engines", EngineCache())
     results = {name: attributions(ds, ens, roi, target_month, leads, method="integrated_gradients",
                                   steps=steps, baseline=name, reference_year=reference_year, **options)
                for name in baselines}
@@ -225,7 +253,7 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     (:func:`icegrad.evaluation.fidelity.matched_truth`): integrated gradients against the optimal
     forecast's own integrated gradients from the same baseline, whose gradient function is compiled once
     per lead and shared by both baselines. Fails before any attribution work on observed data, for which
-    no truth exists, and on the counterfactual baseline, which has none.
+    no truth exists, and on the paired baselines (counterfactual, persistence), which have none.
     """
     leads = check_leads(leads)
     for method, baseline in specs:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from icegrad.config import RunConfig
+from icegrad.config import RunConfig, paired_month
 from icegrad.errors import ConfigError
 from icegrad.inputs.start_months import available_start_months, start_for_target
 from icegrad.roi import RoiRule, region_of_interest
@@ -41,7 +41,8 @@ def check_run(config: RunConfig, ds: xr.Dataset) -> None:
 
     The checks :class:`~icegrad.config.RunConfig` cannot make alone (:func:`check_settings`, and
     those that need the data): the ROI's two years (in ``config.month``) and every lead's forecast
-    start lie in the record, and the ROI selects at least one ocean cell.
+    start lie in the record, and so do those of a paired baseline's forecast (counterfactual,
+    persistence), and the ROI selects at least one ocean cell.
     """
     check_settings(config)
     check_months(config, pd.DatetimeIndex(ds["time"].values), ds.attrs.get("data_source", config.data_source))
@@ -62,13 +63,32 @@ def check_months(config: RunConfig, months: pd.DatetimeIndex, data_source: str) 
             raise ConfigError(f"{name}={year}: {source} cover {span} and hold no {year}-{config.month:02d}; "
                               f"choose a year from {months[0].year} to {months[-1].year}")
     starts = available_start_months(xr.Dataset(coords={"time": months}))
+    served = f"{source} ({span}) serve starts {starts[0]:%Y-%m} to {starts[-1]:%Y-%m} only (12 months of " \
+             "history are needed)"
     for lead in config.leads:
         start = start_for_target(pd.Timestamp(config.target_month), lead)
         if start not in starts:
             raise ConfigError(f"target_month={config.target_month!r} at lead {lead} needs the forecast "
-                              f"started in {start:%Y-%m}, but {source} ({span}) serve starts "
-                              f"{starts[0]:%Y-%m} to {starts[-1]:%Y-%m} only (12 months of history are "
-                              "needed); choose a target month inside that span or fewer leads")
+                              f"started in {start:%Y-%m}, but {served}; choose a target month inside that "
+                              "span or fewer leads")
+    check_paired_starts(config, starts, served)
+
+
+def check_paired_starts(config: RunConfig, starts: pd.DatetimeIndex, served: str) -> None:
+    """Fail with one line if a paired baseline's forecast (the same forecast in the reference year, or a
+    year earlier) starts outside ``starts``: otherwise the run trains for minutes and then fails."""
+    if config.method != "integrated_gradients":
+        return
+    month = paired_month(config.baseline, config.target_month, config.reference_year)
+    if month is None:
+        return
+    for lead in config.leads:
+        start = start_for_target(pd.Timestamp(month), lead)
+        if start not in starts:
+            raise ConfigError(f"baseline={config.baseline!r} explains {config.target_month} against the "
+                              f"same forecast for {month}, whose lead-{lead} forecast starts in "
+                              f"{start:%Y-%m}, but {served}; choose another target month, reference year or "
+                              "baseline, or fewer leads")
 
 
 def check_settings(config: RunConfig) -> RunConfig:

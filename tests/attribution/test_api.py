@@ -136,6 +136,33 @@ def test_counterfactual_needs_the_reference_sample(tiny_icenet: keras.Model, sam
                                                    roi: np.ndarray) -> None:
     with pytest.raises(AttributionError, match="needs counterfactual="):
         attribute(tiny_icenet, sample, roi, 1, steps=2, baseline="counterfactual")
+    with pytest.raises(AttributionError, match="needs persistence=<the previous year's input sample"):
+        attribute(tiny_icenet, sample, roi, 1, steps=2, baseline="persistence", counterfactual=sample)
+
+
+def test_persistence_explains_the_change_from_the_previous_year(tiny_icenet: keras.Model, roi: np.ndarray,
+                                                                helpers: object, tmp_path: Path) -> None:
+    starts = pd.DatetimeIndex(["2007-07-01", "2007-09-01", "2012-07-01", "2012-09-01", "2013-07-01",
+                               "2013-09-01"])
+    later = [helpers.make_sample(seed=20 + i) for i in range(2)]
+    earlier = [x + 0.2 * helpers.make_sample(seed=30 + i) for i, x in enumerate(later)]
+    decoy = [helpers.make_sample(seed=40 + i) for i in range(2)]  # the reference year's, never the baseline
+    inputs = xr.concat([*decoy, *earlier, *later], "time").assign_coords(time=starts)
+    ds = attribute_forecast(tiny_icenet, inputs, "2013-09", roi, leads=(1, 3), reference_year=2007,
+                            baseline="persistence", steps=32)
+    assert list(ds["baseline_forecast_start"].values) == ["2012-09", "2012-07"]
+    assert ds.attrs["baseline_target_month"] == "2012-09"
+    assert ds.attrs["baseline"] == "persistence (input of the forecast started 2012-09)"
+    previous = attribute_forecast(tiny_icenet, inputs, "2012-09", roi, leads=(1, 3),
+                                  method="vanilla_gradient")
+    np.testing.assert_allclose(ds["baseline_target_value"], previous["target_value"], rtol=1e-4)
+    # completeness can be checked from the file alone: it holds both forecasts and the attributions
+    saved = load_result(save_result(ds, tmp_path / "persistence.nc"))
+    change = saved["target_value"] - saved["baseline_target_value"]
+    total = saved["attribution"].sum(("channel", "y", "x"))
+    assert float(abs(change).min()) > 0 and float(abs(total - change).max()) < 0.05 * float(abs(change).max())
+    with pytest.raises(AttributionError, match="no inputs for target month 2011-09"):
+        attribute_forecast(tiny_icenet, inputs, "2012-09", roi, 1, baseline="persistence")
 
 
 def test_default_baseline_is_the_run_configurations(tiny_icenet: keras.Model, sample: xr.DataArray,

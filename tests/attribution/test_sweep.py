@@ -564,16 +564,31 @@ def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, 
     assert (store / "ensemble" / "notes.txt").read_text() == "mine"
 
 
-def test_a_counterfactual_job_explains_the_difference_from_the_reference_year(setting: dict, cache: Path,
-                                                                              tmp_path: Path) -> None:
-    config = dataclasses.replace(CONFIG, baseline="counterfactual", steps=8, leads=(3,), members=1)
+def test_a_sweep_whose_paired_forecast_is_not_in_the_data_fails_before_training(
+        setting: dict, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trainings: list[object] = []
+    monkeypatch.setattr(sweep.pipeline, "ensemble", lambda ds, **options: trainings.append(options))
+    config = dataclasses.replace(CONFIG, baseline="persistence", method="integrated_gradients", leads=(1,))
+    with pytest.raises(IcegradError, match="baseline='persistence' explains 1980-09 against the same "
+                                           "forecast for 1979-09, whose lead-1 forecast starts in 1979-09"):
+        sweep.sweep_command(tmp_path / "store", config, target_months=[MONTH, "1980-09"],
+                            methods=["integrated_gradients"], progress=False)
+    assert trainings == []
+
+
+@pytest.mark.parametrize(("baseline", "paired"), [("counterfactual", "2007-09"), ("persistence", "2012-09")])
+def test_a_paired_job_explains_the_difference_from_the_paired_year(setting: dict, cache: Path, tmp_path: Path,
+                                                                  baseline: str, paired: str) -> None:
+    config = dataclasses.replace(CONFIG, baseline=baseline, steps=8, leads=(3,), members=1)
     (job,) = plan_jobs(config, target_months=[MONTH], methods=["integrated_gradients"])
     report = _run([job], tmp_path / "store", setting)
     assert not report.failed, report.failed
     got = sweep.open_sweep(tmp_path / "store")
     ds, ens = setting["ds"], setting["ensemble"]
-    inputs = pipeline.forecast_inputs(ds, ens, MONTH, [3], reference_year=config.reference_year)
-    reference = attribute(ens.members[0], sample_for_forecast(inputs, "2007-09", 3),
+    inputs = pipeline.forecast_inputs(ds, ens, MONTH, [3], paired)
+    reference = attribute(ens.members[0], sample_for_forecast(inputs, paired, 3),
                           pipeline.region(ds), 3, METHOD, land=ds["land"])
     np.testing.assert_allclose(got["baseline_target_value"].values.ravel(),
                                reference["target_value"].values.ravel(), rtol=1e-5)
+    with xr.open_dataset(sweep.job_path(tmp_path / "store", job)) as stored:
+        assert stored.attrs["baseline_target_month"] == paired

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from icegrad import pipeline
 from icegrad.attribution.results import build_result
+from icegrad.config import BASELINES
 from icegrad.pages import gradient_attribution as page
 
 ATTRS = {"method": "integrated_gradients", "target": "roi_mean_ice", "roi_rule": "test", "model_id": "test",
@@ -102,25 +104,41 @@ def gallery_result(baseline: str, weights: dict[str, float], target: float, befo
     sample = xr.DataArray(x[0], dims=("y", "x", "channel"), coords={"channel": list(CHANNEL_NAMES)})
     ds = build_result(attribution, x, np.full((2, 1), target), np.full((2, 1), before), sample,
                       np.ones((4, 4), bool), (1,), {**ATTRS, "baseline": f"{baseline} (test)"})
-    if baseline == "counterfactual":
-        ds.attrs["baseline_target_month"] = "2007-09"
+    paired = {"counterfactual": "2007-09", "persistence": "2012-09"}
+    if baseline in paired:
+        ds.attrs["baseline_target_month"] = paired[baseline]
     return ds
 
 
+def fake_gallery(monkeypatch: pytest.MonkeyPatch, results: dict[str, xr.Dataset]) -> list[object]:
+    """pipeline.attributions handing out ``results`` by baseline; returns the engine cache of each call."""
+    engines: list[object] = []
+
+    def attributions(ds, ens, roi, target_month, leads, baseline, **options) -> xr.Dataset:
+        engines.append(options["engines"])
+        return results[baseline]
+
+    monkeypatch.setattr(pipeline, "attributions", attributions)
+    return engines
+
+
 def test_the_gallery_ties_each_baseline_to_its_question_and_explains_the_counterfactual(
-        tmp_path, emulated_run) -> None:
+        tmp_path, emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
     results = {"zeros": gallery_result("zeros", {"sic": 3.0, "climate": 1.0}, 0.6, 0.1),
                "climatology": gallery_result("climatology", {"sic": 1.0, "climate": 4.0}, 0.6, 0.5),
-               "counterfactual": gallery_result("counterfactual", {"sic": -1.0, "trend": 3.0}, 0.6, 0.45)}
+               "counterfactual": gallery_result("counterfactual", {"sic": -1.0, "trend": 3.0}, 0.6, 0.45),
+               "persistence": gallery_result("persistence", {"sic": 2.0, "seasonal": 1.0}, 0.6, 0.7)}
+    engines = fake_gallery(monkeypatch, results)
     run = emulated_run(None, members=2)
-    run.explain = lambda baseline, **_: results[baseline]
     section = page.gallery_section(run, 1, 8, tmp_path, n_boot=10)
+    assert len(engines) == len(BASELINES) and len({id(e) for e in engines}) == 1, "one engine cache for all"
     table = section.tables["gallery"]
-    assert list(table.index) == ["zeros", "climatology", "counterfactual"]
+    assert list(table.index) == list(BASELINES) == ["zeros", "climatology", "counterfactual", "persistence"]
     assert "why T(target year) - T(reference year)" in section.values["question_counterfactual"]
+    assert "changed the forecast from last year's" in section.values["question_persistence"]
     assert "typical" in section.values["question_climatology"] and "question" not in table.columns
     assert table["leading group"].to_dict() == {"zeros": "sic", "climatology": "climate",
-                                                "counterfactual": "trend"}
+                                                "counterfactual": "trend", "persistence": "sic"}
     assert table.loc["climatology", "verdict"] == "against" and table.loc["zeros", "verdict"] == "supports"
     values = section.values
     assert values["target_reference"] == pytest.approx(0.45) and values["cf_change"] == pytest.approx(0.15)
@@ -128,6 +146,9 @@ def test_the_gallery_ties_each_baseline_to_its_question_and_explains_the_counter
                                              "September 2007 (0.600 against 0.450)")
     assert values["reference_label"] == "September 2007"
     assert values["completeness_counterfactual"] == pytest.approx(0, abs=1e-3)
+    assert values["completeness_persistence"] == pytest.approx(0, abs=1e-3)
+    assert values["previous_label"] == "September 2012" and values["target_previous"] == pytest.approx(0.7)
+    assert values["persistence_change"] == pytest.approx(-0.1)
     assert values["cf_completeness_verdict"].startswith("every member within the 2 %")
     assert values["baseline_agreement"].startswith("the baselines disagree")
     assert "EMULATED" in values["gallery_caption"]
@@ -145,3 +166,34 @@ def test_the_checks_take_the_explained_input_from_the_result_instead_of_rebuildi
     np.testing.assert_array_equal(sample.values, result["input"].sel(lead=2).transpose("y", "x", "channel"))
     with pytest.raises((AttributeError, KeyError, TypeError)):
         page.check_sample(run, lead=3)  # a lead the result does not explain is built from the data
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_the_randomisation_test_explains_from_the_runs_own_baseline(
+        baseline: str, emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a paired baseline the test gets the paired year's sample (pipeline.baseline_options), not an
+    error and not another baseline."""
+    asked: list[tuple] = []
+    passed: dict[str, object] = {}
+
+    def options(ds, ens, target_month, lead, name, reference_year, method) -> dict[str, str]:
+        asked.append((target_month, lead, name, reference_year, method))
+        return {} if name == "zeros" else {name: f"{name} sample"}
+
+    def randomisation(members, sample, roi, leads, method, **kwargs) -> pd.DataFrame:
+        passed.update(kwargs)
+        return pd.DataFrame({"member": [0, 1], "lead": 1, "spearman_signed": [0.1, -0.2],
+                             "spearman_abs": [0.2, 0.3]})
+
+    monkeypatch.setattr(pipeline, "baseline_options", options)
+    monkeypatch.setattr(page, "check_sample", lambda run, lead: "target sample")
+    monkeypatch.setattr(page.sanity, "parameter_randomisation", randomisation)
+    run = emulated_run(None, members=2, baseline=baseline)
+    run.ds = xr.Dataset({"land": (("y", "x"), np.zeros((2, 2), bool))}, attrs={"data_source": "emulated"})
+    run.ens.members, run.ens.member_names = [None, None], ["m0", "m1"]
+    section = page.randomisation_section(run, 1, 8)
+    assert asked == [("2013-09", 1, baseline, 2007, "integrated_gradients")]
+    assert passed["baseline"] == baseline and passed["steps"] == 8
+    assert {k: v for k, v in passed.items() if k in BASELINES} == \
+        ({} if baseline == "zeros" else {baseline: f"{baseline} sample"})
+    assert section.values["random_verdict"].startswith("pass")

@@ -104,17 +104,28 @@ def test_seasonal_text_with_no_month_inputs() -> None:
         "This network reads no seasonal (cos/sin month) inputs"
 
 
-def test_seasonal_text_calls_a_high_permutation_rank_a_disagreement_by_construction() -> None:
+@pytest.mark.parametrize(("baseline", "reason", "question"), [
+    ("climatology", "is the mean input of the same calendar month", "what differs from a typical year"),
+    ("counterfactual", "is the input of the same forecast in the reference year, started in the same",
+     "what differs from the same forecast in the reference year"),
+    ("persistence", "is the input of the same forecast one year earlier, started in the same calendar month",
+     "what differs from last year's forecast"),
+])
+def test_seasonal_text_calls_a_high_permutation_rank_a_disagreement_by_construction(
+        baseline: str, reason: str, question: str) -> None:
     first = side_by_side([0.1, 0.2, 3.0, 0.3], [1.0, 0.5, 0.0, 0.0])
-    text = page.seasonal_text(first, "integrated_gradients", "climatology", top_k=2)
+    text = page.seasonal_text(first, "integrated_gradients", baseline, top_k=2)
     assert text.startswith("One disagreement is by construction")
+    assert reason in text and f"The gradients here ask {question}" in text
     assert "3.00 points (cos_month, rank 1)" in text
 
 
-def test_seasonal_text_when_the_month_inputs_matter_under_neither_method() -> None:
+@pytest.mark.parametrize("baseline", ["climatology", "counterfactual", "persistence"])
+def test_seasonal_text_when_the_month_inputs_matter_under_neither_method(baseline: str) -> None:
     first = side_by_side([3.0, 2.0, 0.1, 0.05], [1.0, 0.5, 0.0, 0.0])
-    text = page.seasonal_text(first, "integrated_gradients", "climatology", top_k=2)
-    assert text.startswith("The month inputs get no attribution by construction")
+    text = page.seasonal_text(first, "integrated_gradients", baseline, top_k=2)
+    assert text.startswith("The month inputs get no attribution by construction: the ")
+    assert page.SAME_MONTH_BASELINES[baseline][0] in text
 
 
 def test_seasonal_text_otherwise_gives_both_ranks() -> None:
@@ -124,7 +135,9 @@ def test_seasonal_text_otherwise_gives_both_ranks() -> None:
         "permute-and-predict")
     zero_gradient = side_by_side([3.0, 2.0, 0.1, 0.05], [1.0, 0.5, 0.0, 0.0])
     assert page.seasonal_text(zero_gradient, "vanilla_gradient", "climatology", 2).startswith(
-        "The month inputs rank"), "only the climatological IG baseline zeroes them by construction"
+        "The month inputs rank"), "only an IG baseline of the same month zeroes them by construction"
+    assert page.seasonal_text(zero_gradient, "integrated_gradients", "zeros", 2).startswith(
+        "The month inputs rank"), "zeros is no baseline of the same month"
 
 
 @pytest.mark.parametrize(("reason", "start"), [

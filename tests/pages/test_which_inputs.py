@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 from icegrad.attribution.results import build_result
+from icegrad.config import BASELINES
 from icegrad.pages import which_inputs
 from icegrad.variables import CHANNEL_NAMES, channel_groups
 
@@ -155,20 +156,20 @@ def fake_explain(results: dict[tuple[str, str], xr.Dataset], calls: list[tuple[s
 def test_letter_results_add_the_letters_method_at_every_lead_and_the_other_baselines_at_the_first(
         emulated_run) -> None:
     own = as_method(synthetic({1: LETTER, 3: LETTER}), "integrated_gradients", "climatology (test)")
-    results = {("vanilla_gradient", "none"): own, ("integrated_gradients", "zeros"): own,
-               ("integrated_gradients", "counterfactual"): own}
+    others = [b for b in BASELINES if b != "climatology"]
+    assert "persistence" in others
+    results = {("vanilla_gradient", "none"): own, **{("integrated_gradients", b): own for b in others}}
     calls: list[tuple[str, str, tuple]] = []
     run = emulated_run(own, members=2, leads=(1, 3))
     run.explain = fake_explain(results, calls)
     every, first = which_inputs.letter_results(run)
-    assert len(every) == 2 and len(first) == 2 and every[0] is own
-    assert calls == [("vanilla_gradient", "none", ()), ("integrated_gradients", "zeros", (1,)),
-                     ("integrated_gradients", "counterfactual", (1,))]
+    assert len(every) == 2 and len(first) == len(BASELINES) - 1 and every[0] is own
+    assert calls == [("vanilla_gradient", "none", ()), *(("integrated_gradients", b, (1,)) for b in others)]
     calls.clear()
     vanilla_run = emulated_run(own, members=2, leads=(1, 3), method="vanilla_gradient")
     vanilla_run.explain = fake_explain({**results, ("integrated_gradients", "climatology"): own}, calls)
     every, first = which_inputs.letter_results(vanilla_run)
-    assert len(every) == 1 and [c[1] for c in calls] == ["zeros", "climatology", "counterfactual"]
+    assert len(every) == 1 and [c[1] for c in calls] == list(BASELINES)
 
 
 @pytest.mark.parametrize(("verdicts", "expected"), [
@@ -210,20 +211,23 @@ def test_the_rankings_section_gives_a_verdict_per_ranking_method_baseline_and_le
     own = as_method(synthetic({1: LETTER, 3: LETTER}), "integrated_gradients", "climatology (test)")
     vanilla = as_method(synthetic({1: CLIMATE, 3: CLIMATE}), "vanilla_gradient", "none")
     one_lead = as_method(synthetic({1: CLIMATE}), "integrated_gradients", "zeros (test)")
-    counterfactual = as_method(synthetic({1: LETTER}), "integrated_gradients", "counterfactual (test)")
+    paired = [b for b in BASELINES if b not in ("climatology", "zeros")]  # the letter's groups lead in each
     run = emulated_run(own, members=2, leads=(1, 3))
+    letter = {("integrated_gradients", b): as_method(synthetic({1: LETTER}), "integrated_gradients",
+                                                     f"{b} (test)") for b in paired}
     run.explain = fake_explain({("vanilla_gradient", "none"): vanilla,
-                                ("integrated_gradients", "zeros"): one_lead,
-                                ("integrated_gradients", "counterfactual"): counterfactual}, [])
+                                ("integrated_gradients", "zeros"): one_lead, **letter}, [])
     page = which_inputs.rankings_section(run, n_boot=10, figure_dir=tmp_path)
     grid = page.tables["verdicts"]
-    assert len(grid) == 4 * 4 and list(grid.columns) == [1, 3]
+    assert len(grid) == 4 * (2 + len(BASELINES) - 1) and list(grid.columns) == [1, 3]
     assert grid.loc[("integrated_gradients", "climatology", "net"), 3].startswith("supports")
     assert grid.loc[("vanilla_gradient", "none", "grid_mean_abs"), 1].startswith("against")
     assert grid.loc[("integrated_gradients", "zeros", "net"), 3] == ""
     values = page.values
-    # 4 rankings x (2 leads x (own + vanilla) + 1 lead x (zeros + counterfactual))
-    assert values["verdict_counts"].startswith("of 24 verdicts, 12 support the letter, 12 go against it")
+    # 4 rankings x (2 leads x (own + vanilla) + 1 lead x every other baseline): 28 with four baselines
+    total, support = 4 * (2 * 2 + len(BASELINES) - 1), 4 * (2 + len(paired))
+    assert values["verdict_counts"].startswith(f"of {total} verdicts, {support} support the letter, "
+                                               f"{total - support} go against it")
     assert values["whole_channels_text"] == "land, cos_month and sin_month"  # in the channels' order
     assert values["letter_method_leaders"].startswith("grid mean abs (climate at leads 1, 3), roi mean abs")
     assert "integrated gradients and vanilla gradient (rows)" in values["rankings_caption"]

@@ -41,7 +41,7 @@ from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.results import build_result, cached_result
 from icegrad.attribution.targets import check_count, check_leads, roi_target, sample_for_forecast
 from icegrad.cache import array_digest, model_digest
-from icegrad.config import DEFAULTS
+from icegrad.config import DEFAULTS, PAIRED_BASELINES, paired_month
 from icegrad.progress import bar as progress_bar
 from icegrad.variables import CHANNEL_NAMES
 
@@ -60,6 +60,7 @@ def attribute(
     baseline: str | np.ndarray | xr.DataArray = DEFAULTS.baseline,
     climatology: xr.DataArray | None = None,
     counterfactual: xr.DataArray | None = None,
+    persistence: xr.DataArray | None = None,
     rule: str = "midpoint",
     samples: int = 32,
     noise_level: float = 0.1,
@@ -82,10 +83,12 @@ def attribute(
 
     ``inputs_sample`` is ``(y, x, channel)`` (a length-one ``time`` is dropped) in the model's
     normalised units. ``method`` is one of :data:`~icegrad.attribution.methods.METHODS`; ``steps``,
-    ``baseline``/``climatology``/``counterfactual`` and ``rule`` configure integrated gradients (the
-    default baseline, ``"climatology"``, needs ``climatology``: :func:`icegrad.pipeline.baseline_for`
-    builds it; ``"counterfactual"`` needs ``counterfactual``, the reference year's sample of the same
-    forecast, which :func:`attribute_forecast` picks itself), ``samples``,
+    ``baseline``/``climatology``/``counterfactual``/``persistence`` and ``rule`` configure integrated
+    gradients (the default baseline, ``"climatology"``, needs ``climatology``:
+    :func:`icegrad.pipeline.baseline_for` builds it; ``"counterfactual"`` needs ``counterfactual``, the
+    reference year's sample of the same forecast, and ``"persistence"`` needs ``persistence``, the
+    previous year's; :func:`attribute_forecast` picks both itself, :func:`icegrad.pipeline.baseline_options`
+    gives every baseline's), ``samples``,
     ``noise_level``, ``noise_scale`` and ``seed`` SmoothGrad. ``target`` and ``weighting`` define the
     scalar (see :mod:`icegrad.attribution.targets`); ``land`` defaults to the sample's ``land``
     coordinate or channel. ``memory_budget`` (bytes, None = unlimited) or ``batch_size`` bound the batch
@@ -114,7 +117,7 @@ def attribute(
     roi = on_sample_grid(roi, sample, "roi")
     land = land_for(sample, None if land is None else on_sample_grid(land, sample, "land"))
     target_fn = roi_target(roi, leads, target, land, weighting)
-    base, base_label = resolve_baseline(baseline, sample, climatology, counterfactual) \
+    base, base_label = resolve_baseline(baseline, sample, climatology, counterfactual, persistence) \
         if method == "integrated_gradients" else (None, "none")
     method_params: dict[str, Any] = {"integrated_gradients": {"steps": steps, "rule": rule},
                                      "smoothgrad": {"samples": samples, "noise_level": noise_level,
@@ -141,7 +144,8 @@ def attribute(
         if attrs["data_source"] == "emulated":
             attrs["comment"] = "inputs come from icegrad's synthetic (emulated) Arctic, not observations"
         lead_coords = _lead_coords(sample, leads)
-        if baseline_start := _counterfactual_start(baseline, counterfactual, method):
+        paired = counterfactual if baseline == "counterfactual" else persistence
+        if baseline_start := _paired_start(baseline, paired, method):
             lead_coords = {**(lead_coords or {}), "baseline_forecast_start": [baseline_start] * len(leads)}
         return build_result(
             np.stack([o.attribution for o in outs]), np.repeat(x[np.newaxis], len(leads), axis=0),
@@ -175,23 +179,26 @@ def attribute_forecast(
     taken from ``inputs`` ``(time, y, x, channel)``; the per-lead results are joined along ``lead``.
     ``options`` are those of :func:`attribute`; the leads share one compiled engine per member.
 
-    With ``baseline="counterfactual"`` each lead's baseline is the input of the forecast for the same
-    calendar month of ``reference_year`` at the same lead (so ``inputs`` must hold those starts too):
-    integrated gradients then explains T(target) - T(reference) in the ROI, and the result records
-    both values (``target_value``, ``baseline_target_value``), the reference month
+    With a paired baseline (:data:`~icegrad.config.PAIRED_BASELINES`) each lead's baseline is the input
+    of the forecast for the same calendar month at the same lead, of ``reference_year``
+    (``"counterfactual"``) or of the year before the target (``"persistence"``), so ``inputs`` must hold
+    those starts too: integrated gradients then explains T(target) - T(paired month) in the ROI, and the
+    result records both values (``target_value``, ``baseline_target_value``), the paired month
     (``baseline_target_month`` attribute) and each lead's ``baseline_forecast_start``.
     """
     options.setdefault("engines", EngineCache())
     leads = check_leads(leads)
-    counterfactual = options.get("baseline") == "counterfactual" and "counterfactual" not in options \
+    month = f"{pd.Timestamp(target_month):%Y-%m}"
+    baseline = options.get("baseline")
+    paired = isinstance(baseline, str) and baseline in PAIRED_BASELINES and baseline not in options \
         and options.get("method", DEFAULTS.method) == "integrated_gradients"
-    reference = f"{reference_year}-{pd.Timestamp(target_month).month:02d}"
-    if counterfactual and reference == f"{pd.Timestamp(target_month):%Y-%m}":
+    reference = paired_month(baseline, month, reference_year) if paired else None
+    if reference == month:
         raise AttributionError(f"reference_year={reference_year} is the target month's own year; the "
                                "counterfactual baseline compares two different years (e.g. 2007 for 2013)")
 
     def explain(lead: int) -> xr.Dataset:
-        extra = {"counterfactual": sample_for_forecast(inputs, reference, lead)} if counterfactual else {}
+        extra = {baseline: sample_for_forecast(inputs, reference, lead)} if reference else {}
         return attribute(members, sample_for_forecast(inputs, target_month, lead), roi, lead,
                          **options, **extra)
 
@@ -199,8 +206,8 @@ def attribute_forecast(
     ds = xr.concat(parts, dim="lead", data_vars="minimal", coords="minimal", compat="override",
                    join="override", combine_attrs="override")
     ds["roi"] = parts[0]["roi"]
-    ds.attrs["target_month"] = f"{pd.Timestamp(target_month):%Y-%m}"
-    if counterfactual:
+    ds.attrs["target_month"] = month
+    if reference:
         ds.attrs["baseline_target_month"] = reference
     return ds
 
@@ -289,13 +296,13 @@ def land_for(sample: xr.DataArray, land: xr.DataArray | np.ndarray | None) -> np
     return None
 
 
-def _counterfactual_start(baseline: object, counterfactual: xr.DataArray | None, method: str) -> str | None:
-    """The counterfactual sample's forecast start (YYYY-MM), recorded so the file says what it explains."""
-    if method != "integrated_gradients" or not isinstance(baseline, str) or baseline != "counterfactual":
+def _paired_start(baseline: object, paired: xr.DataArray | None, method: str) -> str | None:
+    """The paired sample's forecast start (YYYY-MM), recorded so the file says what it explains."""
+    if method != "integrated_gradients" or not isinstance(baseline, str) or baseline not in PAIRED_BASELINES:
         return None
-    start = getattr(counterfactual, "attrs", {}).get("forecast_start")
-    if start is None and isinstance(counterfactual, xr.DataArray) and "time" in counterfactual.coords:
-        start = f"{pd.Timestamp(counterfactual['time'].values):%Y-%m}"
+    start = getattr(paired, "attrs", {}).get("forecast_start")
+    if start is None and isinstance(paired, xr.DataArray) and "time" in paired.coords:
+        start = f"{pd.Timestamp(paired['time'].values):%Y-%m}"
     return None if start is None else str(start)
 
 

@@ -155,8 +155,8 @@ def set_share(ds: xr.Dataset, ranking: str, groups: Sequence[str], n_boot: int =
 
 
 def baseline_name(ds: xr.Dataset) -> str:
-    """The result's baseline as its short name (``zeros``, ``climatology``, ``counterfactual``, ``user``),
-    or ``none`` for the methods that take no baseline."""
+    """The result's baseline as its short name (``zeros``, ``climatology``, ``counterfactual``,
+    ``persistence``, ``user``), or ``none`` for the methods that take no baseline."""
     label = str(ds.attrs.get("baseline", "none"))
     if label.startswith("user"):
         return "user"

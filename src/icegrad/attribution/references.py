@@ -11,6 +11,9 @@ the question being asked, so it is explicit and recorded in every result:
   target month, same lead), supplied by the caller (:func:`icegrad.attribution.attribute_forecast`
   picks it from the inputs). IG then explains T(target year) - T(reference year), the letter's
   question "why more ice in the ROI in 2013 than in 2007", channel by channel and cell by cell.
+* ``"persistence"``: the input of the *same forecast one year earlier* (target year - 1, same calendar
+  target month, same lead), supplied by the caller like the counterfactual. IG then explains
+  T(target year) - T(year before): what in this year's inputs changed the forecast from last year's.
 * a user-given ``(y, x, channel)`` array or DataArray.
 
 Each baseline answers a different question (Mamalakis et al. 2023, "Carefully choose the baseline",
@@ -26,9 +29,9 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.errors import AttributionError
-from icegrad.config import BASELINES
+from icegrad.config import BASELINES, PAIRED_BASELINES
 
-__all__ = ["BASELINES", "BASELINE_QUESTIONS", "climatology_baseline", "resolve_baseline"]
+__all__ = ["BASELINES", "BASELINE_QUESTIONS", "PAIRED_BASELINES", "climatology_baseline", "resolve_baseline"]
 
 BASELINE_QUESTIONS = {
     "zeros": "Which inputs make this forecast differ from one with average weather and no ice or land at "
@@ -37,6 +40,9 @@ BASELINE_QUESTIONS = {
                    "mean) state for the same start month?",
     "counterfactual": "Which inputs make this forecast differ from the same forecast in the reference "
                       "year (same target month, same lead): why T(target year) - T(reference year)?",
+    "persistence": "Which inputs make this forecast differ from the same forecast one year earlier (same "
+                   "target month, same lead): what in this year's inputs changed the forecast from last "
+                   "year's, T(target year) - T(year before)?",
 }
 """The question each named baseline answers; integrated gradients only answers the one it was asked."""
 
@@ -70,24 +76,22 @@ def climatology_baseline(
 
 def resolve_baseline(
     baseline: str | np.ndarray | xr.DataArray, sample: xr.DataArray, climatology: xr.DataArray | None = None,
-    counterfactual: xr.DataArray | None = None,
+    counterfactual: xr.DataArray | None = None, persistence: xr.DataArray | None = None,
 ) -> tuple[np.ndarray, str]:
-    """The baseline as an array shaped like ``sample`` ``(y, x, channel)``, and its label for attrs."""
+    """The baseline as an array shaped like ``sample`` ``(y, x, channel)``, and its label for attrs.
+
+    A paired baseline (:data:`PAIRED_BASELINES`) is passed under its own name: ``counterfactual`` the
+    reference year's sample of the same forecast, ``persistence`` the previous year's.
+    """
     if isinstance(baseline, str):
         if baseline not in BASELINES:
             raise AttributionError(f"unknown baseline {baseline!r}; choose one of {BASELINES} or pass "
                                    "an array shaped (y, x, channel)")
         if baseline == "zeros":
             return np.zeros(sample.shape, dtype=np.float32), "zeros (normalised units)"
-        if baseline == "counterfactual":
-            if counterfactual is None:
-                raise AttributionError("baseline='counterfactual' needs counterfactual=<the reference year's "
-                                       "input sample (y, x, channel)>; attribute_forecast(..., "
-                                       "reference_year=2007) picks it from the inputs")
-            start = counterfactual.attrs.get("forecast_start") if isinstance(counterfactual, xr.DataArray) \
-                else None
-            label = "counterfactual" + (f" (input of the forecast started {start})" if start else "")
-            return _as_sample_array(counterfactual, sample), label
+        if baseline in PAIRED_BASELINES:
+            paired = counterfactual if baseline == "counterfactual" else persistence
+            return _paired(baseline, paired, sample)
         if climatology is None:
             raise AttributionError("baseline='climatology' needs climatology=<DataArray (y, x, channel)>; "
                                    "build it with icegrad.attribution.references.climatology_baseline")
@@ -95,6 +99,19 @@ def resolve_baseline(
         rule = climatology.attrs.get("baseline_rule") if isinstance(climatology, xr.DataArray) else None
         return array, f"{label} ({rule})" if rule else label
     return _as_sample_array(baseline, sample), "user-given array"
+
+
+def _paired(baseline: str, paired: xr.DataArray | None, sample: xr.DataArray) -> tuple[np.ndarray, str]:
+    """A paired baseline's array and label (naming the forecast start whose input it is, when known)."""
+    if paired is None:
+        year = "reference year's" if baseline == "counterfactual" else "previous year's"
+        how = "reference_year=2007" if baseline == "counterfactual" else "baseline='persistence'"
+        raise AttributionError(f"baseline={baseline!r} needs {baseline}=<the {year} input sample of the same "
+                               f"forecast (y, x, channel)>; attribute_forecast(..., {how}) picks it from "
+                               "the inputs")
+    start = paired.attrs.get("forecast_start") if isinstance(paired, xr.DataArray) else None
+    label = baseline + (f" (input of the forecast started {start})" if start else "")
+    return _as_sample_array(paired, sample), label
 
 
 def _as_sample_array(values: np.ndarray | xr.DataArray, sample: xr.DataArray) -> np.ndarray:

@@ -12,8 +12,9 @@ A result is an ``xr.Dataset`` with
 * ``roi (y, x)``: the ROI mask (boolean in memory, ``int8`` flag on disk);
 * coordinates ``channel`` (IceNet names), ``group`` (sic, trend, climate, seasonal, static), ``lat``,
   ``lon``, ``x``, ``y`` when the input carries them, per lead ``forecast_start``/``target_month``
-  when known, and ``baseline_forecast_start`` for the counterfactual baseline (the reference year's
-  start whose input is the baseline; the ``baseline_target_month`` attribute names its target month);
+  when known, and ``baseline_forecast_start`` for a paired baseline (counterfactual or persistence: the
+  start of the other year's forecast whose input is the baseline; the ``baseline_target_month``
+  attribute names its target month);
 * attributes: method, target, roi_rule, model_id, data_source, steps, baseline, package version and
   creation time (ISO 8601), among others.
 """

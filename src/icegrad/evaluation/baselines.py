@@ -3,10 +3,10 @@
 Integrated gradients explains T(x) - T(x'), so the baseline x' decides the question (Mamalakis et al.
 2023, "Carefully choose the baseline", arXiv:2208.09473): zeros ask about a featureless state,
 climatology about a typical year, the counterfactual about the reference year - the letter's
-question. :func:`gallery_table` puts, per baseline and lead, the question, both target values, the
-explained change, how well the attributions add up to it, and what the ranking says, so a chapter can
-show that the answer moves with the question. :func:`icegrad.pipeline.baseline_gallery` computes the
-results on emulated or real data.
+question - and persistence about the same forecast a year earlier. :func:`gallery_table` puts, per
+baseline and lead, the question, both target values, the explained change, how well the attributions
+add up to it, and what the ranking says, so a chapter can show that the answer moves with the question.
+:func:`icegrad.pipeline.baseline_gallery` computes the results on emulated or real data.
 """
 
 from __future__ import annotations

@@ -34,9 +34,9 @@ so a perfect network would score perfectly whatever the method:
 * gradient x input: the truth is ``dF/dz * z``, the optimal forecast's own gradient x input;
 * integrated gradients: the truth is the optimal forecast's integrated gradients along the same path
   from the same baseline (zero, or the climatological baseline), computed exactly
-  (:func:`true_integrated_gradients`), not a first-order approximation of it. The counterfactual
-  baseline has no truth here: ``F`` conditions on the forecast's own year, so a path from another
-  year's inputs is not the network's question.
+  (:func:`true_integrated_gradients`), not a first-order approximation of it. The paired baselines
+  (counterfactual, persistence) have no truth here: ``F`` conditions on the forecast's own year, so a
+  path from another year's inputs is not the network's question.
 
 Scores (per lead, on the ensemble-mean attribution)
 ---------------------------------------------------

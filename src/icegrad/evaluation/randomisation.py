@@ -57,7 +57,8 @@ def reference_input(sample: xr.DataArray, method: str, options: dict[str, Any]) 
         return np.zeros(sample.shape, dtype=np.float32)
     if method == "integrated_gradients":
         return resolve_baseline(options.get("baseline", DEFAULTS.baseline), sample,
-                                options.get("climatology"), options.get("counterfactual"))[0]
+                                options.get("climatology"), options.get("counterfactual"),
+                                options.get("persistence"))[0]
     return None
 
 

@@ -88,8 +88,9 @@ def robustness_text(verdicts: pd.DataFrame, rankings: pd.DataFrame, members: pd.
         groups = sorted({g for text_ in zero["zero_letter_groups"] for g in text_.split(", ")})
         text += (f" In {len(zero)} settings ({listing(list(zero['setting'].unique()))}) the "
                  f"{listing(groups)} group{'s have' if len(groups) > 1 else ' has'} a share of zero (below "
-                 f"{letter.ZERO_SHARE:g}): with the climatological baseline the cos/sin of the start month "
-                 "equal the baseline's, so integrated gradients give them nothing whatever the network "
+                 f"{letter.ZERO_SHARE:g}): with a baseline that starts in the same calendar month "
+                 "(climatology, counterfactual or persistence) the cos/sin of the start month equal the "
+                 "baseline's, so integrated gradients give them nothing whatever the network "
                  "learned, and the finding cannot hold there by construction. That part of the verdict is a "
                  "property of the question asked, not of the data; the verdicts by method below attribute "
                  "the month inputs as whole channels, which measures them.")

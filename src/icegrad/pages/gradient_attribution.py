@@ -21,7 +21,6 @@ from icegrad.attribution.rankings import ranking
 from icegrad.attribution.targets import sample_for_forecast
 from icegrad.config import BASELINES
 from icegrad.evaluation import cost, sanity
-from icegrad.evaluation.baselines import gallery_table
 from icegrad.pages.common import RELATIVE_TOLERANCE, Page, Run, detached, method_name, month_label, quietly
 from icegrad.plots import save_figure
 from icegrad.plots.attribution import compare_maps, ranked
@@ -72,10 +71,14 @@ def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_b
     Mamalakis et al. (2023): the baseline decides the question (glued as ``question_<baseline>``). The
     table gives per baseline the two explained values, their difference, the completeness error, the
     leading group of the net ranking and the verdict on the letter; the figure the groups' shares with
-    bootstrap intervals (``n_boot``).
+    bootstrap intervals (``n_boot``). The baselines share one compiled engine per member
+    (:func:`icegrad.pipeline.baseline_gallery`) and the cache of the run's other attributions.
     """
-    results = {b: run.explain(leads=[lead], method=IG, steps=steps, baseline=b) for b in BASELINES}
-    gallery = gallery_table(results, GALLERY_RANKING, n_boot).set_index("baseline")
+    c = run.config
+    with quietly():
+        gallery, results = pipeline.baseline_gallery(run.ds, run.ens, run.roi, c.target_month, [lead], steps,
+                                                     BASELINES, c.reference_year, GALLERY_RANKING, n_boot)
+    gallery = gallery.set_index("baseline")
     errors = {b: 100 * float(sanity.completeness(r).relative_error.max()) for b, r in results.items()}
     table = pd.DataFrame({"T(x)": gallery["target_value"],
                           "T(x')": gallery["baseline_target_value"], "T(x) - T(x')": gallery["change"],
@@ -91,6 +94,9 @@ def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_b
     values = {"target_value": target, "target_zeros": float(table.loc["zeros", "T(x')"]),
               "target_clim": float(table.loc["climatology", "T(x')"]), "target_reference": before,
               "reference_label": reference, "cf_change": target - before,
+              "target_previous": float(table.loc["persistence", "T(x')"]),
+              "previous_label": month_label(results["persistence"].attrs["baseline_target_month"]),
+              "persistence_change": float(table.loc["persistence", "T(x) - T(x')"]),
               "cf_direction": counterfactual_direction(target, before, run.target_label, reference),
               "baseline_agreement": baseline_agreement(gallery["leading_group"].to_dict()),
               "cf_abs_error": float(sanity.completeness(results["counterfactual"]).abs_error.max()),
@@ -161,10 +167,12 @@ def check_sample(run: Run, lead: int) -> xr.DataArray:
 
 
 def randomisation_section(run: Run, lead: int, steps: int) -> Page:
-    """Adebayo et al.'s model-parameter randomisation test of the run's method at ``lead``."""
-    options: dict[str, object] = {"steps": steps, "baseline": run.config.baseline, "land": run.ds["land"]}
-    if run.config.baseline == "climatology":
-        options["climatology"] = pipeline.baseline_for(run.ds, run.ens, run.config.target_month, lead)
+    """Adebayo et al.'s model-parameter randomisation test of the run's method at ``lead``, from the run's
+    baseline (a paired one from the paired year's sample of the same forecast)."""
+    c = run.config
+    extra = pipeline.baseline_options(run.ds, run.ens, c.target_month, lead, c.baseline, c.reference_year,
+                                      c.method)
+    options: dict[str, object] = {"steps": steps, "baseline": c.baseline, "land": run.ds["land"], **extra}
     with quietly():
         randomised = sanity.parameter_randomisation(run.ens.members, check_sample(run, lead), run.roi,
                                                     [lead], method=run.config.method, **options)

@@ -135,29 +135,43 @@ def permutations_text(results: Sequence[xr.Dataset], seconds: float,
             f"(run the chapter with -p n_permutations {target})")
 
 
+SAME_MONTH_BASELINES = {
+    "climatology": ("the climatological integrated-gradients baseline is the mean input of the same "
+                    "calendar month", "what differs from a typical year of the same month"),
+    "counterfactual": ("the counterfactual integrated-gradients baseline is the input of the same forecast "
+                       "in the reference year, started in the same calendar month",
+                       "what differs from the same forecast in the reference year"),
+    "persistence": ("the persistence integrated-gradients baseline is the input of the same forecast one "
+                    "year earlier, started in the same calendar month",
+                    "what differs from last year's forecast"),
+}
+"""The baselines whose input starts in the same calendar month as the explained forecast's, so that the
+month inputs (and the land mask) equal it, and what each then asks (:func:`seasonal_text`)."""
+
+
 def seasonal_text(first: pd.DataFrame, method: str, baseline: str, top_k: int) -> str:
     """How the month inputs fare under both methods, and whether a disagreement is by construction.
 
-    With integrated gradients from the climatological baseline the cos/sin month inputs equal their
-    baseline, so their attribution is zero whatever the network learned: then a high permutation rank
-    is a disagreement of the questions asked, not of the network.
+    With integrated gradients from a baseline of the same calendar month (climatology, counterfactual,
+    persistence: :data:`SAME_MONTH_BASELINES`) the cos/sin month inputs equal their baseline, so their
+    attribution is zero whatever the network learned: then a high permutation rank is a disagreement of
+    the questions asked, not of the network.
     """
     seasonal = first[first["group"] == "seasonal"]
     if seasonal.empty:
         return "This network reads no seasonal (cos/sin month) inputs"
     zero = (seasonal["gradient_importance"] <= 1e-9 * first["gradient_importance"].max()).all()
-    if zero and method == "integrated_gradients" and baseline == "climatology":
-        why = ("the climatological integrated-gradients baseline is the mean input of the same calendar "
-               "month, so the month inputs (cos_month, sin_month) never depart from it and their attribution "
-               "is zero")
+    if zero and method == "integrated_gradients" and baseline in SAME_MONTH_BASELINES:
+        reason, question = SAME_MONTH_BASELINES[baseline]
+        why = f"{reason}, so the month inputs (cos_month, sin_month) never depart from it and their " \
+              "attribution is zero"
         costs = " and ".join(
             f"{r.permutation_importance:.2f} points ({r.channel}, rank {r.permutation_rank:g})"
             for r in seasonal.itertuples())
         if (seasonal["permutation_rank"] <= top_k).any():
             return (f"One disagreement is by construction: {why}, while permuting them across start months "
-                    f"of different months costs {costs}. The gradients here ask what differs from a typical "
-                    "year of the same month; permute-and-predict also asks whether the network knows which "
-                    "month it is")
+                    f"of different months costs {costs}. The gradients here ask {question}; "
+                    "permute-and-predict also asks whether the network knows which month it is")
         return f"The month inputs get no attribution by construction: {why}. Permuting them costs little " \
                f"here as well: {costs}"
     return ("The month inputs rank " + " and ".join(f"{r.gradient_rank:g} ({r.channel})"

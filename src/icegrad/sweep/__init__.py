@@ -48,6 +48,7 @@ configuration decides every setting, the target months and methods are the sweep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -59,14 +60,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import xarray as xr
 
 from icegrad import pipeline
 from icegrad.attribution.api import attribute
 from icegrad.attribution.targets import sample_for_forecast
 from icegrad.cache import dataset_fingerprint
-from icegrad.config import RunConfig
+from icegrad.config import PAIRED_BASELINES, RunConfig
 from icegrad.model.ensemble import MANIFEST_FILE, IceNetEnsemble
 from icegrad.paths import cache_dir
 from icegrad.progress import bar as progress_bar
@@ -198,15 +198,9 @@ def compute_job(job: Job, context: JobContext) -> xr.Dataset:
         raise SweepError(f"job {job.key} asks for member {job.member}, but the ensemble in "
                          f"{context.ensemble_dir} has {len(ens)} member(s)")
     roi = pipeline.region(ds, opts["reference_year"], opts["target_year"], opts["month"], opts["roi_rule"])
-    counterfactual = job.method == "integrated_gradients" and opts["baseline"] == "counterfactual"
-    inputs = pipeline.forecast_inputs(ds, ens, job.target_month, [job.lead],
-                                      opts["reference_year"] if counterfactual else None)
-    extra = {}
-    if job.method == "integrated_gradients" and opts["baseline"] == "climatology":
-        extra["climatology"] = pipeline.baseline_for(ds, ens, job.target_month, job.lead)
-    if counterfactual:
-        reference = f"{opts['reference_year']}-{pd.Timestamp(job.target_month).month:02d}"
-        extra["counterfactual"] = sample_for_forecast(inputs, reference, job.lead)
+    inputs = pipeline.forecast_inputs(ds, ens, job.target_month, [job.lead])
+    extra = pipeline.baseline_options(ds, ens, job.target_month, job.lead, opts["baseline"],
+                                      opts["reference_year"], job.method)
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     result = attribute(ens.members[job.member], sample_for_forecast(inputs, job.target_month, job.lead),
                        roi, job.lead, job.method, steps=opts["steps"], baseline=opts["baseline"],
@@ -215,6 +209,8 @@ def compute_job(job: Job, context: JobContext) -> xr.Dataset:
     result = result.assign_coords(member=[job.member],
                                   member_name=("member", [ens.member_names[job.member]]))
     result.attrs.update(sweep_job=job.key, target_month=job.target_month)
+    if opts["baseline"] in PAIRED_BASELINES and opts["baseline"] in extra:
+        result.attrs["baseline_target_month"] = extra[opts["baseline"]].attrs["target_month"]
     return result
 
 
@@ -323,7 +319,9 @@ def sweep_command(store: str | os.PathLike[str], config: RunConfig, *, target_mo
     """``icegrad attribute --sweep STORE [--scheduler ADDRESS]``: plan, prepare and run a whole sweep.
 
     The jobs and every setting come from ``config``. The store folder is checked before any training
-    (a non-empty folder that is not a store, or a store of other settings, is refused untouched).
+    (a non-empty folder that is not a store, or a store of other settings, is refused untouched), and so
+    is every target month against the data (:func:`icegrad.run_checks.check_run`: its forecast starts,
+    and those of a paired baseline's forecast).
     Then the ensemble is trained (or loaded from the cache, or from IceNet release weights) and saved
     into ``STORE/ensemble``, so the store carries the model its results explain and workers can load
     it, and every job not yet done is run. Returns the report's one-line summary.
@@ -331,6 +329,8 @@ def sweep_command(store: str | os.PathLike[str], config: RunConfig, *, target_mo
     jobs = plan_jobs(config, target_months=target_months, methods=methods)  # fails fast on bad input
     check_store(store, store_settings(config))
     ds = pipeline.dataset(config.data_source, config.resolution_km)
+    for month in dict.fromkeys(job.target_month for job in jobs):  # before training: every month's starts,
+        pipeline.check_run(dataclasses.replace(config, target_month=month), ds)  # a paired baseline's too
     ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
                             weights=config.weights or None)
     store = open_store(store, store_settings(config), ensemble_identity(ens.manifest))
