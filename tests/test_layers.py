@@ -22,7 +22,7 @@ ROOT = "icegrad"
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": (ROOT, "icegrad.config", "icegrad.errors", "icegrad.paths", "icegrad.variables",
              "icegrad.grid", "icegrad.files", "icegrad.writable", "icegrad.cache", "icegrad.diagnostics",
-             "icegrad.progress"),
+             "icegrad.memory", "icegrad.progress"),
     "data": ("icegrad.data",),
     "inputs": ("icegrad.inputs", "icegrad.roi"),
     "model": ("icegrad.model",),

@@ -45,6 +45,7 @@ from icegrad.evaluation.baselines import gallery_table
 from icegrad.evaluation.permutation import permutation_importance
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs import real_record
+from icegrad.memory import releases_memory
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.train import TrainConfig, load_or_train
 from icegrad.model.weights import load_icenet_release
@@ -172,6 +173,7 @@ def baseline_options(ds: xr.Dataset, ens: IceNetEnsemble, target_month: str, lea
     return {baseline: sample_for_forecast(inputs, month, lead)}
 
 
+@releases_memory
 def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                  target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
                  method: str = DEFAULTS.method, steps: int = DEFAULTS.steps,
@@ -208,6 +210,7 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     return result.assign_coords(member=ens.member_names)
 
 
+@releases_memory
 def baseline_gallery(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                      target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
                      steps: int = DEFAULTS.steps, baselines: Sequence[str] = BASELINES,
@@ -229,6 +232,7 @@ def baseline_gallery(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     return gallery_table(results, ranking, n_boot), results
 
 
+@releases_memory
 def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 10, by: str = "channel",
                  seed: int = 0, start_months: Sequence[str] | None = None) -> xr.Dataset:
     """IceNet's permute-and-predict importance of every channel (or group) on the test years (cached).
@@ -241,6 +245,7 @@ def permutations(ds: xr.Dataset, ens: IceNetEnsemble, n_permutations: int = 10, 
     return permutation_importance(ens, ds, start_months, by=by, n_permutations=n_permutations, seed=seed)
 
 
+@releases_memory
 def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                   target_month: str = DEFAULTS.target_month, leads: Sequence[int] = DEFAULTS.leads,
                   steps: int = DEFAULTS.steps, specs: Sequence[tuple[str, str]] = fidelity.METHOD_SPECS,

@@ -27,6 +27,7 @@ from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.methods import Execution, GradientEngine
 from icegrad.attribution.results import validate_result
 from icegrad.attribution.targets import roi_target
+from icegrad.memory import releases_memory
 
 
 def completeness(ds: xr.Dataset) -> pd.DataFrame:
@@ -62,6 +63,7 @@ def randomised_copy(model: keras.Model, seed: int = 0) -> keras.Model:
     return keras.models.clone_model(model)
 
 
+@releases_memory
 def parameter_randomisation(
     members: keras.Model | Sequence[keras.Model],
     inputs_sample: xr.DataArray,
@@ -91,6 +93,7 @@ def parameter_randomisation(
     return pd.DataFrame(rows)
 
 
+@releases_memory
 def gradient_check(
     model: keras.Model,
     inputs_sample: xr.DataArray,
