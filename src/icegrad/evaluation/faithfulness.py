@@ -44,18 +44,27 @@ def _auc(fractions: np.ndarray, values: np.ndarray) -> float:
 
 
 def _curves(engine: GradientEngine, x: np.ndarray, reference: np.ndarray, order: np.ndarray,
-            fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Target along deletion and insertion of the values in ``order`` (flat indices of x)."""
+            fractions: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Target along deletion and insertion of the values in ``order`` (flat indices of x).
+
+    ``ends`` holds the target at x and at the reference: every ordering shares them (nothing or
+    everything replaced), so only the fractions strictly between cost a forward pass.
+    """
     counts = np.round(fractions * order.size).astype(int)
-    deleted = np.repeat(x.ravel()[np.newaxis], len(counts), axis=0)
-    inserted = np.repeat(reference.ravel()[np.newaxis], len(counts), axis=0)
-    for i, count in enumerate(counts):
-        picks = order[:count]
-        deleted[i, picks] = reference.ravel()[picks]
-        inserted[i, picks] = x.ravel()[picks]
-    batch = np.concatenate([deleted, inserted]).reshape(-1, *x.shape)
-    values = engine.targets(batch)[:, 0]
-    return values[:len(counts)], values[len(counts):]
+    full = counts >= order.size
+    deletion = np.where(full, ends[1], ends[0]).astype(float)
+    insertion = np.where(full, ends[0], ends[1]).astype(float)
+    inner = np.flatnonzero((counts > 0) & ~full)
+    if inner.size:
+        deleted = np.repeat(x.ravel()[np.newaxis], inner.size, axis=0)
+        inserted = np.repeat(reference.ravel()[np.newaxis], inner.size, axis=0)
+        for row, count in enumerate(counts[inner]):
+            picks = order[:count]
+            deleted[row, picks] = reference.ravel()[picks]
+            inserted[row, picks] = x.ravel()[picks]
+        values = engine.targets(np.concatenate([deleted, inserted]).reshape(-1, *x.shape))[:, 0]
+        deletion[inner], insertion[inner] = values[:inner.size], values[inner.size:]
+    return deletion, insertion
 
 
 def _land(result: xr.Dataset, land: xr.DataArray | np.ndarray | None) -> np.ndarray | None:
@@ -145,11 +154,12 @@ def compare_orderings(
         randoms = [rng.permutation(x.size) for _ in range(n_random)]
         for m, model in enumerate(models):
             engine = engines.get(model, target)
+            ends = engine.targets(np.stack([x, ref]))[:, 0]
             for k, result in enumerate(checked):
                 attribution = result["attribution"].isel(member=m).sel(lead=lead)
                 order = np.argsort(-attribution.transpose("y", "x", "channel").values.ravel(), kind="stable")
-                deletion[k, m, j], insertion[k, m, j] = _curves(engine, x, ref, order, fr)
-            runs = [_curves(engine, x, ref, r, fr) for r in randoms]
+                deletion[k, m, j], insertion[k, m, j] = _curves(engine, x, ref, order, fr, ends)
+            runs = [_curves(engine, x, ref, r, fr, ends) for r in randoms]
             deletion[-1, m, j] = np.mean([d for d, _ in runs], axis=0)
             insertion[-1, m, j] = np.mean([i for _, i in runs], axis=0)
     return _as_dataset(deletion, insertion, [*results, "random"], first, fr, n_random, seed, reference)
