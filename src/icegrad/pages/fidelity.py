@@ -24,7 +24,7 @@ import xarray as xr
 from icegrad import pipeline
 from icegrad.config import RunConfig
 from icegrad.evaluation import fidelity
-from icegrad.pages.common import Page, Run, listing, load_run, plus_minus
+from icegrad.pages.common import Page, Run, lead_list, listing, load_run, plus_minus
 
 IG_ZEROS = "integrated_gradients (zeros)"
 """The additive benchmark's label of integrated gradients (it uses the zero baseline)."""
@@ -287,7 +287,7 @@ def faithfulness_section(run: Run, results: dict[str, xr.Dataset], figure_dir: s
     stats = gain_stats(curves)
     fig = draw(curves, f"{run.target_label} ROI forecast: deletion and insertion")
     save_figure(fig, Path(figure_dir) / "faithfulness_curves.png")
-    fractions = ", ".join(f"{100 * f:g} %" for f in FAITHFUL_FRACTIONS)
+    fractions = listing([f"{100 * f:g} %" for f in FAITHFUL_FRACTIONS])
     return Page(values={
         "fig_faithfulness": fig, "faithful_fractions": fractions, "faithful_random": N_RANDOM,
         "faithfulness_text": faithfulness_text(stats),
@@ -295,10 +295,10 @@ def faithfulness_section(run: Run, results: dict[str, xr.Dataset], figure_dir: s
                               "faithful than random on both curves",
         "faithfulness_caption": (
             f"Deletion (left) and insertion (right) curves of the {run.target_label} ROI forecast: the "
-            f"target after replacing the top {fractions} of the {len(run.ens)} members' input values, "
-            "ranked by each method's signed attribution (solid), or in random order (dashed: the mean of "
-            f"{N_RANDOM} random orderings shared by every method), with zeros; mean over members and "
-            f"leads {', '.join(map(str, run.config.leads))}. Data: {run.source}.")},
+            f"target after replacing the top {fractions} of the input values with the reference (zeros), "
+            "ranked by each method's signed attribution (solid) or in random order (dashed: the mean of "
+            f"{N_RANDOM} random orderings shared by every method); mean over the {len(run.ens)} members "
+            f"and {lead_list(run.config.leads)}. Data: {run.source}.")},
         tables={"faithfulness": gains_table(stats)})
 
 
