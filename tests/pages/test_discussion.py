@@ -188,4 +188,4 @@ def test_faithfulness_check_and_limit_name_the_methods_not_more_faithful_than_ra
                                 "random")
         assert "so their rankings and maps say little" in limit
     failed = page.failed_text(pd.DataFrame([page.skill_check(0.5), row]))
-    assert ("faithfulness (deletion and insertion)" in failed) == bool(unfaithful)
+    assert ("deletion/insertion faithfulness (ch. 9: " in failed) == bool(unfaithful)

@@ -255,7 +255,7 @@ def fidelity_check(spearman: float | None, threshold: float = 0.7) -> dict[str, 
 def faithfulness_check(unfaithful: Sequence[str], n_methods: int, lead: int) -> dict[str, str]:
     """Every method's ranking must move the forecast more than random ones do (ch. 9's deletion and
     insertion curves against a shared random control); ``unfaithful`` are the methods that do not."""
-    return check_row("faithfulness (deletion and insertion)", "ch. 9",
+    return check_row("deletion/insertion faithfulness", "ch. 9",
                      f"{n_methods - len(unfaithful)} of {n_methods} methods more faithful than random at "
                      f"lead {lead}", "both gains above the member spread, for every method", not unfaithful)
 
