@@ -9,7 +9,7 @@ import xarray as xr
 
 from icegrad.attribution.api import attribute
 from icegrad.attribution.errors import AttributionError
-from icegrad.evaluation.faithfulness import deletion_insertion
+from icegrad.evaluation.faithfulness import compare_orderings, deletion_insertion
 from icegrad.variables import CHANNEL_NAMES
 
 SIDE = 8
@@ -48,3 +48,35 @@ def test_bad_settings_are_named(setting: tuple) -> None:
         deletion_insertion([model, model], result)
     with pytest.raises(AttributionError, match="fractions"):
         deletion_insertion(model, result, fractions=[0.5])
+
+
+def test_compare_orderings_shares_one_random_control(setting: tuple) -> None:
+    model, result = setting
+    reversed_ = result.assign(attribution=-result["attribution"])
+    ds = compare_orderings(model, {"faithful": result, "reversed": reversed_}, fractions=(0, 0.1, 0.5, 1),
+                           n_random=3)
+    assert ds["order"].values.tolist() == ["faithful", "reversed", "random"]
+    assert ds["deletion"].dims == ("order", "member", "lead", "fraction")
+    assert ds["deletion"].shape == (3, 1, 1, 4)
+    assert ds["deletion_gain"].dims == ("label", "member", "lead")
+    assert ds["deletion_gain"].attrs["units"] == "1" and "long_name" in ds["insertion_gain"].attrs
+    gains = ds[["deletion_gain", "insertion_gain"]]
+    assert gains["deletion_gain"].sel(label="faithful").item() > 0
+    assert gains["insertion_gain"].sel(label="faithful").item() > 0
+    assert gains["deletion_gain"].sel(label="reversed").item() < 0
+    assert gains["insertion_gain"].sel(label="reversed").item() < 0
+    # one control: the random areas are the same whatever other method is compared beside it
+    alone = compare_orderings(model, {"faithful": result}, fractions=(0, 0.1, 0.5, 1), n_random=3)
+    assert alone["deletion_auc"].sel(order="random").item() == pytest.approx(
+        ds["deletion_auc"].sel(order="random").item())
+    faithful = gains["deletion_gain"].sel(label="faithful").item()
+    assert alone["deletion_gain"].item() == pytest.approx(faithful)
+
+
+def test_compare_orderings_refuses_results_of_different_forecasts(setting: tuple) -> None:
+    model, result = setting
+    other = result.assign(input=result["input"] + 1)
+    with pytest.raises(AttributionError, match="'b' explains another forecast"):
+        compare_orderings(model, {"a": result, "b": other})
+    with pytest.raises(AttributionError, match="no attribution results"):
+        compare_orderings(model, {})

@@ -166,3 +166,26 @@ def test_conclusion_counts_the_runs_own_verdicts_and_all() -> None:
     text = page.conclusion_text(table, "integrated_gradients", "climatology", "emulated", 2, "Sept")
     assert "is supported under 2 of 4 rankings with integrated_gradients (climatology)" in text
     assert text.endswith("and in 6 of 8 combinations of method, baseline and ranking.")
+
+
+@pytest.mark.parametrize("unfaithful", [[], ["vanilla gradient"], ["vanilla gradient", "smoothgrad"]])
+def test_faithfulness_check_and_limit_name_the_methods_not_more_faithful_than_random(
+        unfaithful: list[str]) -> None:
+    methods = ["integrated gradients (climatology)", "vanilla gradient", "smoothgrad"]
+    row = page.faithfulness_check(unfaithful, len(methods), 3)
+    assert row["outcome"] == ("pass" if not unfaithful else "fail")
+    assert row["measure (this run)"] == \
+        f"{3 - len(unfaithful)} of 3 methods more faithful than random at lead 3"
+    limit = page.faithfulness_limit(unfaithful, methods, 3)
+    if not unfaithful:
+        assert limit.startswith("At lead 3 every method compared (integrated gradients (climatology), "
+                                "vanilla gradient and smoothgrad) is more faithful than random")
+    elif len(unfaithful) == 1:
+        assert limit.startswith("At lead 3, vanilla gradient is not more faithful than random")
+        assert "so its rankings and maps say little" in limit
+    else:
+        assert limit.startswith("At lead 3, vanilla gradient and smoothgrad are not more faithful than "
+                                "random")
+        assert "so their rankings and maps say little" in limit
+    failed = page.failed_text(pd.DataFrame([page.skill_check(0.5), row]))
+    assert ("deletion/insertion faithfulness (ch. 9: " in failed) == bool(unfaithful)

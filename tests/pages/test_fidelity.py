@@ -1,9 +1,11 @@
-"""Chapter 9's judgements on synthetic score tables: each can come out for and against attribution."""
+"""Chapter 9's judgements on synthetic scores and gains: each can come out for and against attribution."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from icegrad.pages import fidelity as page
 
@@ -110,3 +112,51 @@ def test_shortfall_of_integrated_gradients_is_the_networks_up_to_quadrature() ->
                            "mostly the model's for integrated_gradients (zeros) (99 % the model's).")
     assert text.endswith("the method adds only its quadrature error (0.10 % on the exact function) and the "
                          "rest of their shortfall is the network's departure from the optimal forecast")
+
+
+def gains(values: dict[str, tuple[list[float], list[float]]]) -> xr.Dataset:
+    """SYNTHETIC gains as compare_orderings returns them: label -> (deletion, insertion) per member, two
+    leads with the same values (the page averages over leads)."""
+    labels = list(values)
+    data = {curve: (("label", "member", "lead"),
+                    np.array([[[g, g] for g in values[label][k]] for label in labels]))
+            for k, curve in enumerate(("deletion_gain", "insertion_gain"))}
+    members = len(next(iter(values.values()))[0])
+    return xr.Dataset(data, coords={"label": labels, "member": range(members), "lead": [1, 2]})
+
+
+@pytest.mark.parametrize(("deletion", "insertion", "verdict"), [
+    ([0.1, 0.12], [0.2, 0.22], "more faithful than random"),
+    ([0.1, 0.12], [-0.1, 0.3], "mixed"),  # insertion positive on average but within its spread
+    ([-0.1, 0.3], [0.2, 0.22], "mixed"),
+    ([-0.1, 0.3], [-0.2, -0.22], "not more faithful than random"),
+    ([-0.1, -0.12], [-0.2, -0.22], "not more faithful than random"),
+])
+def test_faithfulness_verdict_needs_both_gains_beyond_the_member_spread(deletion: list[float],
+                                                                       insertion: list[float],
+                                                                       verdict: str) -> None:
+    stats = page.gain_stats(gains({"m": (deletion, insertion)}))
+    assert stats.loc["m", "deletion_gain"] == pytest.approx(np.mean(deletion))
+    assert stats.loc["m", "deletion_spread"] == pytest.approx(np.std(deletion, ddof=1))
+    assert page.faithfulness_verdict(stats.loc["m"]) == verdict
+    assert page.gains_table(stats).loc["m", "verdict"] == verdict
+    assert page.not_faithful(stats) == ([] if verdict == page.FAITHFUL[0] else ["m"])
+
+
+def test_one_member_has_no_spread_so_the_gains_alone_decide() -> None:
+    stats = page.gain_stats(gains({"m": ([0.01], [0.02])}))
+    assert stats.loc["m", "deletion_spread"] == 0
+    assert page.faithfulness_verdict(stats.loc["m"]) == "more faithful than random"
+
+
+def test_faithfulness_text_groups_the_methods_by_verdict() -> None:
+    stats = page.gain_stats(gains({"gradient_x_input": ([0.1, 0.12], [0.2, 0.22]),
+                                   "smoothgrad": ([-0.1, 0.3], [-0.2, -0.22]),
+                                   "vanilla_gradient": ([-0.1, -0.12], [-0.2, -0.2])}))
+    text = page.faithfulness_text(stats)
+    assert text.startswith("More faithful than random: gradient_x_input; not more faithful than random: "
+                           "smoothgrad and vanilla_gradient. The largest summed gain is gradient_x_input's "
+                           "(deletion +0.11, insertion +0.21")
+    assert page.gains_table(stats).loc["gradient_x_input", "deletion gain"] == "+0.11 ± 0.01"
+    everyone = page.gain_stats(gains({"a": ([0.1, 0.12], [0.2, 0.22])}))
+    assert page.faithfulness_text(everyone).startswith("More faithful than random: a. ")

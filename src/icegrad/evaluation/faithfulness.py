@@ -15,11 +15,15 @@ fractions, trapezoid rule) and the gain over random: ``deletion_gain`` = random 
 method's (positive = faithful), ``insertion_gain`` = the method's minus random. The reference is
 zeros (normalised units: the climatological mean of the anomaly channels) unless given; pass the IG
 baseline to test IG against its own question.
+
+:func:`compare_orderings` draws these curves for several methods' results of one forecast against one
+shared set of random orderings, so the methods are compared on equal terms (chapter 9);
+:func:`deletion_insertion` is its view of a single result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -40,18 +44,38 @@ def _auc(fractions: np.ndarray, values: np.ndarray) -> float:
 
 
 def _curves(engine: GradientEngine, x: np.ndarray, reference: np.ndarray, order: np.ndarray,
-            fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Target along deletion and insertion of the values in ``order`` (flat indices of x)."""
+            fractions: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Target along deletion and insertion of the values in ``order`` (flat indices of x).
+
+    ``ends`` holds the target at x and at the reference: every ordering shares them (nothing or
+    everything replaced), so only the fractions strictly between cost a forward pass.
+    """
     counts = np.round(fractions * order.size).astype(int)
-    deleted = np.repeat(x.ravel()[np.newaxis], len(counts), axis=0)
-    inserted = np.repeat(reference.ravel()[np.newaxis], len(counts), axis=0)
-    for i, count in enumerate(counts):
-        picks = order[:count]
-        deleted[i, picks] = reference.ravel()[picks]
-        inserted[i, picks] = x.ravel()[picks]
-    batch = np.concatenate([deleted, inserted]).reshape(-1, *x.shape)
-    values = engine.targets(batch)[:, 0]
-    return values[:len(counts)], values[len(counts):]
+    full = counts >= order.size
+    deletion = np.where(full, ends[1], ends[0]).astype(float)
+    insertion = np.where(full, ends[0], ends[1]).astype(float)
+    inner = np.flatnonzero((counts > 0) & ~full)
+    if inner.size:
+        deleted = np.repeat(x.ravel()[np.newaxis], inner.size, axis=0)
+        inserted = np.repeat(reference.ravel()[np.newaxis], inner.size, axis=0)
+        for row, count in enumerate(counts[inner]):
+            picks = order[:count]
+            deleted[row, picks] = reference.ravel()[picks]
+            inserted[row, picks] = x.ravel()[picks]
+        values = engine.targets(np.concatenate([deleted, inserted]).reshape(-1, *x.shape))[:, 0]
+        deletion[inner], insertion[inner] = values[:inner.size], values[inner.size:]
+    return deletion, insertion
+
+
+def _ends(engine: GradientEngine, x: np.ndarray, reference: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """The target at x and at the reference, in a batch of the size :func:`_curves` sends.
+
+    Every batch of one engine then has one shape, so its forward function is traced once: a new batch
+    size retraces it, which at 100 km cost more than the passes themselves.
+    """
+    counts = np.round(fractions * x.size).astype(int)
+    rows = max(1, int(np.sum((counts > 0) & (counts < x.size))))
+    return engine.targets(np.stack([x, reference] * rows))[:2, 0]
 
 
 def _land(result: xr.Dataset, land: xr.DataArray | np.ndarray | None) -> np.ndarray | None:
@@ -61,6 +85,130 @@ def _land(result: xr.Dataset, land: xr.DataArray | np.ndarray | None) -> np.ndar
     if "land" in result["channel"].values:
         return result["input"].isel(lead=0).sel(channel="land").transpose("y", "x").values > 0.5
     return None
+
+
+def _checked_results(results: Mapping[str, xr.Dataset]) -> list[xr.Dataset]:
+    """The results, validated, once checked to explain one forecast: same members, leads, input and ROI."""
+    if not results:
+        raise AttributionError("no attribution results to compare; pass {label: result} for one forecast")
+    checked = [validate_result(r) for r in results.values()]
+    first, (name, *labels) = checked[0], list(results)
+    for label, other in zip(labels, checked[1:], strict=True):
+        same = (np.array_equal(first["member"].values, other["member"].values)
+                and np.array_equal(first["lead"].values, other["lead"].values)
+                and first["input"].shape == other["input"].shape
+                and np.allclose(first["input"].values, other["input"].transpose(*first["input"].dims).values)
+                and np.array_equal(first["roi"].values, other["roi"].values))
+        if not same:
+            raise AttributionError(f"result {label!r} explains another forecast than {name!r} "
+                                   "(members, leads, input or ROI differ); compare results of one forecast")
+    return checked
+
+
+def _reference(x: np.ndarray, reference: np.ndarray | xr.DataArray | None) -> np.ndarray:
+    """x' as a ``(y, x, channel)`` array of the input's shape: zeros unless given."""
+    if reference is None:
+        return np.zeros_like(x)
+    ref = np.asarray(reference.transpose("y", "x", "channel") if isinstance(reference, xr.DataArray)
+                     else reference, dtype=np.float32)
+    if ref.shape != x.shape:
+        raise AttributionError(f"reference of shape {ref.shape} does not match the input {x.shape} "
+                               "(y, x, channel)")
+    return ref
+
+
+def _check_settings(fractions: Sequence[float], n_random: int) -> np.ndarray:
+    fr = np.asarray(sorted(fractions), dtype=float)
+    if fr.size < 2 or fr[0] < 0 or fr[-1] > 1:
+        raise AttributionError(f"fractions {list(fractions)} must hold two or more values in 0..1")
+    if n_random < 1:
+        raise AttributionError(f"n_random={n_random!r} must be a whole number >= 1")
+    return fr
+
+
+def compare_orderings(
+    members: keras.Model | Sequence[keras.Model],
+    results: Mapping[str, xr.Dataset],
+    reference: np.ndarray | xr.DataArray | None = None,
+    fractions: Sequence[float] = FRACTIONS,
+    n_random: int = 3,
+    seed: int = 0,
+    land: xr.DataArray | np.ndarray | None = None,
+) -> xr.Dataset:
+    """Deletion and insertion curves of several methods' results for one forecast, against one control.
+
+    ``results`` maps a label to an attribution result; all must explain the same forecast (members in
+    ``members``' order, leads, input, ROI). Every method is set against the *same* random orderings
+    (``n_random`` per lead, shared by members and methods), so the methods' gains differ only by their
+    rankings. Returns ``deletion`` and ``insertion`` ``(order, member, lead, fraction)`` with ``order``
+    the labels then ``"random"`` (the mean of the random curves), their areas ``deletion_auc`` and
+    ``insertion_auc`` ``(order, member, lead)``, and the gains over random ``deletion_gain`` and
+    ``insertion_gain`` ``(label, member, lead)``: positive means more faithful than random. (The gains'
+    dimension is ``label``, not ``method``: ``.sel(method=...)`` is xarray's own keyword.)
+    """
+    checked = _checked_results(results)
+    first = checked[0]
+    models = [members] if isinstance(members, keras.Model) else list(members)
+    if len(models) != first.sizes["member"]:
+        raise AttributionError(f"{len(models)} model(s) for a result of {first.sizes['member']} member(s); "
+                               "pass the networks the result was computed with, in its member order")
+    fr = _check_settings(fractions, n_random)
+    rng = np.random.default_rng(seed)
+    engines = EngineCache()
+    leads = first["lead"].values.tolist()
+    shape = (len(checked) + 1, len(models), len(leads), fr.size)
+    deletion, insertion = np.empty(shape), np.empty(shape)
+    for j, lead in enumerate(leads):
+        x = first["input"].sel(lead=lead).transpose("y", "x", "channel").values.astype(np.float32)
+        ref = _reference(x, reference)
+        target = roi_target(first["roi"].values.astype(bool), lead, land=_land(first, land))
+        randoms = [rng.permutation(x.size) for _ in range(n_random)]
+        for m, model in enumerate(models):
+            engine = engines.get(model, target)
+            ends = _ends(engine, x, ref, fr)
+            for k, result in enumerate(checked):
+                attribution = result["attribution"].isel(member=m).sel(lead=lead)
+                order = np.argsort(-attribution.transpose("y", "x", "channel").values.ravel(), kind="stable")
+                deletion[k, m, j], insertion[k, m, j] = _curves(engine, x, ref, order, fr, ends)
+            runs = [_curves(engine, x, ref, r, fr, ends) for r in randoms]
+            deletion[-1, m, j] = np.mean([d for d, _ in runs], axis=0)
+            insertion[-1, m, j] = np.mean([i for _, i in runs], axis=0)
+    return _as_dataset(deletion, insertion, [*results, "random"], first, fr, n_random, seed, reference)
+
+
+def _as_dataset(deletion: np.ndarray, insertion: np.ndarray, orders: list[str], first: xr.Dataset,
+                fr: np.ndarray, n_random: int, seed: int, reference: object) -> xr.Dataset:
+    """The curves, their areas and the gains over the shared random control, with CF-style attributes."""
+    dims = ("order", "member", "lead", "fraction")
+    coords = {"order": ("order", orders, {"long_name": "ordering of the input values (method or random)"}),
+              "member": first["member"], "lead": first["lead"],
+              "fraction": ("fraction", fr, {"long_name": "fraction of input values replaced", "units": "1"})}
+    ds = xr.Dataset({
+        "deletion": (dims, deletion, {"long_name": "ROI target with the top fraction set to the reference",
+                                      "units": "1"}),
+        "insertion": (dims, insertion, {"long_name": "ROI target with the top fraction restored from the "
+                                                     "reference", "units": "1"})}, coords=coords)
+    for curve in ("deletion", "insertion"):
+        auc = xr.apply_ufunc(lambda v: _auc(fr, v), ds[curve], input_core_dims=[["fraction"]], vectorize=True)
+        ds[f"{curve}_auc"] = auc.assign_attrs(long_name=f"area under the {curve} curve (mean over fractions)",
+                                              units="1")
+    label = ("label", orders[:-1], {"long_name": "attribution method (the result's label)"})
+    for curve, sign, sense in (("deletion", -1, "random minus method"),
+                               ("insertion", 1, "method minus random")):
+        auc = ds[f"{curve}_auc"].values
+        ds[f"{curve}_gain"] = xr.DataArray(
+            sign * (auc[:-1] - auc[-1:]), dims=("label", "member", "lead"),
+            coords={"label": label, "member": first["member"], "lead": first["lead"]},
+            attrs={"long_name": f"{curve} gain over random ({sense} area; positive = faithful)",
+                   "units": "1"})
+    ds.attrs = {"title": "deletion and insertion curves against a shared random control",
+                "data_source": str(first.attrs.get("data_source", "unknown")),
+                "target": str(first.attrs.get("target", "")), "n_random": n_random, "seed": seed,
+                "reference": "zeros" if reference is None else "given",
+                "references": "Samek et al. 2017 (IEEE TNNLS); Petsiuk et al. 2018 (BMVC)"}
+    if "target_month" in first.attrs:
+        ds.attrs["target_month"] = str(first.attrs["target_month"])
+    return ds
 
 
 def deletion_insertion(
@@ -76,47 +224,18 @@ def deletion_insertion(
     and lead of ``result``. ``reference`` is x' as ``(y, x, channel)`` (default zeros); ``land`` defaults
     to the input's land channel, as in :func:`icegrad.attribution.attribute`. Returns the
     curves (``member``, ``lead``, ``order`` = method or random, ``fraction``, ``deletion``,
-    ``insertion``) and the summary (AUCs and gains per member and lead, with the method's name)."""
-    result = validate_result(result)
-    models = [members] if isinstance(members, keras.Model) else list(members)
-    if len(models) != result.sizes["member"]:
-        raise AttributionError(f"{len(models)} model(s) for a result of {result.sizes['member']} member(s); "
-                               "pass the networks the result was computed with, in its member order")
-    fr = np.asarray(sorted(fractions), dtype=float)
-    if fr.size < 2 or fr[0] < 0 or fr[-1] > 1:
-        raise AttributionError(f"fractions {list(fractions)} must hold two or more values in 0..1")
-    if n_random < 1:
-        raise AttributionError(f"n_random={n_random!r} must be a whole number >= 1")
-    rng = np.random.default_rng(seed)
-    engines = EngineCache()
-    curves, summary = [], []
-    for lead in result["lead"].values.tolist():
-        x = result["input"].sel(lead=lead).transpose("y", "x", "channel").values.astype(np.float32)
-        ref = np.zeros_like(x) if reference is None else np.asarray(
-            reference.transpose("y", "x", "channel") if isinstance(reference, xr.DataArray) else reference,
-            dtype=np.float32)
-        if ref.shape != x.shape:
-            raise AttributionError(f"reference of shape {ref.shape} does not match the input {x.shape} "
-                                   "(y, x, channel)")
-        target = roi_target(result["roi"].values.astype(bool), lead, land=_land(result, land))
-        randoms = [rng.permutation(x.size) for _ in range(n_random)]
-        for m, model in enumerate(models):
-            engine = engines.get(model, target)
-            attribution = result["attribution"].isel(member=m).sel(lead=lead).transpose("y", "x", "channel")
-            order = np.argsort(-attribution.values.ravel(), kind="stable")
-            deletion, insertion = _curves(engine, x, ref, order, fr)
-            random_runs = [_curves(engine, x, ref, r, fr) for r in randoms]
-            random_del = np.mean([d for d, _ in random_runs], axis=0)
-            random_ins = np.mean([i for _, i in random_runs], axis=0)
-            member = result["member"].values[m]
-            for name, d, i in (("method", deletion, insertion), ("random", random_del, random_ins)):
-                curves.append(pd.DataFrame({"member": member, "lead": lead, "order": name, "fraction": fr,
-                                            "deletion": d, "insertion": i}))
-            summary.append({"member": member, "lead": lead, "method": result.attrs["method"],
-                            "deletion_auc": _auc(fr, deletion), "insertion_auc": _auc(fr, insertion),
-                            "random_deletion_auc": _auc(fr, random_del),
-                            "random_insertion_auc": _auc(fr, random_ins)})
-    table = pd.DataFrame(summary)
+    ``insertion``) and the summary (AUCs and gains per member and lead, with the method's name).
+    One result's view of :func:`compare_orderings`."""
+    ds = compare_orderings(members, {"method": validate_result(result)}, reference, fractions, n_random,
+                           seed, land)
+    curves = ds[["deletion", "insertion"]].to_dataframe().reset_index()[
+        ["member", "lead", "order", "fraction", "deletion", "insertion"]]
+    aucs = ds[["deletion_auc", "insertion_auc"]]
+    table = aucs.sel(order="method", drop=True).to_dataframe().reset_index()
+    random = aucs.sel(order="random", drop=True).to_dataframe().reset_index()
+    table.insert(2, "method", result.attrs["method"])
+    table["random_deletion_auc"] = random["deletion_auc"].to_numpy()
+    table["random_insertion_auc"] = random["insertion_auc"].to_numpy()
     table["deletion_gain"] = table["random_deletion_auc"] - table["deletion_auc"]
     table["insertion_gain"] = table["insertion_auc"] - table["random_insertion_auc"]
-    return pd.concat(curves, ignore_index=True), table
+    return curves, table

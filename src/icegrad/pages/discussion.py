@@ -4,7 +4,7 @@ The chapter's verdicts are functions of small tables so that each outcome, for a
 letter, is tested on synthetic numbers (``tests/pages/test_discussion.py``). The robustness statistics
 themselves are :mod:`icegrad.evaluation.robustness`'s and the verdicts on the letter's finding
 :mod:`icegrad.evaluation.letter`'s; this module runs them over the book's settings, gathers the book's
-checks (skill, completeness, randomisation, fidelity) and puts their results into words.
+checks (skill, completeness, randomisation, fidelity, faithfulness) and puts their results into words.
 
 Text is glued as plain text (``{glue:text}``), so it carries no Markdown markers.
 """
@@ -22,7 +22,7 @@ import xarray as xr
 
 from icegrad.evaluation import letter
 from icegrad.evaluation import robustness as rb
-from icegrad.pages.common import Page, Run, listing, method_name
+from icegrad.pages.common import Page, Run, listing, method_name, quietly
 
 PLACE_BAND = 2.0
 """A map whose ROI concentration lies within a factor PLACE_BAND of 1 is spread like the ocean itself."""
@@ -253,6 +253,28 @@ def fidelity_check(spearman: float | None, threshold: float = 0.7) -> dict[str, 
                      f"rank correlation at least {threshold:g}", spearman >= threshold)
 
 
+def faithfulness_check(unfaithful: Sequence[str], n_methods: int, lead: int) -> dict[str, str]:
+    """Every method's ranking must move the forecast more than random ones do (ch. 9's deletion and
+    insertion curves against a shared random control); ``unfaithful`` are the methods that do not."""
+    return check_row("deletion/insertion faithfulness", "ch. 9",
+                     f"{n_methods - len(unfaithful)} of {n_methods} methods more faithful than random at "
+                     f"lead {lead}", "both gains above the member spread, for every method", not unfaithful)
+
+
+def faithfulness_limit(unfaithful: Sequence[str], methods: Sequence[str], lead: int) -> str:
+    """The limit naming the methods whose rankings are not more faithful to the network than random."""
+    if not unfaithful:
+        return (f"At lead {lead} every method compared ({listing(methods)}) is more faithful than random: "
+                "replacing the input values it ranks first moves the forecast more than replacing as many "
+                "random ones, on deletion and insertion alike (chapter 9's curves).")
+    one = len(unfaithful) == 1
+    return (f"At lead {lead}, {listing(unfaithful)} {'is' if one else 'are'} not more faithful than random "
+            f"on both of chapter 9's curves: replacing the input values {'it ranks' if one else 'they rank'} "
+            "first does not move the forecast more than replacing as many random ones, beyond the members' "
+            f"spread, so {'its' if one else 'their'} rankings and maps say little about what this network's "
+            "forecast depends on.")
+
+
 def failed_short(checks: pd.DataFrame) -> str:
     """The failed checks by name only, for the summary."""
     failed = checks.loc[checks["outcome"] == "fail", "check"].tolist()
@@ -307,13 +329,14 @@ def conclusion_text(verdicts: pd.DataFrame, run_method: str, run_baseline: str, 
             f"{len(verdicts)} combinations of method, baseline and ranking.")
 
 
-def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int) -> pd.DataFrame:
-    """The book's checks on this run, from the cached stages (the results ch. 5 and this chapter load)."""
+def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int, unfaithful: Sequence[str]
+           ) -> pd.DataFrame:
+    """The book's checks on this run, from the cached stages (the results ch. 5 and this chapter load);
+    ``unfaithful`` are the methods of ``by_method`` that are not more faithful than random."""
     from icegrad.attribution.rankings import baseline_name
     from icegrad.evaluation import fidelity, sanity
     from icegrad.model.skill import evaluate_skill
     from icegrad.pages import gradient_attribution as ch5
-    from icegrad.pages.common import quietly
 
     with quietly():
         skill = evaluate_skill(run.ens, run.ds)["binary_accuracy"].mean("lead")
@@ -330,12 +353,14 @@ def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int) -> pd.DataF
         spearman = float(scores["spearman"].iloc[0])
     return pd.DataFrame([skill_check(float(skill.sel(model="icenet") - skill.sel(model="linear_trend"))),
                          completeness_check(errors, ch5.BOOK_TOLERANCE),
-                         randomisation_check(rho, ch5.RANDOMISATION_THRESHOLD), fidelity_check(spearman)])
+                         randomisation_check(rho, ch5.RANDOMISATION_THRESHOLD), fidelity_check(spearman),
+                         faithfulness_check(unfaithful, len(by_method), lead)])
 
 
 def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_dir: str) -> Page:
     """Everything chapter 11 shows for ``run`` (whose attributions are loaded)."""
     from icegrad.attribution.rankings import baseline_name
+    from icegrad.pages import fidelity as ch9
     from icegrad.pages.input_selection import discussion_text
     from icegrad.plots import save_figure
     from icegrad.plots.robustness import share_heatmap
@@ -377,7 +402,10 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
          "none", *forecast_claim(forecast, observed_fraction(run.ds["siconca"], result["roi"], years,
                                                              month))],
     ])
-    checked = checks(run, by_method, check_lead)
+    with quietly():
+        faithful = ch9.gain_stats(ch9.faithfulness_curves(run, by_method))
+    unfaithful = ch9.not_faithful(faithful)
+    checked = checks(run, by_method, check_lead, unfaithful)
     splits = run.ens.manifest.get("splits", {})
     glue = {**run.glue(), "method_name": reference, "check_lead": check_lead, "fig_robustness": fig,
             "robustness_caption": (
@@ -389,6 +417,7 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
             "robustness_short": holds_count(verdicts), "letter_text": letter_text(by_letter),
             "claims_supported": supported_count(claims), "claims_total": len(claims),
             "failed_text": failed_text(checked), "failed_short": failed_short(checked),
+            "faithfulness_limit": faithfulness_limit(unfaithful, list(by_method), check_lead),
             "letter_counts": f"{verdict_counts(by_letter)} of {len(by_letter)}",
             "splits_text": splits_text(splits), "validation_text": validation_text(years, splits),
             "conclusion_text": conclusion_text(by_letter, *own, run.source, len(run.ens), run.target_label),

@@ -6,6 +6,11 @@ sentences. Each judgement (does attribution recover the truth's ranking, are the
 attributions close to the truth) can come out either way and is tested for each outcome in
 ``tests/pages/test_fidelity.py``. On observed data there is no truth: the page says so, and the
 additive benchmark, which needs no data, still runs.
+
+The deletion/insertion curves (:func:`icegrad.evaluation.faithfulness.compare_orderings`) need no truth
+either, so they run on every data source: they ask whether what a method ranks first is what the
+network's forecast depends on, and each method gets a verdict against a shared random control
+(:func:`faithfulness_verdict`).
 """
 
 from __future__ import annotations
@@ -14,17 +19,28 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import xarray as xr
 
 from icegrad import pipeline
 from icegrad.config import RunConfig
 from icegrad.evaluation import fidelity
-from icegrad.pages.common import Page, Run, load_run
+from icegrad.pages.common import Page, Run, lead_list, listing, load_run, plus_minus
 
 IG_ZEROS = "integrated_gradients (zeros)"
 """The additive benchmark's label of integrated gradients (it uses the zero baseline)."""
 RANK_TARGET, MAP_TARGET = 0.6, 0.5
 """What a method must reach to count as finding the truth: rank correlation of channel importance and
 correlation of the linked channels' maps with the truth's (issue 13's targets), averaged over leads."""
+FAITHFUL_FRACTIONS = (0.0, 0.02, 0.2, 1.0)
+"""Fractions of input values replaced on the chapter's curves. Four points, not the engine's ten: each
+costs one forward pass per ordering, member and lead, and the book runs five orderings plus the random
+control over every lead. 0 and 1 pin the ends (the forecast itself and the reference), 2 % is where a
+ranking that finds the few values the ROI depends on already moves the target while random ones do
+not, and 20 % where random replacement starts to move it too."""
+N_RANDOM = 3
+"""Random orderings in the shared control (their curves are averaged): one is noisy, three are cheap."""
+FAITHFUL = ("more faithful than random", "mixed", "not more faithful than random")
+"""The verdicts of :func:`faithfulness_verdict`."""
 
 
 def linked_channels(channels: pd.DataFrame) -> pd.DataFrame:
@@ -188,14 +204,111 @@ def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
                             f"Data: {run.source}."}
 
 
+def method_results(run: Run, specs: tuple[tuple[str, str], ...] = fidelity.METHOD_SPECS
+                   ) -> dict[str, xr.Dataset]:
+    """Every method's attributions of the run's forecast, labelled as the scores label them (cached stages).
+
+    For data without a truth, where :func:`icegrad.pipeline.score_methods` does not run: the same
+    results it would compute, so the faithfulness curves compare the same methods on every source.
+    """
+    return {fidelity.spec_label(method, baseline): run.explain(
+        method=method, baseline=baseline if method == "integrated_gradients" else "zeros")
+        for method, baseline in specs}
+
+
+def faithfulness_curves(run: Run, results: dict[str, xr.Dataset]) -> xr.Dataset:
+    """Deletion/insertion curves of every result against one shared random control, at the page's fractions.
+
+    The reference is zeros (normalised units: the climatological mean of every anomaly channel, no ice
+    and no land) for every method, integrated gradients from the climatology included, so that all are
+    asked the same question.
+    """
+    from icegrad.evaluation.faithfulness import compare_orderings
+
+    return compare_orderings(run.ens.members, results, fractions=FAITHFUL_FRACTIONS, n_random=N_RANDOM,
+                             land=run.ds["land"])
+
+
+def gain_stats(curves: xr.Dataset) -> pd.DataFrame:
+    """Each method's deletion and insertion gain (mean over leads) as the mean and standard deviation across
+    members; one member has no spread, counted as 0 so that the gain alone decides."""
+    per_member = curves[["deletion_gain", "insertion_gain"]].mean("lead")
+    columns = {}
+    for name in ("deletion_gain", "insertion_gain"):
+        values = per_member[name].transpose("label", "member").values
+        columns[name] = values.mean(axis=1)
+        columns[name.replace("gain", "spread")] = values.std(axis=1, ddof=1) if values.shape[1] > 1 else 0.0
+    return pd.DataFrame(columns, index=pd.Index(curves["label"].values.tolist(), name="method"))
+
+
+def faithfulness_verdict(row: pd.Series) -> str:
+    """Whether a method's ranking beats random: both gains above zero by more than the member spread
+    ("more faithful than random"), one of them ("mixed") or neither ("not more faithful than random")."""
+    beyond = [row[f"{curve}_gain"] - row[f"{curve}_spread"] > 0 for curve in ("deletion", "insertion")]
+    return FAITHFUL[0] if all(beyond) else FAITHFUL[1] if any(beyond) else FAITHFUL[2]
+
+
+def gains_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """The gains as the chapter shows them: mean ± member spread, and the verdict."""
+    return pd.DataFrame({
+        "deletion gain": [plus_minus(g, s) for g, s in zip(stats["deletion_gain"], stats["deletion_spread"],
+                                                             strict=True)],
+        "insertion gain": [plus_minus(g, s) for g, s in zip(stats["insertion_gain"],
+                                                              stats["insertion_spread"], strict=True)],
+        "verdict": [faithfulness_verdict(row) for _, row in stats.iterrows()]}, index=stats.index)
+
+
+def not_faithful(stats: pd.DataFrame) -> list[str]:
+    """The methods that are not more faithful than random on both curves (mixed or not at all)."""
+    return [label for label, row in stats.iterrows() if faithfulness_verdict(row) != FAITHFUL[0]]
+
+
+def faithfulness_text(stats: pd.DataFrame) -> str:
+    """Which methods' rankings beat the shared random control, in words, grouped by verdict."""
+    verdicts = {label: faithfulness_verdict(row) for label, row in stats.iterrows()}
+    parts = []
+    for verdict_ in FAITHFUL:
+        named = [label for label, v in verdicts.items() if v == verdict_]
+        if named:
+            parts.append(f"{verdict_}: {listing(named)}")
+    best = stats["deletion_gain"].add(stats["insertion_gain"]).idxmax()
+    listed = "; ".join(parts)
+    return (f"{listed[:1].upper()}{listed[1:]}. The largest summed gain is "
+            f"{best}'s (deletion {stats.loc[best, 'deletion_gain']:+.3g}, insertion "
+            f"{stats.loc[best, 'insertion_gain']:+.3g}, in units of the target: sea-ice probability)")
+
+
+def faithfulness_section(run: Run, results: dict[str, xr.Dataset], figure_dir: str) -> Page:
+    """The chapter's faithfulness section: curves of every method, the gains table and the verdicts."""
+    from icegrad.plots import save_figure
+    from icegrad.plots.lines import faithfulness_curves as draw
+
+    curves = faithfulness_curves(run, results)
+    stats = gain_stats(curves)
+    fig = draw(curves, f"{run.target_label} ROI forecast: deletion and insertion")
+    save_figure(fig, Path(figure_dir) / "faithfulness_curves.png")
+    fractions = listing([f"{100 * f:g} %" for f in FAITHFUL_FRACTIONS])
+    return Page(values={
+        "fig_faithfulness": fig, "faithful_fractions": fractions, "faithful_random": N_RANDOM,
+        "faithfulness_text": faithfulness_text(stats),
+        "faithfulness_short": f"{len(stats) - len(not_faithful(stats))} of {len(stats)} methods are more "
+                              "faithful than random on both curves",
+        "faithfulness_caption": (
+            f"Deletion (left) and insertion (right) curves of the {run.target_label} ROI forecast: the "
+            f"target after replacing the top {fractions} of the input values with the reference (zeros), "
+            "ranked by each method's signed attribution (solid) or in random order (dashed: the mean of "
+            f"{N_RANDOM} random orderings shared by every method); mean over the {len(run.ens)} members "
+            f"and {lead_list(run.config.leads)}. Data: {run.source}.")},
+        tables={"faithfulness": gains_table(stats)})
+
+
 def no_truth(source: str) -> dict[str, Any]:
     """The glue values of a run on observed data, which has no truth to score against."""
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(4, 1))
     fig.text(0.5, 0.5, "no ground truth for observed data", ha="center", va="center")
-    return {"inputs_note": "No network is trained or loaded for the comparison.", "n_members": 0,
-            "linked_text": "No channels are scored.", "best_method": "none", "worst_method": "none",
+    return {"linked_text": "No channels are scored.", "best_method": "none", "worst_method": "none",
             "truth_note": f"This run uses {source}, which has no known true sensitivity, so the comparison "
                           "with the truth is skipped; the additive benchmark below still runs.",
             "scores_text": "No scores: this run has no ground truth", "fig_fidelity_maps": fig,
@@ -224,12 +337,13 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
     out = Page(values={"source_label": source, "top_k": fidelity.TOP_K,
                      "target_label": f"{pd.Timestamp(config.target_month):%B %Y}"})
     ranking = None
-    if config.data_source == "emulated":
-        run = load_run(config, attributions=False)
+    run = load_run(config, attributions=False)
+    out.values.update({k: v for k, v in run.glue().items() if k in ("inputs_note", "n_members")})
+    if run.emulated:
         scored = pipeline.score_methods(run.ds, run.ens, run.roi, config.target_month, config.leads,
                                         steps=config.steps)
         ranking = fidelity.ranking(scored.scores)
-        out.values.update({k: v for k, v in run.glue().items() if k in ("inputs_note", "n_members")})
+        results = dict(scored.results)
         out.values.update({
             "truth_note": f"The truth and the attributions below are for the {run.target_label} forecast of "
                           f"the {len(run.ens)}-member ensemble, at leads "
@@ -242,6 +356,10 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
                            "scores": scored.scores.drop(columns=["method", "baseline"]).round(3)})
     else:
         out.values.update(no_truth(source))
+        results = method_results(run)
+    section = faithfulness_section(run, results, figure_dir)
+    out.values.update(section.values)
+    out.tables.update(section.tables)
     bench = additive.benchmark(seed=benchmark_seed, steps=config.steps)
     errors = additive.decompose(bench.scores)
     out.values.update(benchmark_glue(bench, errors))

@@ -1,15 +1,19 @@
-"""Line plots of yearly series, e.g. September sea-ice extent with the case-study years marked."""
+"""Line plots: yearly series (September sea-ice extent with the case-study years marked) and the
+deletion/insertion curves of attribution methods against random orderings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from icegrad.plots.basemap import PlotError
+from icegrad.plots.provenance import data_source_of, stamp_source
 from icegrad.plots.styles import label_of
 
 MARK_COLOURS = ("#c0392b", "#8e44ad", "#1f77b4", "#e67e22", "#16a085")
@@ -65,3 +69,42 @@ def year_series_plot(
     ax.set_ylabel(label_of(values))
     ax.grid(alpha=0.3)
     return markers
+
+
+CURVE_TITLES = {"deletion": "deletion: top fraction set to the reference (lower = faithful)",
+                "insertion": "insertion: top fraction restored from the reference (higher = faithful)"}
+
+
+def faithfulness_curves(curves: xr.Dataset, title: str = "") -> Figure:
+    """Deletion and insertion curves of every ordering, averaged over members and leads, side by side.
+
+    ``curves`` is :func:`icegrad.evaluation.faithfulness.compare_orderings`'s result: each method is a
+    solid line, the shared random control a dashed grey one, so a faithful method lies below it on the
+    left and above it on the right. The fraction axis is linear near zero and logarithmic above 1 %,
+    where the few first-ranked values that separate methods from random would otherwise be squeezed.
+    """
+    missing = [name for name in ("deletion", "insertion") if name not in curves]
+    if missing or "order" not in curves.dims:
+        raise PlotError(f"expected compare_orderings' curves (variables deletion, insertion over 'order'), "
+                        f"missing {missing or ['order']}")
+    mean = curves[["deletion", "insertion"]].mean(("member", "lead"))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True, layout="constrained")
+    fractions = curves["fraction"].values
+    for ax, curve in zip(axes, ("deletion", "insertion"), strict=True):
+        for i, order in enumerate(curves["order"].values.tolist()):
+            random = order == "random"
+            ax.plot(fractions, mean[curve].sel(order=order).values, marker="o", markersize=3,
+                    color="0.45" if random else MARK_COLOURS[i % len(MARK_COLOURS)],
+                    linestyle="--" if random else "-", label="random (shared control)" if random else order)
+        ax.set_xscale("symlog", linthresh=0.01)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("fraction of input values replaced")
+        ax.set_title(CURVE_TITLES[curve], fontsize="small")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("ROI target (mean over members, leads)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, frameon=False, fontsize="small", loc="outside lower center",
+               ncols=min(len(labels), 3))
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    return stamp_source(fig, data_source_of(curves))
