@@ -40,6 +40,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from icegrad.config import RunConfig
+from icegrad.memory import releases_memory
 
 RELATIVE_TOLERANCE = 1e-6
 """Values smaller than this fraction of the largest value they are shown beside are float32 rounding
@@ -283,6 +284,7 @@ class Run:
         return values
 
 
+@releases_memory
 def load_run(config: RunConfig, attributions: bool = True) -> Run:
     """The cached pipeline stages of ``config``: dataset, ROI, ensemble and, if asked, its attributions.
 

@@ -23,6 +23,7 @@ from icegrad import pipeline
 from icegrad.attribution.targets import forecast_start
 from icegrad.evaluation.cost import icenet_counts
 from icegrad.inputs import real_record
+from icegrad.memory import releases_memory
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.icenet import build_icenet
 from icegrad.model.skill import (
@@ -119,6 +120,7 @@ def block_table(model: keras.Model) -> pd.DataFrame:
                          for block, row in rows.items()}).T
 
 
+@releases_memory
 def architecture_section(ds: xr.Dataset, ens: IceNetEnsemble, width: float) -> Page:
     """The book's network block by block beside the paper's full-size one, with parameters and FLOPs."""
     book_model = ens.members[0]
@@ -295,6 +297,7 @@ def ceiling_summary(ceil: Ceiling | None, data_source: str) -> str:
     return f"Ceiling (emulated Arctic): {attainable_text(ceil)}."
 
 
+@releases_memory
 def skill_section(ds: xr.Dataset, ens: IceNetEnsemble, figure_dir: str | Path) -> Page:
     """Binary accuracy and extent error per lead on the test years, against the two baselines and, on the
     emulated Arctic, the optimal forecast (the ceiling)."""
