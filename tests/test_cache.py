@@ -134,6 +134,15 @@ def test_nan_on_land_is_plausible_and_unknown_variables_are_not_judged() -> None
     assert "tas_std" in cache.implausibility(xr.Dataset({"tas_std": 0.0}))
 
 
+def test_an_infinity_is_out_of_range_even_where_nan_may_be_and_all_nan_is_not_judged() -> None:
+    ds = _sic(0.3).assign_coords(land=(("y", "x"), np.eye(3, dtype=bool)))
+    ds["siconca"] = ds.siconca.where(~ds.land, np.inf)
+    assert "siconca spans 0.3 to inf" in cache.implausibility(ds)
+    everywhere_land = ds.assign_coords(land=(("y", "x"), np.ones((3, 3), dtype=bool)))
+    assert cache.implausibility(everywhere_land.assign(siconca=everywhere_land.siconca * np.nan)) is None
+    assert cache.implausibility(xr.Dataset({"target_value": ("lead", np.array([], dtype=float))})) is None
+
+
 def test_refresh_timestamp_recomputes_each_older_entry_once(
         entry: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(cache.REFRESH_ENV, str(time.time() + 1e-3))
