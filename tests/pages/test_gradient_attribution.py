@@ -197,3 +197,23 @@ def test_the_randomisation_test_explains_from_the_runs_own_baseline(
     assert {k: v for k, v in passed.items() if k in BASELINES} == \
         ({} if baseline == "zeros" else {baseline: f"{baseline} sample"})
     assert section.values["random_verdict"].startswith("pass")
+
+
+@pytest.mark.parametrize(("rho", "verdict"),
+                         [(0.2, "passes"), (0.49, "passes"), (0.5, "fails"), (0.9, "fails")])
+def test_cascade_verdict_passes_below_the_threshold_only(rho: float, verdict: str) -> None:
+    assert page.cascade_verdict(rho) == verdict
+
+
+def test_cascade_text_names_who_passes_who_fails_and_what_raw_maps_would_have_said() -> None:
+    final = pd.DataFrame({"spearman_sensitivity": [0.1, 0.2, 0.8], "spearman_raw": [0.1, 0.9, 0.95]},
+                         index=["vanilla_gradient", "integrated_gradients", "gradient_x_input"])
+    text = page.cascade_text(final)
+    first, second = page.method_name("vanilla_gradient"), page.method_name("integrated_gradients")
+    assert text.startswith(f"With every weighted layer re-initialised, {first} and {second} pass")
+    assert f"{page.method_name('gradient_x_input')} fails." in text
+    assert f"raw |attribution| maps, {page.method_name('integrated_gradients')} would have failed" in text
+    everyone = page.cascade_text(final.assign(spearman_sensitivity=0.9))
+    assert "no method passes" in everyone and "Bommer" not in everyone
+    nobody = page.cascade_text(final.assign(spearman_sensitivity=0.1, spearman_raw=0.1))
+    assert "and none fails." in nobody and "Bommer" not in nobody
