@@ -42,10 +42,10 @@ BOOK_TOLERANCE = 0.02
 RULE_OF_THUMB = 0.05
 """Sundararajan et al.'s rule of thumb for integrated-gradients completeness (5 %)."""
 RANDOMISATION_THRESHOLD = 0.5
+"""Rank correlation of |attribution| between trained and randomised networks above which maps fail."""
 CASCADE_STAGES = (1, 4, 16)
 """Layers re-initialised at the cascade's stages, besides all of them: four stages, not the seven of
 every power of two, since each stage attributes once per method (at defaults the seven took ~2 min)."""
-"""Rank correlation of |attribution| between trained and randomised networks above which maps fail."""
 GALLERY_RANKING = "net"
 """The baseline gallery ranks groups by |net|: for integrated gradients the nets add up to the explained
 change T(x) - T(x') (completeness), so a group's share is its part in the baseline's answer."""
