@@ -179,13 +179,19 @@ def check_sample(run: Run, lead: int) -> xr.DataArray:
     return sample_for_forecast(inputs, target_month, lead)
 
 
+def attribute_options(run: Run, lead: int, method: str, steps: int) -> dict[str, object]:
+    """What :func:`icegrad.attribution.attribute` needs to explain the run's ``lead`` forecast with ``method``
+    from the run's baseline (a paired baseline's sample included), for the checks that attribute again."""
+    c = run.config
+    extra = pipeline.baseline_options(run.ds, run.ens, c.target_month, lead, c.baseline, c.reference_year,
+                                      method)
+    return {"steps": steps, "baseline": c.baseline, "land": run.ds["land"], **extra}
+
+
 def randomisation_section(run: Run, lead: int, steps: int) -> Page:
     """Adebayo et al.'s model-parameter randomisation test of the run's method at ``lead``, from the run's
     baseline (a paired one from the paired year's sample of the same forecast)."""
-    c = run.config
-    extra = pipeline.baseline_options(run.ds, run.ens, c.target_month, lead, c.baseline, c.reference_year,
-                                      c.method)
-    options: dict[str, object] = {"steps": steps, "baseline": c.baseline, "land": run.ds["land"], **extra}
+    options = attribute_options(run, lead, run.config.method, steps)
     with quietly():
         randomised = sanity.parameter_randomisation(run.ens.members, check_sample(run, lead), run.roi,
                                                     [lead], method=run.config.method, **options)
@@ -226,18 +232,15 @@ def cascade_section(run: Run, lead: int, steps: int) -> Page:
     """Adebayo et al.'s cascading randomisation of the first member, every method, at ``lead``: weighted
     layers re-initialised from the output down, each stage's |sensitivity| compared with the trained one's
     (:mod:`icegrad.evaluation.randomisation`, which divides out the shared (x − x′) factor)."""
-    c, sample = run.config, check_sample(run, lead)
+    sample = check_sample(run, lead)
     layers = len(randomisation.weighted_layers(run.ens.members[0], [lead]))
     stages = sorted({*(s for s in CASCADE_STAGES if s < layers), layers})
     tables = []
     with quietly():
         for method in METHODS:
-            extra = pipeline.baseline_options(run.ds, run.ens, c.target_month, lead, c.baseline,
-                                              c.reference_year, method)
-            options = {"steps": steps, "baseline": c.baseline, **extra} if method == IG else {}
             tables.append(randomisation.cascading_randomisation(
                 run.ens.members[0], sample, run.roi, [lead], method=method, stages=stages,
-                land=run.ds["land"], **options))
+                **attribute_options(run, lead, method, steps)))
     table = pd.concat(tables, ignore_index=True)
     curve = table.pivot_table(index=["stage", "top_layer"], columns="method", values="spearman_sensitivity")
     final = table[table.stage == table.stage.max()].groupby("method")[["spearman_sensitivity",
