@@ -106,7 +106,7 @@ def dataset_fingerprint(ds: xr.Dataset) -> str:
     digest = hashlib.sha256()
     for name in sorted(ds.data_vars):
         digest.update(name.encode())
-        digest.update(np.ascontiguousarray(ds[name].values).tobytes())
+        digest.update(np.ascontiguousarray(ds[name].values))  # the buffer itself: tobytes() copied it
     # Time in one fixed precision: freshly generated data and data read back from netCDF may carry
     # datetime64[us] and [ns] for the same months, which must not change the key.
     digest.update(np.asarray(ds["time"].values).astype("datetime64[ns]").tobytes())
