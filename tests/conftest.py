@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from icegrad.cores import share_cores
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("ICEGRAD_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest-xdist's workers (and the chapter kernels they start) run side by side: each gets its share of
+# the cores, or TensorFlow's pools oversubscribe them (see icegrad.cores).
+share_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
 @pytest.fixture(scope="session")

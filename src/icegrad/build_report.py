@@ -26,6 +26,7 @@ from typing import Any
 
 import nbformat
 
+from icegrad.cores import usable_cores
 from icegrad.files import write_text
 
 BOOK_REPORT = "book_report.json"
@@ -109,8 +110,7 @@ def take_probe(executed: nbformat.NotebookNode) -> dict[str, float | None]:
 
 def machine() -> dict[str, Any]:
     """Cores, memory, CPU model and GPUs of this machine: what a reader needs to compare the figures."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cores": os.cpu_count(), "usable_cores": usable, "memory_mib": _memory_mib(),
+    return {"cores": os.cpu_count(), "usable_cores": usable_cores(), "memory_mib": _memory_mib(),
             "cpu_model": _cpu_model(), "gpu": _gpus() or "none", "platform": platform.platform(),
             "python": platform.python_version()}
 
