@@ -317,3 +317,43 @@ def test_digests_change_with_content() -> None:
     a = np.arange(4.0)
     assert cache.array_digest(a) == cache.array_digest(a.copy()) != cache.array_digest(a + 1)
     assert cache.array_digest(a, a) != cache.array_digest(a)
+
+
+_SIDE_BY_SIDE = """
+import sys, time
+from pathlib import Path
+from icegrad import cache
+log = Path(sys.argv[1])
+def compute():
+    with log.open("a") as f:
+        f.write("computed\\n")
+    time.sleep(1.0)
+    return "value"
+def save(value, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value)
+print(cache.cached("attributions", {"shared": 1}, compute, load=lambda p: p.read_text(), save=save))
+"""
+
+
+def test_processes_side_by_side_compute_a_shared_entry_once(isolated_cache: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    log = tmp_path / "computations.log"
+    env = {**os.environ, "ICEGRAD_CACHE_DIR": str(isolated_cache)}
+    runs = [subprocess.Popen([sys.executable, "-c", _SIDE_BY_SIDE, str(log)], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["value", "value"]
+    assert log.read_text().splitlines() == ["computed"]
+    assert sum("waiting for another process" in err for _, err in outputs) == 1
+
+
+def test_an_unwritable_lock_folder_leaves_the_entry_usable(isolated_cache: Path) -> None:
+    (isolated_cache / "permutation_importance").mkdir(parents=True)
+    (isolated_cache / cache.LOCKS_FOLDER).write_text("a file where the lock folder should be")
+    value = cache.cached("permutation_importance", {"k": 1}, lambda: "v", load=lambda p: p.read_text(),
+                         save=lambda v, p: p.write_text(v))
+    assert value == "v"

@@ -33,10 +33,16 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from zipfile import BadZipFile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; processes side by side may compute an entry twice
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import xarray as xr
@@ -56,6 +62,8 @@ REFRESH_ENV = "ICEGRAD_REFRESH"
 """Environment variable: a UNIX time; entries written before it count as absent."""
 
 RECORD_SUFFIX = ".entry.json"
+LOCKS_FOLDER = "locks"
+"""Where :func:`entry_lock` keeps its lock files (not a stage: never listed, verified or cleared)."""
 ORPHAN_AGE_S = 600.0
 """Seconds after which an untouched temporary file is an orphan of a killed write: a live write keeps
 touching its temporary (a download streams into it, an ensemble folder is filled in seconds)."""
@@ -305,6 +313,38 @@ def announce(entry: Path, problem: str) -> None:
     print(f"icegrad: cache entry {entry} is {problem}; recomputing", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def entry_lock(entry: Path) -> Iterator[None]:
+    """Hold ``entry`` for this process while it is checked, computed and stored.
+
+    Chapters that run side by side (``icegrad book --jobs``) often need the same entry, e.g. the
+    run's integrated gradients; without the lock both would compute it. With it the second waits
+    (saying so in one line) and then reads what the first stored. An advisory ``flock``, released by
+    the system if the holder dies; where locks cannot be taken (no ``fcntl``, a read-only cache) the
+    entry is used without one, as before.
+    """
+    try:
+        folder = cache_dir() / LOCKS_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / f"{entry.parent.name}-{entry.name}.lock", "a")
+    except OSError:
+        handle = None
+    if handle is None or fcntl is None:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"icegrad: waiting for another process to finish cache entry {entry}", file=sys.stderr,
+                  flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cached(stage: str, params: Mapping[str, Any], compute: Callable[[], T], *, load: Callable[[Path], T],
            save: Callable[[T, Path], object], check: Callable[[T], str | None] | None = None,
            refresh: bool = False) -> T:
@@ -317,6 +357,14 @@ def cached(stage: str, params: Mapping[str, Any], compute: Callable[[], T], *, l
     change later cache keys, e.g. the time precision of a dataset).
     """
     entry = entry_path(stage, params)
+    with entry_lock(entry):
+        return _reuse_or_compute(entry, stage, params, compute, load=load, save=save, check=check,
+                                 refresh=refresh)
+
+
+def _reuse_or_compute(entry: Path, stage: str, params: Mapping[str, Any], compute: Callable[[], T], *,
+                      load: Callable[[Path], T], save: Callable[[T, Path], object],
+                      check: Callable[[T], str | None] | None, refresh: bool) -> T:
     if not refresh and (entry.exists() or record_path(entry).exists()) and not _refreshed(entry):
         problem = damage(entry)
         if problem is None:
