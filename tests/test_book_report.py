@@ -111,3 +111,37 @@ def test_probe_reports_the_kernels_own_peak_not_its_parents() -> None:
     reported = json.loads(line[len(PROBE_MARKER):])["peak_rss_mib"]
     del ballast
     assert 0 < reported < 300, f"a bare interpreter reported {reported:.0f} MiB: the parent's 600 MiB leaked"
+
+
+def test_chapters_in_lanes_each_measured_in_its_own_kernel_and_reported_in_book_order(tmp_path: Path) -> None:
+    root = tiny_book(tmp_path / "repo")
+    toc = "format: jb-book\nroot: book/01_intro\nchapters:\n"
+    waits = {"02_alloc": [], "03_alloc": [], "04_last": ["02_alloc", "03_alloc"]}
+    for name, after in waits.items():
+        notebook = nbformat.read(root / "book" / "02_alloc.ipynb", as_version=4)
+        if after:
+            notebook.metadata["icegrad"] = {"after": after}
+        nbformat.write(notebook, root / "book" / f"{name}.ipynb")
+        toc += f"  - file: book/{name}\n"
+    (root / "_toc.yml").write_text(toc)
+    (root / "_build").mkdir()
+    (root / "_build" / BOOK_REPORT).write_text(json.dumps({"chapters": [  # the last build: 03 was longest
+        {"chapter": "02_alloc", "wall_seconds": 1.0}, {"chapter": "03_alloc", "wall_seconds": 9.0}]}))
+
+    book.build_book(root, parameters={"megabytes": 100}, progress=False, html=False, jobs=2)
+    built = json.loads((root / "_build" / BOOK_REPORT).read_text())
+
+    assert built["complete"] and [c["chapter"] for c in built["chapters"]] == list(waits)
+    assert all(c["peak_rss_mib"] is not None and c["parameters"] == {"megabytes": 100}
+               for c in built["chapters"])
+
+
+def test_longest_first_orders_by_the_last_report_and_falls_back_to_the_toc(tmp_path: Path) -> None:
+    notebooks = [tmp_path / f"{name}.ipynb" for name in ("02_a", "03_b", "04_c")]
+    report = tmp_path / BOOK_REPORT
+    assert book.longest_first(notebooks, report) == notebooks  # no report yet
+    report.write_text(json.dumps({"chapters": [{"chapter": "03_b", "wall_seconds": 50},
+                                               {"chapter": "04_c", "wall_seconds": 7}]}))
+    assert [nb.stem for nb in book.longest_first(notebooks, report)] == ["03_b", "04_c", "02_a"]
+    report.write_text("{not json")
+    assert book.longest_first(notebooks, report) == notebooks

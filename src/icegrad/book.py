@@ -2,14 +2,15 @@
 
 The repository's notebooks carry no outputs. :func:`build_book` copies the book sources into a
 staging folder, executes every notebook listed in ``_toc.yml`` there with papermill (in table-of-
-contents order, so later chapters reuse what earlier ones cached), and builds the HTML from those
-executed copies into ``_build/html``. :func:`run_chapter` re-executes one chapter with other
+contents order or side by side in lanes; chapters reuse what others cached), and builds the HTML
+from those executed copies into ``_build/html``. :func:`run_chapter` re-executes one chapter with other
 parameters into a folder of its own. Parameters are checked against the chapter's ``parameters``
 cell *before* any work starts, so a typo fails in a second, not after a training run.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,8 +27,10 @@ import yaml
 from icegrad import config as run_config
 from icegrad.build_report import BOOK_REPORT, RUN_REPORT, ChapterRun, Recorder, table, take_probe, with_probe
 from icegrad.cache import parameter_key
+from icegrad.cores import share_cores, usable_cores
 from icegrad.errors import IcegradError
 from icegrad.files import write_text
+from icegrad.lanes import default_lanes, prerequisites, run_in_lanes
 from icegrad.writable import check_store_folder
 
 if TYPE_CHECKING:
@@ -253,19 +256,29 @@ def stage_sources(root: Path, stage: Path) -> None:
 
 
 def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None = None,
-               progress: bool = True, html: bool = True) -> Path:
+               progress: bool = True, html: bool = True, jobs: int | None = None) -> Path:
     """Execute every chapter (with shared ``parameters`` where a chapter declares them) and build HTML.
 
-    Each chapter's wall time and its kernel's peak resident memory, the total, the machine and the
-    parameters go to ``<root>/_build/book_report.json`` (rewritten after every chapter) and are
-    printed as a table at the end. Returns the HTML folder (``<root>/_build/html``), or the folder of
-    executed notebooks without ``html``.
+    ``jobs`` chapters run side by side (default: :func:`icegrad.lanes.default_lanes`, one per core as
+    memory allows), each kernel with its share of the cores (:func:`icegrad.cores.share_cores`); the
+    cache's entry locks let chapters that need the same result compute it once, and a chapter whose
+    metadata names chapters to wait for (``icegrad.after``) starts after them. Chapters start in the
+    order of the last build's wall times, longest first (table-of-contents order without one), so the
+    long ones do not end up alone at the end. Each chapter's wall time and its kernel's peak resident
+    memory, the total, the machine and the parameters go to ``<root>/_build/book_report.json``
+    (rewritten after every chapter) and are printed as a table at the end. Returns the HTML folder
+    (``<root>/_build/html``), or the folder of executed notebooks without ``html``.
     """
     root = root or repository_root()
     stage = root / "_build" / "stage"
     notebooks = chapters(root)
+    needs = prerequisites(notebooks)
     shared = dict(parameters or {})
+    order = longest_first(notebooks, root / "_build" / BOOK_REPORT)
     recorder = Recorder(root / "_build" / BOOK_REPORT, shared)  # the total counts the checks too
+    lanes = jobs if jobs is not None else default_lanes(usable_cores(), recorder.machine["memory_mib"])
+    if lanes < 1:
+        raise BookError(f"jobs must be at least 1, got {lanes}; pass --jobs 1 to run one chapter at a time")
     per_notebook = {
         nb: {k: v for k, v in shared.items() if k in papermill.inspect_notebook(str(nb))} for nb in notebooks
     }
@@ -275,12 +288,20 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     del datasets  # the chapters load their own; free the memory before they run
     check_store_folder(stage, "staging folder")
     stage_sources(root, stage)
-    for number, nb in enumerate(notebooks, 1):
-        print(f"[chapter {number}/{len(notebooks)}, {time.perf_counter() - recorder.start:.0f} s so far]",
-              flush=True)
-        with recorder.step(nb.stem):
-            recorder.add(execute_measured(nb, stage / nb.relative_to(root), per_notebook[nb],
-                                          progress=progress))
+    share_cores(lanes)
+    print(f"executing {len(notebooks)} chapters, {lanes} at a time", flush=True)
+
+    def execute(nb: Path) -> ChapterRun:
+        return execute_measured(nb, stage / nb.relative_to(root), per_notebook[nb],
+                                progress=progress and lanes == 1)  # two lanes' bars would interleave
+
+    def finished(nb: Path, run: ChapterRun) -> None:
+        recorder.add(run)
+        print(f"[{len(recorder.runs)}/{len(notebooks)} chapters done, "
+              f"{time.perf_counter() - recorder.start:.0f} s so far]", flush=True)
+
+    run_in_lanes(order, needs, lanes, execute, finished,
+                 failed=lambda nb: recorder.save(complete=False, failed=nb.stem))
     built, html_seconds = stage, None
     if html:
         with recorder.step("HTML build"):
@@ -289,6 +310,16 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
             html_seconds = time.perf_counter() - html_start
     _print_report(recorder.save(complete=True, html_seconds=html_seconds), recorder.target)
     return built
+
+
+def longest_first(notebooks: list[Path], report: Path) -> list[Path]:
+    """``notebooks`` by the wall time the last build report gives each, longest first (ties and
+    chapters it lacks keep their table-of-contents order; without a readable report, that order)."""
+    try:
+        walls = {c["chapter"]: float(c["wall_seconds"]) for c in json.loads(report.read_text())["chapters"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return list(notebooks)
+    return sorted(notebooks, key=lambda nb: -walls.get(nb.stem, 0.0))
 
 
 def _print_report(record: Mapping[str, Any], path: Path) -> None:

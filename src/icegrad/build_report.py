@@ -170,6 +170,8 @@ class Recorder:
             raise
 
     def add(self, run: ChapterRun) -> None:
+        """Record a finished chapter (the report lists chapters by name, i.e. in the book's numbering,
+        whatever order lanes finished them in)."""
         self.runs.append(run)
         self.save(complete=False)
 
@@ -186,7 +188,7 @@ class Recorder:
             "max_peak_rss_mib": max(peaks) if peaks else None,
             "machine": self.machine,
             "parameters": self.parameters,
-            "chapters": [run.record() for run in self.runs],
+            "chapters": [run.record() for run in sorted(self.runs, key=lambda run: run.chapter)],
         }
         write_text(json.dumps(record, indent=2, default=str) + "\n", self.target)
         return record

@@ -302,7 +302,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
     _refresh(args)
     html = build_book(parameters=_parameters(args.parameter), progress=not args.quiet,
-                      html=not args.no_html)
+                      html=not args.no_html, jobs=args.jobs)
     print(f"book built: {html}")
     return 0
 
@@ -400,6 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parameter_option(book)
     book.add_argument("--no-html", action="store_true", help="execute the chapters only")
     book.add_argument("--quiet", action="store_true", help="no progress bars")
+    book.add_argument("--jobs", type=int, default=None, metavar="N",
+                      help="chapters executed side by side, each with its share of the cores (default: "
+                           "one per core, as memory allows at 3 GiB a chapter; 1: one at a time, with "
+                           "progress bars)")
     _add_refresh_option(book)
     book.set_defaults(func=_cmd_book)
 
