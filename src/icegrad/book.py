@@ -228,7 +228,7 @@ def execute_measured(notebook: Path, output: Path, parameters: Mapping[str, Any]
             usage = _take_probe(output, notebook)
     wall = round(time.perf_counter() - start, 1)
     peak = "?" if usage["peak_rss_mib"] is None else f"{usage['peak_rss_mib']:.0f}"
-    print(f"  done in {wall:.0f} s, kernel peak {peak} MiB resident", flush=True)
+    print(f"  {notebook.stem} done in {wall:.0f} s, kernel peak {peak} MiB resident", flush=True)
     return ChapterRun(chapter=notebook.stem, output=output, parameters=checked, wall_seconds=wall, **usage)
 
 
