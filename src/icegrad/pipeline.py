@@ -27,6 +27,7 @@ With ``ens`` such an ensemble:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from icegrad import cache
 from icegrad.attribution import attribute_forecast
 from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import climatology_baseline
+from icegrad.attribution.results import ResultsOnLookup
 from icegrad.attribution.targets import check_count, check_leads, forecast_start, sample_for_forecast
 from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, paired_month
 from icegrad.data import load_dataset
@@ -271,11 +273,13 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                                                     list(ens.channels))
     gradients = fidelity.OptimalGradients(ds, ens.stats, target_month, roi)  # one compiled function per lead
     options.setdefault("engines", EngineCache())  # every method reuses each member's compiled engine
-    results, truths, scores, channels = {}, {}, [], []
+    loaders, truths, scores, channels = {}, {}, [], []
     for method, baseline in specs:
         label = fidelity.spec_label(method, baseline)
-        result = attributions(ds, ens, roi, target_month, leads, method=method, steps=steps,
-                              baseline=baseline if method == "integrated_gradients" else "zeros", **options)
+        loaders[label] = functools.partial(
+            attributions, ds, ens, roi, target_month, leads, method=method, steps=steps,
+            baseline=baseline if method == "integrated_gradients" else "zeros", **options)
+        result = loaders[label]()
         reference = None
         if method == "integrated_gradients" and baseline == "climatology":
             fingerprint = cache.dataset_fingerprint(ds)
@@ -287,7 +291,9 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                   "truth": fidelity.TRUTH_NAMES[method]}
         scores.append(fidelity.summarise(per_channel).assign(**labels))
         channels.append(per_channel.assign(**labels))
-        results[label], truths[label] = result, truth
+        truths[label] = truth
+        del result, reference  # one method's maps at a time (see ResultsOnLookup)
     order = ["label", "method", "baseline", "truth", "lead", "n_linked", *fidelity.SCORE_COLUMNS]
     return fidelity.FidelityRun(pd.concat(scores, ignore_index=True)[order],
-                                pd.concat(channels, ignore_index=True), sensitivity, results, truths)
+                                pd.concat(channels, ignore_index=True), sensitivity,
+                                ResultsOnLookup(loaders), truths)

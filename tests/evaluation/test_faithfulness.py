@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from collections.abc import Iterator, Mapping
+
 import keras
 import numpy as np
 import pytest
@@ -80,3 +84,37 @@ def test_compare_orderings_refuses_results_of_different_forecasts(setting: tuple
         compare_orderings(model, {"a": result, "b": other})
     with pytest.raises(AttributionError, match="no attribution results"):
         compare_orderings(model, {})
+
+
+class OnLookup(Mapping):
+    """Results made when looked up (as pipeline.score_methods' lazy mapping reads them from the cache),
+    recording how often each is asked for and which earlier ones are still alive at each lookup."""
+
+    def __init__(self, results: dict[str, xr.Dataset]) -> None:
+        self.results, self.lookups, self.alive_at_lookup = results, [], []
+        self.handed_out: list[weakref.ref] = []
+
+    def __getitem__(self, label: str) -> xr.Dataset:
+        gc.collect()
+        self.alive_at_lookup.append(sum(ref() is not None for ref in self.handed_out))
+        self.lookups.append(label)
+        fresh = self.results[label].copy(deep=True)
+        self.handed_out.append(weakref.ref(fresh))
+        return fresh
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+
+def test_compare_orderings_holds_one_result_at_a_time_with_the_same_curves(setting: tuple) -> None:
+    model, result = setting
+    plain = {"faithful": result, "reversed": result.assign(attribution=-result["attribution"]),
+             "again": result}
+    lazy = OnLookup(plain)
+    curves = compare_orderings(model, lazy, fractions=(0, 0.1, 0.5, 1), n_random=2)
+    assert lazy.lookups == list(plain) and lazy.alive_at_lookup == [0, 0, 0]
+    expected = compare_orderings(model, plain, fractions=(0, 0.1, 0.5, 1), n_random=2)
+    xr.testing.assert_identical(curves, expected)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -139,3 +139,25 @@ def cached_result(params: Mapping[str, Any], compute: Callable[[], xr.Dataset], 
 
     return cache.cached(CACHE_STAGE, params, computed, load=load_result, save=save_result,
                         check=cache.implausibility, refresh=refresh)
+
+
+class ResultsOnLookup(Mapping[str, xr.Dataset]):
+    """Attribution results by label, each made (read back from the cache) when looked up and not kept.
+
+    Why: ch. 9 compares five methods' results of one forecast, ~80 MiB each at the book's defaults;
+    held side by side they took ~470 MiB of a 2 GB session. Consumers that take one result at a time
+    (:func:`icegrad.evaluation.faithfulness.compare_orderings`, a figure of two methods) then hold one.
+    Each lookup costs what its loader costs (a cached result: one read, ~1 s at 100 km).
+    """
+
+    def __init__(self, loaders: Mapping[str, Callable[[], xr.Dataset]]) -> None:
+        self._loaders = dict(loaders)
+
+    def __getitem__(self, label: str) -> xr.Dataset:
+        return self._loaders[label]()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)

@@ -87,22 +87,16 @@ def _land(result: xr.Dataset, land: xr.DataArray | np.ndarray | None) -> np.ndar
     return None
 
 
-def _checked_results(results: Mapping[str, xr.Dataset]) -> list[xr.Dataset]:
-    """The results, validated, once checked to explain one forecast: same members, leads, input and ROI."""
-    if not results:
-        raise AttributionError("no attribution results to compare; pass {label: result} for one forecast")
-    checked = [validate_result(r) for r in results.values()]
-    first, (name, *labels) = checked[0], list(results)
-    for label, other in zip(labels, checked[1:], strict=True):
-        same = (np.array_equal(first["member"].values, other["member"].values)
-                and np.array_equal(first["lead"].values, other["lead"].values)
-                and first["input"].shape == other["input"].shape
-                and np.allclose(first["input"].values, other["input"].transpose(*first["input"].dims).values)
-                and np.array_equal(first["roi"].values, other["roi"].values))
-        if not same:
-            raise AttributionError(f"result {label!r} explains another forecast than {name!r} "
-                                   "(members, leads, input or ROI differ); compare results of one forecast")
-    return checked
+def _check_same_forecast(first: xr.Dataset, name: str, other: xr.Dataset, label: str) -> None:
+    """Fail unless ``other`` explains the forecast ``first`` explains: same members, leads, input and ROI."""
+    same = (np.array_equal(first["member"].values, other["member"].values)
+            and np.array_equal(first["lead"].values, other["lead"].values)
+            and first["input"].shape == other["input"].shape
+            and np.allclose(first["input"].values, other["input"].transpose(*first["input"].dims).values)
+            and np.array_equal(first["roi"].values, other["roi"].values))
+    if not same:
+        raise AttributionError(f"result {label!r} explains another forecast than {name!r} "
+                               "(members, leads, input or ROI differ); compare results of one forecast")
 
 
 def _reference(x: np.ndarray, reference: np.ndarray | xr.DataArray | None) -> np.ndarray:
@@ -146,8 +140,10 @@ def compare_orderings(
     ``insertion_gain`` ``(label, member, lead)``: positive means more faithful than random. (The gains'
     dimension is ``label``, not ``method``: ``.sel(method=...)`` is xarray's own keyword.)
     """
-    checked = _checked_results(results)
-    first = checked[0]
+    labels = list(results)
+    if not labels:
+        raise AttributionError("no attribution results to compare; pass {label: result} for one forecast")
+    first = validate_result(results[labels[0]])
     models = [members] if isinstance(members, keras.Model) else list(members)
     if len(models) != first.sizes["member"]:
         raise AttributionError(f"{len(models)} model(s) for a result of {first.sizes['member']} member(s); "
@@ -156,24 +152,41 @@ def compare_orderings(
     rng = np.random.default_rng(seed)
     engines = EngineCache()
     leads = first["lead"].values.tolist()
-    shape = (len(checked) + 1, len(models), len(leads), fr.size)
+    shape = (len(labels) + 1, len(models), len(leads), fr.size)
     deletion, insertion = np.empty(shape), np.empty(shape)
+    # what every other result is checked against, and the coordinates of the curves (not the maps)
+    forecast = first.drop_vars([name for name in first.data_vars if name not in ("input", "roi")])
+    cases = []  # per lead: the input, the reference, the ROI target and each member's ends
     for j, lead in enumerate(leads):
         x = first["input"].sel(lead=lead).transpose("y", "x", "channel").values.astype(np.float32)
         ref = _reference(x, reference)
         target = roi_target(first["roi"].values.astype(bool), lead, land=_land(first, land))
         randoms = [rng.permutation(x.size) for _ in range(n_random)]
+        ends = []
         for m, model in enumerate(models):
             engine = engines.get(model, target)
-            ends = _ends(engine, x, ref, fr)
-            for k, result in enumerate(checked):
-                attribution = result["attribution"].isel(member=m).sel(lead=lead)
-                order = np.argsort(-attribution.transpose("y", "x", "channel").values.ravel(), kind="stable")
-                deletion[k, m, j], insertion[k, m, j] = _curves(engine, x, ref, order, fr, ends)
-            runs = [_curves(engine, x, ref, r, fr, ends) for r in randoms]
+            ends.append(_ends(engine, x, ref, fr))
+            runs = [_curves(engine, x, ref, r, fr, ends[m]) for r in randoms]
             deletion[-1, m, j] = np.mean([d for d, _ in runs], axis=0)
             insertion[-1, m, j] = np.mean([i for _, i in runs], axis=0)
-    return _as_dataset(deletion, insertion, [*results, "random"], first, fr, n_random, seed, reference)
+        cases.append((x, ref, target, ends))
+    # One result at a time, released before the next is looked up: a lazy mapping (pipeline.score_methods')
+    # then holds one method's maps in memory, not every method's (~80 MiB each at the book's defaults).
+    loaded: xr.Dataset | None = first
+    del first
+    for k, label in enumerate(labels):
+        result = loaded if loaded is not None else validate_result(results[label])
+        loaded = None
+        if k:
+            _check_same_forecast(forecast, labels[0], result, label)
+        for j, (lead, (x, ref, target, ends)) in enumerate(zip(leads, cases, strict=True)):
+            for m, model in enumerate(models):
+                attribution = result["attribution"].isel(member=m).sel(lead=lead)
+                order = np.argsort(-attribution.transpose("y", "x", "channel").values.ravel(), kind="stable")
+                deletion[k, m, j], insertion[k, m, j] = _curves(engines.get(model, target), x, ref, order, fr,
+                                                                ends[m])
+        del result
+    return _as_dataset(deletion, insertion, [*labels, "random"], forecast, fr, n_random, seed, reference)
 
 
 def _as_dataset(deletion: np.ndarray, insertion: np.ndarray, orders: list[str], first: xr.Dataset,

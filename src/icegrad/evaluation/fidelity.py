@@ -377,7 +377,8 @@ class FidelityRun:
     sensitivity: xr.DataArray
     """The true sensitivity ``(lead, channel, y, x)`` in normalised units."""
     results: Mapping[str, xr.Dataset]
-    """The attribution results by label (:func:`spec_label`)."""
+    """The attribution results by label (:func:`spec_label`); :func:`icegrad.pipeline.score_methods` gives
+    a mapping that reads each from the cache when looked up (hold one at a time)."""
     truths: Mapping[str, xr.DataArray]
     """The truth each label was scored against (:func:`matched_truth`), ``(lead, channel, y, x)``."""
 

@@ -15,6 +15,8 @@ network's forecast depends on, and each method gets a verdict against a shared r
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad import pipeline
+from icegrad.attribution.results import ResultsOnLookup
 from icegrad.config import RunConfig
 from icegrad.evaluation import fidelity
 from icegrad.pages.common import Page, Run, lead_list, listing, load_run, plus_minus
@@ -205,18 +208,18 @@ def truth_maps(run: Run, scored: fidelity.FidelityRun, ranking: pd.DataFrame,
 
 
 def method_results(run: Run, specs: tuple[tuple[str, str], ...] = fidelity.METHOD_SPECS
-                   ) -> dict[str, xr.Dataset]:
+                   ) -> Mapping[str, xr.Dataset]:
     """Every method's attributions of the run's forecast, labelled as the scores label them (cached stages).
 
     For data without a truth, where :func:`icegrad.pipeline.score_methods` does not run: the same
     results it would compute, so the faithfulness curves compare the same methods on every source.
     """
-    return {fidelity.spec_label(method, baseline): run.explain(
-        method=method, baseline=baseline if method == "integrated_gradients" else "zeros")
-        for method, baseline in specs}
+    return ResultsOnLookup({fidelity.spec_label(method, baseline): functools.partial(
+        run.explain, method=method, baseline=baseline if method == "integrated_gradients" else "zeros")
+        for method, baseline in specs})
 
 
-def faithfulness_curves(run: Run, results: dict[str, xr.Dataset]) -> xr.Dataset:
+def faithfulness_curves(run: Run, results: Mapping[str, xr.Dataset]) -> xr.Dataset:
     """Deletion/insertion curves of every result against one shared random control, at the page's fractions.
 
     The reference is zeros (normalised units: the climatological mean of every anomaly channel, no ice
@@ -278,7 +281,7 @@ def faithfulness_text(stats: pd.DataFrame) -> str:
             f"{stats.loc[best, 'insertion_gain']:+.3g}, in units of the target: sea-ice probability)")
 
 
-def faithfulness_section(run: Run, results: dict[str, xr.Dataset], figure_dir: str) -> Page:
+def faithfulness_section(run: Run, results: Mapping[str, xr.Dataset], figure_dir: str) -> Page:
     """The chapter's faithfulness section: curves of every method, the gains table and the verdicts."""
     from icegrad.plots import save_figure
     from icegrad.plots.lines import faithfulness_curves as draw
@@ -343,7 +346,7 @@ def page(config: RunConfig, benchmark_seed: int, figure_dir: str) -> Page:
         scored = pipeline.score_methods(run.ds, run.ens, run.roi, config.target_month, config.leads,
                                         steps=config.steps)
         ranking = fidelity.ranking(scored.scores)
-        results = dict(scored.results)
+        results = scored.results
         out.values.update({
             "truth_note": f"The truth and the attributions below are for the {run.target_label} forecast of "
                           f"the {len(run.ens)}-member ensemble, at leads "
