@@ -328,8 +328,8 @@ def data_randomisation_section(run: Run, lead: int, steps: int, setting_name: st
              f"true targets and one on targets shuffled across start months, explain the {run.target_label} "
              f"forecast at lead {lead} on the {other.config.resolution_km} km grid, with the run's baseline "
              f"and {steps} integrated-gradient steps. Data: {run.source}.")
-    return Page({"data_text": text}, {"data_randomisation": data_table(final).style.hide(axis="index")},
-                notes=[intro, text])
+    table = data_table(final).style.hide(axis="index").format(precision=3)
+    return Page({"data_text": text}, {"data_randomisation": table}, notes=[intro, text])
 
 
 def gradient_check_section(run: Run, lead: int, n_pixels: int) -> Page:
