@@ -308,17 +308,34 @@ def data_table(final: pd.DataFrame) -> pd.DataFrame:
                          "verdict": [cascade_verdict(float(r)) for r in final["spearman_sensitivity"]]})
 
 
+def data_cached(run: Run, setting: Setting) -> bool:
+    """Whether both networks of the data-randomisation test at ``setting`` are in the cache."""
+    ds, _ = input_selection.training_data(run, setting.resolution_km)
+    return randomisation.is_cached(ds, list(run.ens.channels), setting)
+
+
+@releases_memory
+def cached_data_similarity(run: Run, lead: int, steps: int) -> pd.DataFrame | None:
+    """The coarse setting's :func:`data_similarity` from cached networks only (None when they are not
+    cached): for readers that never train, such as the discussion."""
+    setting = SETTINGS["coarse"]
+    if not data_cached(run, setting):
+        return None
+    other = data_run(run, setting)
+    with quietly():
+        shuffled = randomisation.shuffled_target_ensemble(other.ds, setting, channels=list(run.ens.channels))
+    return data_similarity(other, shuffled, lead, steps)
+
+
 @releases_memory
 def data_randomisation_section(run: Run, lead: int, steps: int, setting_name: str) -> Page:
     """Adebayo et al.'s data randomisation, every method, at ``lead``: networks trained on the true and on
     shuffled targets (same setting, seeds and data; both cached) explain the same sample. With "cached",
     nothing is trained and a missing network gives the :data:`DATA_NOT_RUN` note."""
     setting = data_setting(setting_name, run)
-    if setting_name == "cached":
-        ds, _ = input_selection.training_data(run, setting.resolution_km)
-        if not randomisation.is_cached(ds, list(run.ens.channels), setting):
-            text = DATA_NOT_RUN.format(setting=setting.describe())
-            return Page({"data_text": text}, notes=[text])
+    if setting_name == "cached" and not data_cached(run, setting):
+        text = DATA_NOT_RUN.format(setting=setting.describe())
+        return Page({"data_text": text}, notes=[text])
     other = data_run(run, setting)
     with quietly():
         shuffled = randomisation.shuffled_target_ensemble(other.ds, setting, channels=list(run.ens.channels))
