@@ -286,20 +286,45 @@ def test_data_randomisation_section_compares_the_true_and_shuffled_networks(
     calls: dict[str, object] = {}
     monkeypatch.setattr(page, "data_cached", lambda run, setting: True)
     monkeypatch.setattr(page, "data_run", lambda run, setting: other)
-    monkeypatch.setattr(page.randomisation, "shuffled_target_ensemble",
-                        lambda ds, setting, channels: calls.update(channels=channels) or "shuffled")
     final = pd.DataFrame({"spearman_sensitivity": [0.2, 0.8], "spearman_raw": [0.9, 0.9]},
                          index=["integrated_gradients", "vanilla_gradient"])
 
-    def similarity(run, shuffled, lead, steps) -> pd.DataFrame:
-        calls.update(run=run, shuffled=shuffled, lead=lead, steps=steps)
+    def similarity(run, setting, lead, steps) -> pd.DataFrame:
+        calls.update(run=run, setting=setting, lead=lead, steps=steps)
         return final
 
     monkeypatch.setattr(page, "data_similarity", similarity)
     section = page.data_randomisation_section(run, 1, 8, name)
-    assert calls == {"channels": list(run.ens.channels), "run": other, "shuffled": "shuffled", "lead": 1,
-                     "steps": 8}
+    assert calls == {"run": other, "setting": page.SETTINGS["coarse"], "lead": 1, "steps": 8}
     assert f"(randomisation_setting '{name}')" in section.notes[0] and "200 km grid" in section.notes[0]
     assert "EMULATED" in section.notes[0]
     assert section.values["data_text"] == section.notes[1]
     assert section.tables["data_randomisation"].data["verdict"].tolist() == ["passes", "fails"]
+
+
+def test_data_similarity_explains_one_sample_with_every_method_and_the_same_options(
+        emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    run = emulated_run(None)
+    run.ens.members = ["trained"]
+    seen: list[tuple] = []
+    monkeypatch.setattr(page.randomisation, "shuffled_target_ensemble",
+                        lambda ds, setting, channels: SimpleNamespace(members=["shuffled"]))
+    monkeypatch.setattr(page, "check_sample", lambda run, lead: "sample")
+    monkeypatch.setattr(page, "attribute_options", lambda run, lead, method, steps: {"steps": steps,
+                                                                                      "for": method})
+
+    def compare(members, shuffled, sample, roi, leads, method, **options) -> pd.DataFrame:
+        seen.append((members, shuffled, sample, leads, method, options))
+        rho = 0.9 if method == "smoothgrad" else 0.1
+        return pd.DataFrame({"member": [0, 1], "lead": 1, "spearman_sensitivity": [rho, rho + 0.1],
+                             "spearman_raw": 0.5, "method": method})
+
+    monkeypatch.setattr(page.randomisation, "data_randomisation", compare)
+    final = page.data_similarity(run, page.SETTINGS["coarse"], 1, 8)
+    assert [s[4] for s in seen] == list(page.METHODS)
+    assert all(s[:4] == (["trained"], ["shuffled"], "sample", [1]) and s[5] == {"steps": 8, "for": s[4]}
+               for s in seen)
+    assert final.loc["smoothgrad", "spearman_sensitivity"] == pytest.approx(0.95), "the member mean"
+    assert page.data_table(final).set_index("method").loc["smoothgrad", "verdict"] == "fails"

@@ -24,7 +24,6 @@ from icegrad.config import BASELINES, check_choice
 from icegrad.evaluation import cost, randomisation, sanity, selection
 from icegrad.evaluation.selection import SETTINGS, Setting
 from icegrad.memory import releases_memory
-from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.pages import input_selection
 from icegrad.pages.common import (
     RELATIVE_TOLERANCE,
@@ -287,12 +286,14 @@ def data_run(run: Run, setting: Setting) -> Run:
     return Run(config, ds, roi, trained)
 
 
-def data_similarity(run: Run, shuffled: IceNetEnsemble, lead: int, steps: int) -> pd.DataFrame:
-    """Per method, member-mean similarity of the ``run`` networks' maps to the ``shuffled`` ones'
-    (:func:`icegrad.evaluation.randomisation.data_randomisation`), with the run's baseline and options."""
+def data_similarity(run: Run, setting: Setting, lead: int, steps: int) -> pd.DataFrame:
+    """Per method, member-mean similarity of the maps of ``run``'s networks (:func:`data_run`) to those of
+    their twins trained on shuffled targets at ``setting`` (cached;
+    :func:`icegrad.evaluation.randomisation.data_randomisation`), with the run's baseline and options."""
     sample = check_sample(run, lead)
     tables = []
     with quietly():
+        shuffled = randomisation.shuffled_target_ensemble(run.ds, setting, channels=list(run.ens.channels))
         for method in METHODS:
             tables.append(randomisation.data_randomisation(
                 run.ens.members, shuffled.members, sample, run.roi, [lead], method=method,
@@ -321,10 +322,7 @@ def cached_data_similarity(run: Run, lead: int, steps: int) -> pd.DataFrame | No
     setting = SETTINGS["coarse"]
     if not data_cached(run, setting):
         return None
-    other = data_run(run, setting)
-    with quietly():
-        shuffled = randomisation.shuffled_target_ensemble(other.ds, setting, channels=list(run.ens.channels))
-    return data_similarity(other, shuffled, lead, steps)
+    return data_similarity(data_run(run, setting), setting, lead, steps)
 
 
 @releases_memory
@@ -337,9 +335,7 @@ def data_randomisation_section(run: Run, lead: int, steps: int, setting_name: st
         text = DATA_NOT_RUN.format(setting=setting.describe())
         return Page({"data_text": text}, notes=[text])
     other = data_run(run, setting)
-    with quietly():
-        shuffled = randomisation.shuffled_target_ensemble(other.ds, setting, channels=list(run.ens.channels))
-    final = data_similarity(other, shuffled, lead, steps)
+    final = data_similarity(other, setting, lead, steps)
     text = verdicts_text(final, "Against the network trained on shuffled targets")
     intro = (f"Networks trained at {setting.describe()} (randomisation_setting '{setting_name}'), one on the "
              f"true targets and one on targets shuffled across start months, explain the {run.target_label} "
