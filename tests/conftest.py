@@ -39,7 +39,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # Coarse settings: every chapter runs end to end, on a small grid with a small ensemble; ch. 8's input
 # selection states the rankings' top-k without retraining.
 COARSE_BOOK = {"resolution_km": 200, "members": 2, "epochs": 1, "steps": 8, "leads": [1, 3],
-               "selection_setting": "reference"}
+               "selection_setting": "reference", "randomisation_setting": "cached"}
 
 
 class CoarseBook:

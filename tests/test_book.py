@@ -17,7 +17,7 @@ NOTEBOOKS = book.chapters(ROOT)
 # Coarse settings: every chapter runs end to end, on a small grid with a small ensemble; ch. 8's input
 # selection retrains nothing (its coarse setting trains three networks, ~90 s: too much for `make test`).
 COARSE = {"resolution_km": 200, "members": 2, "epochs": 1, "steps": 8, "leads": [1, 3],
-          "selection_setting": "reference"}
+          "selection_setting": "reference", "randomisation_setting": "cached"}
 COARSE_RUN = {k: v for k, v in COARSE.items() if k in book.run_config.defaults()}
 
 

@@ -57,7 +57,11 @@ OBSERVED_SOURCES = ("", "nsidc")
 SELECTION_SETTINGS = ("coarse", "full", "reference")
 """Chapter 8's input selection (:mod:`icegrad.pages.input_selection`): retrain on the top-k channels at a
 coarse setting, at the run's setting, or retrain nothing and state the rankings' top-k."""
-CHAPTER_CHOICES = {"selection_setting": SELECTION_SETTINGS}
+RANDOMISATION_SETTINGS = ("coarse", "full", "cached")
+"""Chapter 5's data randomisation (:func:`icegrad.pages.gradient_attribution.data_randomisation_section`):
+train the true- and shuffled-target networks at the coarse setting, at the run's setting, or train nothing
+and read the coarse networks from the cache (the section says when they are not there)."""
+CHAPTER_CHOICES = {"selection_setting": SELECTION_SETTINGS, "randomisation_setting": RANDOMISATION_SETTINGS}
 """Chapter parameters that are not run fields but take one of a few values: checked before any work by
 ``icegrad run`` (:func:`icegrad.book.check_parameters`) and by the chapter itself (:func:`check_choice`)."""
 

@@ -92,3 +92,42 @@ def test_shuffled_targets_keep_inputs_and_move_targets(tmp_path: Path,
     assert np.mean(moved) > 0.9 and "shuffled" in ens.manifest["training"]
     # the same targets, reordered
     assert sorted(map(bytes, seen["train"][1])) == sorted(map(bytes, y))
+
+
+def test_shuffled_and_trained_networks_never_share_a_cache_entry(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "targets" marker and seed enter the key: each kind of network is trained once, cached, and only
+    ever read back where the same kind is asked for."""
+    from icegrad import cache, pipeline
+    from icegrad.evaluation import randomisation
+    from icegrad.evaluation.selection import SETTINGS, train_config, train_subset
+    from icegrad.inputs import build as network_inputs
+    from icegrad.inputs import real_record
+    from icegrad.model import train
+    from icegrad.model.ensemble import IceNetEnsemble
+    from icegrad.model.icenet import build_icenet
+
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    ds = pipeline.dataset("emulated", 200)
+    channels = list(real_record.channels_for(ds))
+    config = train_config(ds, channels, SETTINGS["coarse"])
+    trained: list[str] = []
+
+    def fake(kind: str) -> IceNetEnsemble:
+        trained.append(kind)
+        model = build_icenet(ds.sizes["y"], ds.sizes["x"], len(channels), 0.125, seed=0)
+        stats = network_inputs.fit_normalisation(ds, config.train_years)
+        return IceNetEnsemble([model], stats, config.channels, {"seeds": [36], "kind": kind})
+
+    monkeypatch.setattr(train, "train_ensemble", lambda ds, config, pretrain=None: fake("true"))
+    monkeypatch.setattr(randomisation, "train_shuffled", lambda ds, config, seed: fake(f"shuffled {seed}"))
+    keys = {train.model_cache_key(ds, config),
+            *(cache.parameter_key(randomisation.shuffled_parameters(ds, config, seed)) for seed in (0, 1))}
+    assert len(keys) == 3
+    assert not randomisation.is_cached(ds, channels, SETTINGS["coarse"])
+    for _ in range(2):
+        assert randomisation.shuffled_target_ensemble(ds, channels=channels).manifest["kind"] == "shuffled 0"
+        assert train_subset(ds, channels, SETTINGS["coarse"]).manifest["kind"] == "true"
+        assert randomisation.shuffled_target_ensemble(ds, seed=1).manifest["kind"] == "shuffled 1"
+    assert trained == ["shuffled 0", "true", "shuffled 1"], "each network trained once, then read back"
+    assert randomisation.is_cached(ds, channels, SETTINGS["coarse"])

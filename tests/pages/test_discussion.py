@@ -189,3 +189,29 @@ def test_faithfulness_check_and_limit_name_the_methods_not_more_faithful_than_ra
         assert "so their rankings and maps say little" in limit
     failed = page.failed_text(pd.DataFrame([page.skill_check(0.5), row]))
     assert ("deletion/insertion faithfulness (ch. 9: " in failed) == bool(unfaithful)
+
+
+@pytest.mark.parametrize("failing", [[], ["smoothgrad"], ["smoothgrad", "vanilla_gradient"], None])
+def test_data_randomisation_check_and_limit_name_the_methods_whose_maps_survive(failing: list | None) -> None:
+    methods = ["integrated_gradients", "smoothgrad", "vanilla_gradient"]
+    similarity = None if failing is None else pd.DataFrame(
+        {"spearman_sensitivity": [0.8 if m in failing else 0.2 for m in methods]}, index=methods)
+    row = page.data_randomisation_check(similarity, 0.5)
+    limit = page.data_randomisation_limit(similarity, 0.5)
+    if failing is None:
+        assert row["outcome"] == "not run" and "not cached" in row["measure (this run)"]
+        assert limit.startswith("Chapter 5's data-randomisation test was not run")
+    elif not failing:
+        assert row["outcome"] == "pass"
+        assert row["measure (this run)"].endswith(": 0.20 (integrated gradients)")
+        assert limit.startswith("Every method's maps change when the network is trained on shuffled targets")
+    elif len(failing) == 1:
+        assert row["outcome"] == "fail" and row["measure (this run)"].endswith(": 0.80 (smoothgrad)")
+        assert limit.startswith("Smoothgrad gives much the same maps")
+        assert "its maps explain the input" in limit
+    else:
+        assert row["outcome"] == "fail"
+        assert limit.startswith("Smoothgrad and vanilla gradient give much the same maps")
+        assert "their maps explain the input" in limit
+    failed = page.failed_text(pd.DataFrame([page.skill_check(0.5), row]))
+    assert ("data randomisation (ch. 5:" in failed) == bool(failing)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -217,3 +219,112 @@ def test_cascade_text_names_who_passes_who_fails_and_what_raw_maps_would_have_sa
     assert "no method passes" in everyone and "Bommer" not in everyone
     nobody = page.cascade_text(final.assign(spearman_sensitivity=0.1, spearman_raw=0.1))
     assert "and none fails." in nobody and "Bommer" not in nobody
+
+
+@pytest.mark.parametrize(("rho", "verdicts"), [((0.1, 0.2), ["passes", "passes"]),
+                                               ((0.1, 0.5), ["passes", "fails"]),
+                                               ((0.7, 0.9), ["fails", "fails"])])
+def test_data_randomisation_text_and_table_give_each_methods_verdict(rho: tuple, verdicts: list) -> None:
+    final = pd.DataFrame({"spearman_sensitivity": rho, "spearman_raw": [0.9, 0.95]},
+                         index=["gradient_x_input", "vanilla_gradient"])
+    table = page.data_table(final)
+    names = [page.method_name("gradient_x_input"), page.method_name("vanilla_gradient")]
+    assert table["verdict"].tolist() == verdicts and table["method"].tolist() == names
+    text = page.verdicts_text(final, "Against the network trained on shuffled targets")
+    if verdicts == ["passes", "passes"]:
+        assert text.startswith(f"Against the network trained on shuffled targets, {names[0]} and {names[1]} "
+                               "pass")
+        assert "and none fails." in text and "would have failed" in text
+    elif verdicts == ["passes", "fails"]:
+        assert f", {names[0]} passes" in text and f"and {names[1]} fails." in text
+    else:
+        assert "no method passes" in text and f"{names[0]} and {names[1]} fail." in text
+        assert "Bommer" not in text
+
+
+def test_data_setting_is_coarse_the_runs_own_or_one_line_naming_the_choices(emulated_run) -> None:
+    from icegrad.config import RANDOMISATION_SETTINGS, ConfigError
+    from icegrad.evaluation.selection import SETTINGS
+
+    run = emulated_run(None, epochs=2, width=0.5)
+    assert page.data_setting("coarse", run) == page.data_setting("cached", run) == SETTINGS["coarse"]
+    full = page.data_setting("full", run)
+    assert (full.members, full.epochs, full.width, full.resolution_km) == (run.config.members, 2, 0.5, None)
+    with pytest.raises(ConfigError, match=r"randomisation_setting='huge' is not allowed; choose one of "
+                                          + re.escape(str(RANDOMISATION_SETTINGS))) as caught:
+        page.data_setting("huge", run)
+    assert "\n" not in str(caught.value)
+
+
+def test_icegrad_run_checks_the_randomisation_setting_before_papermill() -> None:
+    from pathlib import Path
+
+    from icegrad import book
+
+    notebook = book.find_chapter(Path(__file__).resolve().parents[2], "05")
+    with pytest.raises(book.BookError, match=r"05_gradient_attribution: randomisation_setting='x' is not "
+                                             "allowed"):
+        book.check_parameters(notebook, {"randomisation_setting": "x"})
+    assert book.check_parameters(notebook, {"randomisation_setting": "cached"}) == \
+        {"randomisation_setting": "cached"}
+
+
+def test_data_randomisation_section_trains_nothing_when_cached_is_asked_and_missing(
+        emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(page, "data_cached", lambda run, setting: False)
+    monkeypatch.setattr(page, "data_run", lambda run, setting: pytest.fail("must not train"))
+    section = page.data_randomisation_section(emulated_run(None), 1, 8, "cached")
+    assert section.values["data_text"].startswith("randomisation_setting 'cached' trains nothing")
+    assert "1 member, 2 epochs, width 0.25, 200 km grid" in section.notes[0] and not section.tables
+
+
+@pytest.mark.parametrize("name", ["coarse", "cached"])
+def test_data_randomisation_section_compares_the_true_and_shuffled_networks(
+        name: str, emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = emulated_run(None)
+    other = emulated_run(None, resolution_km=200)
+    calls: dict[str, object] = {}
+    monkeypatch.setattr(page, "data_cached", lambda run, setting: True)
+    monkeypatch.setattr(page, "data_run", lambda run, setting: other)
+    final = pd.DataFrame({"spearman_sensitivity": [0.2, 0.8], "spearman_raw": [0.9, 0.9]},
+                         index=["integrated_gradients", "vanilla_gradient"])
+
+    def similarity(run, setting, lead, steps) -> pd.DataFrame:
+        calls.update(run=run, setting=setting, lead=lead, steps=steps)
+        return final
+
+    monkeypatch.setattr(page, "data_similarity", similarity)
+    section = page.data_randomisation_section(run, 1, 8, name)
+    assert calls == {"run": other, "setting": page.SETTINGS["coarse"], "lead": 1, "steps": 8}
+    assert f"(randomisation_setting '{name}')" in section.notes[0] and "200 km grid" in section.notes[0]
+    assert "EMULATED" in section.notes[0]
+    assert section.values["data_text"] == section.notes[1]
+    assert section.tables["data_randomisation"].data["verdict"].tolist() == ["passes", "fails"]
+
+
+def test_data_similarity_explains_one_sample_with_every_method_and_the_same_options(
+        emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    run = emulated_run(None)
+    run.ens.members = ["trained"]
+    seen: list[tuple] = []
+    monkeypatch.setattr(page.randomisation, "shuffled_target_ensemble",
+                        lambda ds, setting, channels: SimpleNamespace(members=["shuffled"]))
+    monkeypatch.setattr(page, "check_sample", lambda run, lead: "sample")
+    monkeypatch.setattr(page, "attribute_options", lambda run, lead, method, steps: {"steps": steps,
+                                                                                      "for": method})
+
+    def compare(members, shuffled, sample, roi, leads, method, **options) -> pd.DataFrame:
+        seen.append((members, shuffled, sample, leads, method, options))
+        rho = 0.9 if method == "smoothgrad" else 0.1
+        return pd.DataFrame({"member": [0, 1], "lead": 1, "spearman_sensitivity": [rho, rho + 0.1],
+                             "spearman_raw": 0.5, "method": method})
+
+    monkeypatch.setattr(page.randomisation, "data_randomisation", compare)
+    final = page.data_similarity(run, page.SETTINGS["coarse"], 1, 8)
+    assert [s[4] for s in seen] == list(page.METHODS)
+    assert all(s[:4] == (["trained"], ["shuffled"], "sample", [1]) and s[5] == {"steps": 8, "for": s[4]}
+               for s in seen)
+    assert final.loc["smoothgrad", "spearman_sensitivity"] == pytest.approx(0.95), "the member mean"
+    assert page.data_table(final).set_index("method").loc["smoothgrad", "verdict"] == "fails"

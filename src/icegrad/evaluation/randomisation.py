@@ -34,6 +34,7 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
+from icegrad import cache
 from icegrad.attribution.api import attribute, check_sample
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.references import resolve_baseline
@@ -44,7 +45,7 @@ from icegrad.inputs import build as network_inputs
 from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.samples import CHUNK_STARTS, SampleStore
-from icegrad.model.train import split_store, train_members
+from icegrad.model.train import TrainConfig, implausibility, model_parameters, split_store, train_members
 
 MIN_DELTA = 1e-3
 """|x - x'| below this (normalised units) leaves the effective gradient undefined: such cells are dropped."""
@@ -189,16 +190,22 @@ def shuffled_store(store: SampleStore, directory: Path, rng: np.random.Generator
     return shuffled
 
 
-def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse"], seed: int = 0
-                             ) -> IceNetEnsemble:
-    """An ensemble trained with every input paired with another start month's targets (and weights).
+SHUFFLED_TARGETS = "targets shuffled across start months (data randomisation)"
+"""The marker a shuffled-target ensemble's cache key and manifest carry (with the shuffle's seed)."""
 
-    Adebayo et al.'s data randomisation: the inputs keep their statistics, but nothing links them to
-    the targets, so an attribution that still looks like the trained network's shows the input, not
-    a learnt relation. Trained at ``setting`` (coarse by default) and not cached: it exists only for
-    this check.
+
+def shuffled_parameters(ds: xr.Dataset, config: TrainConfig, seed: int) -> dict[str, Any]:
+    """The cache parameters of the ensemble ``config`` trains on ``ds`` with targets shuffled by ``seed``.
+
+    The book recipe's parameters (:func:`icegrad.model.train.model_parameters`) plus a ``targets`` field
+    that a normally trained ensemble's never has: the two keys cannot coincide, so a shuffled network is
+    never loaded where a trained one is asked for, nor the reverse, and each shuffle seed has its own entry.
     """
-    config = train_config(ds, real_record.channels_for(ds), setting)
+    return {**model_parameters(ds, config), "targets": {"training": SHUFFLED_TARGETS, "seed": seed}}
+
+
+def train_shuffled(ds: xr.Dataset, config: TrainConfig, seed: int) -> IceNetEnsemble:
+    """Train ``config``'s members with every input paired with another start month's targets (and weights)."""
     stats = network_inputs.fit_normalisation(ds, config.train_years)
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="icegrad-shuffled-") as folder:
@@ -208,6 +215,31 @@ def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse
         models, summaries = train_members(stores["train"], stores["validate"], config)
     manifest = {"data_source": config.data_source, "created": "shuffled targets", "seeds": list(config.seeds),
                 "splits": {"train": config.train_years, "val": config.val_years, "test": config.test_years},
-                "training": "targets shuffled across start months (data randomisation)",
-                "members_summary": summaries}
+                "training": SHUFFLED_TARGETS, "shuffle_seed": seed, "members_summary": summaries}
     return IceNetEnsemble(models, stats, config.channels, manifest)
+
+
+def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse"], seed: int = 0,
+                             channels: Sequence[str] | None = None, refresh: bool = False) -> IceNetEnsemble:
+    """An ensemble trained with every input paired with another start month's targets (and weights), cached.
+
+    Adebayo et al.'s data randomisation: the inputs keep their statistics, but nothing links them to
+    the targets, so an attribution that still looks like the trained network's shows the input, not
+    a learnt relation. Trained at ``setting`` (coarse by default) on ``channels`` (default: the data
+    source's) with the configuration :func:`icegrad.evaluation.selection.train_subset` uses, so the
+    like-for-like trained network is ``train_subset(ds, channels, setting)``. Cached in the ``models``
+    stage under :func:`shuffled_parameters`: a re-run trains nothing.
+    """
+    config = train_config(ds, channels or real_record.channels_for(ds), setting)
+    return cache.cached("models", shuffled_parameters(ds, config, seed),
+                        lambda: train_shuffled(ds, config, seed), load=IceNetEnsemble.load,
+                        save=IceNetEnsemble.save, check=implausibility, refresh=refresh)
+
+
+def is_cached(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed: int = 0) -> bool:
+    """Whether both networks of the data-randomisation check at ``setting`` are cached, intact
+    (for readers that must not train, such as the discussion)."""
+    config = train_config(ds, channels, setting)
+    entries = [cache.entry_path("models", model_parameters(ds, config)),
+               cache.entry_path("models", shuffled_parameters(ds, config, seed))]
+    return all(entry.exists() and cache.damage(entry) is None for entry in entries)

@@ -243,6 +243,38 @@ def randomisation_check(max_rho: float, threshold: float) -> dict[str, str]:
                      f"below {threshold:g}", max_rho < threshold)
 
 
+def data_randomisation_check(similarity: pd.DataFrame | None, threshold: float) -> dict[str, str]:
+    """Maps must differ for a network trained on shuffled targets (Adebayo et al. 2018); ``similarity`` has
+    per method (index) the rank correlation of |sensitivity| (``spearman_sensitivity``), None if not run."""
+    criterion = f"below {threshold:g} for every method"
+    if similarity is None:
+        return check_row("data randomisation", "ch. 5", "networks of the coarse setting not cached",
+                         criterion, None)
+    worst = str(similarity["spearman_sensitivity"].idxmax())
+    rho = float(similarity["spearman_sensitivity"].max())
+    return check_row("data randomisation", "ch. 5",
+                     f"largest rank correlation of |sensitivity|, trained vs shuffled targets: {rho:.2f} "
+                     f"({method_name(worst)})", criterion, rho < threshold)
+
+
+def data_randomisation_limit(similarity: pd.DataFrame | None, threshold: float) -> str:
+    """The limit naming the methods whose maps survive data randomisation, or saying the test did not run."""
+    if similarity is None:
+        return ("Chapter 5's data-randomisation test was not run with these parameters (its networks of the "
+                "coarse setting are not in the cache, and this chapter never trains), so it is open whether "
+                "the maps would look the same for a network trained on shuffled targets.")
+    failed = [method_name(m) for m, rho in similarity["spearman_sensitivity"].items() if rho >= threshold]
+    if not failed:
+        return ("Every method's maps change when the network is trained on shuffled targets (chapter 5's "
+                f"data randomisation: rank correlation of |sensitivity| below {threshold:g}): they depend on "
+                "what the network learnt from the targets, not on the input alone.")
+    one = len(failed) == 1
+    return (f"{listing(failed).capitalize()} {'gives' if one else 'give'} much the same maps for a network "
+            f"trained on shuffled targets (chapter 5's data randomisation: rank correlation of |sensitivity| "
+            f"of at least {threshold:g}): {'its' if one else 'their'} maps explain the input rather than "
+            "what the network learnt.")
+
+
 def fidelity_check(spearman: float | None, threshold: float = 0.7) -> dict[str, str]:
     """Vanilla gradients (the letter's method) must recover the emulated truth's channel ranking."""
     if spearman is None:
@@ -329,10 +361,11 @@ def conclusion_text(verdicts: pd.DataFrame, run_method: str, run_baseline: str, 
             f"{len(verdicts)} combinations of method, baseline and ranking.")
 
 
-def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int, unfaithful: Sequence[str]
-           ) -> pd.DataFrame:
+def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int, unfaithful: Sequence[str],
+           shuffled: pd.DataFrame | None) -> pd.DataFrame:
     """The book's checks on this run, from the cached stages (the results ch. 5 and this chapter load);
-    ``unfaithful`` are the methods of ``by_method`` that are not more faithful than random."""
+    ``unfaithful`` are the methods of ``by_method`` that are not more faithful than random, ``shuffled``
+    ch. 5's data randomisation (:func:`data_randomisation_check`)."""
     from icegrad.attribution.rankings import baseline_name
     from icegrad.evaluation import fidelity, sanity
     from icegrad.model.skill import evaluate_skill
@@ -353,7 +386,9 @@ def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int, unfaithful:
         spearman = float(scores["spearman"].iloc[0])
     return pd.DataFrame([skill_check(float(skill.sel(model="icenet") - skill.sel(model="linear_trend"))),
                          completeness_check(errors, ch5.BOOK_TOLERANCE),
-                         randomisation_check(rho, ch5.RANDOMISATION_THRESHOLD), fidelity_check(spearman),
+                         randomisation_check(rho, ch5.RANDOMISATION_THRESHOLD),
+                         data_randomisation_check(shuffled, ch5.RANDOMISATION_THRESHOLD),
+                         fidelity_check(spearman),
                          faithfulness_check(unfaithful, len(by_method), lead)])
 
 
@@ -361,6 +396,7 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
     """Everything chapter 11 shows for ``run`` (whose attributions are loaded)."""
     from icegrad.attribution.rankings import baseline_name
     from icegrad.pages import fidelity as ch9
+    from icegrad.pages import gradient_attribution as ch5
     from icegrad.pages.input_selection import discussion_text
     from icegrad.plots import save_figure
     from icegrad.plots.robustness import share_heatmap
@@ -405,7 +441,8 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
     with quietly():
         faithful = ch9.gain_stats(ch9.faithfulness_curves(run, by_method))
     unfaithful = ch9.not_faithful(faithful)
-    checked = checks(run, by_method, check_lead, unfaithful)
+    shuffled = ch5.cached_data_similarity(run, check_lead, min(c.steps, ch5.CHECK_STEPS))
+    checked = checks(run, by_method, check_lead, unfaithful, shuffled)
     splits = run.ens.manifest.get("splits", {})
     glue = {**run.glue(), "method_name": reference, "check_lead": check_lead, "fig_robustness": fig,
             "robustness_caption": (
@@ -418,6 +455,7 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
             "claims_supported": supported_count(claims), "claims_total": len(claims),
             "failed_text": failed_text(checked), "failed_short": failed_short(checked),
             "faithfulness_limit": faithfulness_limit(unfaithful, list(by_method), check_lead),
+            "data_randomisation_limit": data_randomisation_limit(shuffled, ch5.RANDOMISATION_THRESHOLD),
             "letter_counts": f"{verdict_counts(by_letter)} of {len(by_letter)}",
             "splits_text": splits_text(splits), "validation_text": validation_text(years, splits),
             "conclusion_text": conclusion_text(by_letter, *own, run.source, len(run.ens), run.target_label),

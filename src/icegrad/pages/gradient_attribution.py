@@ -8,6 +8,7 @@ functions of the numbers, one outcome per branch, each unit-tested.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,11 @@ from icegrad.attribution.aggregate import channel_summary, ensemble_summary, gro
 from icegrad.attribution.methods import METHODS
 from icegrad.attribution.rankings import ranking
 from icegrad.attribution.targets import sample_for_forecast
-from icegrad.config import BASELINES
-from icegrad.evaluation import cost, randomisation, sanity
+from icegrad.config import BASELINES, check_choice
+from icegrad.evaluation import cost, randomisation, sanity, selection
+from icegrad.evaluation.selection import SETTINGS, Setting
 from icegrad.memory import releases_memory
+from icegrad.pages import input_selection
 from icegrad.pages.common import (
     RELATIVE_TOLERANCE,
     Page,
@@ -43,6 +46,8 @@ RULE_OF_THUMB = 0.05
 """Sundararajan et al.'s rule of thumb for integrated-gradients completeness (5 %)."""
 RANDOMISATION_THRESHOLD = 0.5
 """Rank correlation of |attribution| between trained and randomised networks above which maps fail."""
+CHECK_STEPS = 16
+"""At most this many integrated-gradient steps in the checks that attribute again (randomisation tests)."""
 CASCADE_STAGES = (1, 4, 16)
 """Layers re-initialised at the cascade's stages, besides all of them: four stages, not the seven of
 every power of two, since each stage attributes once per method (at defaults the seven took ~2 min)."""
@@ -172,7 +177,7 @@ def check_sample(run: Run, lead: int) -> xr.DataArray:
     Taken from the run's result when it explains ``lead``: building the inputs again would give the same
     values at ~400 MiB of transient memory (100 km), a fifth of a Binder session.
     """
-    if lead in run.result["lead"].values:
+    if run.result is not None and lead in run.result["lead"].values:
         return run.result["input"].sel(lead=lead, drop=True).transpose("y", "x", "channel")
     target_month = run.config.target_month
     inputs = pipeline.forecast_inputs(run.ds, run.ens, target_month, [lead])
@@ -212,12 +217,18 @@ def cascade_verdict(rho: float) -> str:
 def cascade_text(final: pd.DataFrame) -> str:
     """What the last cascade stage says of each method (``final``: rows by method, columns
     ``spearman_sensitivity`` and ``spearman_raw``), beside what the raw maps alone would have said."""
+    return verdicts_text(final, "With every weighted layer re-initialised")
+
+
+def verdicts_text(final: pd.DataFrame, against: str) -> str:
+    """Which methods pass a randomisation test ``against`` one network (``final``: rows by method, columns
+    ``spearman_sensitivity`` and ``spearman_raw``), and which would have failed on their raw maps alone."""
     verdicts = {m: cascade_verdict(float(row.spearman_sensitivity)) for m, row in final.iterrows()}
     passed = [method_name(m) for m, v in verdicts.items() if v == "passes"]
     failed = [method_name(m) for m, v in verdicts.items() if v == "fails"]
     raw = [method_name(m) for m, row in final.iterrows()
            if verdicts[m] == "passes" and row.spearman_raw >= RANDOMISATION_THRESHOLD]
-    text = (f"With every weighted layer re-initialised, {listing(passed, 'no method')} "
+    text = (f"{against}, {listing(passed, 'no method')} "
             f"{'pass' if len(passed) > 1 else 'passes'} (rank correlation of |sensitivity| below "
             f"{RANDOMISATION_THRESHOLD:g}) and {listing(failed, 'none')} "
             f"{'fail' if len(failed) > 1 else 'fails'}.")
@@ -248,6 +259,90 @@ def cascade_section(run: Run, lead: int, steps: int) -> Page:
     values = {"cascade_text": cascade_text(final), "cascade_member": run.ens.member_names[0],
               "cascade_layers": int(table.stage.max())}
     return Page(values, {"cascade": curve.round(3)})
+
+
+DATA_NOT_RUN = ("randomisation_setting 'cached' trains nothing, and the networks of the coarse setting "
+                "({setting}) are not in the cache: the data-randomisation test was not run. Run the chapter "
+                "with -p randomisation_setting coarse to train them (about a minute on two cores).")
+"""The section's note, and the discussion's, when the coarse networks are not cached."""
+
+
+def data_setting(name: str, run: Run) -> Setting:
+    """The training setting of ``randomisation_setting`` ``name`` (checked, one line naming the choices):
+    the coarse one (also for "cached"), or the run's own members, epochs and width ("full")."""
+    c = run.config
+    if check_choice("randomisation_setting", name) == "full":
+        return Setting(c.members, c.epochs, c.width)
+    return SETTINGS["coarse"]
+
+
+def data_run(run: Run, setting: Setting) -> Run:
+    """The run's question on the grid ``setting`` trains on (ch. 8's regridded data and ROI), explained
+    through the network trained on every channel at ``setting`` (ch. 8's full-input network, shared)."""
+    ds, roi = input_selection.training_data(run, setting.resolution_km)
+    with quietly():
+        trained = selection.train_subset(ds, list(run.ens.channels), setting)
+    config = replace(run.config, resolution_km=setting.resolution_km or run.config.resolution_km)
+    return Run(config, ds, roi, trained)
+
+
+def data_similarity(run: Run, setting: Setting, lead: int, steps: int) -> pd.DataFrame:
+    """Per method, member-mean similarity of the maps of ``run``'s networks (:func:`data_run`) to those of
+    their twins trained on shuffled targets at ``setting`` (cached;
+    :func:`icegrad.evaluation.randomisation.data_randomisation`), with the run's baseline and options."""
+    sample = check_sample(run, lead)
+    tables = []
+    with quietly():
+        shuffled = randomisation.shuffled_target_ensemble(run.ds, setting, channels=list(run.ens.channels))
+        for method in METHODS:
+            tables.append(randomisation.data_randomisation(
+                run.ens.members, shuffled.members, sample, run.roi, [lead], method=method,
+                **attribute_options(run, lead, method, steps)))
+    return pd.concat(tables).groupby("method")[["spearman_sensitivity", "spearman_raw"]].mean()
+
+
+def data_table(final: pd.DataFrame) -> pd.DataFrame:
+    """The section's table: per method, both correlations and the verdict."""
+    return pd.DataFrame({"method": [method_name(m) for m in final.index],
+                         "rank correlation of |sensitivity|": final["spearman_sensitivity"].round(3).values,
+                         "of raw |attribution|": final["spearman_raw"].round(3).values,
+                         "verdict": [cascade_verdict(float(r)) for r in final["spearman_sensitivity"]]})
+
+
+def data_cached(run: Run, setting: Setting) -> bool:
+    """Whether both networks of the data-randomisation test at ``setting`` are in the cache."""
+    ds, _ = input_selection.training_data(run, setting.resolution_km)
+    return randomisation.is_cached(ds, list(run.ens.channels), setting)
+
+
+@releases_memory
+def cached_data_similarity(run: Run, lead: int, steps: int) -> pd.DataFrame | None:
+    """The coarse setting's :func:`data_similarity` from cached networks only (None when they are not
+    cached): for readers that never train, such as the discussion."""
+    setting = SETTINGS["coarse"]
+    if not data_cached(run, setting):
+        return None
+    return data_similarity(data_run(run, setting), setting, lead, steps)
+
+
+@releases_memory
+def data_randomisation_section(run: Run, lead: int, steps: int, setting_name: str) -> Page:
+    """Adebayo et al.'s data randomisation, every method, at ``lead``: networks trained on the true and on
+    shuffled targets (same setting, seeds and data; both cached) explain the same sample. With "cached",
+    nothing is trained and a missing network gives the :data:`DATA_NOT_RUN` note."""
+    setting = data_setting(setting_name, run)
+    if setting_name == "cached" and not data_cached(run, setting):
+        text = DATA_NOT_RUN.format(setting=setting.describe())
+        return Page({"data_text": text}, notes=[text])
+    other = data_run(run, setting)
+    final = data_similarity(other, setting, lead, steps)
+    text = verdicts_text(final, "Against the network trained on shuffled targets")
+    intro = (f"Networks trained at {setting.describe()} (randomisation_setting '{setting_name}'), one on the "
+             f"true targets and one on targets shuffled across start months, explain the {run.target_label} "
+             f"forecast at lead {lead} on the {other.config.resolution_km} km grid, with the run's baseline "
+             f"and {steps} integrated-gradient steps. Data: {run.source}.")
+    table = data_table(final).style.hide(axis="index").format(precision=3)
+    return Page({"data_text": text}, {"data_randomisation": table}, notes=[intro, text])
 
 
 def gradient_check_section(run: Run, lead: int, n_pixels: int) -> Page:
