@@ -22,15 +22,15 @@ ROOT = "icegrad"
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": (ROOT, "icegrad.config", "icegrad.errors", "icegrad.paths", "icegrad.variables",
              "icegrad.grid", "icegrad.files", "icegrad.writable", "icegrad.cache", "icegrad.diagnostics",
-             "icegrad.memory", "icegrad.progress"),
+             "icegrad.memory", "icegrad.progress", "icegrad.cores"),
     "data": ("icegrad.data",),
     "inputs": ("icegrad.inputs", "icegrad.roi"),
     "model": ("icegrad.model",),
     "engine": ("icegrad.attribution",),  # methods, targets, references, results, aggregate, execution, api
     "evaluation": ("icegrad.evaluation",),  # permutation, fidelity, additive, robustness, sanity, cost
     "pipeline": ("icegrad.run_checks", "icegrad.pipeline", "icegrad.sweep"),
-    "presentation": ("icegrad.build_report", "icegrad.book", "icegrad.plots", "icegrad.widgets",
-                     "icegrad.pages", "icegrad.cli"),
+    "presentation": ("icegrad.build_report", "icegrad.lanes", "icegrad.book", "icegrad.plots",
+                     "icegrad.widgets", "icegrad.pages", "icegrad.cli"),
 }
 RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
 
