@@ -40,6 +40,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from icegrad.config import RunConfig
+from icegrad.cores import share_cores
 from icegrad.memory import releases_memory
 
 RELATIVE_TOLERANCE = 1e-6
@@ -47,6 +48,11 @@ RELATIVE_TOLERANCE = 1e-6
 (float32 keeps about seven digits), so pages show them as 0."""
 
 logger = logging.getLogger(__name__)
+
+# A chapter's kernel sizes TensorFlow's pools to the cores it may use, not the machine's: a Binder session
+# held to two cores of a 64-core host would otherwise pay 64 threads' buffers (icegrad.cores). Chapters
+# import this module before TensorFlow starts; a count already in the environment (a build's lanes) wins.
+share_cores(1)
 
 
 @dataclass
