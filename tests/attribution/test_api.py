@@ -10,7 +10,7 @@ import xarray as xr
 
 from icegrad.attribution.api import attribute, attribute_forecast
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.references import climatology_baseline
+from icegrad.attribution.references import climatology_baseline, streamed_climatology
 from icegrad.attribution.results import REQUIRED_ATTRS, load_result, save_result
 from icegrad.config import RunConfig
 
@@ -104,6 +104,18 @@ def test_climatology_baseline_is_used(tiny_icenet: keras.Model, sample: xr.DataA
     assert ds.attrs["baseline"].startswith("climatology")
     with pytest.raises(AttributionError, match="no input samples"):
         climatology_baseline(inputs, month=3)
+
+
+def test_streamed_climatology_is_the_mean_of_all_batches_with_the_same_description(helpers: object) -> None:
+    times = pd.date_range("2000-09-01", periods=5, freq="12MS")
+    inputs = xr.concat([helpers.make_sample(seed=30 + i) for i in range(5)], "time").assign_coords(time=times)
+    whole = climatology_baseline(inputs, month=9, years=range(2000, 2005))
+    batches = (inputs.isel(time=slice(i, i + 2)) for i in range(0, 5, 2))  # 2, 2 and 1: not a mean of means
+    streamed = streamed_climatology(batches, month=9, years=range(2000, 2005))
+    np.testing.assert_allclose(streamed, whole, rtol=1e-6, atol=1e-6)
+    assert streamed.dtype == np.float32 and streamed.attrs["baseline_rule"] == whole.attrs["baseline_rule"]
+    with pytest.raises(AttributionError, match="no input samples"):
+        streamed_climatology(iter([]), month=9)
 
 
 def test_counterfactual_explains_the_difference_between_the_two_years(
