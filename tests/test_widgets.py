@@ -7,7 +7,10 @@ planted arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from matplotlib.figure import Figure
@@ -130,7 +133,7 @@ def test_still_draws_the_explorers_views(results) -> None:
 
 def test_single_result_and_bad_choices_give_clear_errors(results) -> None:
     single = as_collection(results[("2013-09", "vanilla_gradient")])
-    assert list(single.results) == [("2013-09", "vanilla_gradient")]
+    assert single.keys == [("2013-09", "vanilla_gradient")]
     with pytest.raises(ExplorerError, match="no attribution results"):
         as_collection({})
     with pytest.raises(ExplorerError, match="not a \\(target_month, method\\) pair"):
@@ -159,3 +162,29 @@ def test_the_live_view_is_the_figure_as_png_state_not_captured_output(results) -
     assert png.shape[:2] == (height, width)
     explorer.set(channel="tas_anom_2")
     assert bytes(explorer.image.value) != first, "the shown image must follow the controls"
+
+
+def test_results_read_on_lookup_are_held_one_at_a_time_and_show_the_same(
+        results: dict[tuple[str, str], xr.Dataset]) -> None:
+    from icegrad.attribution.results import ResultsOnLookup
+
+    reads: list[tuple[str, str]] = []
+
+    def loader(key: tuple[str, str]) -> Callable[[], xr.Dataset]:
+        def load() -> xr.Dataset:
+            reads.append(key)
+            return results[key].copy(deep=True)
+        return load
+
+    lazy = AttributionExplorer(ResultsOnLookup({key: loader(key) for key in results}))
+    eager = AttributionExplorer(results)
+    first = lazy.selection
+    assert reads == [(first.target_month, first.method)]  # nothing else is read to open the explorer
+    pd.testing.assert_frame_equal(lazy.ranking, eager.ranking)
+    other = next(key for key in results if key != (first.target_month, first.method))
+    lazy.collection.result(*other)
+    lazy.collection.result(*other)
+    assert reads == [(first.target_month, first.method), other]  # read once while it is shown
+    bad = ResultsOnLookup({("2013-09", "vanilla_gradient"): lambda: xr.Dataset()})
+    with pytest.raises(Exception, match="attribution"):
+        as_collection(bad).result("2013-09", "vanilla_gradient")  # validated when first shown

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -141,7 +141,10 @@ def cached_result(params: Mapping[str, Any], compute: Callable[[], xr.Dataset], 
                         check=cache.implausibility, refresh=refresh)
 
 
-class ResultsOnLookup(Mapping[str, xr.Dataset]):
+K = TypeVar("K", bound=Hashable)
+
+
+class ResultsOnLookup(Mapping[K, xr.Dataset]):
     """Attribution results by label, each made (read back from the cache) when looked up and not kept.
 
     Why: ch. 9 compares five methods' results of one forecast, ~80 MiB each at the book's defaults;
@@ -150,13 +153,13 @@ class ResultsOnLookup(Mapping[str, xr.Dataset]):
     Each lookup costs what its loader costs (a cached result: one read, ~1 s at 100 km).
     """
 
-    def __init__(self, loaders: Mapping[str, Callable[[], xr.Dataset]]) -> None:
+    def __init__(self, loaders: Mapping[K, Callable[[], xr.Dataset]]) -> None:
         self._loaders = dict(loaders)
 
-    def __getitem__(self, label: str) -> xr.Dataset:
+    def __getitem__(self, label: K) -> xr.Dataset:
         return self._loaders[label]()
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self._loaders)
 
     def __len__(self) -> int:

@@ -7,12 +7,12 @@ which are read from the colour map the maps are drawn with (:func:`icegrad.pages
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import xarray as xr
-
+from icegrad.attribution.results import ResultsOnLookup
 from icegrad.pages.common import Page, Run, method_name, sign_colours
 
 
@@ -23,10 +23,15 @@ def colour_key() -> str:
 
 
 def explained(run: Run, target_months: Sequence[str],
-              methods: Sequence[str]) -> dict[tuple[str, str], xr.Dataset]:
-    """One result per (target month, method), every member and lead (cached by the pipeline)."""
-    return {(month, method): run.explain(target_month=month, method=method)
-            for month in target_months for method in methods}
+              methods: Sequence[str]) -> ResultsOnLookup[tuple[str, str]]:
+    """One result per (target month, method), every member and lead, each computed now (cached by the
+    pipeline) and read back from the cache when the explorer shows it, so that it holds only the one on
+    display (:class:`icegrad.widgets.collection.Collection`)."""
+    loaders = {(month, method): functools.partial(run.explain, target_month=month, method=method)
+               for month in target_months for method in methods}
+    for load in loaders.values():
+        load()  # computed and cached once, before the reader browses; not kept
+    return ResultsOnLookup(loaders)
 
 
 def still_caption(selection: Any, source: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import xarray as xr
 
 from icegrad.attribution.aggregate import STATISTICS
-from icegrad.attribution.results import validate_result
+from icegrad.attribution.results import ResultsOnLookup, validate_result
 from icegrad.errors import IcegradError
 
 ENSEMBLE_MEAN = "mean"
@@ -49,33 +49,53 @@ class Selection:
 
 
 class Collection:
-    """Attribution results keyed by ``(target_month, method)``, validated against the result schema."""
+    """Attribution results keyed by ``(target_month, method)``, validated against the result schema.
+
+    Results given in memory (a dict) are validated at once. Results given as
+    :class:`icegrad.attribution.results.ResultsOnLookup` (ch. 10's: read from the cache when looked up)
+    are validated when first shown, and only the one on display is held: four results of ~80 MiB each
+    at the book's defaults no longer sit side by side in a 2 GB session; a new choice reads its result
+    back (~1 s at 100 km).
+    """
 
     def __init__(self, results: Mapping[Key, xr.Dataset]) -> None:
         if not results:
             raise ExplorerError("no attribution results to explore; compute some with "
                                 "icegrad.pipeline.attributions or icegrad.sweep.run_sweep")
-        self.results: dict[Key, xr.Dataset] = {}
-        for key, ds in results.items():
+        self._source, self._keys = results, {}
+        for key in results:
             if not (isinstance(key, tuple) and len(key) == 2):
                 raise ExplorerError(f"result key {key!r} is not a (target_month, method) pair, e.g. "
                                     "('2013-09', 'integrated_gradients')")
-            self.results[(str(key[0]), str(key[1]))] = validate_result(ds)
+            self._keys[(str(key[0]), str(key[1]))] = key
+        if not isinstance(results, ResultsOnLookup):
+            for key in self._keys.values():
+                validate_result(results[key])
+        self._shown: tuple[Key, xr.Dataset] | None = None
+
+    @property
+    def keys(self) -> list[Key]:
+        """Every ``(target_month, method)`` there is a result for."""
+        return list(self._keys)
 
     @property
     def target_months(self) -> list[str]:
-        return sorted({month for month, _ in self.results})
+        return sorted({month for month, _ in self._keys})
 
     def methods(self, target_month: str) -> list[str]:
         """Methods computed for ``target_month``."""
-        return sorted(method for month, method in self.results if month == target_month)
+        return sorted(method for month, method in self._keys if month == target_month)
 
     def result(self, target_month: str, method: str) -> xr.Dataset:
-        try:
-            return self.results[(target_month, method)]
-        except KeyError:
+        """The result of ``(target_month, method)``: the one last shown, or looked up and validated."""
+        key = (target_month, method)
+        if key not in self._keys:
             raise ExplorerError(f"no result for {target_month} with {method}; available: "
-                                f"{sorted(self.results)}") from None
+                                f"{sorted(self._keys)}")
+        if self._shown is None or self._shown[0] != key:
+            self._shown = None  # release the previous result before reading the next
+            self._shown = (key, validate_result(self._source[self._keys[key]]))
+        return self._shown[1]
 
     def leads(self, target_month: str, method: str) -> list[int]:
         return [int(v) for v in self.result(target_month, method)["lead"].values]
