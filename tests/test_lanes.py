@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from icegrad.lanes import LaneError, default_lanes, prerequisites, run_in_lanes, starts_first
+from icegrad.lanes import LaneError, default_lanes, prerequisites, run_in_lanes
 
 
 def notebooks(folder: Path, after: dict[str, list[str]]) -> list[Path]:
@@ -99,5 +99,3 @@ def test_the_discussion_waits_for_the_chapters_whose_networks_it_reads_from_the_
     needs = prerequisites(chapters(repository_root(Path(__file__).parent)))
     waits = {nb.stem: sorted(p.stem for p in before) for nb, before in needs.items() if before}
     assert waits == {"11_discussion": ["05_gradient_attribution", "08_permute_and_predict"]}
-    # the chapters it waits for are the longest: they start first on a build with no report to order by
-    assert {nb.stem for nb in needs if starts_first(nb)} == set(waits["11_discussion"])

@@ -30,7 +30,7 @@ from icegrad.cache import parameter_key
 from icegrad.cores import share_cores, usable_cores
 from icegrad.errors import IcegradError
 from icegrad.files import write_text
-from icegrad.lanes import default_lanes, prerequisites, run_in_lanes, starts_first
+from icegrad.lanes import default_lanes, prerequisites, run_in_lanes
 from icegrad.writable import check_store_folder
 
 if TYPE_CHECKING:
@@ -263,12 +263,11 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     memory allows), each kernel with its share of the cores (:func:`icegrad.cores.share_cores`); the
     cache's entry locks let chapters that need the same result compute it once, and a chapter whose
     metadata names chapters to wait for (``icegrad.after``) starts after them. Chapters start in the
-    order of the last build's wall times, longest first (without one, those marked ``start_first``, then
-    table-of-contents order), so the long ones do not end up alone at the end. Each chapter's wall time
-    and its kernel's peak resident memory, the total, the machine and the parameters go to
-    ``<root>/_build/book_report.json`` (rewritten after every chapter) and are printed as a table at the
-    end. Returns the HTML folder (``<root>/_build/html``), or the folder of executed notebooks without
-    ``html``.
+    order of the last build's wall times, longest first (table-of-contents order without one), so the
+    long ones do not end up alone at the end. Each chapter's wall time and its kernel's peak resident
+    memory, the total, the machine and the parameters go to ``<root>/_build/book_report.json``
+    (rewritten after every chapter) and are printed as a table at the end. Returns the HTML folder
+    (``<root>/_build/html``), or the folder of executed notebooks without ``html``.
     """
     root = root or repository_root()
     stage = root / "_build" / "stage"
@@ -314,13 +313,12 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
 
 
 def longest_first(notebooks: list[Path], report: Path) -> list[Path]:
-    """``notebooks`` by the wall time the last build report gives each, longest first; without a readable
-    report, those whose metadata asks to start first (:func:`icegrad.lanes.starts_first`) lead. Ties keep
-    the table-of-contents order."""
+    """``notebooks`` by the wall time the last build report gives each, longest first (ties and
+    chapters it lacks keep their table-of-contents order; without a readable report, that order)."""
     try:
         walls = {c["chapter"]: float(c["wall_seconds"]) for c in json.loads(report.read_text())["chapters"]}
     except (OSError, ValueError, KeyError, TypeError):
-        return sorted(notebooks, key=lambda nb: not starts_first(nb))
+        return list(notebooks)
     return sorted(notebooks, key=lambda nb: -walls.get(nb.stem, 0.0))
 
 

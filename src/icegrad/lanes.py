@@ -7,11 +7,8 @@ retrained networks) must wait for them. Such a chapter names them in its noteboo
 
     "icegrad": {"after": ["05_gradient_attribution", "08_permute_and_predict"]}
 
-A chapter that takes much longer than the others (ch. 8's permute-and-predict) says
-``"start_first": true`` there, so that on a first build, with no report of the last one to order by, it
-does not start late and end alone. The scheduler is the standard library's thread pool: each lane's
-thread only waits on its papermill kernel, a process of its own, so the threads never compete for the
-interpreter.
+The scheduler is the standard library's thread pool: each lane's thread only waits on its papermill
+kernel, a process of its own, so the threads never compete for the interpreter.
 """
 
 from __future__ import annotations
@@ -29,7 +26,6 @@ R = TypeVar("R")
 
 METADATA_KEY = "icegrad"
 AFTER_KEY = "after"
-START_FIRST_KEY = "start_first"
 LANE_MEMORY_MIB = 3072
 """Memory set aside per lane: a chapter's kernel peaks at 2.0-2.8 GiB at the defaults (its build report)."""
 
@@ -44,22 +40,12 @@ def default_lanes(cores: int, memory_mib: float | None) -> int:
     return max(1, min(cores, by_memory))
 
 
-def metadata(notebook: Path) -> dict[str, object]:
-    """The notebook's ``icegrad`` metadata (empty if it has none)."""
-    return dict(nbformat.read(notebook, as_version=4).metadata.get(METADATA_KEY, {}))
-
-
-def starts_first(notebook: Path) -> bool:
-    """Whether the notebook asks to start before the others when there is nothing else to order by."""
-    return bool(metadata(notebook).get(START_FIRST_KEY, False))
-
-
 def prerequisites(notebooks: Sequence[Path]) -> dict[Path, set[Path]]:
     """The chapters each notebook must wait for, from its ``icegrad.after`` metadata (checked)."""
     by_stem = {nb.stem: nb for nb in notebooks}
     needs: dict[Path, set[Path]] = {}
     for nb in notebooks:
-        names = list(metadata(nb).get(AFTER_KEY, []))  # type: ignore[call-overload]
+        names = nbformat.read(nb, as_version=4).metadata.get(METADATA_KEY, {}).get(AFTER_KEY, [])
         unknown = [name for name in names if name not in by_stem or name == nb.stem]
         if unknown:
             raise LaneError(f"{nb.name} waits for {unknown}, which are not other chapters of this book; fix "
