@@ -210,7 +210,7 @@ def test_results_by_month_and_method_follow_the_result_schema(done_store) -> Non
     assert list(result["forecast_start"].values) == ["2013-09", "2013-07"]
     assert result.attrs["method"] == METHOD and result.attrs["data_source"] == "emulated"
     assert result["roi"].dtype == bool and result["roi"].any()
-    assert list(as_collection(store).results) == [(MONTH, METHOD)], "the explorer opens a store folder"
+    assert as_collection(store).keys == [(MONTH, METHOD)], "the explorer opens a store folder"
 
 
 def test_the_store_carries_a_manifest_of_its_settings(done_store, jobs) -> None:
