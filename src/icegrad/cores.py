@@ -10,8 +10,8 @@ the environment, which TensorFlow reads when its runtime starts, before any thre
 
 A container may also be given less CPU time than its machine has cores (mybinder.org's sessions: one or
 two cores' worth on a host of dozens). TensorFlow still sizes its pools to the host, paying a thread's
-buffers for each core it cannot use; the chapters (:mod:`icegrad.pages.common`) and the CLI therefore size
-the pools to the cgroup's CPU quota too.
+buffers for each core it cannot use; the chapters (:mod:`icegrad.pages.common`) therefore size the pools
+to the cgroup's CPU quota too.
 """
 
 from __future__ import annotations

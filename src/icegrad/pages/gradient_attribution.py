@@ -270,10 +270,8 @@ DATA_NOT_RUN = ("randomisation_setting 'cached' trains nothing, and the networks
 def data_setting(name: str, run: Run) -> Setting:
     """The training setting of ``randomisation_setting`` ``name`` (checked, one line naming the choices):
     the coarse one (also for "cached"), or the run's own members, epochs and width ("full")."""
-    c = run.config
-    if check_choice("randomisation_setting", name) == "full":
-        return Setting(c.members, c.epochs, c.width)
-    return SETTINGS["coarse"]
+    full = check_choice("randomisation_setting", name) == "full"
+    return input_selection.setting_for("full" if full else "coarse", run)  # ch. 8's settings, shared
 
 
 def data_run(run: Run, setting: Setting) -> Run:
