@@ -357,3 +357,50 @@ def test_an_unwritable_lock_folder_leaves_the_entry_usable(isolated_cache: Path)
     value = cache.cached("permutation_importance", {"k": 1}, lambda: "v", load=lambda p: p.read_text(),
                          save=lambda v, p: p.write_text(v))
     assert value == "v"
+
+
+def _store(folder: Path, key: int) -> Path:
+    """Store one small attributions entry through :func:`cache.cached` and return its path."""
+    (folder / "attributions").mkdir(parents=True, exist_ok=True)
+    cache.cached("attributions", {"k": key}, lambda: "v", load=lambda p: p.read_text(),
+                 save=lambda v, p: p.write_text(v))
+    (entry,) = [e for e in (folder / "attributions").iterdir() if not e.name.endswith(".json")]
+    return entry
+
+
+def test_clear_removes_unheld_lock_files_and_keeps_held_ones(isolated_cache: Path) -> None:
+    import fcntl
+
+    entry = _store(isolated_cache, 1)
+    assert cache.lock_path(entry).exists()
+    assert cache.clear() == 1
+    assert not cache.lock_path(entry).exists()
+    entry = _store(isolated_cache, 1)
+    with open(cache.lock_path(entry)) as held:  # a second open file conflicts like another process
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cache.clear() == 1
+        assert cache.lock_path(entry).exists()
+
+
+def test_a_lock_whose_file_was_removed_while_waiting_is_taken_again(isolated_cache: Path) -> None:
+    import fcntl
+    import threading
+
+    entry = _store(isolated_cache, 2)
+    path = cache.lock_path(entry)
+    held = open(path)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    inodes: list[int] = []  # the waiter's view, inside the lock, of the file at the lock path
+
+    def wait_then_hold() -> None:
+        with cache.entry_lock(entry):
+            inodes.append(os.stat(path).st_ino)
+
+    waiter = threading.Thread(target=wait_then_hold)
+    waiter.start()
+    time.sleep(0.5)  # the waiter is blocked on the old file
+    path.unlink()  # as clear does while it holds the lock
+    held.close()  # releases the old file: the waiter must notice it is gone and lock a new one
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert path.exists() and inodes == [os.stat(path).st_ino]

@@ -313,6 +313,11 @@ def announce(entry: Path, problem: str) -> None:
     print(f"icegrad: cache entry {entry} is {problem}; recomputing", file=sys.stderr, flush=True)
 
 
+def lock_path(entry: Path) -> Path:
+    """The lock file :func:`entry_lock` takes for ``entry``."""
+    return cache_dir() / LOCKS_FOLDER / f"{entry.parent.name}-{entry.name}.lock"
+
+
 @contextmanager
 def entry_lock(entry: Path) -> Iterator[None]:
     """Hold ``entry`` for this process while it is checked, computed and stored.
@@ -321,24 +326,31 @@ def entry_lock(entry: Path) -> Iterator[None]:
     run's integrated gradients; without the lock both would compute it. With it the second waits
     (saying so in one line) and then reads what the first stored. An advisory ``flock``, released by
     the system if the holder dies; where locks cannot be taken (no ``fcntl``, a read-only cache) the
-    entry is used without one, as before.
+    entry is used without one, as before. :func:`clear` removes an unheld lock file with its entry, so
+    a lock taken on a file that was removed meanwhile is dropped and taken again on the current file.
     """
-    try:
-        folder = cache_dir() / LOCKS_FOLDER
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / f"{entry.parent.name}-{entry.name}.lock", "a")
-    except OSError:
-        handle = None
-    if handle is None or fcntl is None:
-        yield
-        return
-    with handle:
+    path = lock_path(entry)
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError:
+            handle = None
+        if handle is None or fcntl is None:
+            if handle is not None:
+                handle.close()
+            yield
+            return
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"icegrad: waiting for another process to finish cache entry {entry}", file=sys.stderr,
                   flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
+        if _is_current(handle, path):
+            break
+        handle.close()
+    with handle:
         try:
             yield
         finally:
@@ -490,12 +502,37 @@ def verify() -> tuple[str, int]:
     return "\n".join([*bad, summary]), len(bad)
 
 
+def _is_current(handle: Any, path: Path) -> bool:
+    """Whether the open lock file ``handle`` is still the file at ``path`` (not removed by a clear)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _remove_unheld_lock(entry: Path) -> None:
+    """Remove ``entry``'s lock file unless a process holds it (then it stays, harmless and tiny)."""
+    path = lock_path(entry)
+    if fcntl is None:
+        return
+    try:
+        handle = open(path)
+    except OSError:
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        path.unlink(missing_ok=True)  # while locked: a process that opened it will see it is gone
+
+
 def clear(stage: str | None = None) -> int:
     """Remove the entries of ``stage`` (all stages if None) and orphaned temporaries; return how many entries.
 
-    Only entries are removed (key-named items of a stage folder and their records), never a download
-    or any other file kept in the cache folder. A record goes before its files, so an interrupted
-    clear leaves nothing that counts as an entry.
+    Only entries are removed (key-named items of a stage folder and their records) with their lock files
+    when no process holds them, never a download or any other file kept in the cache folder. A record
+    goes before its files, so an interrupted clear leaves nothing that counts as an entry.
     """
     entries = list(_entries(stage))
     remove_orphans()
@@ -505,4 +542,5 @@ def clear(stage: str | None = None) -> int:
             shutil.rmtree(entry)
         else:
             entry.unlink(missing_ok=True)
+        _remove_unheld_lock(entry)
     return len(entries)
