@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from zipfile import BadZipFile
 
 try:
@@ -357,6 +357,36 @@ def entry_lock(entry: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _is_current(handle: IO[str], path: Path) -> bool:
+    """Whether the open lock file ``handle`` is still the file at ``path`` (not removed by a clear)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _remove_unheld_lock(entry: Path) -> None:
+    """Remove ``entry``'s lock file unless a process holds it (then it stays, harmless and tiny).
+
+    It is unlinked only while locked and only if it is still the file at its path: another clear may have
+    removed it meanwhile and a process may hold its successor.
+    """
+    if fcntl is None:
+        return
+    path = lock_path(entry)
+    try:
+        handle = open(path)
+    except OSError:
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        if _is_current(handle, path):
+            path.unlink(missing_ok=True)  # while locked: a process that opened it will see it is gone
+
+
 def cached(stage: str, params: Mapping[str, Any], compute: Callable[[], T], *, load: Callable[[Path], T],
            save: Callable[[T, Path], object], check: Callable[[T], str | None] | None = None,
            refresh: bool = False) -> T:
@@ -500,31 +530,6 @@ def verify() -> tuple[str, int]:
     if orphans:
         summary += f"; removed {orphans} orphaned temporary file(s)"
     return "\n".join([*bad, summary]), len(bad)
-
-
-def _is_current(handle: Any, path: Path) -> bool:
-    """Whether the open lock file ``handle`` is still the file at ``path`` (not removed by a clear)."""
-    try:
-        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
-    except FileNotFoundError:
-        return False
-
-
-def _remove_unheld_lock(entry: Path) -> None:
-    """Remove ``entry``'s lock file unless a process holds it (then it stays, harmless and tiny)."""
-    path = lock_path(entry)
-    if fcntl is None:
-        return
-    try:
-        handle = open(path)
-    except OSError:
-        return
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return
-        path.unlink(missing_ok=True)  # while locked: a process that opened it will see it is gone
 
 
 def clear(stage: str | None = None) -> int:
