@@ -13,9 +13,11 @@ from icegrad.model.skill import (
     HeldOut,
     SkillError,
     baseline_forecasts,
+    binary_accuracy,
     ceiling,
     headline,
     held_out_forecasts,
+    observed_ice,
     paired_bootstrap,
     sea_ice_probability,
     skill_scores,
@@ -67,6 +69,24 @@ def test_perfect_and_known_wrong_forecasts():
     np.testing.assert_allclose(scores["binary_accuracy"].sel(model="wrong"), 100 * (1 - 50 / active_cells))
     np.testing.assert_allclose(scores["sie_error"].sel(model="wrong"), 50 * CELL_AREA_MKM2, rtol=1e-6)
     assert scores["sie_error"].attrs["units"] == "1e6 km2" and scores["binary_accuracy"].attrs["units"] == "%"
+
+
+def test_plain_array_accuracy_is_the_weighted_share_of_correct_cells_skill_scores_reports():
+    targets = make_targets(n_time=2, n_leads=3)
+    rng = np.random.default_rng(0)
+    weight = targets["sample_weight"].values * rng.uniform(0.5, 2.0, targets["sample_weight"].shape)
+    targets["sample_weight"][:] = weight.astype("float32")  # unequal weights: a plain share would differ
+    sip = rng.uniform(0.0, 1.0, (2, SIDE, SIDE, 3)).astype("float32")
+    observed = observed_ice(targets).values
+    scores = binary_accuracy(sip, observed, targets["sample_weight"].values)
+    active = targets["sample_weight"].values > 0
+    correct = ((sip > 0.5) & active) == observed
+    by_hand = [100 * np.average(correct[..., k], weights=targets["sample_weight"].values[..., k])
+               for k in range(3)]
+    np.testing.assert_allclose(scores, by_hand, rtol=1e-6)
+    assert abs(scores[0] - 100 * correct[..., 0][active[..., 0]].mean()) > 0.1  # the weights did matter
+    labelled = skill_scores({"m": sip_from(sip, targets)}, targets)["binary_accuracy"].sel(model="m")
+    np.testing.assert_array_equal(labelled.values, scores)
 
 
 def test_probability_threshold_is_one_half():

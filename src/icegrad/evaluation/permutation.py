@@ -24,7 +24,8 @@ Choices, and why
   with the same order, keeping the group's channels consistent with one another, so the importance
   is that of the whole family (e.g. all twelve SIC lags at once).
 * **Vectorised**: each permuted batch is built as one array operation on the input tensor and
-  forecast in batches; the accuracies of many forecasts are scored in one call.
+  forecast in batches; each forecast set is scored as a plain array by
+  :func:`icegrad.model.skill.binary_accuracy` (the function chapter 4's scores use) and dropped.
 * **Cached** on disk under a key of every member's weights, the inputs, the targets and the settings.
 
 Example
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 
 import keras
 import numpy as np
@@ -60,7 +61,7 @@ from icegrad.inputs import build as network_inputs
 from icegrad.inputs.splits import Splits
 from icegrad.inputs.start_months import StartMonths, as_start_months
 from icegrad.model.ensemble import IceNetEnsemble
-from icegrad.model.skill import sea_ice_probability, skill_scores
+from icegrad.model.skill import ICE_CLASSES, binary_accuracy, observed_ice
 from icegrad.progress import bar as progress_bar
 from icegrad.variables import GROUPS, SIC_CLASSES, channel
 
@@ -70,11 +71,9 @@ ITEM_KINDS = ("channel", "group")
 ALGORITHM_VERSION = 1
 """Part of the cache key: raise it when the computation changes, so old results are not reused."""
 MEMORY_BUDGET = 2**26
-"""Bytes of permuted inputs per batch, and of pending forecasts per scoring call (64 MiB each). At the
-book's defaults (5 members, 100 km, ~100 test starts) 256 MiB took permute-and-predict 1188 MiB above its
-start and 64 MiB 799 MiB, with the same importances and no loss of speed (measured 2026-12-06): a batch
-of 28 samples forecasts as fast as one of 32, and one forecast set (~84 MiB) per scoring call costs no
-more than three."""
+"""Bytes of permuted inputs per batch (64 MiB). At the book's defaults (5 members, 100 km) 256 MiB took
+permute-and-predict 1188 MiB above its start and 64 MiB 799 MiB, with the same importances and no loss of
+speed (measured 2026-12-06): a batch of 28 samples forecasts as fast as one of 32."""
 MAX_BATCH = 32
 
 
@@ -206,28 +205,30 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     members = ensemble.member_names
 
     n_leads = targets.sizes["lead"]
-    # The unpermuted forecast of each member is job (m, -1, -1); all go through the same batched,
-    # memory-bounded stream, so a large ensemble never holds every forecast at once.
+    # The unpermuted forecast of each member is job (m, -1, -1). Each forecast is scored as soon as it is
+    # made, so only one forecast set is held at a time, whatever the size of the ensemble.
     jobs = [(m, -1, -1) for m in range(len(members))]
     jobs += [(m, p, i) for m in range(len(members)) for p in range(len(orders)) for i in range(len(names))]
     columns = [np.array([index[c] for c in items_map[name]]) for name in names]
+    observed = observed_ice(targets).transpose("time", "y", "x", "lead").values
+    weight = targets["sample_weight"].transpose("time", "y", "x", "lead").values
+    ice = np.array([list(SIC_CLASSES).index(c) for c in ICE_CLASSES])
 
-    def forecast(job: tuple[int, int, int]) -> np.ndarray:
-        member, p, i = job
-        if p < 0:
-            return _forecast(ensemble.members[member], x, batch)
-        return _forecast(ensemble.members[member], x, batch, orders[p], columns[i])
+    def scores(member: int, p: int, i: int) -> np.ndarray:
+        model = ensemble.members[member]
+        probabilities = (_forecast(model, x, batch) if p < 0
+                         else _forecast(model, x, batch, orders[p], columns[i]))
+        return binary_accuracy(probabilities[..., ice, :].sum(axis=-2), observed, weight)
 
     reference = np.full((len(members), n_leads), np.nan)
     accuracy = np.full((len(members), len(orders), len(names), n_leads), np.nan)
     jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {len(orders)} "
                             f"permutation(s) x {len(names)} {by}(s)", unit="forecast set")
-    for chunk in _chunks(((job, forecast(job)) for job in jobs_bar), MEMORY_BUDGET):
-        for (m, p, i), scores in _score(dict(chunk), inputs, targets).items():
-            if p < 0:
-                reference[m] = scores
-            else:
-                accuracy[m, p, i] = scores
+    for m, p, i in jobs_bar:
+        if p < 0:
+            reference[m] = scores(m, p, i)
+        else:
+            accuracy[m, p, i] = scores(m, p, i)
     accuracy = accuracy.transpose(0, 1, 3, 2)  # member, permutation, lead, item
     importance = reference[:, None, :, None] - accuracy
     return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
@@ -247,32 +248,6 @@ def _forecast(model: keras.Model, x: np.ndarray, batch: int, order: np.ndarray |
         values = x[rows] if order is None else permuted_batch(x, rows, order, columns)
         out.append(np.asarray(model.predict_on_batch(values)))
     return np.concatenate(out)
-
-
-def _chunks(forecasts: Iterator[tuple[tuple[int, int, int], np.ndarray]],
-            budget: int) -> Iterator[list[tuple[tuple[int, int, int], np.ndarray]]]:
-    """Group forecasts so each scoring call holds at most ``budget`` bytes (and at least one forecast)."""
-    pending, size = [], 0
-    for key, probabilities in forecasts:
-        pending.append((key, probabilities))
-        size += probabilities.nbytes
-        if size >= budget:
-            yield pending
-            pending, size = [], 0
-    if pending:
-        yield pending
-
-
-def _score(forecasts: dict[tuple[int, int, int], np.ndarray], inputs: xr.DataArray,
-           targets: xr.Dataset) -> dict[tuple[int, int, int], np.ndarray]:
-    """Binary accuracy per lead of each forecast, by :func:`icegrad.model.skill.skill_scores`."""
-    dims = ("time", "y", "x", "class", "lead")
-    coords = {"time": inputs["time"].values, "class": list(SIC_CLASSES),
-              "lead": np.arange(1, targets.sizes["lead"] + 1)}
-    sips = {str(key): sea_ice_probability(xr.DataArray(p, dims=dims, coords=coords)).transpose(
-        "time", "y", "x", "lead") for key, p in forecasts.items()}
-    scores = skill_scores(sips, targets)["binary_accuracy"].transpose("model", "lead").values
-    return {key: scores[row] for row, key in enumerate(forecasts)}
 
 
 def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndarray, names: list[str],

@@ -79,6 +79,24 @@ def sea_ice_probability(probabilities: xr.DataArray) -> xr.DataArray:
     return out
 
 
+def observed_ice(targets: xr.Dataset) -> xr.DataArray:
+    """Whether each target cell holds ice, ``(time, y, x, lead)``: SIC > 0.15, a marginal or full class."""
+    return targets["targets"].sel({"class": ICE_CLASSES}).sum("class") > 0.5
+
+
+def binary_accuracy(sip: np.ndarray, observed: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Binary accuracy (%) per lead of P(SIC > 0.15) ``sip`` against ``observed`` ice, over active cells.
+
+    All three are ``(time, y, x, lead)`` arrays; ``weight`` is IceNet's sample weight, zero outside the
+    active region. This is the one definition of the score: :func:`skill_scores` applies it to labelled
+    forecasts, and permute-and-predict to hundreds of plain forecast arrays, for which wrapping each in
+    xarray cost more than the scoring itself.
+    """
+    predicted = (sip > PROBABILITY_THRESHOLD) & (weight > 0)
+    correct = (predicted == observed).astype("float64")
+    return 100 * (correct * weight).sum(axis=(0, 1, 2)) / weight.sum(axis=(0, 1, 2))
+
+
 def baseline_forecasts(inputs: xr.DataArray, n_leads: int) -> dict[str, xr.DataArray]:
     """Binary ice forecasts ``(time, y, x, lead)`` of the linear-trend and persistence baselines."""
     missing = [c for c in BASELINE_CHANNELS[: n_leads + 1] if c not in inputs["channel"].values]
@@ -99,8 +117,8 @@ def skill_scores(forecasts: Mapping[str, xr.DataArray], targets: xr.Dataset) -> 
     ``forecasts`` maps a model name to P(SIC > 0.15) (or a 0/1 forecast) ``(time, y, x, lead)``;
     ``targets`` is :func:`icegrad.inputs.build.build_targets`'s output for the same start months.
     """
-    observed = targets["targets"].sel({"class": ICE_CLASSES}).sum("class") > 0.5
-    weight = targets["sample_weight"]
+    observed = observed_ice(targets)
+    weight = targets["sample_weight"].transpose(*observed.dims)
     active = weight > 0
     if float(weight.sum()) <= 0:
         raise SkillError("the targets' sample weights are all zero: no active cells to score")
@@ -112,10 +130,10 @@ def skill_scores(forecasts: Mapping[str, xr.DataArray], targets: xr.Dataset) -> 
         if sip.sizes != observed.sizes or sip.sizes["time"] == 0:
             raise SkillError(f"forecast {name!r} has sizes {dict(sip.sizes)}; the targets have "
                              f"{dict(observed.sizes)} (time, y, x, lead must match)")
-        predicted = (sip.transpose(*observed.dims) > PROBABILITY_THRESHOLD).assign_coords(observed.coords)
-        predicted = predicted & active
-        correct = (predicted == observed).astype("float64")
-        accuracy.append(100 * (correct * weight).sum(("time", "y", "x")) / weight.sum(("time", "y", "x")))
+        sip = sip.transpose(*observed.dims)
+        accuracy.append(xr.DataArray(binary_accuracy(sip.values, observed.values, weight.values), dims="lead",
+                                     coords={"lead": observed["lead"]}))
+        predicted = (sip > PROBABILITY_THRESHOLD).assign_coords(observed.coords) & active
         extent = (predicted.where(ocean, False) * area).sum(("y", "x")) / 1e6
         sie_error.append(abs(extent - observed_extent).mean("time"))
     models = xr.DataArray(list(forecasts), dims="model", name="model")
@@ -192,7 +210,7 @@ def skill_of(held: HeldOut) -> xr.Dataset:
 
 def _scored(sip: xr.DataArray, targets: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
     """Per forecast ``(time, lead)``: weighted correct cells, weights, and forecast minus observed extent."""
-    observed = targets["targets"].sel({"class": ICE_CLASSES}).sum("class") > 0.5
+    observed = observed_ice(targets)
     weight = targets["sample_weight"]
     predicted = (sip.transpose(*observed.dims) > PROBABILITY_THRESHOLD).assign_coords(observed.coords)
     predicted = predicted & (weight > 0)
