@@ -14,10 +14,12 @@ so, from the zeros baseline:
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from icegrad.attribution.api import attribute
@@ -28,6 +30,7 @@ from icegrad.evaluation.sanity import (
     gradient_check,
     parameter_randomisation,
 )
+from icegrad.model.icenet import build_icenet
 
 N_CHANNELS = 4
 LEAD = 2
@@ -155,6 +158,23 @@ def test_randomisation_sees_reversed_weights_as_reversed_ranks(setup: SimpleName
     assert list(table.columns) == ["member", "lead", "spearman_signed", "spearman_abs"]
     assert table["spearman_signed"].iloc[0] == pytest.approx(-1.0)
     assert table["spearman_abs"].iloc[0] == pytest.approx(1.0)
+
+
+def test_cached_randomisation_is_read_back_not_computed_again(setup: SimpleNamespace,
+                                                                isolated_cache: Path) -> None:
+    # The seeded re-initialisation gives the same weights each time, so a second call (the discussion
+    # re-checking ch. 5) finds both the trained and the randomised maps in the cache.
+    model = build_icenet(setup.side, setup.side, n_channels=N_CHANNELS, filters_factor=0.125, seed=0)
+    first = parameter_randomisation(model, setup.sample, setup.roi, leads=(LEAD,), method="vanilla_gradient",
+                                    cache=True)
+    entries = sorted((isolated_cache / "attributions").glob("*.nc"))
+    assert len(entries) == 2
+    stamps = [e.stat().st_mtime_ns for e in entries]
+    again = parameter_randomisation(model, setup.sample, setup.roi, leads=(LEAD,), method="vanilla_gradient",
+                                    cache=True)
+    assert sorted((isolated_cache / "attributions").glob("*.nc")) == entries
+    assert [e.stat().st_mtime_ns for e in entries] == stamps
+    pd.testing.assert_frame_equal(first, again)
 
 
 class FirstChannel(keras.layers.Layer):

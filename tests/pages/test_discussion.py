@@ -215,3 +215,34 @@ def test_data_randomisation_check_and_limit_name_the_methods_whose_maps_survive(
         assert "their maps explain the input" in limit
     failed = page.failed_text(pd.DataFrame([page.skill_check(0.5), row]))
     assert ("data randomisation (ch. 5:" in failed) == bool(failing)
+
+
+@pytest.mark.parametrize(("steps", "check_steps"), [(64, 16), (8, 8)])
+def test_the_randomisation_check_quotes_the_test_chapter_5_ran(monkeypatch: pytest.MonkeyPatch, emulated_run,
+                                                               steps: int, check_steps: int) -> None:
+    # Same steps as ch. 5's test (its notebook's check_steps), so the discussion reads that cached test
+    # and quotes the number ch. 5 shows, rather than attributing ten networks again at the run's steps.
+    from icegrad.evaluation import sanity
+    from icegrad.model import skill
+    from icegrad.pages import gradient_attribution as ch5
+    from icegrad.pages.common import Page
+
+    asked = []
+
+    def randomisation_section(run, lead, n_steps):
+        asked.append((lead, n_steps))
+        return Page({"random_abs_max": 0.2})
+
+    accuracy = xr.DataArray([[95.0, 94.0], [94.0, 93.0]], dims=("model", "lead"),
+                            coords={"model": ["icenet", "linear_trend"], "lead": [1, 2]})
+    monkeypatch.setattr(ch5, "randomisation_section", randomisation_section)
+    monkeypatch.setattr(skill, "evaluate_skill", lambda ens, ds: xr.Dataset({"binary_accuracy": accuracy}))
+    monkeypatch.setattr(sanity, "ensemble_completeness",
+                        lambda result: pd.DataFrame({"relative_error": [0.001]}))
+    run = emulated_run(None, steps=steps)
+    run.ds.attrs["data_source"] = "nsidc"  # no truth to score: the fidelity check is skipped
+    ig = xr.Dataset(attrs={"method": "integrated_gradients", "baseline": "zeros"})
+    table = page.checks(run, {"integrated_gradients (zeros)": ig}, 1, [], None)
+    assert asked == [(1, check_steps)] == [(1, ch5.check_steps(steps))]
+    row = table[table.iloc[:, 0] == "parameter randomisation"].iloc[0]
+    assert "0.20" in row.iloc[2]

@@ -195,7 +195,7 @@ def test_the_randomisation_test_explains_from_the_runs_own_baseline(
     run.ens.members, run.ens.member_names = [None, None], ["m0", "m1"]
     section = page.randomisation_section(run, 1, 8)
     assert asked == [("2013-09", 1, baseline, 2007, "integrated_gradients")]
-    assert passed["baseline"] == baseline and passed["steps"] == 8
+    assert passed["baseline"] == baseline and passed["steps"] == 8 and passed["cache"] is True
     assert {k: v for k, v in passed.items() if k in BASELINES} == \
         ({} if baseline == "zeros" else {baseline: f"{baseline} sample"})
     assert section.values["random_verdict"].startswith("pass")

@@ -375,7 +375,7 @@ def checks(run: Run, by_method: Mapping[str, xr.Dataset], lead: int, unfaithful:
         skill = evaluate_skill(run.ens, run.ds)["binary_accuracy"].mean("lead")
     errors = {f"baseline {baseline_name(r)}": float(sanity.ensemble_completeness(r)["relative_error"].max())
               for r in by_method.values() if r.attrs["method"] == "integrated_gradients"}
-    rho = ch5.randomisation_section(run, lead, run.config.steps).values["random_abs_max"]
+    rho = ch5.randomisation_section(run, lead, ch5.check_steps(run.config.steps)).values["random_abs_max"]
     spearman = None
     if run.emulated:
         truth = fidelity.true_channel_sensitivity(run.ds, run.ens.stats, run.config.target_month, [lead],
@@ -441,7 +441,7 @@ def page(run: Run, target_years: Sequence[int], methods: Sequence[str], figure_d
     with quietly():
         faithful = ch9.gain_stats(ch9.faithfulness_curves(run, by_method))
     unfaithful = ch9.not_faithful(faithful)
-    shuffled = ch5.cached_data_similarity(run, check_lead, min(c.steps, ch5.CHECK_STEPS))
+    shuffled = ch5.cached_data_similarity(run, check_lead, ch5.check_steps(c.steps))
     checked = checks(run, by_method, check_lead, unfaithful, shuffled)
     splits = run.ens.manifest.get("splits", {})
     glue = {**run.glue(), "method_name": reference, "check_lead": check_lead, "fig_robustness": fig,

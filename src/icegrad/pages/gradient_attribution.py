@@ -56,6 +56,12 @@ GALLERY_RANKING = "net"
 change T(x) - T(x') (completeness), so a group's share is its part in the baseline's answer."""
 
 
+def check_steps(steps: int) -> int:
+    """The integrated-gradient steps of the randomisation tests of a run with ``steps``: this chapter's,
+    and the discussion's, which quotes (and reads from the cache) the tests shown here."""
+    return min(steps, CHECK_STEPS)
+
+
 def mean_abs_scores(result: xr.Dataset, lead: int) -> pd.Series:
     """Ensemble-mean mean |attribution| of every channel at ``lead``."""
     return ensemble_summary(channel_summary(result))["mean_abs_mean"].sel(lead=lead).to_series()
@@ -195,11 +201,15 @@ def attribute_options(run: Run, lead: int, method: str, steps: int) -> dict[str,
 
 def randomisation_section(run: Run, lead: int, steps: int) -> Page:
     """Adebayo et al.'s model-parameter randomisation test of the run's method at ``lead``, from the run's
-    baseline (a paired one from the paired year's sample of the same forecast)."""
+    baseline (a paired one from the paired year's sample of the same forecast).
+
+    Both sets of maps are cached (keyed by the weights, seeded re-initialisation included), so the
+    discussion's check reads the test this chapter ran instead of attributing ten networks again.
+    """
     options = attribute_options(run, lead, run.config.method, steps)
     with quietly():
         randomised = sanity.parameter_randomisation(run.ens.members, check_sample(run, lead), run.roi,
-                                                    [lead], method=run.config.method, **options)
+                                                    [lead], method=run.config.method, cache=True, **options)
     randomised["member"] = [run.ens.member_names[int(m)] for m in randomised["member"]]
     values = {"random_abs_median": float(randomised.spearman_abs.median()),
               "random_abs_max": float(randomised.spearman_abs.max()),
