@@ -297,14 +297,15 @@ def data_run(run: Run, setting: Setting) -> Run:
 def data_similarity(run: Run, setting: Setting, lead: int, steps: int) -> pd.DataFrame:
     """Per method, member-mean similarity of the maps of ``run``'s networks (:func:`data_run`) to those of
     their twins trained on shuffled targets at ``setting`` (cached;
-    :func:`icegrad.evaluation.randomisation.data_randomisation`), with the run's baseline and options."""
+    :func:`icegrad.evaluation.randomisation.data_randomisation`), with the run's baseline and options.
+    The maps are cached too: the discussion quotes this test and reads them back."""
     sample = check_sample(run, lead)
     tables = []
     with quietly():
         shuffled = randomisation.shuffled_target_ensemble(run.ds, setting, channels=list(run.ens.channels))
         for method in METHODS:
             tables.append(randomisation.data_randomisation(
-                run.ens.members, shuffled.members, sample, run.roi, [lead], method=method,
+                run.ens.members, shuffled.members, sample, run.roi, [lead], method=method, cache=True,
                 **attribute_options(run, lead, method, steps)))
     return pd.concat(tables).groupby("method")[["spearman_sensitivity", "spearman_raw"]].mean()
 
