@@ -73,7 +73,8 @@ ALGORITHM_VERSION = 1
 MEMORY_BUDGET = 2**26
 """Bytes of permuted inputs per batch (64 MiB). At the book's defaults (5 members, 100 km) 256 MiB took
 permute-and-predict 1188 MiB above its start and 64 MiB 799 MiB, with the same importances and no loss of
-speed (measured 2026-12-06): a batch of 28 samples forecasts as fast as one of 32."""
+speed (measured 2026-12-06, when forecasts were still scored in groups of up to the same size; each is now
+scored on its own, which holds less): a batch of 28 samples forecasts as fast as one of 32."""
 MAX_BATCH = 32
 
 
