@@ -215,10 +215,7 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     weight = targets["sample_weight"].transpose("time", "y", "x", "lead").values
     ice = np.array([list(SIC_CLASSES).index(c) for c in ICE_CLASSES])
 
-    def scores(member: int, p: int, i: int) -> np.ndarray:
-        model = ensemble.members[member]
-        probabilities = (_forecast(model, x, batch) if p < 0
-                         else _forecast(model, x, batch, orders[p], columns[i]))
+    def score(probabilities: np.ndarray) -> np.ndarray:
         return binary_accuracy(probabilities[..., ice, :].sum(axis=-2), observed, weight)
 
     reference = np.full((len(members), n_leads), np.nan)
@@ -226,10 +223,11 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {len(orders)} "
                             f"permutation(s) x {len(names)} {by}(s)", unit="forecast set")
     for m, p, i in jobs_bar:
+        model = ensemble.members[m]
         if p < 0:
-            reference[m] = scores(m, p, i)
+            reference[m] = score(_forecast(model, x, batch))
         else:
-            accuracy[m, p, i] = scores(m, p, i)
+            accuracy[m, p, i] = score(_forecast(model, x, batch, orders[p], columns[i]))
     accuracy = accuracy.transpose(0, 1, 3, 2)  # member, permutation, lead, item
     importance = reference[:, None, :, None] - accuracy
     return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
