@@ -206,10 +206,11 @@ class OptimalGradients:
             import tensorflow as tf
 
             from icegrad.data.emulator import optimal
+            from icegrad.data.emulator.tuning import tuning_of
 
             start = forecast_start(self.target_month, lead)
             model = optimal.OptimalForecast(int(self.ds.attrs["resolution_km"]), int(self.ds.attrs["seed"]),
-                                            start, lead, self.weights)
+                                            start, lead, self.weights, tuning_of(self.ds))
             physical = optimal.input_fields(self.ds, start)
             keys = sorted(physical)
 

@@ -15,6 +15,7 @@ from icegrad import cache, grid
 from icegrad.data.emulator.drivers import EPOCH
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.simulate import Perturbation, simulate
+from icegrad.data.emulator.tuning import ATTRIBUTE, DEFAULT, Tuning
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.variables import MONTHLY_VARIABLES
@@ -46,11 +47,15 @@ def _check(resolution_km: int, start: str, end: str, seed: int) -> tuple[pd.Time
 
 
 def generate(resolution_km: int = 100, start: str = BOOK_START, end: str = BOOK_END, seed: int = 0,
-             *, perturbation: Perturbation | None = None) -> xr.Dataset:
+             *, perturbation: Perturbation | None = None, tuning: Tuning | None = None) -> xr.Dataset:
     """Generate the SYNTHETIC emulated Arctic: monthly SIC and ERA5-like drivers on the EASE2 grid.
 
     Deterministic for a seed; a window is a slice of the same 1979-onward realisation. The
     ``perturbation`` keyword exists for finite-difference checks of :func:`true_sensitivity`.
+    ``tuning`` (default: :data:`~icegrad.data.emulator.tuning.DEFAULT`, the book's) sets the rule's
+    memory, ice innovation and link strength; the same seed draws the same weather under any tuning.
+    It is recorded in the ``emulator_tuning`` attribute, which the optimal forecast and the causal
+    sensitivity read, so they always use the rule that made the data.
 
     Example
     -------
@@ -59,10 +64,11 @@ def generate(resolution_km: int = 100, start: str = BOOK_START, end: str = BOOK_
     True
     """
     first, last = _check(resolution_km, start, end, seed)
+    tuning = _tuning(tuning)
     if perturbation is not None and not EPOCH <= pd.Timestamp(perturbation.time) <= last:
         raise EmulatorError(f"perturbation month {perturbation.time!r} is outside {EPOCH:%Y-%m} to "
                             f"{last:%Y-%m}, so it could not change the output")
-    arrays = simulate(resolution_km, first, last, int(seed), perturbation)
+    arrays = simulate(resolution_km, first, last, int(seed), perturbation, tuning)
     g = grid.ease2_grid(resolution_km)
     coords = {name: g[name] for name in ("y", "x", "lat", "lon", "cell_area", "crs")}
     coords["time"] = ("time", month_starts(f"{first:%Y-%m}", f"{last:%Y-%m}"),
@@ -74,13 +80,26 @@ def generate(resolution_km: int = 100, start: str = BOOK_START, end: str = BOOK_
         attrs = {"units": spec.units, "long_name": f"{spec.long_name} (emulated)",
                  "standard_name": spec.standard_name, "grid_mapping": "crs"}
         data_vars[name] = (("time", "y", "x"), arrays[name], attrs)
-    ds = xr.Dataset(data_vars, coords=coords, attrs=_global_attrs(resolution_km, first, last, seed))
+    ds = xr.Dataset(data_vars, coords=coords, attrs=_global_attrs(resolution_km, first, last, seed, tuning))
     return ds
 
 
+def _tuning(tuning: Tuning | None) -> Tuning:
+    if tuning is None:
+        return DEFAULT
+    if not isinstance(tuning, Tuning):
+        raise EmulatorError(f"tuning must be an icegrad.data.emulator.tuning.Tuning, got "
+                            f"{type(tuning).__name__}; build one with Tuning(memory=..., ice_sd=..., "
+                            "link_scale=...)")
+    return tuning
+
+
 def _global_attrs(resolution_km: int, first: pd.Timestamp, last: pd.Timestamp,
-                  seed: int) -> dict[str, object]:
+                  seed: int, tuning: Tuning) -> dict[str, object]:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    call = f"resolution_km={resolution_km}, start='{first:%Y-%m}', end='{last:%Y-%m}', seed={seed}"
+    if not tuning.is_default:
+        call += f", tuning={tuning!r}"
     return {
         "title": "The embedded emulated Arctic (SYNTHETIC sea ice and ERA5-like drivers)",
         "source": ("SYNTHETIC: emulated by icegrad.data.emulator, not observations. Sea ice follows "
@@ -93,9 +112,9 @@ def _global_attrs(resolution_km: int, first: pd.Timestamp, last: pd.Timestamp,
         "seed": int(seed),
         "time_coverage_start": f"{first:%Y-%m}",
         "time_coverage_end": f"{last:%Y-%m}",
-        "history": (f"{now}: icegrad.data.emulator.generate(resolution_km={resolution_km}, "
-                    f"start='{first:%Y-%m}', end='{last:%Y-%m}', seed={seed})"),
+        "history": f"{now}: icegrad.data.emulator.generate({call})",
         "icegrad_version": icegrad.__version__,
+        ATTRIBUTE: tuning.to_json(),
     }
 
 
@@ -112,13 +131,20 @@ def coverage(resolution_km: int = 100) -> pd.DatetimeIndex:
 
 
 def load(resolution_km: int = 100, seed: int = 0, start: str = BOOK_START, end: str = BOOK_END,
-         refresh: bool = False) -> xr.Dataset:
-    """The emulated Arctic from the disk cache (:mod:`icegrad.cache`), generated and stored on first use."""
+         refresh: bool = False, *, tuning: Tuning | None = None) -> xr.Dataset:
+    """The emulated Arctic from the disk cache (:mod:`icegrad.cache`), generated and stored on first use.
+
+    A non-default ``tuning`` is part of the cache key (the default's key is the one it always had).
+    """
     first, last = _check(resolution_km, start, end, seed)
+    tuning = _tuning(tuning)
     params = {"resolution_km": resolution_km, "seed": int(seed), "start": f"{first:%Y-%m}",
               "end": f"{last:%Y-%m}", "version": icegrad.__version__, "code": code_fingerprint()}
+    if not tuning.is_default:
+        params["tuning"] = tuning.to_json()
     ds = cache.cached_netcdf("emulator", params,
-                             lambda: generate(resolution_km, f"{first:%Y-%m}", f"{last:%Y-%m}", seed),
+                             lambda: generate(resolution_km, f"{first:%Y-%m}", f"{last:%Y-%m}", seed,
+                                              tuning=tuning),
                              refresh=refresh)
     if ds["land"].dtype != bool:  # netCDF stores booleans as integers
         ds = ds.assign_coords(land=ds["land"].astype(bool))

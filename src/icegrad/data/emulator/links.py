@@ -7,6 +7,10 @@ centred on it (:data:`SECTOR_WEIGHTS`), so no link draws a box edge on the ice. 
 here has exactly zero effect on the sea ice, by construction. The ``siconca`` rows document the
 memory ``rho`` (:data:`icegrad.data.emulator.sea_ice.RHO`), averaged over their months.
 
+A :class:`~icegrad.data.emulator.tuning.Tuning` changes the memory and scales the driver links'
+coefficients; :func:`memory_links` and :func:`driver_links` give the rows of one tuning
+(:data:`DRIVER_LINKS` is the default's table).
+
 These are *what causes the ice*. What a forecaster should read is a different question, answered by
 the optimal forecast (:mod:`icegrad.data.emulator.optimal`): today's inputs matter through what they
 say about the anomaly now and the drivers to come.
@@ -14,13 +18,14 @@ say about the anomaly now and the drivers to come.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from icegrad.data.emulator.geography import blob
-from icegrad.data.emulator.sea_ice import RHO
+from icegrad.data.emulator.tuning import DEFAULT, Tuning
 
 ALL_MONTHS = tuple(range(1, 13))
 MELT_TARGETS = (6, 7, 8, 9)
@@ -53,16 +58,19 @@ class Link:
         return self.coefficient * blob(lat, lon, *SECTOR_WEIGHTS[self.region])
 
 
-def _mean_rho(months: tuple[int, ...]) -> float:
-    return round(float(np.mean([RHO[m - 1] for m in months])), 2)
+def memory_links(memory: tuple[float, ...]) -> tuple[Link, ...]:
+    """The two ``siconca`` rows documenting a memory ``rho`` (12 monthly values), each the mean over its
+    season rounded to 0.01 (the rule itself applies the monthly values)."""
+    def mean(months: tuple[int, ...]) -> float:
+        return round(float(np.mean([memory[m - 1] for m in months])), 2)
 
+    return (
+        Link("siconca", 1, MELT_SEASON, "all", mean(MELT_SEASON), "logit per logit",
+             "memory: last month's anomaly, carried by the drift, persists through the melt season"),
+        Link("siconca", 1, GROWTH_SEASON, "all", mean(GROWTH_SEASON), "logit per logit",
+             "memory in the growth season, weaker because refreezing erases anomalies"),
+    )
 
-MEMORY: tuple[Link, ...] = (
-    Link("siconca", 1, MELT_SEASON, "all", _mean_rho(MELT_SEASON), "logit per logit",
-         "memory: last month's anomaly, carried by the drift, persists through the melt season"),
-    Link("siconca", 1, GROWTH_SEASON, "all", _mean_rho(GROWTH_SEASON), "logit per logit",
-         "memory in the growth season, weaker because refreezing erases anomalies"),
-)
 
 DRIVER_LINKS: tuple[Link, ...] = (
     Link("tas", 0, ALL_MONTHS, "all", -0.3, "logit per K",
@@ -82,16 +90,25 @@ DRIVER_LINKS: tuple[Link, ...] = (
     Link("tos", 2, (12, 1, 2, 3, 4), "atlantic_sector", -0.3, "logit per K",
          "ocean heat stored two months earlier is still being released under the ice edge"),
 )
-LINKS: tuple[Link, ...] = MEMORY + DRIVER_LINKS
-"""The causal links: the memory rows (documentation of ``rho``) and the driver links the rule applies."""
+"""The driver links of the default tuning, the ones the book's rule applies."""
+
+
+def driver_links(tuning: Tuning = DEFAULT) -> tuple[Link, ...]:
+    """The driver links the rule of ``tuning`` applies: :data:`DRIVER_LINKS`, coefficients times its
+    ``link_scale`` (the default's are the table itself)."""
+    if tuning.link_scale == 1.0:
+        return DRIVER_LINKS
+    return tuple(dataclasses.replace(lk, coefficient=lk.coefficient * tuning.link_scale)
+                 for lk in DRIVER_LINKS)
+
 
 LINKED_DRIVERS: tuple[str, ...] = tuple(dict.fromkeys(lk.variable for lk in DRIVER_LINKS))
 UNLINKED_VARIABLES: tuple[str, ...] = ("ta500", "rsus", "zg500", "zg250", "ua10", "uas", "vas")
 MAX_LAG = max(lk.lag for lk in DRIVER_LINKS)
 
 
-def true_links() -> pd.DataFrame:
-    """The documented causal links as a table, one row per link (memory included).
+def true_links(tuning: Tuning = DEFAULT) -> pd.DataFrame:
+    """The documented causal links of ``tuning``'s rule as a table, one row per link (memory included).
 
     Columns: ``variable``, ``lag`` (months before the SIC month it affects), ``months`` (calendar
     months of the affected SIC), ``region``, ``sign``, ``coefficient``, ``units``, ``description``.
@@ -106,6 +123,6 @@ def true_links() -> pd.DataFrame:
         {"variable": lk.variable, "lag": lk.lag, "months": list(lk.months), "region": lk.region,
          "sign": 1 if lk.coefficient > 0 else -1, "coefficient": lk.coefficient, "units": lk.units,
          "description": lk.description}
-        for lk in LINKS
+        for lk in memory_links(tuning.memory) + driver_links(tuning)
     ]
     return pd.DataFrame(rows)

@@ -30,6 +30,10 @@ noise. Their true sensitivity is exactly zero.
 
 :func:`monte_carlo` simulates many futures of the generator itself from the same start, the
 independent check of ``F``.
+
+Everything here uses the rule of one :class:`~icegrad.data.emulator.tuning.Tuning`: the one a dataset
+records (:func:`~icegrad.data.emulator.tuning.tuning_of`) for the functions that take a dataset, the
+``tuning`` argument of :class:`OptimalForecast`, so a tuned Arctic is never forecast by the default rule.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.links import LINKED_DRIVERS, MAX_LAG
 from icegrad.data.emulator.rule import Rule, rule
 from icegrad.data.emulator.simulate import climatological_fields
+from icegrad.data.emulator.tuning import DEFAULT, Tuning, tuning_of
 
 INPUT_MONTHS = (1, 2)
 """Months before the start (input lags) the optimal forecast reads."""
@@ -68,12 +73,12 @@ class OptimalForecast:
 
     ``weights`` is the ROI's ``(y, x)`` area weight summing to one (None when only the per-cell
     :meth:`probability` is wanted); ``seed`` the realisation's (it fixes the random-wave bases, hence the
-    spatial covariance of the innovations).
+    spatial covariance of the innovations); ``tuning`` the rule's (the dataset's ``emulator_tuning``).
     """
 
     def __init__(self, resolution_km: int, seed: int, start: str | pd.Timestamp, lead: int,
-                 weights: np.ndarray | None = None) -> None:
-        self.rule: Rule = rule(resolution_km)
+                 weights: np.ndarray | None = None, tuning: Tuning = DEFAULT) -> None:
+        self.rule: Rule = rule(resolution_km, tuning)
         self.start = pd.Timestamp(start).to_period("M").to_timestamp()
         self.lead = int(lead)
         self.weights = None if weights is None else np.asarray(weights, dtype="float64")
@@ -81,7 +86,7 @@ class OptimalForecast:
         self.future = [_year_month(self.start + pd.DateOffset(months=j)) for j in range(self.lead)]
         self.bases = random_bases(resolution_km, seed)
         horizon = max(self.lead, HORIZON)
-        variance = sum(innovation_variance(resolution_km, seed, *month, horizon)[self.lead - 1 - j]
+        variance = sum(innovation_variance(resolution_km, seed, *month, horizon, tuning)[self.lead - 1 - j]
                        for j, month in enumerate(self.future))
         self.sd_target = np.sqrt(np.maximum(variance.reshape(self.rule.lat.shape), 1e-12))
         self.base_target = self.rule.base(*self.future[-1])
@@ -112,14 +117,14 @@ class OptimalForecast:
         p = tf.clip_by_value(tf.cast(fields[("siconca", 1)], tf.float64), 1e-7, 1.0 - 1e-7)
         a = ocean * (tf.math.log(p) - tf.math.log1p(-p) - r.base(year, month))
         z_now = {name: observed[(name, -1)] / np.maximum(r.driver_std(name, year, month), 1e-12)
-                 for name in LINKED_DRIVERS if DRIVER_BY_NAME[name].phi > 0}
+                 for name in LINKED_DRIVERS if r.drivers[name].phi > 0}
         means = dict(observed)
         for j, (fy, fm) in enumerate(self.future):
             for name in LINKED_DRIVERS:
-                phi = DRIVER_BY_NAME[name].phi
+                phi = r.drivers[name].phi
                 means[(name, j)] = (r.driver_std(name, fy, fm) * phi ** (j + 1) * z_now[name]) if phi > 0 \
                     else 0.0
-            total = sea_ice.RHO[fm - 1] * _advect_tf(a, r.months[fm - 1].drift)
+            total = r.memory[fm - 1] * _advect_tf(a, r.months[fm - 1].drift)
             for lk, weight in r.links:
                 if fm in lk.months:
                     total = total + weight * means[(lk.variable, j - lk.lag)]
@@ -133,7 +138,8 @@ class OptimalForecast:
 @lru_cache(maxsize=1)
 def random_bases(resolution_km: int, seed: int) -> dict[str, np.ndarray]:
     """The random-wave bases ``(cells, waves)`` of every innovation (cached for one grid and realisation, the
-    run's: each start reuses them; 54 MB at 100 km)."""
+    run's: each start reuses them; 54 MB at 100 km). They are unit-variance fields, the same under every
+    tuning (which scales them, in :func:`innovation_variance`), so the cache needs no tuning in its key."""
     r = rule(resolution_km)
     bases = {name: wave_basis(DRIVER_BY_NAME[name], r.x_km, r.y_km, seed) for name in RANDOM}
     for basis in bases.values():
@@ -141,33 +147,35 @@ def random_bases(resolution_km: int, seed: int) -> dict[str, np.ndarray]:
     return bases
 
 
-@lru_cache(maxsize=24)
-def _memory_matrix(resolution_km: int, month: int) -> sparse.csr_matrix:
-    """One month of the rule's memory on the anomaly, ``ocean * RHO * advect(.)``, as a sparse
-    ``(cells, cells)`` matrix."""
-    r = rule(resolution_km)
+@lru_cache(maxsize=48)
+def _memory_matrix(resolution_km: int, month: int, tuning: Tuning) -> sparse.csr_matrix:
+    """One month of the rule's memory on the anomaly, ``ocean * rho * advect(.)``, as a sparse
+    ``(cells, cells)`` matrix (cached for two tunings' twelve months at two resolutions)."""
+    r = rule(resolution_km, tuning)
     index, weight = r.months[month - 1].drift
     rows = np.repeat(np.arange(index.shape[0]), index.shape[1])
-    values = (sea_ice.RHO[month - 1] * r.ocean.reshape(-1, 1) * weight).ravel()
+    values = (r.memory[month - 1] * r.ocean.reshape(-1, 1) * weight).ravel()
     return sparse.csr_matrix((values, (rows, index.ravel())), shape=(index.shape[0],) * 2)
 
 
 @lru_cache(maxsize=16)
-def innovation_variance(resolution_km: int, seed: int, year: int, month: int, horizon: int) -> np.ndarray:
+def innovation_variance(resolution_km: int, seed: int, year: int, month: int, horizon: int,
+                        tuning: Tuning = DEFAULT) -> np.ndarray:
     """Var of the anomaly ``a`` that month ``(year, month)``'s innovations cause ``i`` months later,
     ``(horizon, cells)`` for ``i = 0 .. horizon - 1``, summed over every innovation's random-wave amplitudes.
 
     The innovations of a month reach a later month the same way whatever the forecast's start, so a
     forecast's ``s(T)^2`` is the sum of these shares over the months from its start to ``T``. Cached: the
     starts of a run share most of their months (a run in time order needs :data:`HORIZON` at a time).
+    The tuning is part of the key: it sets the memory, the ice innovation and the links' strength.
     """
-    r = rule(resolution_km)
+    r = rule(resolution_km, tuning)
     bases = random_bases(resolution_km, seed)
     first = pd.Timestamp(year=year, month=month, day=1)
     months = [_year_month(first + pd.DateOffset(months=i)) for i in range(horizon)]
     out = np.zeros((horizon, r.lat.size))
     for name in RANDOM:
-        phi = DRIVER_BY_NAME[name].phi
+        phi = r.drivers[name].phi
         response = None  # zero until the innovation first reaches the ice
         for i, (fy, fm) in enumerate(months):
             if name == "ice":  # the ice's own innovation enters once, in its month
@@ -177,7 +185,7 @@ def innovation_variance(resolution_km: int, seed: int, year: int, month: int, ho
                              * np.sqrt(1 - phi**2) for lk, weight in r.links
                              if lk.variable == name and fm in lk.months and i >= lk.lag), 0.0)
             if response is not None:
-                response = _memory_matrix(resolution_km, fm) @ response
+                response = _memory_matrix(resolution_km, fm, tuning) @ response
             if np.any(entry):
                 term = (r.ocean * entry).reshape(-1, 1) * bases[name]
                 response = term if response is None else response + term
@@ -224,13 +232,14 @@ def probability_maps(ds: xr.Dataset, starts: Sequence[str | pd.Timestamp],
     if ds.attrs.get("data_source") != "emulated":
         raise EmulatorError(f"only the emulated Arctic has an optimal forecast; this dataset's source is "
                             f"{ds.attrs.get('data_source')!r}")
-    resolution_km, seed = int(ds.attrs["resolution_km"]), int(ds.attrs["seed"])
+    resolution_km, seed, tuning = int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), tuning_of(ds)
     times = pd.DatetimeIndex([pd.Timestamp(s).to_period("M").to_timestamp() for s in starts])
     out = np.zeros((len(times), ds.sizes["y"], ds.sizes["x"], len(leads)))
     for i, start in enumerate(times):
         fields = {key: tf.constant(value) for key, value in input_fields(ds, start).items()}
         for j, lead in enumerate(leads):
-            out[i, :, :, j] = OptimalForecast(resolution_km, seed, start, lead).probability(fields).numpy()
+            out[i, :, :, j] = OptimalForecast(resolution_km, seed, start, lead,
+                                              tuning=tuning).probability(fields).numpy()
     coords = {"time": times, "lead": ("lead", [int(lead) for lead in leads], {"units": "months"})}
     coords.update({k: ds[k] for k in ("y", "x", "lat", "lon") if k in ds.coords})
     return xr.DataArray(out, dims=("time", "y", "x", "lead"), coords=coords, name="sea_ice_probability",
@@ -241,7 +250,8 @@ def probability_maps(ds: xr.Dataset, starts: Sequence[str | pd.Timestamp],
 
 def forecast(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray) -> tuple[float, dict]:
     """F at the dataset's own inputs and its gradient with respect to each input field."""
-    model = OptimalForecast(int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), start, lead, weights)
+    model = OptimalForecast(int(ds.attrs["resolution_km"]), int(ds.attrs["seed"]), start, lead, weights,
+                            tuning_of(ds))
     fields = {key: tf.constant(value) for key, value in input_fields(ds, start).items()}
     with tf.GradientTape() as tape:
         tape.watch(list(fields.values()))
@@ -255,8 +265,8 @@ def monte_carlo(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray, n: i
                 seed: int = 1) -> tuple[float, float]:
     """Mean and standard error of the ROI-mean ``1[SIC(T) > 0.15]`` over ``n`` futures of the generator
     itself, run by :meth:`Rule.step` from the dataset's state at the start (fresh innovations)."""
-    r = rule(int(ds.attrs["resolution_km"]))
-    model = OptimalForecast(r.resolution_km, int(ds.attrs["seed"]), start, lead, weights)
+    r = rule(int(ds.attrs["resolution_km"]), tuning_of(ds))
+    model = OptimalForecast(r.resolution_km, int(ds.attrs["seed"]), start, lead, weights, r.tuning)
     fields = input_fields(ds, start)
     rng = np.random.default_rng(seed)
     history0 = []
@@ -275,7 +285,7 @@ def monte_carlo(ds: xr.Dataset, start: str, lead: int, weights: np.ndarray, n: i
             e = {name: (model.bases[name] @ rng.standard_normal(model.bases[name].shape[1])).reshape(a.shape)
                  for name in RANDOM}
             for name in LINKED_DRIVERS:
-                phi = DRIVER_BY_NAME[name].phi
+                phi = r.drivers[name].phi
                 z[name] = phi * z[name] + np.sqrt(1 - phi**2) * e[name]
             d = {name: r.driver_std(name, fy, fm) * z[name] for name in LINKED_DRIVERS}
             history = [d, *history[:MAX_LAG]]

@@ -4,18 +4,22 @@ The generator (:mod:`icegrad.data.emulator.simulate`), the causal sensitivity
 (:mod:`icegrad.data.emulator.sensitivity`) and the optimal forecast
 (:mod:`icegrad.data.emulator.optimal`) all read the rule from here, so they cannot drift apart:
 one :meth:`Rule.step` advances the sea-ice anomaly, one :meth:`Rule.driver_std` scales the weather.
+A rule is built for one grid *and* one :class:`~icegrad.data.emulator.tuning.Tuning` (memory, ice
+innovation, link strength), which all three take from the rule rather than from module constants.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 import numpy as np
 
 from icegrad import grid
 from icegrad.data.emulator import climate, drift, sea_ice
-from icegrad.data.emulator.drivers import DRIVER_BY_NAME
-from icegrad.data.emulator.links import DRIVER_LINKS, Link
+from icegrad.data.emulator.drivers import DRIVER_BY_NAME, Driver
+from icegrad.data.emulator.links import Link, driver_links
+from icegrad.data.emulator.tuning import DEFAULT, Tuning
 from icegrad.data.land import land_mask
 
 
@@ -34,11 +38,18 @@ class MonthClimate:
 
 
 class Rule:
-    """The emulator's rule on the ``resolution_km`` EASE2 grid."""
+    """The emulator's rule on the ``resolution_km`` EASE2 grid with ``tuning``'s memory, ice innovation
+    and link strength."""
 
-    def __init__(self, resolution_km: int) -> None:
+    def __init__(self, resolution_km: int, tuning: Tuning = DEFAULT) -> None:
         g = grid.ease2_grid(resolution_km)
         self.resolution_km = resolution_km
+        self.tuning = tuning
+        self.memory = np.asarray(tuning.memory, dtype="float64")
+        """``rho`` by calendar month (index 0 = January)."""
+        self.drivers: dict[str, Driver] = {
+            **DRIVER_BY_NAME, "ice": dataclasses.replace(DRIVER_BY_NAME["ice"], std=tuning.ice_sd)}
+        """The drivers with the tuning's ice innovation."""
         self.lat, self.lon = g.lat.values, g.lon.values
         self.y_km, self.x_km = np.meshgrid(g.y.values / 1000.0, g.x.values / 1000.0, indexing="ij")
         self.land = land_mask(resolution_km).values.astype(bool)
@@ -50,7 +61,7 @@ class Rule:
         self.tau_clim = climate.cloud_transmissivity(self.lat)
         self.vortex = np.exp(-(((self.lat - 62.0) / 18.0) ** 2))
         self.links: list[tuple[Link, np.ndarray]] = [(lk, lk.weight(self.lat, self.lon))
-                                                     for lk in DRIVER_LINKS]
+                                                     for lk in driver_links(tuning)]
 
     def base(self, year: int, month: int) -> np.ndarray:
         """The climatological state ``b`` (logits)."""
@@ -63,7 +74,7 @@ class Rule:
 
     def driver_std(self, name: str, year: int, month: int) -> np.ndarray:
         """Standard deviation of driver ``name``'s anomaly per cell (its physical units; logits for ice)."""
-        std = DRIVER_BY_NAME[name].seasonal_std(month)
+        std = self.drivers[name].seasonal_std(month)
         if name == "rsds":
             return std * self.months[month - 1].toa  # cloudiness has no memory: phi = 0, none in the night
         if name == "tos":  # SST anomalies fade toward the freezing point under and near the ice
@@ -77,7 +88,7 @@ class Rule:
     def step(self, a_prev: np.ndarray, history: list[dict[str, np.ndarray]], e_ice: np.ndarray,
              year: int, month: int) -> np.ndarray:
         """``a(t)`` from ``a(t-1)``, the driver anomalies ``history[k] = d(t - k)`` and the ice innovation."""
-        total = sea_ice.RHO[month - 1] * drift.advect(a_prev, self.months[month - 1].drift)
+        total = self.memory[month - 1] * drift.advect(a_prev, self.months[month - 1].drift)
         total = total + self.driver_std("ice", year, month) * e_ice
         for lk, weight in self.links:
             if month in lk.months and lk.lag < len(history):
@@ -85,7 +96,13 @@ class Rule:
         return total * self.ocean
 
 
+def rule(resolution_km: int, tuning: Tuning = DEFAULT) -> Rule:
+    """The rule on one grid with one tuning (cached on both: building it costs a fraction of a second)."""
+    return _rule(resolution_km, tuning)
+
+
 @lru_cache(maxsize=4)
-def rule(resolution_km: int) -> Rule:
-    """The rule on one grid (cached: building it costs a fraction of a second)."""
-    return Rule(resolution_km)
+def _rule(resolution_km: int, tuning: Tuning) -> Rule:
+    """:func:`rule`, keyed on positional arguments only, so ``rule(100)`` and ``rule(100, DEFAULT)`` share
+    one entry."""
+    return Rule(resolution_km, tuning)

@@ -14,7 +14,8 @@ chain rule runs backwards in time through the drift's adjoint:
   ``ocean * beta_l(cell) * H(tau + lag_l)`` where ``tau + lag_l`` is one of the link's months;
 * SIC in month ``t``: ``H(t) / (SIC (1 - SIC))`` (SIC and ``a`` determine each other).
 
-It needs only the stored SIC and the rule.
+It needs only the stored SIC and the rule, the one of the tuning the dataset was generated with (its
+``emulator_tuning`` attribute, :func:`icegrad.data.emulator.tuning.tuning_of`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from icegrad import grid
 from icegrad.data.emulator import drift, sea_ice
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.rule import rule
+from icegrad.data.emulator.tuning import tuning_of
 from icegrad.variables import MONTHLY_VARIABLES
 
 DRIVER_UNITS = {"siconca": "1"}
@@ -78,7 +80,7 @@ def true_sensitivity(ds: xr.Dataset, target_time: str, roi: xr.DataArray,
     weights = _roi_weights(ds, roi)
     sic = np.nan_to_num(ds["siconca"].values[t0 - months_back + 1: t0 + 1].astype("float64"))[::-1]
     months = [int(m) for m in times.month[t0 - months_back + 1: t0 + 1]][::-1]  # k = 0 is t0
-    r = rule(resolution_km)
+    r = rule(resolution_km, tuning_of(ds))
     slope = sea_ice.sic_derivative(sic)
     names = list(MONTHLY_VARIABLES)
     out = np.zeros((len(names), months_back, *weights.shape))
@@ -86,7 +88,7 @@ def true_sensitivity(ds: xr.Dataset, target_time: str, roi: xr.DataArray,
     h[0] = weights * slope[0] * r.ocean
     for k in range(1, months_back):
         later = months[k - 1]
-        h[k] = sea_ice.RHO[later - 1] * drift.adjoint(h[k - 1], r.months[later - 1].drift) * r.ocean
+        h[k] = r.memory[later - 1] * drift.adjoint(h[k - 1], r.months[later - 1].drift) * r.ocean
     out[names.index("siconca"), 0] = weights
     with np.errstate(divide="ignore", invalid="ignore"):
         out[names.index("siconca"), 1:] = np.where(slope[1:] > 0, h[1:] / slope[1:], 0.0)

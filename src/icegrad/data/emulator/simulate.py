@@ -19,6 +19,7 @@ from icegrad.data.emulator.drivers import DRIVERS, EPOCH, Weather, n_months_sinc
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.links import LINKED_DRIVERS, MAX_LAG
 from icegrad.data.emulator.rule import Rule, rule
+from icegrad.data.emulator.tuning import DEFAULT, Tuning
 
 WARMING_PER_DEGREE = 1.0  # K of Arctic surface warming per degree of forced ice-edge retreat
 OUTPUT_DRIVERS = tuple(d.name for d in DRIVERS if d.name != "ice")
@@ -46,10 +47,11 @@ def anomalies(r: Rule, z: dict[str, np.ndarray], year: int, month: int) -> dict[
     return {name: r.driver_std(name, year, month) * z[name] for name in OUTPUT_DRIVERS}
 
 
-def months(resolution_km: int, end: pd.Timestamp, seed: int,
-           perturbation: Perturbation | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """``(index since the epoch, fields)`` for every month from :data:`EPOCH` to ``end``."""
-    r = rule(resolution_km)
+def months(resolution_km: int, end: pd.Timestamp, seed: int, perturbation: Perturbation | None = None,
+           tuning: Tuning = DEFAULT) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """``(index since the epoch, fields)`` for every month from :data:`EPOCH` to ``end``, by the rule of
+    ``tuning``."""
+    r = rule(resolution_km, tuning)
     n_total = n_months_since_epoch(end)
     weather = Weather(r.lat, r.lon, r.x_km, r.y_km, n_total, seed)
     perturb_index = (n_months_since_epoch(pd.Timestamp(perturbation.time)) - 1) if perturbation else -1
@@ -73,12 +75,12 @@ def months(resolution_km: int, end: pd.Timestamp, seed: int,
 
 
 def simulate(resolution_km: int, start: pd.Timestamp, end: pd.Timestamp, seed: int,
-             perturbation: Perturbation | None = None) -> dict[str, np.ndarray]:
+             perturbation: Perturbation | None = None, tuning: Tuning = DEFAULT) -> dict[str, np.ndarray]:
     """Run from :data:`EPOCH` to ``end``; return float32 arrays ``(time, y, x)`` from ``start`` on."""
     first = n_months_since_epoch(start) - 1
     n = n_months_since_epoch(end) - first
     out: dict[str, np.ndarray] = {}
-    for index, fields in months(resolution_km, end, seed, perturbation):
+    for index, fields in months(resolution_km, end, seed, perturbation, tuning):
         if index < first:
             continue
         for name, values in fields.items():
