@@ -36,6 +36,10 @@ them are strongly *correlated* with the ice (``rsus`` is caused by it; ``ta500``
 ranks them low even though a correlation analysis would not. Years after 2020 are control years at
 the 2020 forcing: as many as training needs, with the same statistics. See docs/EMULATOR.md.
 
+The memory, the ice's own innovation and the links' strength are one :class:`Tuning`
+(:mod:`.tuning`); the default is the book's Arctic, and ``generate(..., tuning=...)`` makes another
+whose optimal forecast and sensitivity follow it (a sweep over tunings: benchmarks/emulator_headroom.py).
+
 Example
 -------
 >>> from icegrad.data import emulator
@@ -55,6 +59,7 @@ from icegrad.data.emulator.geography import REGION_NAMES, regions
 from icegrad.data.emulator.links import LINKED_DRIVERS, UNLINKED_VARIABLES, true_links
 from icegrad.data.emulator.sensitivity import true_sensitivity
 from icegrad.data.emulator.simulate import Perturbation
+from icegrad.data.emulator.tuning import Tuning
 
 __all__ = [
     "LINKED_DRIVERS",
@@ -62,6 +67,7 @@ __all__ = [
     "UNLINKED_VARIABLES",
     "EmulatorError",
     "Perturbation",
+    "Tuning",
     "coverage",
     "generate",
     "load",
