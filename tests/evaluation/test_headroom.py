@@ -1,0 +1,99 @@
+"""The emulated Arctic's headroom over the trend (icegrad.evaluation.headroom) and the script that sweeps it
+(benchmarks/emulator_headroom.py): figures consistent with the skill module's, realism from the Sea Ice
+Index or said to be absent, and the script's one line per tuning in its documented format.
+
+200 km, 2008-2020 (trend fitted on 2008-2014, scored on 2018-2020): about 5 s per tuning.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from icegrad.data.emulator.tuning import DEFAULT, Tuning
+from icegrad.evaluation.headroom import Headroom, headroom
+from icegrad.inputs.splits import Splits
+
+ROOT = Path(__file__).resolve().parents[2]
+COARSE = {"resolution_km": 200, "start": "2008-01",
+          "splits": Splits((2008, 2014), (2015, 2017), (2018, 2020))}
+COARSE_ARGS = ["--resolution-km", "200", "--start", "2008-01", "--train", "2008", "2014"]
+TUNED = Tuning.with_memory_floor(0.9, ice_sd=(0.5, 0.6))
+NUMBER = r"(-?\d+\.\d+)"
+LINE = re.compile(rf"tuning (.+): attainable {NUMBER} ci {NUMBER} {NUMBER} "
+                  rf"\| per lead((?: [+-]\d+\.\d+){{6}}) "
+                  rf"\| extent rmse optimal {NUMBER} trend {NUMBER} \| realism: (.+)")
+
+
+@pytest.fixture(scope="module")
+def default() -> Headroom:
+    return headroom(DEFAULT, **COARSE)
+
+
+def test_the_headroom_is_the_optimal_forecasts_gain_over_the_trend(default: Headroom) -> None:
+    c = default.ceiling
+    assert list(c.accuracy.index) == [1, 2, 3, 4, 5, 6]
+    assert c.attainable == pytest.approx(default.per_lead.mean())
+    assert c.attainable_ci[0] <= c.attainable <= c.attainable_ci[1]
+    assert (default.per_lead > 0).all()  # the best forecast beats the trend at every lead
+    assert c.accuracy["icenet"].equals(c.accuracy["optimal"])  # no network: the optimum stands in
+    assert default.tuning == DEFAULT and default.line().startswith("tuning default: attainable")
+
+
+def test_realism_is_compared_when_the_reference_is_there_and_said_absent_otherwise(default, tmp_path,
+                                                                                    monkeypatch) -> None:
+    from icegrad.data.emulator.validation import sea_ice_index_folder
+
+    if sea_ice_index_folder() is not None:
+        assert [cmp.month for cmp in default.realism] == [9, 3]
+        assert all(cmp.table.index.min() == 2008 and cmp.table.index.max() == 2020 for cmp in default.realism)
+        assert "month 9, 2008-2020: correlation" in default.line()
+    monkeypatch.setenv("ICEGRAD_SHARED_DIR", str(tmp_path))
+    absent = headroom(DEFAULT, **COARSE, realism_months=(9,))
+    assert absent.realism is None and absent.line().endswith("| realism: reference absent")
+    assert absent.ceiling.attainable == default.ceiling.attainable  # realism does not touch the skill
+
+
+def test_more_memory_and_ice_noise_leave_more_headroom(default: Headroom) -> None:
+    tuned = headroom(TUNED, **COARSE)
+    assert tuned.tuning == TUNED and "ice_sd 0.5 0.6" in tuned.line()
+    assert tuned.ceiling.attainable > default.ceiling.attainable + 0.3
+
+
+def load_script():
+    path = ROOT / "benchmarks" / "emulator_headroom.py"
+    spec = importlib.util.spec_from_file_location("emulator_headroom", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_script_sweeps_the_grid_of_the_values_given() -> None:
+    script = load_script()
+    args = script.parse(["--memory-floor", "0.85", "0.9", "--ice-sd", "0.5", "0.6", "--link-scale", "1.0"])
+    grid = script.tunings(args)
+    assert grid[0] == DEFAULT and len(grid) == 3 and len(set(grid)) == 3
+    assert grid[2] == TUNED and all(t.ice_sd == (0.5, 0.6) for t in grid[1:])
+    assert script.tunings(script.parse([])) == [DEFAULT]
+    assert script.tunings(script.parse(["--link-scale", "1.0"])) == [DEFAULT]  # the default once
+    with pytest.raises(SystemExit, match="error: ice_sd must be two positive numbers"):
+        script.main(["--ice-sd", "0", "1"])
+    with pytest.raises(SystemExit, match="validation split"):
+        script.main(["--train", "2008", "2017"])
+
+
+def test_the_script_prints_one_line_per_tuning_in_its_format(default: Headroom, capsys) -> None:
+    assert load_script().main([*COARSE_ARGS, "--memory-floor", "0.9", "--ice-sd", "0.5", "0.6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines
+    matched = [LINE.fullmatch(line) for line in lines]
+    assert all(matched), lines
+    assert lines[0] == default.line()
+    assert [m.group(1) for m in matched] == ["default", TUNED.label()]
+    for m in matched:
+        attainable, low, high = (float(m.group(i)) for i in (2, 3, 4))
+        per_lead = [float(v) for v in m.group(5).split()]
+        assert low <= attainable <= high and attainable == pytest.approx(sum(per_lead) / 6, abs=0.006)
