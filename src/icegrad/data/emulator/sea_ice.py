@@ -48,7 +48,7 @@ WIDTH = np.array([0.42, 0.42, 0.42, 0.44, 0.46, 0.5, 0.52, 0.52, 0.5, 0.46, 0.44
 TREND_GAIN = np.array([0.62, 0.62, 0.62, 0.64, 0.72, 0.85, 0.95, 1.0, 1.0, 1.0, 0.9, 0.8])
 RHO = np.array([0.75, 0.75, 0.78, 0.82, 0.86, 0.9, 0.92, 0.92, 0.85, 0.6, 0.6, 0.7])
 """Memory of ``a`` into each month: strong through the melt season, weak at freeze-up, which resets
-thin ice."""
+thin ice. The default :class:`~icegrad.data.emulator.tuning.Tuning`'s; the rule applies its tuning's."""
 
 # Geographic features: (lat, lon) centre, radius (km), winter and summer shift of effective latitude.
 FEATURES: tuple[tuple[tuple[float, float], float, float, float], ...] = (
