@@ -9,6 +9,8 @@ method must still recover the planted links' signs and the top-ranked channels.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 
 import keras
@@ -19,6 +21,7 @@ import tensorflow as tf
 import xarray as xr
 
 from icegrad import pipeline
+from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.targets import forecast_start
 from icegrad.data.emulator import true_sensitivity
 from icegrad.evaluation import fidelity
@@ -335,3 +338,41 @@ def test_bad_input_is_refused_with_the_fix(arctic: dict, linear_run: fidelity.Fi
                                    specs=[("integrated_gradients", baseline)])
     with pytest.raises(fidelity.FidelityError, match="ranking needs"):
         fidelity.ranking(pd.DataFrame())
+
+
+def test_the_optimal_forecasts_gradients_are_released_after_the_last_integrated_gradients(
+        arctic: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Their compiled functions (~260 MiB at 100 km) must not stay resident under the later methods' peaks,
+    nor the attribution engines (~330 MiB) under the next chapter section's."""
+    created: list[weakref.ref] = []
+    alive_at: list[tuple[str, bool]] = []
+
+    class Recorded(fidelity.OptimalGradients):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)
+            created.append(weakref.ref(self))
+
+    def recording(*args: object, method: str, **kwargs: object) -> xr.Dataset:
+        gc.collect()
+        alive_at.append((method, any(ref() is not None for ref in created)))
+        return attributions(*args, method=method, **kwargs)
+
+    class RecordedEngines(EngineCache):
+        def __init__(self) -> None:
+            super().__init__()
+            caches.append(self)
+
+    caches: list[EngineCache] = []
+    attributions = pipeline.attributions
+    specs = [("integrated_gradients", "zeros"), ("vanilla_gradient", "none")]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ICEGRAD_CACHE_DIR", str(tmp_path_factory.mktemp("released")))
+        mp.setattr(fidelity, "OptimalGradients", Recorded)
+        mp.setattr(pipeline, "attributions", recording)
+        mp.setattr(pipeline, "EngineCache", RecordedEngines)
+        run = pipeline.score_methods(arctic["ds"], oracle_ensemble(arctic), arctic["roi"], MONTH, LEADS,
+                                     steps=4, specs=specs)
+    assert alive_at == [("integrated_gradients", True), ("vanilla_gradient", False)]
+    assert run.scores["label"].tolist() == [fidelity.spec_label(*spec) for spec in specs for _ in LEADS]
+    # The compiled attribution engines are dropped too, though the lazy results still hold their cache.
+    assert caches and all(len(cache) == 0 for cache in caches)

@@ -217,6 +217,11 @@ class EngineCache:
     def __len__(self) -> int:
         return len(self._engines)
 
+    def clear(self) -> None:
+        """Drop every engine, and with them their compiled functions and the models they hold: a task done
+        with its engines frees them even while something (a lazy mapping of results) still holds the cache."""
+        self._engines.clear()
+
 
 def integration_points(steps: int, rule: str = "midpoint") -> tuple[np.ndarray, np.ndarray]:
     """Path positions ``alpha`` in [0, 1] and quadrature weights for integrated gradients.
