@@ -13,7 +13,9 @@ that keeps every block it ever took, where ``malloc_trim`` cannot reach it.
 :func:`use_system_allocator` sends them to the C library's allocator instead, so those buffers are
 released with the rest: a warm re-run of ch. 5 at its defaults then kept 1298 MiB resident at the end
 instead of 1534 and peaked at 1612 MiB instead of 1767, for about 5 % more time in its integrated
-gradients (measured 2026-12-06 on the 2-core reference machine).
+gradients (measured 2026-12-06 on the 2-core reference machine). In a fresh build the first-run peaks
+of ch. 4, 6, 8, 10 and 11 fell by 120-210 MiB while ch. 5's rose by 90 and ch. 9's by 24: the C
+library's allocator reaches higher during one computation, oneDNN's pool keeps more after it.
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
         truths[label] = truth
         del result, reference  # one method's maps at a time (see ResultsOnLookup)
     if own_engines:  # the loaders keep the cache; their results are cached, so a lookup compiles nothing
-        options["engines"].clear()  # ~330 MiB of compiled engines at 100 km (measured in ch. 9's first run)
+        options["engines"].clear()  # ~230 MiB of compiled engines at 100 km (measured in ch. 9's first run)
     order = ["label", "method", "baseline", "truth", "lead", "n_linked", *fidelity.SCORE_COLUMNS]
     return fidelity.FidelityRun(pd.concat(scores, ignore_index=True)[order],
                                 pd.concat(channels, ignore_index=True), sensitivity,
