@@ -22,20 +22,11 @@ import pandas as pd
 
 from icegrad.data import emulator
 from icegrad.data.emulator.dataset import BOOK_END, BOOK_START
-from icegrad.data.emulator.optimal import probability_maps
 from icegrad.data.emulator.tuning import DEFAULT, Tuning
 from icegrad.data.emulator.validation import ExtentComparison, compare_extents, sea_ice_index_folder
-from icegrad.inputs.build import available_start_months, build_inputs, build_targets, fit_normalisation
+from icegrad.inputs.build import build_targets, fit_normalisation
 from icegrad.inputs.splits import Splits
-from icegrad.model.skill import (
-    BASELINE_CHANNELS,
-    OPTIMAL,
-    Ceiling,
-    HeldOut,
-    baseline_forecasts,
-    ceiling,
-    headline,
-)
+from icegrad.model.skill import OPTIMAL, Ceiling, HeldOut, ceiling, headline, reference_forecasts
 
 N_LEADS = 6
 REALISM_MONTHS = (9, 3)
@@ -84,13 +75,10 @@ def headroom(tuning: Tuning = DEFAULT, resolution_km: int = 100, *, seed: int = 
     """
     splits = splits or Splits()
     ds = emulator.generate(resolution_km, start, end, seed, tuning=tuning)
-    starts = available_start_months(ds, N_LEADS)
-    starts = starts[(starts.year >= splits.test[0]) & (starts.year <= splits.test[1])]
+    starts = splits.start_months("test", ds, N_LEADS)
     targets = build_targets(ds, starts, N_LEADS, train_years=splits.train)
-    trend_inputs = build_inputs(ds, starts, fit_normalisation(ds, splits.train), list(BASELINE_CHANNELS))
-    forecasts = baseline_forecasts(trend_inputs, N_LEADS)
-    best = probability_maps(ds, starts, range(1, N_LEADS + 1))
-    forecasts.update({"icenet": best, OPTIMAL: best})  # headline() scores an ensemble: the optimum stands in
+    forecasts = reference_forecasts(ds, starts, fit_normalisation(ds, splits.train), N_LEADS, optimal=True)
+    forecasts["icenet"] = forecasts[OPTIMAL]  # headline() scores an ensemble: the optimum stands in
     ceil = ceiling(headline(HeldOut(forecasts, targets, splits.test, 1)))
     folder = sea_ice_index_folder()
     realism = None if folder is None else tuple(compare_extents(ds, m, folder) for m in realism_months)

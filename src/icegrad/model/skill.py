@@ -184,11 +184,21 @@ def held_out_forecasts(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[in
     inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
     targets = network_inputs.build_targets(ds, starts, n_leads, train_years=train_years)
     probabilities = ensemble.predict(inputs, mean=True, batch_size=batch_size)
-    baseline_inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(BASELINE_CHANNELS))
-    forecasts = {"icenet": sea_ice_probability(probabilities), **baseline_forecasts(baseline_inputs, n_leads)}
+    forecasts = {"icenet": sea_ice_probability(probabilities),
+                 **reference_forecasts(ds, starts, ensemble.stats, n_leads, optimal=optimal)}
+    return HeldOut(forecasts, targets, (int(years[0]), int(years[1])), len(ensemble))
+
+
+def reference_forecasts(ds: xr.Dataset, starts: pd.DatetimeIndex, stats: xr.Dataset, n_leads: int, *,
+                        optimal: bool = False) -> dict[str, xr.DataArray]:
+    """What a network's forecasts from ``starts`` are measured against: the baselines
+    (:func:`baseline_forecasts`, from inputs normalised by ``stats``) and, if ``optimal`` and ``ds`` is
+    emulated, the emulated Arctic's optimal forecast (:data:`OPTIMAL`); a real product has none."""
+    baseline_inputs = network_inputs.build_inputs(ds, starts, stats, list(BASELINE_CHANNELS))
+    forecasts = baseline_forecasts(baseline_inputs, n_leads)
     if optimal and ds.attrs.get("data_source") == "emulated":
         forecasts[OPTIMAL] = probability_maps(ds, starts, range(1, n_leads + 1))
-    return HeldOut(forecasts, targets, (int(years[0]), int(years[1])), len(ensemble))
+    return forecasts
 
 
 def evaluate_skill(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[int, int] | None = None,
