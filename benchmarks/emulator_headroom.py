@@ -37,9 +37,12 @@ from collections.abc import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import pandas as pd
+
 from icegrad.data.emulator.dataset import BOOK_END, BOOK_START
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.tuning import DEFAULT, Tuning
+from icegrad.inputs.checks import InputError
 from icegrad.inputs.splits import Splits
 
 
@@ -84,14 +87,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     from icegrad.evaluation.headroom import headroom
 
-    try:
-        grid = tunings(args)  # invalid values fail here, before any Arctic is generated
-    except EmulatorError as err:
-        raise SystemExit(f"error: {err}") from None
     if args.test[0] <= args.train[1] + 1:
         raise SystemExit(f"--test {args.test[0]} ... must start two or more years after --train ends "
                          f"({args.train[1]}): the years between are the validation split")
-    splits = Splits(tuple(args.train), (args.train[1] + 1, args.test[0] - 1), tuple(args.test))
+    try:  # invalid values fail here, before any Arctic is generated
+        grid = tunings(args)
+        splits = Splits(tuple(args.train), (args.train[1] + 1, args.test[0] - 1), tuple(args.test))
+    except (EmulatorError, InputError) as err:
+        raise SystemExit(f"error: {err}") from None
+    try:
+        first, last = pd.Timestamp(args.start).year, pd.Timestamp(args.end).year
+    except ValueError:
+        raise SystemExit(f"error: --start {args.start!r} and --end {args.end!r} must be months, "
+                         "written YYYY-MM (e.g. 2008-01)") from None
+    if args.train[0] < first or args.test[1] > last:
+        raise SystemExit(f"error: --train {args.train[0]} ... --test ... {args.test[1]} must lie inside the "
+                         f"generated window --start {args.start} --end {args.end}; widen it or move the "
+                         "years")
     for tuning in grid:
         began = time.perf_counter()
         result = headroom(tuning, args.resolution_km, seed=args.seed, start=args.start, end=args.end,

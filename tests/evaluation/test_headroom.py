@@ -83,6 +83,12 @@ def test_the_script_sweeps_the_grid_of_the_values_given() -> None:
         script.main(["--ice-sd", "0", "1"])
     with pytest.raises(SystemExit, match="validation split"):
         script.main(["--train", "2008", "2017"])
+    with pytest.raises(SystemExit, match=r"error: train years .* are reversed"):
+        script.main(["--train", "2011", "1980"])
+    with pytest.raises(SystemExit, match="must lie inside the generated window --start 2008-01"):
+        script.main(["--start", "2008-01"])  # the default train years begin in 1980
+    with pytest.raises(SystemExit, match="'not-a-month' must be months, written YYYY-MM"):
+        script.main(["--end", "not-a-month"])
 
 
 def test_the_script_prints_one_line_per_tuning_in_its_format(default: Headroom, capsys) -> None:
