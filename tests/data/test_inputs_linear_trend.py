@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icegrad.inputs.build import InputError, build_inputs, linear_trend_forecast
-from icegrad.inputs.linear_trend import trend_at
+from icegrad.inputs.linear_trend import TrendFits, trend_at
 
 
 def _with_sic(ds: xr.Dataset, values: np.ndarray) -> xr.DataArray:
@@ -89,3 +89,17 @@ def test_bad_requests(monthly_ds):
         linear_trend_forecast(monthly_ds["siconca"], ["1979-06"])
     with pytest.raises(InputError, match="n_leads must be between 1 and 6"):
         linear_trend_forecast(monthly_ds["siconca"], ["1981-06"], n_leads=13)
+
+
+def test_fits_only_the_months_read_and_gives_the_full_fits_values():
+    """A few starts fit a few lines, not the whole record's, with exactly the values of fitting them all."""
+    values = np.random.default_rng(3).uniform(0, 1, (120, 5, 6)).astype(np.float32)
+    targets = np.array([[50, 51], [95, 107]])
+    few = TrendFits.fit(values, targets - 12)
+    assert few.mean.shape == few.slope.shape == (4, 5, 6)
+    every = TrendFits.fit(values, np.arange(values.shape[0]))
+    np.testing.assert_array_equal(few.at(targets), every.at(targets))
+    with pytest.raises(InputError, match="fit those months"):
+        few.at(np.array([52]))
+    with pytest.raises(InputError, match="12 months of history"):
+        TrendFits.fit(values, np.array([-1, 3]))

@@ -176,9 +176,11 @@ def _source_fields(
         window = ds[var].isel(time=slice(first, last))
         require_finite(window, ocean_only=var == "tos")
         fields[var] = (np.asarray(normalise_variable(window, stats).values), first)
+    trend_leads = [c.lag for c in specs if c.kind == "linear_trend"]
     trend = None
-    if any(c.kind == "linear_trend" for c in specs):
-        trend = TrendFits.fit(fields["siconca"][0].astype(np.float64))
+    if trend_leads:  # only the fits these starts read: target = start + lead - 1; its line ends 12 earlier
+        months = (offsets[:, None] + np.asarray(trend_leads)[None, :] - 1 - 12).ravel()
+        trend = TrendFits.fit(fields["siconca"][0], months)
     return fields, trend
 
 

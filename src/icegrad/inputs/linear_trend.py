@@ -11,7 +11,7 @@ it is the usual OLS line. Land is 0.
 
 The fit is closed-form and vectorised: running sums of ``1, q, q^2, v, q v`` (``q`` the year number
 of each month, ``v`` the SIC) along each calendar month's series give every start's fit at once with
-no loop over cells or starts.
+no loop over cells or starts, and only the months a forecast reads are kept.
 
 Example
 -------
@@ -70,44 +70,69 @@ def linear_trend_forecast(
 
 @dataclass(frozen=True)
 class TrendFits:
-    """The same-month OLS line ending at every month ``i``: fitted on months ``i, i - 12, ... >= 0``.
+    """The same-month OLS lines ending at ``months``: each fitted on months ``i, i - 12, ... >= 0``.
 
     Stored as the mean SIC, the slope per year and the mean year number of each fit, so that the
     forecast for target ``T`` is ``mean[T-12] + slope[T-12] * (year(T) - mean_year[T-12])``: fitting
     once per month and evaluating per target costs one gather per channel, whatever the number of
     starts and leads.
+
+    Why only the months asked for: a chapter builds the inputs of a few starts from the whole record,
+    and fitting every month held about seven record-sized float64 arrays at once (~260 MiB at 100 km,
+    the peak of chapter 9's warm run), to read back a dozen of them.
     """
 
-    mean: np.ndarray  # (months, y, x)
-    slope: np.ndarray  # (months, y, x), 0 where a single year is available
-    mean_year: np.ndarray  # (months,)
+    months: np.ndarray  # (fits,) month offsets of the fits' last months, ascending
+    mean: np.ndarray  # (fits, y, x)
+    slope: np.ndarray  # (fits, y, x), 0 where a single year is available
+    mean_year: np.ndarray  # (fits,)
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> TrendFits:
-        """Fit every month's line from ``values`` (months, y, x), NaN-free, in closed form."""
-        n = values.shape[0]
-        q = np.arange(n) // 12  # year number within each calendar month's series (index = month + 12 q)
+    def fit(cls, values: np.ndarray, months: np.ndarray) -> TrendFits:
+        """Fit the lines ending at each of ``months`` from ``values`` (months, y, x), NaN-free, closed form.
+
+        One calendar month at a time: the running sums of its own series (index ``c + 12 q``) give every
+        asked month of it at once, in float64, holding a twelfth of the record at a time.
+        """
+        months = np.unique(np.asarray(months, dtype=np.int64))
+        if months.size and (months[0] < 0 or months[-1] > values.shape[0] - 1):
+            raise InputError("each linear-trend target needs its month 12 months earlier inside the data; "
+                             "give at least 12 months of history before the forecast start")
+        sum_v = np.empty((months.size, *values.shape[1:]), dtype=np.float64)
+        sum_qv = np.empty_like(sum_v)
+        for calendar in range(12):
+            wanted = np.flatnonzero(months % 12 == calendar)
+            if not wanted.size:
+                continue
+            series = np.asarray(values[calendar: months[wanted[-1]] + 1: 12], dtype=np.float64)
+            q = np.arange(series.shape[0], dtype=np.float64)[:, None, None]
+            years = months[wanted] // 12
+            sum_v[wanted] = np.cumsum(series, axis=0)[years]
+            sum_qv[wanted] = np.cumsum(series * q, axis=0)[years]
+        q = months // 12  # year number of each fit's last month within its calendar month's series
         count = (q + 1).astype(np.float64)
         sum_q = q * (q + 1) / 2.0
         sum_qq = q * (q + 1) * (2 * q + 1) / 6.0
         denom = count * sum_qq - sum_q**2  # 0 exactly when a single year is available
-        sum_v = _same_month_cumsum(values)
-        sum_qv = _same_month_cumsum(values * q[:, None, None])
         expand = (..., None, None)
         safe_denom = np.where(denom > 0, denom, 1.0)[expand]
         covariance = count[expand] * sum_qv - sum_q[expand] * sum_v
         slope = np.where(denom[expand] > 0, covariance / safe_denom, 0.0)
-        return cls(mean=sum_v / count[expand], slope=slope, mean_year=sum_q / count)
+        return cls(months=months, mean=sum_v / count[expand], slope=slope, mean_year=sum_q / count)
 
     def at(self, targets: np.ndarray) -> np.ndarray:
-        """Clipped forecasts at month offsets ``targets`` (any shape): ``targets.shape + (y, x)``."""
+        """Clipped forecasts at month offsets ``targets`` (any shape): ``targets.shape + (y, x)``.
+
+        Every ``targets - 12`` must be one of the fitted months (see :func:`trend_at`).
+        """
         targets = np.asarray(targets)
         last = targets - 12
-        if last.min() < 0 or last.max() > self.mean.shape[0] - 1:
-            raise InputError("each linear-trend target needs its month 12 months earlier inside the data; "
-                             "give at least 12 months of history before the forecast start")
-        dx = (targets // 12 - self.mean_year[last])[..., None, None]
-        return np.clip(self.mean[last] + self.slope[last] * dx, 0.0, 1.0)
+        index = np.searchsorted(self.months, last)
+        if index.size and (index.max() >= self.months.size or not np.array_equal(self.months[index], last)):
+            raise InputError(f"the linear-trend fits end at months {self.months.tolist()}, not at every "
+                             f"month 12 before the targets {np.unique(targets).tolist()}; fit those months")
+        dx = (targets // 12 - self.mean_year[index])[..., None, None]
+        return np.clip(self.mean[index] + self.slope[index] * dx, 0.0, 1.0)
 
 
 def trend_at(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -116,14 +141,5 @@ def trend_at(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
     Each target ``T`` is fitted on months ``T - 12, T - 24, ... >= 0``; ``T - 12`` must be inside
     ``values``. Returns ``targets.shape + (y, x)``.
     """
-    return TrendFits.fit(np.asarray(values, dtype=np.float64)).at(targets)
-
-
-def _same_month_cumsum(values: np.ndarray) -> np.ndarray:
-    """Running sum along time of each calendar month's own series (index i sums i, i-12, i-24, ...)."""
-    n = values.shape[0]
-    n_years = -(-n // 12)
-    padded = np.zeros((n_years * 12, *values.shape[1:]), dtype=np.float64)
-    padded[:n] = values
-    by_year = padded.reshape(n_years, 12, *values.shape[1:])
-    return np.cumsum(by_year, axis=0).reshape(n_years * 12, *values.shape[1:])[:n]
+    targets = np.asarray(targets)
+    return TrendFits.fit(values, targets - 12).at(targets)
