@@ -19,30 +19,21 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.results import validate_result
+from icegrad.attribution.results import by_member, validate_result
 
 STATISTICS = ("positive", "negative", "net", "mean_abs")
 
 
 def channel_summary(ds: xr.Dataset) -> xr.Dataset:
-    """``positive``, ``negative``, ``net``, ``mean_abs`` with dims (member, lead, channel).
-
-    Summed in float64 one member at a time: the float64 copy, its clipped copies and the NaN-skipping
-    sums' copies of a whole result are each twice its size (a 70 MiB result at 100 km raised chapter
-    11's resident memory by ~490 MiB, traced); a member at a time holds a fifth of that for the book's
-    five. Each member's sums are the same sums, so the figures do not change.
-    """
-    attribution = validate_result(ds)["attribution"]
-    members = range(attribution.sizes["member"])
-    out = xr.concat([_member_summary(attribution.isel(member=[i])) for i in members], dim="member",
-                    combine_attrs="override")
+    """``positive``, ``negative``, ``net``, ``mean_abs`` with dims (member, lead, channel), in float64
+    (summed a member at a time: :func:`icegrad.attribution.results.by_member`)."""
+    out = by_member(validate_result(ds)["attribution"], _statistics)
     out.attrs = {k: ds.attrs[k] for k in ("method", "target", "model_id", "data_source") if k in ds.attrs}
     return out
 
 
-def _member_summary(attribution: xr.DataArray) -> xr.Dataset:
-    """:func:`channel_summary`'s statistics of one member's maps, in float64."""
-    attribution = attribution.astype("float64")
+def _statistics(attribution: xr.DataArray) -> xr.Dataset:
+    """:func:`channel_summary`'s statistics of (float64) maps."""
     units = attribution.attrs.get("units", "1")
     space = ("y", "x")
     return xr.Dataset({

@@ -40,7 +40,7 @@ import pandas as pd
 import xarray as xr
 
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.results import validate_result
+from icegrad.attribution.results import by_member, validate_result
 
 RANKINGS = ("grid_mean_abs", "roi_mean_abs", "net", "roi_net")
 """The rankings of this module, the book's original (whole-grid mean |attribution|) first."""
@@ -61,18 +61,23 @@ def channel_scores(ds: xr.Dataset, ranking: str = "net") -> xr.DataArray:
     """Non-negative score ``(member, lead, channel)`` of every channel under ``ranking``."""
     if ranking not in RANKINGS:
         raise AttributionError(f"unknown ranking {ranking!r}; choose one of {RANKINGS}")
-    attribution = validate_result(ds)["attribution"].astype("float64")
+    attribution = validate_result(ds)["attribution"]
     roi = ds["roi"].astype(bool)
     space = ("y", "x")
     cells = float(roi.sum()) if ranking.startswith("roi") else float(roi.size)
-    whole = abs(attribution.sum(space)) / (cells if ranking.endswith("mean_abs") else 1.0)
-    per_cell = {  # only the asked ranking is computed
-        "grid_mean_abs": lambda: abs(attribution).mean(space),
-        "roi_mean_abs": lambda: abs(attribution).where(roi).sum(space) / cells,
-        "net": lambda: whole,
-        "roi_net": lambda: abs(attribution.where(roi).sum(space)),
-    }[ranking]()
-    scores = xr.where(whole_channels(ds), whole, per_cell)
+    whole_channel = whole_channels(ds)
+
+    def score(maps: xr.DataArray) -> xr.DataArray:
+        whole = abs(maps.sum(space)) / (cells if ranking.endswith("mean_abs") else 1.0)
+        per_cell = {  # only the asked ranking is computed
+            "grid_mean_abs": lambda: abs(maps).mean(space),
+            "roi_mean_abs": lambda: abs(maps).where(roi).sum(space) / cells,
+            "net": lambda: whole,
+            "roi_net": lambda: abs(maps.where(roi).sum(space)),
+        }[ranking]()
+        return xr.where(whole_channel, whole, per_cell)
+
+    scores = by_member(attribution, score)  # a member at a time: see by_member
     return scores.assign_attrs(long_name=f"{ranking.replace('_', ' ')} attribution score",
                                units=ds["attribution"].attrs.get("units", "1"), ranking=ranking)
 
@@ -111,9 +116,10 @@ def member_scores(ds: xr.Dataset, ranking: str = "net", level: str = "channel"
     """Per-member scores and signed sums ``(member, lead, channel | group)`` behind :func:`ranking`."""
     scores = channel_scores(ds, ranking)
     area = ds["roi"].astype(bool) if ranking.startswith("roi") else True
-    attribution = ds["attribution"].astype("float64")
     space = ("y", "x")
-    signed = xr.where(whole_channels(ds), attribution.sum(space), attribution.where(area).sum(space))
+    whole_channel = whole_channels(ds)
+    signed = by_member(ds["attribution"], lambda maps: xr.where(
+        whole_channel, maps.sum(space), maps.where(area).sum(space)))
     if level == "group":
         signed = signed.groupby("group").sum()
         scores = abs(signed) if ranking in ("net", "roi_net") else scores.groupby("group").sum()
