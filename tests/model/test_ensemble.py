@@ -45,6 +45,16 @@ def test_predict_layout_coordinates_and_mean(ensemble):
     np.testing.assert_allclose(mean, probs.mean("member"), atol=1e-6)
 
 
+def test_batches_give_keras_predict_row_for_row(ensemble):
+    """Batch by batch (the last one short) the forecasts are Keras' own, each start in its own row."""
+    values = np.random.default_rng(5).random((7, 16, 16, len(CHANNELS))).astype("float32")
+    inputs = make_inputs().isel(time=[0] * 7).copy(data=values)
+    probs = ensemble.predict(inputs, batch_size=3)
+    for i, member in enumerate(ensemble.members):
+        expected = member.predict(values, batch_size=3, verbose=0)
+        np.testing.assert_array_equal(probs.isel(member=i).values, expected)
+
+
 def test_channels_are_matched_by_name(ensemble):
     inputs = make_inputs()
     shuffled = inputs.isel(channel=[2, 0, 1]).transpose("channel", "x", "y", "time")
