@@ -294,9 +294,9 @@ def smoothgrad(engine: GradientEngine, x: np.ndarray, samples: int = 32, noise_l
     if not isinstance(samples, int | np.integer) or samples < 1:
         raise AttributionError(f"samples must be an integer >= 1, got {samples!r}")
     sigma = noise_sigma(x, noise_level, noise_scale)
-
-    dtype = engine.dtype.as_numpy_dtype  # each sample cast as it is made: a float64 stack of a batch was
-    # twice the batch's size on top of it (~150 MiB for 32 samples at 100 km), with the same values
+    # Each sample is cast to the engine's precision as it is made: a float64 stack of the batch was twice
+    # the batch's size on top of it (~150 MiB for 32 samples at 100 km), and rounded to the same values.
+    dtype = engine.dtype.as_numpy_dtype
 
     def make_samples(lo: int, hi: int) -> np.ndarray:
         batch = np.empty((hi - lo, *x.shape), dtype=dtype)
