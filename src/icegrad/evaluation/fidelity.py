@@ -315,14 +315,16 @@ def channel_scores(result: xr.Dataset, truth: xr.DataArray, linked_share: float 
     """Per lead and channel: true and attributed importance and net value, linked flag, map correlation."""
     if not 0 < linked_share < 1:
         raise FidelityError(f"linked_share must be a fraction in (0, 1), got {linked_share!r}")
-    attribution = validate_result(result)["attribution"].mean("member").transpose("lead", "channel", "y", "x")
+    attribution = validate_result(result)["attribution"].transpose("member", "lead", "channel", "y", "x")
     truth = truth.transpose("lead", "channel", "y", "x")
-    if attribution.shape != truth.shape:
+    if attribution.shape[1:] != truth.shape:
         raise FidelityError(f"truth of shape {truth.shape} does not match the attribution "
-                            f"{attribution.shape}")
+                            f"{attribution.shape[1:]}")
     rows = []
     for i, lead in enumerate(attribution["lead"].values):
-        model, true = attribution.values[i].astype(np.float64), truth.values[i].astype(np.float64)
+        # the member mean a lead at a time: of the whole result it held two copies of it (+100 MiB in ch. 9)
+        model = attribution.isel(lead=i).mean("member").values.astype(np.float64)
+        true = truth.values[i].astype(np.float64)
         true_importance, model_importance = _importance(true), _importance(model)
         linked = true_importance >= linked_share * true_importance.max() if true_importance.max() > 0 \
             else np.zeros(len(true), bool)
