@@ -70,12 +70,17 @@ class Sampler:
     peak_stack: list[str] = field(default_factory=list)
     rises: list[tuple[float, int, list[str]]] = field(default_factory=list)
     _start: float = field(default_factory=time.perf_counter)
+    _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> Sampler:
         """Start sampling the calling (main) thread; returns self."""
         target = threading.get_ident()
         threading.Thread(target=self._run, args=(target,), daemon=True).start()
         return self
+
+    def stop(self) -> None:
+        """Stop the sampling thread (after its current sample)."""
+        self._stopped.set()
 
     def sample(self, target: int) -> None:
         """Read RSS once; on a new high, record where ``target``'s thread is."""
@@ -89,9 +94,9 @@ class Sampler:
             self.rises.append((self.peak_at, now, stack))
 
     def _run(self, target: int) -> None:
-        while True:
+        while not self._stopped.is_set():
             self.sample(target)
-            time.sleep(self.interval)
+            self._stopped.wait(self.interval)
 
 
 def code_cells(notebook: Path, parameters: dict[str, object]) -> list[tuple[int, str]]:
@@ -159,7 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{notebook.name} in this process, cache {os.environ.get('ICEGRAD_CACHE_DIR', '(default)')}",
           flush=True)
     sampler = Sampler(args.interval, args.step).start()
-    run(notebook, parameters, sampler)
+    try:
+        run(notebook, parameters, sampler)
+    finally:
+        sampler.stop()
     print(report(sampler))
     return 0
 

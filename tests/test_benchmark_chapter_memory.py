@@ -56,7 +56,10 @@ def test_parameters_follow_their_cell_and_magics_are_skipped(benchmark, tmp_path
 def test_the_peak_is_found_in_the_function_that_held_it(benchmark, tmp_path, capsys):
     sampler = benchmark.Sampler(interval=0.01, step=25).start()
     start = benchmark.rss_mib()
-    benchmark.run(notebook(tmp_path), {"size": 5}, sampler)
+    try:
+        benchmark.run(notebook(tmp_path), {"size": 5}, sampler)
+    finally:
+        sampler.stop()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and lines[2].startswith("cell  1") and lines[3].startswith("cell  2")
     highest = [int(line.split("highest")[1].split("MiB")[0]) for line in lines]
