@@ -60,7 +60,7 @@ from icegrad.cache import array_digest, cached_netcdf, model_digest
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs.splits import Splits
 from icegrad.inputs.start_months import StartMonths, as_start_months
-from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.model.ensemble import IceNetEnsemble, forecast_in_batches
 from icegrad.model.skill import ICE_CLASSES, binary_accuracy, observed_ice
 from icegrad.progress import bar as progress_bar
 from icegrad.variables import GROUPS, SIC_CLASSES, channel
@@ -241,12 +241,10 @@ def _forecast(model: keras.Model, x: np.ndarray, batch: int, order: np.ndarray |
     Batches always cover the same start months, permuted or not, so a channel the network never reads
     gives bit-identical forecasts and an importance of exactly zero.
     """
-    out = []
-    for first in range(0, x.shape[0], batch):
-        rows = slice(first, first + batch)
-        values = x[rows] if order is None else permuted_batch(x, rows, order, columns)
-        out.append(np.asarray(model.predict_on_batch(values)))
-    return np.concatenate(out)
+    def rows_of(rows: slice) -> np.ndarray:
+        return x[rows] if order is None else permuted_batch(x, rows, order, columns)
+
+    return forecast_in_batches(model, x.shape[0], batch, rows_of)
 
 
 def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndarray, names: list[str],

@@ -133,7 +133,8 @@ class IceNetEnsemble:
                                 "made by icegrad.inputs.build.build_inputs")
         aligned = self._aligned(inputs)
         values = np.asarray(aligned.values, dtype="float32")
-        per_member = (_forecast(m, values, batch_size) for m in self.members)
+        per_member = (forecast_in_batches(m, len(values), batch_size, values.__getitem__)
+                      for m in self.members)
         if mean:  # a running sum: stacking every member's maps held members x the mean (~300 MiB at defaults)
             probs = (functools.reduce(np.add, per_member) / np.float32(len(self.members)))[np.newaxis]
         else:
@@ -200,19 +201,23 @@ class IceNetEnsemble:
             raise EnsembleError(str(err)) from None
 
 
-def _forecast(model: keras.Model, values: np.ndarray, batch_size: int) -> np.ndarray:
-    """``model``'s outputs for ``values``, ``batch_size`` rows at a time, written into one array.
+def forecast_in_batches(model: keras.Model, n_rows: int, batch_size: int,
+                        batch: Callable[[slice], np.ndarray]) -> np.ndarray:
+    """``model``'s outputs for ``n_rows`` inputs, ``batch(rows)`` giving each ``batch_size`` of them,
+    written into one array (the rows of every batch are fixed by ``n_rows`` and ``batch_size`` alone).
 
     Why not ``model.predict``: it copies the whole input into a ``tf.data`` pipeline and then
     concatenates the batches' outputs, so a skill evaluation of the test years (~230 MiB of inputs at
     100 km) peaked ~440 MiB above its inputs (ch. 11, traced). The batches are the same, so are the numbers.
+    Permute-and-predict passes its permuted batches through the same loop.
     """
     out: np.ndarray | None = None
-    for first in range(0, len(values), batch_size):
-        batch = np.asarray(model.predict_on_batch(values[first:first + batch_size]))
+    for first in range(0, n_rows, batch_size):
+        rows = slice(first, min(first + batch_size, n_rows))
+        values = np.asarray(model.predict_on_batch(batch(rows)))
         if out is None:
-            out = np.empty((len(values), *batch.shape[1:]), dtype=batch.dtype)
-        out[first:first + len(batch)] = batch
+            out = np.empty((n_rows, *values.shape[1:]), dtype=values.dtype)
+        out[rows] = values
     if out is None:
         raise EnsembleError("no inputs to forecast: the time axis is empty")
     return out
