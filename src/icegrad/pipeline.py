@@ -205,7 +205,7 @@ def attributions(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     model_id = f"IceNet ensemble {ens.manifest.get('created', '')} ({len(ens)} members)"
     common = {"method": method, "steps": steps, "cache": True, "model_id": model_id,
               "data_source": str(ds.attrs.get("data_source")), "land": ds["land"], **options}
-    common.setdefault("engines", EngineCache())  # one compiled engine per member serves every lead
+    common.setdefault("engines", EngineCache())  # one compiled engine serves every member and lead
     if method != "integrated_gradients" or baseline != "climatology":
         result = attribute_forecast(ens.members, inputs, target_month, roi, leads, reference_year,
                                     baseline=baseline, **common)
@@ -232,8 +232,8 @@ def baseline_gallery(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     ``n_boot`` bootstrap draws across members) and
     the results by baseline name, so a chapter can also map them. Works on any data source; the
     results are cached like :func:`attributions`'s, to which ``options`` go. Every baseline runs through
-    one compiled engine per member (tracing a member costs more than its integrated gradients at the
-    coarse setting, so a new engine per baseline made the gallery several times slower).
+    the same compiled engine (tracing a network costs more than its integrated gradients at the coarse
+    setting, so a new engine per baseline made the gallery several times slower).
     """
     options.setdefault("engines", EngineCache())
     results = {name: attributions(ds, ens, roi, target_month, leads, method="integrated_gradients",
@@ -285,7 +285,7 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     last_ig = max((i for i, (method, _) in enumerate(specs) if method == "integrated_gradients"), default=-1)
     gradients = fidelity.OptimalGradients(ds, ens.stats, target_month, roi) if last_ig >= 0 else None
     own_engines = "engines" not in options
-    options.setdefault("engines", EngineCache())  # every method reuses each member's compiled engine
+    options.setdefault("engines", EngineCache())  # every method reuses the members' compiled engine
     loaders, truths, scores, channels = {}, {}, [], []
     for i, (method, baseline) in enumerate(specs):
         label = fidelity.spec_label(method, baseline)
@@ -310,7 +310,7 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
         truths[label] = truth
         del result, reference  # one method's maps at a time (see ResultsOnLookup)
     if own_engines:  # the loaders keep the cache; their results are cached, so a lookup compiles nothing
-        options["engines"].clear()  # ~230 MiB of compiled engines at 100 km (measured in ch. 9's first run)
+        options["engines"].clear()  # their compiled graphs (~46 MiB per engine at 100 km, measured)
     order = ["label", "method", "baseline", "truth", "lead", "n_linked", *fidelity.SCORE_COLUMNS]
     return fidelity.FidelityRun(pd.concat(scores, ignore_index=True)[order],
                                 pd.concat(channels, ignore_index=True), sensitivity,

@@ -343,7 +343,7 @@ def test_bad_input_is_refused_with_the_fix(arctic: dict, linear_run: fidelity.Fi
 def test_the_optimal_forecasts_gradients_are_released_after_the_last_integrated_gradients(
         arctic: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Their compiled functions (~260 MiB at 100 km) must not stay resident under the later methods' peaks,
-    nor the attribution engines (~230 MiB) under the next chapter section's."""
+    nor the attribution engines under the next chapter section's."""
     created: list[weakref.ref] = []
     alive_at: list[tuple[str, bool]] = []
 

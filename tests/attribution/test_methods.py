@@ -160,6 +160,63 @@ def test_engine_cache_reuses_one_trace_across_leads_and_rois(tiny_icenet: keras.
     assert results[1, True] != results[4, True] and results[4, True] != results[4, False]
 
 
+def test_one_engine_serves_every_member_of_an_architecture(roi: np.ndarray) -> None:
+    icenet = pytest.importorskip("icegrad.model.icenet")
+    members = [icenet.build_icenet(32, 32, n_channels=50, filters_factor=0.125, seed=seed) for seed in (0, 1)]
+    before = [m.get_weights() for m in members]
+    x = np.random.default_rng(5).standard_normal(members[0].input_shape[1:]).astype("float32")
+    target, execution = roi_target(roi, 1), Execution(batch_size=4)
+    cache = methods.EngineCache()
+    shared = [methods.integrated_gradients(cache.get(m, target, execution), x, np.zeros_like(x), 8)
+              for m in (*members, members[0])]
+    own = [methods.integrated_gradients(GradientEngine(m, target, execution), x, np.zeros_like(x), 8)
+           for m in members]
+    assert len(cache) == 1
+    for got, want in zip(shared, [*own, own[0]], strict=True):  # back and forth between members
+        np.testing.assert_array_equal(got.attribution, want.attribution)
+        np.testing.assert_array_equal(got.target, want.target)
+    assert not np.array_equal(own[0].attribution, own[1].attribution)  # two different networks
+    for model, weights in zip(members, before, strict=True):  # the callers' networks are untouched
+        for got, want in zip(model.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(got, want)
+    wider = icenet.build_icenet(32, 32, n_channels=50, filters_factor=0.25, seed=0)
+    cache.get(wider, target, execution)
+    assert len(cache) == 2  # another architecture gets an engine of its own
+    with pytest.raises(AttributionError, match="another architecture"):
+        cache.get(members[0], target, execution).load(wider)
+    with pytest.raises(AttributionError, match="without own_copy"):
+        GradientEngine(members[0], target, execution).load(members[1])
+
+
+class Scaled(keras.layers.Layer):
+    """A layer whose configuration lacks its argument: Keras cannot copy a network that holds it."""
+
+    def __init__(self, factor: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x: object) -> object:
+        return x * self.factor
+
+    def get_config(self) -> dict[str, object]:
+        return {"name": self.name}
+
+
+def test_a_network_keras_cannot_copy_gets_an_engine_of_its_own(tiny_icenet: keras.Model,
+                                                                roi: np.ndarray) -> None:
+    inputs = keras.Input(tiny_icenet.input_shape[1:])
+    odd = keras.Model(inputs, tiny_icenet(Scaled(1.0)(inputs)), name="uncopyable")
+    x = np.random.default_rng(6).standard_normal(odd.input_shape[1:]).astype("float32")
+    target, execution = roi_target(roi, 1), Execution(batch_size=4)
+    cache = methods.EngineCache()
+    engine = cache.get(odd, target, execution)
+    assert engine.architecture is None and engine.model is odd
+    assert cache.get(odd, target, execution) is engine and len(cache) == 1
+    fresh = GradientEngine(odd, target, execution)
+    np.testing.assert_array_equal(methods.vanilla_gradient(engine, x).attribution,
+                                  methods.vanilla_gradient(fresh, x).attribution)
+
+
 def test_retarget_refuses_another_shape(tiny_icenet: keras.Model, roi: np.ndarray) -> None:
     engine = GradientEngine(tiny_icenet, roi_target(roi, 1))
     with pytest.raises(AttributionError, match="same kind, number of leads"):

@@ -177,7 +177,8 @@ def attribute_forecast(
 
     Lead ``l`` is explained with the input sample of its own start month (target - (l - 1) months),
     taken from ``inputs`` ``(time, y, x, channel)``; the per-lead results are joined along ``lead``.
-    ``options`` are those of :func:`attribute`; the leads share one compiled engine per member.
+    ``options`` are those of :func:`attribute`; the leads share one compiled engine
+    (:class:`~icegrad.attribution.methods.EngineCache`, which also serves every member).
 
     With a paired baseline (:data:`~icegrad.config.PAIRED_BASELINES`) each lead's baseline is the input
     of the forecast for the same calendar month at the same lead, of ``reference_year``

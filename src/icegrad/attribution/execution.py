@@ -53,11 +53,13 @@ def select_device(device: str | None = None) -> str:
     return gpus[0].name if gpus else tf.config.list_logical_devices("CPU")[0].name
 
 
-def cast_model(model: keras.Model, precision: str = "float32") -> keras.Model:
-    """``model`` under the dtype policy ``precision`` (the model itself when nothing changes)."""
+def cast_model(model: keras.Model, precision: str = "float32", copy: bool = False) -> keras.Model:
+    """``model`` under the dtype policy ``precision``: the model itself when nothing changes, unless
+    ``copy`` asks for a model of its own (whose weights can be overwritten without touching ``model``)."""
     if precision not in PRECISIONS:
         raise AttributionError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
-    if precision == "float32" and all(layer.dtype_policy.name == "float32" for layer in model.layers):
+    unchanged = precision == "float32" and all(layer.dtype_policy.name == "float32" for layer in model.layers)
+    if unchanged and not copy:
         return model
 
     def recast(layer: keras.layers.Layer) -> keras.layers.Layer:
@@ -70,9 +72,9 @@ def cast_model(model: keras.Model, precision: str = "float32") -> keras.Model:
 
     try:
         clone = keras.models.clone_model(model, clone_function=recast)
-    except ValueError as err:
-        raise AttributionError(f"model {model.name!r} cannot be re-cast to {precision} ({err}); only "
-                               "functional or Sequential Keras models can; else use float32") from None
+    except (ValueError, TypeError) as err:  # TypeError: a custom layer that its configuration cannot rebuild
+        raise AttributionError(f"model {model.name!r} cannot be copied or re-cast to {precision} ({err}); "
+                               "only functional or Sequential Keras models can; else use float32") from None
     clone.set_weights(model.get_weights())
     return clone
 

@@ -29,6 +29,8 @@ How the work is done (:class:`GradientEngine`):
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,14 +83,32 @@ class MemberAttribution:
     batch_size: int
 
 
+def architecture(model: keras.Model) -> str | None:
+    """A digest of ``model``'s Keras configuration (None when Keras cannot give one): two models with the
+    same one compute the same function of their weights (an ensemble's members do), so one compiled
+    engine can serve both."""
+    try:
+        config = json.dumps(model.get_config(), sort_keys=True, default=str)
+    except NotImplementedError:  # a subclassed model without get_config
+        return None
+    return hashlib.sha256(config.encode()).hexdigest()
+
+
 class GradientEngine:
     """Target values and input gradients of one model, compiled once and evaluated in batches."""
 
-    def __init__(self, model: keras.Model, target: RoiTarget, execution: Execution = Execution()) -> None:
+    def __init__(self, model: keras.Model, target: RoiTarget, execution: Execution = Execution(), *,
+                 own_copy: bool = False) -> None:
         self.execution = execution
         self.device = select_device(execution.device)
         self.source_model = model
-        self.model = cast_model(model, execution.precision)
+        # With its own copy of the network, the engine can explain any model of the same architecture
+        # (:meth:`load`) without touching the caller's: its compiled functions read the copy's variables.
+        self.architecture = architecture(model) if own_copy else None
+        if own_copy and self.architecture is None:
+            raise AttributionError(f"model {model.name!r} has no Keras configuration, so it cannot be "
+                                   "copied; build the engine without own_copy")
+        self.model = cast_model(model, execution.precision, copy=own_copy)
         self.target = target
         self.dtype = tf.float64 if execution.precision == "float64" else tf.float32
         self.n_targets = len(target.leads)
@@ -123,6 +143,20 @@ class GradientEngine:
         self._roi_weights.assign(np.asarray(target.weights))
         self._lead_index.assign([lead - 1 for lead in target.leads])
         self.target = target
+
+    def load(self, model: keras.Model) -> None:
+        """Explain ``model`` from now on: its weights are copied into this engine's own network, which
+        must be of ``model``'s architecture (an engine built with ``own_copy``)."""
+        if model is self.source_model:
+            return
+        if self.architecture is None:
+            raise AttributionError(f"this engine explains its own model, not {model.name!r}: it was "
+                                   "built without own_copy; build one with own_copy=True to load others")
+        if architecture(model) != self.architecture:
+            raise AttributionError(f"model {model.name!r} is of another architecture than this engine's "
+                                   "network; build a GradientEngine for it (EngineCache.get does)")
+        self.model.set_weights(model.get_weights())
+        self.source_model = model
 
     def _weighted_gradients(self, x: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Targets ``(B, K)`` and, per lead, the weighted sum over the batch of the input gradients."""
@@ -188,14 +222,17 @@ class GradientEngine:
 
 
 class EngineCache:
-    """Compiled engines kept for reuse across the leads, ROIs and calls of one piece of work.
+    """Compiled engines kept for reuse across the members, leads, ROIs and calls of one piece of work.
 
     Why: tracing a U-Net's forward and backward pass into a ``tf.function`` costs more than the 64
-    integrated-gradient steps that follow it (measured on the book's 100 km network: ~5-8 s of
-    tracing against ~3 s of computing), and a new engine per member and lead traced anew every
-    time. An engine is reused for the same model, execution settings, target kind, number of leads and
-    grid, with :meth:`GradientEngine.retarget`. Keep one cache per task (it holds its models alive),
-    and one per thread: an engine explains one target at a time.
+    integrated-gradient steps that follow it at the coarse setting, and every traced engine keeps its
+    graphs resident (~46 MiB at the book's 100 km network, measured). An ensemble's members differ only in
+    their weights, so one engine serves all of them: it compiles its own copy of the network once and
+    :meth:`GradientEngine.load` copies each member's weights in (milliseconds), where an engine per
+    member held five sets of graphs. An engine is reused for the same architecture (the model's Keras
+    configuration), execution settings, target kind, number of leads and grid, with
+    :meth:`GradientEngine.retarget`. Keep one cache per task, and one per thread: an engine explains one
+    model and one target at a time.
     """
 
     def __init__(self) -> None:
@@ -203,15 +240,27 @@ class EngineCache:
 
     def get(self, model: keras.Model, target: RoiTarget,
             execution: Execution = Execution()) -> GradientEngine:
-        """An engine for ``model`` explaining ``target``: a cached one retargeted, or a new one."""
+        """An engine explaining ``model``'s ``target``: a cached one loaded and retargeted, or a new one
+        (of its own, for a network Keras cannot copy)."""
         if not isinstance(target, RoiTarget):
             return GradientEngine(model, target, execution)
-        key = (id(model), execution, target.kind, len(target.leads), np.shape(target.weights))
-        engine = self._engines.get(key)
-        if engine is None or engine.source_model is not model:
-            engine = self._engines[key] = GradientEngine(model, target, execution)
-        else:
-            engine.retarget(target)
+        shape = (execution, target.kind, len(target.leads), np.shape(target.weights))
+        shared = self._engines.get((architecture(model), *shape))
+        if shared is not None:
+            shared.load(model)
+            shared.retarget(target)
+            return shared
+        own = self._engines.get((id(model), *shape))
+        if own is not None and own.source_model is model:
+            own.retarget(target)
+            return own
+        try:
+            engine = GradientEngine(model, target, execution, own_copy=True)
+            key = (engine.architecture, *shape)
+        except AttributionError:
+            engine = GradientEngine(model, target, execution)
+            key = (id(model), *shape)
+        self._engines[key] = engine
         return engine
 
     def __len__(self) -> int:

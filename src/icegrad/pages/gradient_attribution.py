@@ -95,7 +95,7 @@ def gallery_section(run: Run, lead: int, steps: int, figure_dir: str | Path, n_b
     Mamalakis et al. (2023): the baseline decides the question (glued as ``question_<baseline>``). The
     table gives per baseline the two explained values, their difference, the completeness error, the
     leading group of the net ranking and the verdict on the letter; the figure the groups' shares with
-    bootstrap intervals (``n_boot``). The baselines share one compiled engine per member
+    bootstrap intervals (``n_boot``). The baselines share one compiled engine
     (:func:`icegrad.pipeline.baseline_gallery`) and the cache of the run's other attributions.
     """
     c = run.config
