@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from icegrad import config as run_config
@@ -156,30 +158,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Ship the ensembles a book run with ``config`` trains (``make networks``: at the defaults) to
+    """Ship the networks a book run with ``config`` trains (``make networks``: at the defaults) to
     ``folder``, and return the release manifest (see :mod:`icegrad.model.shipped`).
 
-    The ensembles are the run's own and, when the run compares with observed sea ice, the SIC-only one
-    of :func:`icegrad.pages.observed.observed_config`; each through the pipeline's recipe
-    (:func:`icegrad.pipeline.train_config`), read from the cache or trained, never from shipped networks
-    (nor from a cached copy of them); ``--refresh`` retrains even what the cache holds.
-    Each is stored in float16 if that keeps its test-year binary accuracy within
-    :data:`~icegrad.model.shipped.MAX_ACCURACY_CHANGE` points at every lead (measured here on the
-    stored copy read back), else in float32; the release is read back and verified before returning.
+    The networks are those of :func:`release_runs`, each through the book's own recipe, read from the
+    cache or trained, never from shipped networks (nor from a cached copy of them); ``--refresh``
+    retrains even what the cache holds. Each is stored in float16 if that keeps its test-year binary
+    accuracy within :data:`~icegrad.model.shipped.MAX_ACCURACY_CHANGE` points at every lead (measured here
+    on the stored copy read back), else in float32; the release is read back and verified before
+    returning.
     """
     from icegrad.model import shipped
     from icegrad.model.skill import evaluate_skill
-    from icegrad.model.train import load_or_train
 
     releases = []
-    for name, ds, train_config, params in release_runs(config):
-        ens = load_or_train(ds, train_config, shipped=False)
+    for run in release_runs(config):
+        ens = run.make(False)
         if "shipped" in ens.manifest:  # the cache holds a copy of shipped networks: never re-ship those
-            ens = load_or_train(ds, train_config, shipped=False, refresh=True)
-        accuracy = evaluate_skill(ens, ds)["binary_accuracy"]
+            ens = run.make(True)
+        accuracy = evaluate_skill(ens, run.ds)["binary_accuracy"]
         with tempfile.TemporaryDirectory(prefix="icegrad-release-") as scratch:
-            shipped.write_release(scratch, [shipped.Release(name, params, ens, "float16")])
-            half = evaluate_skill(shipped.find_shipped(params, scratch), ds)["binary_accuracy"]
+            shipped.write_release(scratch, [shipped.Release(run.name, run.params, ens, "float16")])
+            half = evaluate_skill(shipped.find_shipped(run.params, scratch), run.ds)["binary_accuracy"]
         icenet, icenet_half = accuracy.sel(model="icenet"), half.sel(model="icenet")
         precision = shipped.choose_precision(icenet.values, icenet_half.values)
         skill = {"years": _test_years(ens), "lead": accuracy["lead"].values.tolist(),
@@ -188,9 +188,9 @@ def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[
                  "binary_accuracy_float16": icenet_half.values.round(3).tolist(),
                  "mean_float32": round(float(icenet.mean()), 3),
                  "mean_float16": round(float(icenet_half.mean()), 3)}
-        print(f"{name}: test-year binary accuracy (mean over leads) {skill['mean_float32']:.3f} % in "
+        print(f"{run.name}: test-year binary accuracy (mean over leads) {skill['mean_float32']:.3f} % in "
               f"float32, {skill['mean_float16']:.3f} % with float16 kernels; ships in {precision}")
-        releases.append(shipped.Release(name, params, ens, precision, skill))
+        releases.append(shipped.Release(run.name, run.params, ens, precision, skill))
     manifest = shipped.write_release(folder, releases)
     for release in releases:
         if shipped.find_shipped(release.params, folder) is None:
@@ -200,10 +200,23 @@ def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[
     return manifest
 
 
-def release_runs(config: RunConfig) -> list[tuple[str, Any, Any, dict[str, Any]]]:
-    """``(name, dataset, training configuration, parameters naming the ensemble)`` of each ensemble a
-    book run with ``config`` trains: its own, and its observed comparison's (if it makes one)."""
+@dataclass(frozen=True)
+class ReleaseRun:
+    """One shipped ensemble: its name, the dataset it trains on, the parameters that name it (its cache
+    key and manifest entry) and how to make it (``make(refresh)``, never from shipped networks)."""
+
+    name: str
+    ds: Any
+    params: dict[str, Any]
+    make: Callable[[bool], Any]
+
+
+def release_runs(config: RunConfig) -> list[ReleaseRun]:
+    """Every ensemble a book run with ``config`` trains: its own; its observed comparison's (if it makes
+    one); and the two networks of ch. 5's data-randomisation test at its default (coarse) setting, one
+    trained on the true targets and one on shuffled ones (also ch. 8's every-channel reference)."""
     from icegrad import pipeline
+    from icegrad.evaluation import randomisation, selection
     from icegrad.model.train import model_parameters
     from icegrad.pages.observed import observed_config
 
@@ -214,9 +227,34 @@ def release_runs(config: RunConfig) -> list[tuple[str, Any, Any, dict[str, Any]]
     for run in [config, *filter(None, [observed_config(config)])]:
         ds = pipeline.dataset(run.data_source, run.resolution_km)
         train_config = pipeline.train_config(ds, run.members, run.width, run.epochs)
-        runs.append((f"{run.data_source}_{run.resolution_km}km", ds, train_config,
-                     model_parameters(ds, train_config)))
+        name = f"{run.data_source}_{run.resolution_km}km"
+        runs.append(ReleaseRun(name, ds, model_parameters(ds, train_config),
+                               functools.partial(_retrain, ds, train_config)))
+    coarse = selection.SETTINGS["coarse"]
+    ds = pipeline.dataset(config.data_source, coarse.resolution_km or config.resolution_km)
+    channels = pipeline.train_config(ds, config.members, config.width, config.epochs).channels
+    train_config = randomisation.shuffled_config(ds, coarse, channels)
+    name = f"{config.data_source}_{coarse.resolution_km}km_coarse"
+    runs.append(ReleaseRun(name, ds, model_parameters(ds, train_config),
+                           functools.partial(_retrain, ds, train_config)))
+    runs.append(ReleaseRun(f"{name}_shuffled", ds, randomisation.shuffled_parameters(ds, train_config, 0),
+                           functools.partial(_retrain_shuffled, ds, coarse, channels)))
     return runs
+
+
+def _retrain(ds: Any, train_config: Any, refresh: bool) -> Any:
+    """The ensemble ``train_config`` trains on ``ds``: cached or trained now, never shipped."""
+    from icegrad.model.train import load_or_train
+
+    return load_or_train(ds, train_config, shipped=False, refresh=refresh)
+
+
+def _retrain_shuffled(ds: Any, setting: Any, channels: Sequence[str], refresh: bool) -> Any:
+    """The data-randomisation network trained at ``setting`` on shuffled targets (shuffle seed 0, as ch. 5
+    uses): cached or trained now, never shipped."""
+    from icegrad.evaluation.randomisation import shuffled_target_ensemble
+
+    return shuffled_target_ensemble(ds, setting, 0, channels, refresh=refresh, shipped=False)
 
 
 def _test_years(ens: Any) -> str:

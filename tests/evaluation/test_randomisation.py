@@ -103,11 +103,12 @@ def test_shuffled_and_trained_networks_never_share_a_cache_entry(tmp_path: Path,
     from icegrad.evaluation.selection import SETTINGS, train_config, train_subset
     from icegrad.inputs import build as network_inputs
     from icegrad.inputs import real_record
-    from icegrad.model import train
+    from icegrad.model import shipped, train
     from icegrad.model.ensemble import IceNetEnsemble
     from icegrad.model.icenet import build_icenet
 
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(shipped, "default_folder", lambda: tmp_path / "no-release")
     ds = pipeline.dataset("emulated", 200)
     channels = list(real_record.channels_for(ds))
     config = train_config(ds, channels, SETTINGS["coarse"])
@@ -124,10 +125,24 @@ def test_shuffled_and_trained_networks_never_share_a_cache_entry(tmp_path: Path,
     keys = {train.model_cache_key(ds, config),
             *(cache.parameter_key(randomisation.shuffled_parameters(ds, config, seed)) for seed in (0, 1))}
     assert len(keys) == 3
-    assert not randomisation.is_cached(ds, channels, SETTINGS["coarse"])
+    assert not randomisation.is_at_hand(ds, channels, SETTINGS["coarse"])
     for _ in range(2):
         assert randomisation.shuffled_target_ensemble(ds, channels=channels).manifest["kind"] == "shuffled 0"
         assert train_subset(ds, channels, SETTINGS["coarse"]).manifest["kind"] == "true"
         assert randomisation.shuffled_target_ensemble(ds, seed=1).manifest["kind"] == "shuffled 1"
     assert trained == ["shuffled 0", "true", "shuffled 1"], "each network trained once, then read back"
-    assert randomisation.is_cached(ds, channels, SETTINGS["coarse"])
+    assert randomisation.is_at_hand(ds, channels, SETTINGS["coarse"])
+
+    # Shipped, not cached: both networks are at hand, and served without training.
+    release = [shipped.Release("coarse", train.model_parameters(ds, config), fake("true shipped")),
+               shipped.Release("coarse_shuffled", randomisation.shuffled_parameters(ds, config, 0),
+                               fake("shuffled 0 shipped"))]
+    shipped.write_release(tmp_path / "release", release)
+    monkeypatch.setattr(shipped, "default_folder", lambda: tmp_path / "release")
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path / "empty-cache"))
+    trained.clear()
+    assert randomisation.is_at_hand(ds, channels, SETTINGS["coarse"])
+    assert not randomisation.is_at_hand(ds, channels, SETTINGS["coarse"], seed=1)
+    assert "shipped" in randomisation.shuffled_target_ensemble(ds, channels=channels).manifest
+    assert "shipped" in train_subset(ds, channels, SETTINGS["coarse"]).manifest
+    assert trained == ["true shipped", "shuffled 0 shipped"], "nothing trained: both came from the release"

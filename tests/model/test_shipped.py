@@ -24,6 +24,7 @@ from icegrad.model import shipped, train
 from icegrad.model.ensemble import IceNetEnsemble, base_manifest
 from icegrad.model.icenet import build_icenet, temperature_layer
 from icegrad.model.shipped import Release, ShippedNetworksError, find_shipped, read_manifest, write_release
+from icegrad.model.shuffled import SHUFFLED_TARGETS
 from icegrad.model.train import TrainConfig, load_or_train, model_parameters
 from icegrad.model.weights import CHECKSUM_FILE, LegacyWeightsError, verify_release
 
@@ -57,7 +58,7 @@ def test_shipped_networks_are_intact_and_made_by_this_code():
 @pytest.mark.slow  # builds the emulated Arctic at 100 km when the cache lacks it (~20 s of CPU)
 def test_shipped_networks_are_what_the_book_trains_at_its_defaults():
     manifest = _repository_manifest()
-    expected = {name: shipped._normalised(params) for name, _, _, params in release_runs(RunConfig())}
+    expected = {run.name: shipped._normalised(run.params) for run in release_runs(RunConfig())}
     assert sorted(manifest["ensembles"]) == sorted(expected), (
         f"the book at its defaults trains {sorted(expected)} but data/networks holds "
         f"{sorted(manifest['ensembles'])}; {REMAKE}")
@@ -224,15 +225,20 @@ def test_icenet_release_files_are_checked_against_sha256sums(tmp_path):
 def test_the_release_recipe_trains_ships_and_serves_a_coarse_ensemble(isolated_cache, tmp_path, capsys):
     config = RunConfig(data_source="nsidc", resolution_km=200, members=1, epochs=1)
     manifest = release_networks(config, tmp_path / "networks")
-    (name, entry), = manifest["ensembles"].items()
-    assert name == "nsidc_200km" and entry["precision"] in ("float16", "float32")
-    skill = entry["skill"]
-    assert len(skill["binary_accuracy_float32"]["icenet"]) == 6 and 50 < skill["mean_float32"] <= 100
-    assert abs(skill["mean_float16"] - skill["mean_float32"]) <= shipped.MAX_ACCURACY_CHANGE or \
-        entry["precision"] == "float32"
-    (_, _, _, params), = release_runs(config)
-    ens = find_shipped(params, tmp_path / "networks")
+    names = ["nsidc_200km", "nsidc_200km_coarse", "nsidc_200km_coarse_shuffled"]
+    assert sorted(manifest["ensembles"]) == names
+    for entry in manifest["ensembles"].values():
+        assert entry["precision"] in ("float16", "float32")
+        skill = entry["skill"]
+        assert len(skill["binary_accuracy_float32"]["icenet"]) == 6 and 0 < skill["mean_float32"] <= 100
+        assert abs(skill["mean_float16"] - skill["mean_float32"]) <= shipped.MAX_ACCURACY_CHANGE or \
+            entry["precision"] == "float32"
+    assert 50 < manifest["ensembles"]["nsidc_200km"]["skill"]["mean_float32"]
+    runs = {run.name: run for run in release_runs(config)}
+    ens = find_shipped(runs["nsidc_200km"].params, tmp_path / "networks")
     assert len(ens) == 1 and ens.manifest["train_config"]["epochs"] == 1
+    shuffled = find_shipped(runs["nsidc_200km_coarse_shuffled"].params, tmp_path / "networks")
+    assert shuffled.manifest["training"] == SHUFFLED_TARGETS and shuffled.manifest["shuffle_seed"] == 0
     assert "ships in" in capsys.readouterr().out
     with pytest.raises(IcegradError, match="--weights"):
         release_runs(RunConfig(weights="somewhere"))

@@ -23,9 +23,7 @@ much the shared factor alone would have contributed.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -41,11 +39,11 @@ from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.targets import check_leads
 from icegrad.config import DEFAULTS
 from icegrad.evaluation.selection import SETTINGS, Setting, train_config
-from icegrad.inputs import build as network_inputs
 from icegrad.inputs import real_record
+from icegrad.model import shipped
 from icegrad.model.ensemble import IceNetEnsemble
-from icegrad.model.samples import CHUNK_STARTS, SampleStore
-from icegrad.model.train import TrainConfig, implausibility, model_parameters, split_store, train_members
+from icegrad.model.shuffled import shuffled_parameters, train_shuffled
+from icegrad.model.train import TrainConfig, cached_or_shipped, model_parameters
 
 MIN_DELTA = 1e-3
 """|x - x'| below this (normalised units) leaves the effective gradient undefined: such cells are dropped."""
@@ -175,52 +173,9 @@ def data_randomisation(
                       reference).assign(method=method)
 
 
-def shuffled_store(store: SampleStore, directory: Path, rng: np.random.Generator) -> SampleStore:
-    """The samples of ``store`` with every input paired with another sample's targets and weights.
-
-    Streamed a chunk at a time, like training itself, so a long record never sits in memory.
-    """
-    shuffled = SampleStore(directory)
-    order = rng.permutation(len(store))
-    for first in range(0, len(store), CHUNK_STARTS):
-        index = np.arange(first, min(first + CHUNK_STARTS, len(store)))
-        x, _, _ = store.read(index)
-        _, y, w = store.read(order[index])
-        shuffled.append(x, y.astype(np.uint8), w)
-    return shuffled
-
-
-SHUFFLED_TARGETS = "targets shuffled across start months (data randomisation)"
-"""The marker a shuffled-target ensemble's cache key and manifest carry (with the shuffle's seed)."""
-
-
-def shuffled_parameters(ds: xr.Dataset, config: TrainConfig, seed: int) -> dict[str, Any]:
-    """The cache parameters of the ensemble ``config`` trains on ``ds`` with targets shuffled by ``seed``.
-
-    The book recipe's parameters (:func:`icegrad.model.train.model_parameters`) plus a ``targets`` field
-    that a normally trained ensemble's never has: the two keys cannot coincide, so a shuffled network is
-    never loaded where a trained one is asked for, nor the reverse, and each shuffle seed has its own entry.
-    """
-    return {**model_parameters(ds, config), "targets": {"training": SHUFFLED_TARGETS, "seed": seed}}
-
-
-def train_shuffled(ds: xr.Dataset, config: TrainConfig, seed: int) -> IceNetEnsemble:
-    """Train ``config``'s members with every input paired with another start month's targets (and weights)."""
-    stats = network_inputs.fit_normalisation(ds, config.train_years)
-    rng = np.random.default_rng(seed)
-    with tempfile.TemporaryDirectory(prefix="icegrad-shuffled-") as folder:
-        stores = {kind: shuffled_store(split_store(ds, kind, stats, config, Path(folder) / kind),
-                                       Path(folder) / f"{kind}-shuffled", rng)
-                  for kind in ("train", "validate")}
-        models, summaries = train_members(stores["train"], stores["validate"], config)
-    manifest = {"data_source": config.data_source, "created": "shuffled targets", "seeds": list(config.seeds),
-                "splits": {"train": config.train_years, "val": config.val_years, "test": config.test_years},
-                "training": SHUFFLED_TARGETS, "shuffle_seed": seed, "members_summary": summaries}
-    return IceNetEnsemble(models, stats, config.channels, manifest)
-
-
 def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse"], seed: int = 0,
-                             channels: Sequence[str] | None = None, refresh: bool = False) -> IceNetEnsemble:
+                             channels: Sequence[str] | None = None, refresh: bool = False,
+                             shipped: bool = True) -> IceNetEnsemble:
     """An ensemble trained with every input paired with another start month's targets (and weights), cached.
 
     Adebayo et al.'s data randomisation: the inputs keep their statistics, but nothing links them to
@@ -228,18 +183,27 @@ def shuffled_target_ensemble(ds: xr.Dataset, setting: Setting = SETTINGS["coarse
     a learnt relation. Trained at ``setting`` (coarse by default) on ``channels`` (default: the data
     source's) with the configuration :func:`icegrad.evaluation.selection.train_subset` uses, so the
     like-for-like trained network is ``train_subset(ds, channels, setting)``. Cached in the ``models``
-    stage under :func:`shuffled_parameters`: a re-run trains nothing.
+    stage under :func:`shuffled_parameters`, and served from the shipped networks when they hold it (the
+    book's defaults: ``make networks`` ships both networks of the check), so a re-run trains nothing.
     """
-    config = train_config(ds, channels or real_record.channels_for(ds), setting)
-    return cache.cached("models", shuffled_parameters(ds, config, seed),
-                        lambda: train_shuffled(ds, config, seed), load=IceNetEnsemble.load,
-                        save=IceNetEnsemble.save, check=implausibility, refresh=refresh)
+    config = shuffled_config(ds, setting, channels)
+    return cached_or_shipped(shuffled_parameters(ds, config, seed), lambda: train_shuffled(ds, config, seed),
+                             refresh=refresh, shipped=shipped)
 
 
-def is_cached(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed: int = 0) -> bool:
-    """Whether both networks of the data-randomisation check at ``setting`` are cached, intact
-    (for readers that must not train, such as the discussion)."""
+def shuffled_config(ds: xr.Dataset, setting: Setting, channels: Sequence[str] | None = None) -> TrainConfig:
+    """The training configuration of the data-randomisation networks at ``setting`` on ``channels``."""
+    return train_config(ds, channels or real_record.channels_for(ds), setting)
+
+
+def is_at_hand(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed: int = 0) -> bool:
+    """Whether both networks of the data-randomisation check at ``setting`` can be had without training,
+    cached intact or shipped (for readers that must not train, such as the discussion)."""
     config = train_config(ds, channels, setting)
-    entries = [cache.entry_path("models", model_parameters(ds, config)),
-               cache.entry_path("models", shuffled_parameters(ds, config, seed))]
-    return all(entry.exists() and cache.damage(entry) is None for entry in entries)
+    return all(_at_hand(params) for params in (model_parameters(ds, config),
+                                               shuffled_parameters(ds, config, seed)))
+
+
+def _at_hand(params: dict[str, Any]) -> bool:
+    entry = cache.entry_path("models", params)
+    return (entry.exists() and cache.damage(entry) is None) or shipped.is_shipped(params)

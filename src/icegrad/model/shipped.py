@@ -80,7 +80,7 @@ negligible share of the size and the ones most sensitive to rounding."""
 CODE_FILES = (
     "inputs/build.py", "inputs/normalisation.py", "inputs/linear_trend.py", "inputs/labels.py",
     "inputs/splits.py", "inputs/real_record.py", "inputs/start_months.py",
-    "model/icenet.py", "model/train.py", "model/samples.py", "model/losses.py",
+    "model/icenet.py", "model/train.py", "model/samples.py", "model/losses.py", "model/shuffled.py",
 )
 """Source files (globs under ``src/icegrad``) that decide the weights training produces from given data:
 how inputs, targets, normalisation and splits are made from the data, and the network, its loss and its
@@ -248,6 +248,15 @@ def find_shipped(params: Mapping[str, Any],
                       "`make networks` to remake them", file=sys.stderr, flush=True)
             return _load_entry(folder, entry)
     return None
+
+
+def is_shipped(params: Mapping[str, Any], folder: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the release lists an ensemble trained with exactly ``params`` (files not read: a reader that
+    must not train asks this before :func:`find_shipped` loads and verifies it)."""
+    manifest = read_manifest(Path(folder or default_folder()))
+    wanted = _normalised(params)
+    return manifest is not None and any(entry.get("parameters") == wanted
+                                        for entry in manifest["ensembles"].values())
 
 
 def _load_entry(folder: Path, entry: Mapping[str, Any]) -> IceNetEnsemble:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -426,14 +427,25 @@ def load_or_train(
     ``config`` asks for pre-training. ``shipped=False`` is how ``icegrad train --release`` makes them.
     """
     config = config or TrainConfig()
-    params = model_parameters(ds, config, pretrain)
+    return cached_or_shipped(model_parameters(ds, config, pretrain),
+                             lambda: train_ensemble(ds, config, pretrain=pretrain), refresh=refresh,
+                             shipped=shipped)
 
+
+def cached_or_shipped(params: dict[str, Any], train: Callable[[], IceNetEnsemble], *, refresh: bool = False,
+                      shipped: bool = True) -> IceNetEnsemble:
+    """The ensemble ``params`` name: cached; else shipped with exactly these parameters (unless
+    ``shipped`` is False or a refresh is asked); else ``train()``, saved to the cache.
+
+    Every trained network of the book comes through here (:func:`load_or_train`, and the shuffled-target
+    networks of :mod:`icegrad.evaluation.randomisation`), so each can ship in ``data/networks``.
+    """
     def compute() -> IceNetEnsemble:
         if shipped and not refresh and cache.refresh_since() is None:
             found = find_shipped(params)
             if found is not None:
                 return found
-        return train_ensemble(ds, config, pretrain=pretrain)
+        return train()
 
     return cache.cached("models", params, compute, load=IceNetEnsemble.load, save=IceNetEnsemble.save,
                         check=implausibility, refresh=refresh)

@@ -261,8 +261,8 @@ def data_randomisation_limit(similarity: pd.DataFrame | None, threshold: float) 
     """The limit naming the methods whose maps survive data randomisation, or saying the test did not run."""
     if similarity is None:
         return ("Chapter 5's data-randomisation test was not run with these parameters (its networks of the "
-                "coarse setting are not in the cache, and this chapter never trains), so it is open whether "
-                "the maps would look the same for a network trained on shuffled targets.")
+                "coarse setting are neither cached nor shipped, and this chapter never trains), so it is "
+                "open whether the maps would look the same for a network trained on shuffled targets.")
     failed = [method_name(m) for m, rho in similarity["spearman_sensitivity"].items() if rho >= threshold]
     if not failed:
         return ("Every method's maps change when the network is trained on shuffled targets (chapter 5's "

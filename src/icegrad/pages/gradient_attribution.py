@@ -272,9 +272,10 @@ def cascade_section(run: Run, lead: int, steps: int) -> Page:
 
 
 DATA_NOT_RUN = ("randomisation_setting 'cached' trains nothing, and the networks of the coarse setting "
-                "({setting}) are not in the cache: the data-randomisation test was not run. Run the chapter "
-                "with -p randomisation_setting coarse to train them (about a minute on two cores).")
-"""The section's note, and the discussion's, when the coarse networks are not cached."""
+                "({setting}) are neither cached nor shipped: the data-randomisation test was not run. "
+                "Run the chapter with -p randomisation_setting coarse to train them (about a minute on two "
+                "cores).")
+"""The section's note, and the discussion's, when the coarse networks are neither cached nor shipped."""
 
 
 def data_setting(name: str, run: Run) -> Setting:
@@ -319,15 +320,15 @@ def data_table(final: pd.DataFrame) -> pd.DataFrame:
 
 
 def data_cached(run: Run, setting: Setting) -> bool:
-    """Whether both networks of the data-randomisation test at ``setting`` are in the cache."""
+    """Whether both networks of the data-randomisation test at ``setting`` are at hand (cached or shipped)."""
     ds, _ = input_selection.training_data(run, setting.resolution_km)
-    return randomisation.is_cached(ds, list(run.ens.channels), setting)
+    return randomisation.is_at_hand(ds, list(run.ens.channels), setting)
 
 
 @releases_memory
 def cached_data_similarity(run: Run, lead: int, steps: int) -> pd.DataFrame | None:
-    """The coarse setting's :func:`data_similarity` from cached networks only (None when they are not
-    cached): for readers that never train, such as the discussion."""
+    """The coarse setting's :func:`data_similarity` from cached or shipped networks only (None when they are
+    neither): for readers that never train, such as the discussion."""
     setting = SETTINGS["coarse"]
     if not data_cached(run, setting):
         return None
