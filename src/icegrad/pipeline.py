@@ -266,8 +266,8 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
     here, not in :mod:`icegrad.evaluation.fidelity`, because it runs the cached pipeline; the scoring it
     calls is the evaluation layer's. Each method is scored against its matched truth
     (:func:`icegrad.evaluation.fidelity.matched_truth`): integrated gradients against the optimal
-    forecast's own integrated gradients from the same baseline, whose gradient function is compiled once
-    per lead, shared by both baselines and released once no later method needs it. Fails before any
+    forecast's own integrated gradients from the same baseline, whose gradient function is compiled one
+    lead at a time and released once no later method needs it. Fails before any
     attribution work on observed data, for which no truth exists, and on the paired baselines
     (counterfactual, persistence), which have none.
     """
@@ -280,8 +280,8 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                                          " choose baseline 'zeros' or 'climatology'")
     sensitivity = fidelity.true_channel_sensitivity(ds, ens.stats, target_month, leads, roi,
                                                     list(ens.channels))
-    # One compiled function per lead, shared by both IG baselines and dropped after the last of them: the six
-    # hold ~260 MiB at 100 km (measured), which would otherwise sit under the later methods' peaks.
+    # The optimal forecast's compiled gradient (one lead's at a time, ~45 MiB at 100 km), dropped after the
+    # last integrated gradients, so that it does not sit under the later methods' peaks.
     last_ig = max((i for i, (method, _) in enumerate(specs) if method == "integrated_gradients"), default=-1)
     gradients = fidelity.OptimalGradients(ds, ens.stats, target_month, roi) if last_ig >= 0 else None
     own_engines = "engines" not in options

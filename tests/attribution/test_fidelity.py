@@ -261,6 +261,7 @@ def test_integrated_gradients_of_the_optimal_forecast_match_their_truth(
         assert float(run.truths[label].sel(lead=lead).sum()) == pytest.approx(explained, rel=0.02, abs=1e-4)
     gradients = fidelity.OptimalGradients(arctic["ds"], arctic["stats"], MONTH, arctic["roi"])
     wrong = fidelity.matched_truth(result, run.sensitivity, gradients)  # the zero baseline's path
+    assert list(gradients._leads) == [LEADS[-1]]  # one lead's compiled gradient kept at a time, the last
     rescored = fidelity.summarise(fidelity.channel_scores(result, wrong))
     assert (rescored["spatial_correlation"] < run.scores.loc[run.scores["label"] == label,
                                                              "spatial_correlation"].values).any()
