@@ -40,8 +40,8 @@ from icegrad.attribution.targets import check_leads
 from icegrad.config import DEFAULTS
 from icegrad.evaluation.selection import SETTINGS, Setting, train_config
 from icegrad.inputs import real_record
-from icegrad.model import shipped
 from icegrad.model.ensemble import IceNetEnsemble
+from icegrad.model.shipped import is_shipped
 from icegrad.model.shuffled import shuffled_parameters, train_shuffled
 from icegrad.model.train import TrainConfig, cached_or_shipped, model_parameters
 
@@ -199,11 +199,11 @@ def shuffled_config(ds: xr.Dataset, setting: Setting, channels: Sequence[str] | 
 def is_at_hand(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed: int = 0) -> bool:
     """Whether both networks of the data-randomisation check at ``setting`` can be had without training,
     cached intact or shipped (for readers that must not train, such as the discussion)."""
-    config = train_config(ds, channels, setting)
+    config = shuffled_config(ds, setting, channels)
     return all(_at_hand(params) for params in (model_parameters(ds, config),
                                                shuffled_parameters(ds, config, seed)))
 
 
 def _at_hand(params: dict[str, Any]) -> bool:
     entry = cache.entry_path("models", params)
-    return (entry.exists() and cache.damage(entry) is None) or shipped.is_shipped(params)
+    return (entry.exists() and cache.damage(entry) is None) or is_shipped(params)

@@ -20,7 +20,7 @@ import xarray as xr
 from icegrad.inputs import build as network_inputs
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.samples import CHUNK_STARTS, SampleStore
-from icegrad.model.train import TrainConfig, model_parameters, split_store, train_members
+from icegrad.model.train import TrainConfig, model_parameters, split_store, train_members, trained_manifest
 
 
 def shuffled_store(store: SampleStore, directory: Path, rng: np.random.Generator) -> SampleStore:
@@ -61,7 +61,7 @@ def train_shuffled(ds: xr.Dataset, config: TrainConfig, seed: int) -> IceNetEnse
                                        Path(folder) / f"{kind}-shuffled", rng)
                   for kind in ("train", "validate")}
         models, summaries = train_members(stores["train"], stores["validate"], config)
-    manifest = {"data_source": config.data_source, "created": "shuffled targets", "seeds": list(config.seeds),
-                "splits": {"train": config.train_years, "val": config.val_years, "test": config.test_years},
-                "training": SHUFFLED_TARGETS, "shuffle_seed": seed, "members_summary": summaries}
+        n_train, n_val = len(stores["train"]), len(stores["validate"])
+    manifest = trained_manifest(ds, config, summaries, n_train, n_val, training=SHUFFLED_TARGETS,
+                                shuffle_seed=seed)
     return IceNetEnsemble(models, stats, config.channels, manifest)

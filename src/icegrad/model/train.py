@@ -349,19 +349,24 @@ def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None, *,
                  f", pre-training on {len(pre)}" if pre is not None else "")
         models, summaries = train_members(train, val, config, pretrain=pre)
         n_train, n_val, n_pre = len(train), len(val), None if pre is None else len(pre)
-    manifest = base_manifest(
+    manifest = trained_manifest(ds, config, summaries, n_train, n_val, **({} if pretrain_ds is None else {
+        "n_pretrain_samples": n_pre, "pretrain_source": str(pretrain_ds.attrs.get("source", "")),
+        "pretrain_data_fingerprint": dataset_fingerprint(pretrain_ds)}))
+    return IceNetEnsemble(models, stats, config.channels, manifest)
+
+
+def trained_manifest(ds: xr.Dataset, config: TrainConfig, summaries: list[dict[str, Any]], n_train: int,
+                     n_val: int, **extra: Any) -> dict[str, Any]:
+    """What every ensemble the book trains records (data, splits, seeds, width, loss, configuration,
+    recipe, each member's training), plus ``extra``: the shipped networks' manifest is built from it."""
+    return base_manifest(
         data_source=config.data_source, source=str(ds.attrs.get("source", "")),
         resolution_km=ds.attrs.get("resolution_km"),
         data_fingerprint=dataset_fingerprint(ds),
         splits={"train": config.train_years, "val": config.val_years, "test": config.test_years},
         seeds=config.seeds, filters_factor=config.filters_factor, loss=config.loss,
         train_config=config.as_dict(), training_recipe=TRAINING_RECIPE, members_summary=summaries,
-        n_train_samples=n_train, n_val_samples=n_val,
-        **({} if pretrain_ds is None else {
-            "n_pretrain_samples": n_pre, "pretrain_source": str(pretrain_ds.attrs.get("source", "")),
-            "pretrain_data_fingerprint": dataset_fingerprint(pretrain_ds)}),
-    )
-    return IceNetEnsemble(models, stats, config.channels, manifest)
+        n_train_samples=n_train, n_val_samples=n_val, **extra)
 
 
 def _pretraining_data(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | None) -> xr.Dataset | None:
