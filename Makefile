@@ -23,8 +23,8 @@ book: install
 	$(BIN)/icegrad book
 
 # The book's trained networks, shipped so that chapters at their defaults never train (a stale-networks
-# test names this target). Trains what the cache lacks (measured 2026-12-05 on 2 cores shared with other
-# work: 43 min for the emulated ensemble, 31 min for the NSIDC one, run side by side), then ~2 min.
+# test names this target). Trains what the cache lacks (measured 2026-12-07 on 2 cores, light other work:
+# 31 min for all four, one after the other: ~18 min emulated, ~11 min NSIDC, ~1 min each coarse network).
 networks: install
 	$(BIN)/icegrad train --release data/networks
 
