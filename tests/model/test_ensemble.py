@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from icegrad.model.ensemble import MANIFEST_FILE, EnsembleError, IceNetEnsemble
+from icegrad.model.ensemble import MANIFEST_FILE, EnsembleError, IceNetEnsemble, SharedForward
 from icegrad.model.icenet import ModelShapeError, build_icenet, temperature_layer
 
 CHANNELS = ("siconca_abs_1", "siconca_linear_trend_1", "land")
@@ -53,6 +53,39 @@ def test_batches_give_keras_predict_row_for_row(ensemble):
     for i, member in enumerate(ensemble.members):
         expected = member.predict(values, batch_size=3, verbose=0)
         np.testing.assert_array_equal(probs.isel(member=i).values, expected)
+
+
+def test_one_compiled_forward_serves_every_member(ensemble):
+    """Back and forth between members, the shared forward gives each member's own forecasts bit for bit,
+    compiles one function for them all and leaves their weights alone; a network Keras cannot copy
+    forecasts through its own predict."""
+    import keras
+
+    values = np.random.default_rng(6).random((4, 16, 16, len(CHANNELS))).astype("float32")
+    forward = SharedForward()
+    before = [m.get_weights() for m in ensemble.members]
+    for member in (*ensemble.members, ensemble.members[0]):
+        np.testing.assert_array_equal(forward(member, values), member.predict_on_batch(values))
+    assert len(forward._forwards) == 1
+    for member, weights in zip(ensemble.members, before, strict=True):
+        for got, want in zip(member.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+    class Halved(keras.layers.Layer):  # its configuration lacks its argument: not copyable
+        def __init__(self, factor: float, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x: object) -> object:
+            return x * self.factor
+
+        def get_config(self) -> dict[str, object]:
+            return {"name": self.name}
+
+    inputs = keras.Input((16, 16, len(CHANNELS)))
+    odd = keras.Model(inputs, ensemble.members[0](Halved(0.5)(inputs)))
+    np.testing.assert_array_equal(forward(odd, values), odd.predict_on_batch(values))
+    assert len(forward._forwards) == 2 and list(forward._forwards.values())[1] is None
 
 
 def test_channels_are_matched_by_name(ensemble):

@@ -29,8 +29,6 @@ How the work is done (:class:`GradientEngine`):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +49,7 @@ from icegrad.attribution.execution import (
     select_device,
 )
 from icegrad.attribution.targets import RoiTarget
+from icegrad.model.ensemble import architecture
 
 METHODS = config.METHODS  # the run configuration names them; the engine implements them
 RULES = ("left", "right", "midpoint", "trapezoid")
@@ -81,17 +80,6 @@ class MemberAttribution:
     evaluations: int
     """Gradient evaluations (samples) spent."""
     batch_size: int
-
-
-def architecture(model: keras.Model) -> str | None:
-    """A digest of ``model``'s Keras configuration (None when Keras cannot give one): two models with the
-    same one compute the same function of their weights (an ensemble's members do), so one compiled
-    engine can serve both."""
-    try:
-        config = json.dumps(model.get_config(), sort_keys=True, default=str)
-    except NotImplementedError:  # a subclassed model without get_config
-        return None
-    return hashlib.sha256(config.encode()).hexdigest()
 
 
 class GradientEngine:

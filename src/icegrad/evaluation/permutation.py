@@ -43,11 +43,11 @@ With ``ens`` an ensemble, ``ds`` its data and ``result`` its attributions (see
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
-import keras
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -223,19 +223,19 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {len(orders)} "
                             f"permutation(s) x {len(names)} {by}(s)", unit="forecast set")
     for m, p, i in jobs_bar:
-        model = ensemble.members[m]
+        predict = functools.partial(ensemble.forward, ensemble.members[m])
         if p < 0:
-            reference[m] = score(_forecast(model, x, batch))
+            reference[m] = score(_forecast(predict, x, batch))
         else:
-            accuracy[m, p, i] = score(_forecast(model, x, batch, orders[p], columns[i]))
+            accuracy[m, p, i] = score(_forecast(predict, x, batch, orders[p], columns[i]))
     accuracy = accuracy.transpose(0, 1, 3, 2)  # member, permutation, lead, item
     importance = reference[:, None, :, None] - accuracy
     return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
                        ensemble, inputs, targets)
 
 
-def _forecast(model: keras.Model, x: np.ndarray, batch: int, order: np.ndarray | None = None,
-              columns: np.ndarray | None = None) -> np.ndarray:
+def _forecast(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch: int,
+              order: np.ndarray | None = None, columns: np.ndarray | None = None) -> np.ndarray:
     """Class probabilities ``(time, y, x, class, lead)`` of ``x``, optionally permuted, in fixed batches.
 
     Batches always cover the same start months, permuted or not, so a channel the network never reads
@@ -244,7 +244,7 @@ def _forecast(model: keras.Model, x: np.ndarray, batch: int, order: np.ndarray |
     def rows_of(rows: slice) -> np.ndarray:
         return x[rows] if order is None else permuted_batch(x, rows, order, columns)
 
-    return forecast_in_batches(model, x.shape[0], batch, rows_of)
+    return forecast_in_batches(predict, x.shape[0], batch, rows_of)
 
 
 def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndarray, names: list[str],
