@@ -28,6 +28,26 @@ def shared_reference() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def uncopyable_layer() -> type:
+    """A Keras layer whose configuration lacks its argument, so Keras cannot copy a network holding it
+    (``Layer(factor)(x)`` scales ``x``): what the shared compiled functions must fall back for."""
+    import keras
+
+    class Scaled(keras.layers.Layer):
+        def __init__(self, factor: float, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x: object) -> object:
+            return x * self.factor
+
+        def get_config(self) -> dict[str, object]:
+            return {"name": self.name}
+
+    return Scaled
+
+
 @pytest.fixture
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point icegrad's cache at a fresh temporary folder for one test."""

@@ -188,24 +188,10 @@ def test_one_engine_serves_every_member_of_an_architecture(roi: np.ndarray) -> N
         GradientEngine(members[0], target, execution).load(members[1])
 
 
-class Scaled(keras.layers.Layer):
-    """A layer whose configuration lacks its argument: Keras cannot copy a network that holds it."""
-
-    def __init__(self, factor: float, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.factor = factor
-
-    def call(self, x: object) -> object:
-        return x * self.factor
-
-    def get_config(self) -> dict[str, object]:
-        return {"name": self.name}
-
-
-def test_a_network_keras_cannot_copy_gets_an_engine_of_its_own(tiny_icenet: keras.Model,
-                                                                roi: np.ndarray) -> None:
+def test_a_network_keras_cannot_copy_gets_an_engine_of_its_own(tiny_icenet: keras.Model, roi: np.ndarray,
+                                                                uncopyable_layer: type) -> None:
     inputs = keras.Input(tiny_icenet.input_shape[1:])
-    odd = keras.Model(inputs, tiny_icenet(Scaled(1.0)(inputs)), name="uncopyable")
+    odd = keras.Model(inputs, tiny_icenet(uncopyable_layer(1.0)(inputs)), name="uncopyable")
     x = np.random.default_rng(6).standard_normal(odd.input_shape[1:]).astype("float32")
     target, execution = roi_target(roi, 1), Execution(batch_size=4)
     cache = methods.EngineCache()

@@ -55,7 +55,7 @@ def test_batches_give_keras_predict_row_for_row(ensemble):
         np.testing.assert_array_equal(probs.isel(member=i).values, expected)
 
 
-def test_one_compiled_forward_serves_every_member(ensemble):
+def test_one_compiled_forward_serves_every_member(ensemble, uncopyable_layer):
     """Back and forth between members, the shared forward gives each member's own forecasts bit for bit,
     compiles one function for them all and leaves their weights alone; a network Keras cannot copy
     forecasts through its own predict."""
@@ -71,19 +71,8 @@ def test_one_compiled_forward_serves_every_member(ensemble):
         for got, want in zip(member.get_weights(), weights, strict=True):
             np.testing.assert_array_equal(got, want)
 
-    class Halved(keras.layers.Layer):  # its configuration lacks its argument: not copyable
-        def __init__(self, factor: float, **kwargs: object) -> None:
-            super().__init__(**kwargs)
-            self.factor = factor
-
-        def call(self, x: object) -> object:
-            return x * self.factor
-
-        def get_config(self) -> dict[str, object]:
-            return {"name": self.name}
-
     inputs = keras.Input((16, 16, len(CHANNELS)))
-    odd = keras.Model(inputs, ensemble.members[0](Halved(0.5)(inputs)))
+    odd = keras.Model(inputs, ensemble.members[0](uncopyable_layer(0.5)(inputs)))
     np.testing.assert_array_equal(forward(odd, values), odd.predict_on_batch(values))
     assert len(forward._forwards) == 2 and list(forward._forwards.values())[1] is None
 
