@@ -179,6 +179,11 @@ def test_one_engine_serves_every_member_of_an_architecture(roi: np.ndarray) -> N
     for model, weights in zip(members, before, strict=True):  # the callers' networks are untouched
         for got, want in zip(model.get_weights(), weights, strict=True):
             np.testing.assert_array_equal(got, want)
+    icenet.temperature_layer(members[1]).temperature.assign(2.0)  # weights changed in place: taken up
+    changed = [methods.integrated_gradients(engine, x, np.zeros_like(x), 8).attribution for engine in
+               (cache.get(members[1], target, execution), GradientEngine(members[1], target, execution))]
+    np.testing.assert_array_equal(*changed)
+    assert not np.array_equal(changed[0], own[1].attribution)
     wider = icenet.build_icenet(32, 32, n_channels=50, filters_factor=0.25, seed=0)
     cache.get(wider, target, execution)
     assert len(cache) == 2  # another architecture gets an engine of its own

@@ -65,15 +65,22 @@ def test_one_compiled_forward_serves_every_member(ensemble, uncopyable_layer):
     forward = SharedForward()
     before = [m.get_weights() for m in ensemble.members]
     for member in (*ensemble.members, ensemble.members[0]):
-        np.testing.assert_array_equal(forward(member, values), member.predict_on_batch(values))
+        np.testing.assert_array_equal(forward.bind(member)(values), member.predict_on_batch(values))
     assert len(forward._forwards) == 1
     for member, weights in zip(ensemble.members, before, strict=True):
         for got, want in zip(member.get_weights(), weights, strict=True):
             np.testing.assert_array_equal(got, want)
 
+    changed = build_icenet(16, 16, 3, filters_factor=0.0625, n_leads=2, seed=36)  # weights changed in place
+    before_change = forward.bind(changed)(values)
+    temperature_layer(changed).temperature.assign(2.0)
+    after_change = forward.bind(changed)(values)
+    np.testing.assert_array_equal(after_change, changed.predict_on_batch(values))
+    assert not np.array_equal(before_change, after_change)
+
     inputs = keras.Input((16, 16, len(CHANNELS)))
     odd = keras.Model(inputs, ensemble.members[0](uncopyable_layer(0.5)(inputs)))
-    np.testing.assert_array_equal(forward(odd, values), odd.predict_on_batch(values))
+    np.testing.assert_array_equal(forward.bind(odd)(values), odd.predict_on_batch(values))
     assert len(forward._forwards) == 2 and list(forward._forwards.values())[1] is None
 
 

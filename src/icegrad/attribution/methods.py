@@ -133,10 +133,8 @@ class GradientEngine:
         self.target = target
 
     def load(self, model: keras.Model) -> None:
-        """Explain ``model`` from now on: its weights are copied into this engine's own network, which
-        must be of ``model``'s architecture (an engine built with ``own_copy``)."""
-        if model is self.source_model:
-            return
+        """Explain ``model`` from now on, with the weights it has now: they are copied into this engine's
+        own network, which must be of ``model``'s architecture (an engine built with ``own_copy``)."""
         if self.architecture is None:
             raise AttributionError(f"this engine explains its own model, not {model.name!r}: it was "
                                    "built without own_copy; build one with own_copy=True to load others")
@@ -220,7 +218,7 @@ class EngineCache:
     member held five sets of graphs. An engine is reused for the same architecture (the model's Keras
     configuration), execution settings, target kind, number of leads and grid, with
     :meth:`GradientEngine.retarget`. Keep one cache per task, and one per thread: an engine explains one
-    model and one target at a time.
+    model and one target at a time, with the weights it had when :meth:`get` returned the engine.
     """
 
     def __init__(self) -> None:

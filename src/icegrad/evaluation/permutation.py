@@ -43,7 +43,6 @@ With ``ens`` an ensemble, ``ds`` its data and ``result`` its attributions (see
 
 from __future__ import annotations
 
-import functools
 import time
 import warnings
 from collections.abc import Callable, Collection, Sequence
@@ -223,7 +222,7 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {len(orders)} "
                             f"permutation(s) x {len(names)} {by}(s)", unit="forecast set")
     for m, p, i in jobs_bar:
-        predict = functools.partial(ensemble.forward, ensemble.members[m])
+        predict = ensemble.forward.bind(ensemble.members[m])
         if p < 0:
             reference[m] = score(_forecast(predict, x, batch))
         else:

@@ -93,27 +93,25 @@ class SharedForward:
 
     Why: Keras compiles a predict function for each model on its first ``predict_on_batch`` and keeps it
     with the model (~40 MiB of traced graph per member at 100 km, measured), while an ensemble's members
-    differ only in their weights. One copy of the network, compiled once, loads each member's weights
+    differ only in their weights. One copy of the network, compiled once, takes each member's weights
     (milliseconds) and gives the same forecasts bit for bit (measured on the book's ensemble, and tested
     against Keras' ``predict``). A network Keras cannot copy forecasts through its own ``predict_on_batch``.
     """
 
     def __init__(self) -> None:
         self._forwards: dict[str, tuple[keras.Model, Callable[[tf.Tensor], tf.Tensor]] | None] = {}
-        self._loaded: dict[str, keras.Model] = {}
         self._keys: dict[int, tuple[keras.Model, str | None]] = {}
 
-    def __call__(self, model: keras.Model, x: np.ndarray) -> np.ndarray:
-        """``model``'s outputs for the batch ``x``."""
+    def bind(self, model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+        """``model``'s forward pass on a batch. Its weights are copied now, so the function forecasts with
+        the weights ``model`` has at this call, until the next ``bind`` of a network of its architecture."""
         key = self._key(model)
         forward = None if key is None else self._forward(key, model)
         if forward is None:
-            return np.asarray(model.predict_on_batch(x))
+            return lambda x: np.asarray(model.predict_on_batch(x))
         network, function = forward
-        if self._loaded.get(key) is not model:  # key is not None here
-            network.set_weights(model.get_weights())
-            self._loaded[key] = model
-        return function(tf.constant(x)).numpy()
+        network.set_weights(model.get_weights())
+        return lambda x: function(tf.constant(x)).numpy()
 
     def _key(self, model: keras.Model) -> str | None:
         known = self._keys.get(id(model))
@@ -192,8 +190,8 @@ class IceNetEnsemble:
                                 "made by icegrad.inputs.build.build_inputs")
         aligned = self._aligned(inputs)
         values = np.asarray(aligned.values, dtype="float32")
-        per_member = (forecast_in_batches(functools.partial(self.forward, m), len(values), batch_size,
-                                          values.__getitem__) for m in self.members)
+        per_member = (forecast_in_batches(self.forward.bind(m), len(values), batch_size, values.__getitem__)
+                      for m in self.members)
         if mean:  # a running sum: stacking every member's maps held members x the mean (~300 MiB at defaults)
             probs = (functools.reduce(np.add, per_member) / np.float32(len(self.members)))[np.newaxis]
         else:
@@ -265,7 +263,7 @@ def forecast_in_batches(predict: Callable[[np.ndarray], np.ndarray], n_rows: int
     """``predict``'s outputs for ``n_rows`` inputs, ``batch(rows)`` giving each ``batch_size`` of them,
     written into one array (the rows of every batch are fixed by ``n_rows`` and ``batch_size`` alone).
 
-    ``predict`` is a network's forward pass on one batch (an ensemble's :class:`SharedForward` for a
+    ``predict`` is a network's forward pass on one batch (:meth:`SharedForward.bind` for an ensemble's
     member). Why not ``model.predict``: it copies the whole input into a ``tf.data`` pipeline and then
     concatenates the batches' outputs, so a skill evaluation of the test years (~230 MiB of inputs at
     100 km) peaked ~440 MiB above its inputs (ch. 11, traced). The batches are the same, so are the numbers.
