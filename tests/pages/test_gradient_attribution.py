@@ -271,7 +271,7 @@ def test_icegrad_run_checks_the_randomisation_setting_before_papermill() -> None
 
 def test_data_randomisation_section_trains_nothing_when_cached_is_asked_and_missing(
         emulated_run, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(page, "data_cached", lambda run, setting: False)
+    monkeypatch.setattr(page, "data_at_hand", lambda run, setting: False)
     monkeypatch.setattr(page, "data_run", lambda run, setting: pytest.fail("must not train"))
     section = page.data_randomisation_section(emulated_run(None), 1, 8, "cached")
     assert section.values["data_text"].startswith("randomisation_setting 'cached' trains nothing")
@@ -284,7 +284,7 @@ def test_data_randomisation_section_compares_the_true_and_shuffled_networks(
     run = emulated_run(None)
     other = emulated_run(None, resolution_km=200)
     calls: dict[str, object] = {}
-    monkeypatch.setattr(page, "data_cached", lambda run, setting: True)
+    monkeypatch.setattr(page, "data_at_hand", lambda run, setting: True)
     monkeypatch.setattr(page, "data_run", lambda run, setting: other)
     final = pd.DataFrame({"spearman_sensitivity": [0.2, 0.8], "spearman_raw": [0.9, 0.9]},
                          index=["integrated_gradients", "vanilla_gradient"])

@@ -319,7 +319,7 @@ def data_table(final: pd.DataFrame) -> pd.DataFrame:
                          "verdict": [cascade_verdict(float(r)) for r in final["spearman_sensitivity"]]})
 
 
-def data_cached(run: Run, setting: Setting) -> bool:
+def data_at_hand(run: Run, setting: Setting) -> bool:
     """Whether both networks of the data-randomisation test at ``setting`` are at hand (cached or shipped)."""
     ds, _ = input_selection.training_data(run, setting.resolution_km)
     return randomisation.is_at_hand(ds, list(run.ens.channels), setting)
@@ -330,7 +330,7 @@ def cached_data_similarity(run: Run, lead: int, steps: int) -> pd.DataFrame | No
     """The coarse setting's :func:`data_similarity` from cached or shipped networks only (None when they are
     neither): for readers that never train, such as the discussion."""
     setting = SETTINGS["coarse"]
-    if not data_cached(run, setting):
+    if not data_at_hand(run, setting):
         return None
     return data_similarity(data_run(run, setting), setting, lead, steps)
 
@@ -341,7 +341,7 @@ def data_randomisation_section(run: Run, lead: int, steps: int, setting_name: st
     shuffled targets (same setting, seeds and data; both cached) explain the same sample. With "cached",
     nothing is trained and a missing network gives the :data:`DATA_NOT_RUN` note."""
     setting = data_setting(setting_name, run)
-    if setting_name == "cached" and not data_cached(run, setting):
+    if setting_name == "cached" and not data_at_hand(run, setting):
         text = DATA_NOT_RUN.format(setting=setting.describe())
         return Page({"data_text": text}, notes=[text])
     other = data_run(run, setting)
