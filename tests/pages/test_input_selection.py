@@ -212,29 +212,34 @@ def test_discussion_line_states_the_verdict_with_its_numbers(gradients: tuple[fl
     assert "the linear-trend forecast scores 91.5 %" in line and "demonstration" in line
 
 
-def test_the_discussion_reads_ch8_networks_from_the_cache_and_never_trains(
+def test_the_discussion_reads_ch8_networks_cached_or_shipped_and_never_trains(
         run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     from icegrad.evaluation import selection
 
     monkeypatch.setattr(chapter, "training_data", lambda run, resolution: (run.ds, None))
     monkeypatch.setattr(selection, "input_selection", lambda *a, **k: pytest.fail("trained"))
-    monkeypatch.setattr(chapter, "is_trained", lambda ds, channels, setting: len(channels) != 10)
+    monkeypatch.setattr(chapter, "is_at_hand", lambda ds, channels, setting: len(channels) != 10)
     assert chapter.discussion_text(run) == chapter.NOT_RUN
-    monkeypatch.setattr(chapter, "is_trained", lambda ds, channels, setting: True)
+    monkeypatch.setattr(chapter, "is_at_hand", lambda ds, channels, setting: True)
     monkeypatch.setattr(selection, "input_selection", lambda *a, **k: two_k((92.0, 92.5), (91.0, 91.0)))
     assert "keep more skill than random ones" in chapter.discussion_text(run)
 
 
-def test_is_trained_looks_for_the_intact_ensemble_train_subset_would_cache(
+def test_is_at_hand_looks_for_the_intact_cached_or_the_shipped_ensemble_train_subset_would_serve(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from icegrad import cache, pipeline
     from icegrad.evaluation import selection
+    from icegrad.inputs.build import fit_normalisation
+    from icegrad.model import shipped
+    from icegrad.model.ensemble import IceNetEnsemble
+    from icegrad.model.icenet import build_icenet
     from icegrad.model.train import model_parameters
 
     ds = pipeline.dataset("emulated", 200)  # from the usual cache; the networks' cache is a fresh one
-    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(shipped, "default_folder", lambda: tmp_path / "release")
     setting, channels = selection.SETTINGS["coarse"], CHANNELS[:3]
-    assert not chapter.is_trained(ds, channels, setting)
+    assert not chapter.is_at_hand(ds, channels, setting)
     entry = cache.entry_path("models", model_parameters(ds, selection.train_config(ds, channels, setting)))
 
     def write(folder: Path) -> None:
@@ -242,7 +247,15 @@ def test_is_trained_looks_for_the_intact_ensemble_train_subset_would_cache(
         (folder / "member.npz").write_bytes(b"weights")
 
     cache.store(entry, "models", {}, write)
-    assert chapter.is_trained(ds, channels, setting)
-    assert not chapter.is_trained(ds, CHANNELS[:4], setting)
+    assert chapter.is_at_hand(ds, channels, setting)
+    assert not chapter.is_at_hand(ds, CHANNELS[:4], setting)
     (entry / "member.npz").write_bytes(b"damaged")
-    assert not chapter.is_trained(ds, channels, setting)
+    assert not chapter.is_at_hand(ds, channels, setting)
+
+    four = selection.train_config(ds, CHANNELS[:4], setting)
+    ens = IceNetEnsemble([build_icenet(ds.sizes["y"], ds.sizes["x"], 4, 0.125, seed=0)],
+                         fit_normalisation(ds, four.train_years), list(four.channels),
+                         {"seeds": [36], "filters_factor": 0.125})
+    shipped.write_release(tmp_path / "release", [shipped.Release("four", model_parameters(ds, four), ens)])
+    assert chapter.is_at_hand(ds, CHANNELS[:4], setting), "shipped, not cached"
+    assert not chapter.is_at_hand(ds, CHANNELS[:5], setting)

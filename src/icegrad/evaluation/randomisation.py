@@ -32,7 +32,6 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from icegrad import cache
 from icegrad.attribution.api import attribute, check_sample
 from icegrad.attribution.errors import AttributionError
 from icegrad.attribution.references import resolve_baseline
@@ -41,9 +40,8 @@ from icegrad.config import DEFAULTS
 from icegrad.evaluation.selection import SETTINGS, Setting, train_config
 from icegrad.inputs import real_record
 from icegrad.model.ensemble import IceNetEnsemble
-from icegrad.model.shipped import is_shipped
 from icegrad.model.shuffled import shuffled_parameters, train_shuffled
-from icegrad.model.train import TrainConfig, cached_or_shipped, model_parameters
+from icegrad.model.train import TrainConfig, at_hand, cached_or_shipped, model_parameters
 
 MIN_DELTA = 1e-3
 """|x - x'| below this (normalised units) leaves the effective gradient undefined: such cells are dropped."""
@@ -200,10 +198,5 @@ def is_at_hand(ds: xr.Dataset, channels: Sequence[str], setting: Setting, seed: 
     """Whether both networks of the data-randomisation check at ``setting`` can be had without training,
     cached intact or shipped (for readers that must not train, such as the discussion)."""
     config = shuffled_config(ds, setting, channels)
-    return all(_at_hand(params) for params in (model_parameters(ds, config),
-                                               shuffled_parameters(ds, config, seed)))
-
-
-def _at_hand(params: dict[str, Any]) -> bool:
-    entry = cache.entry_path("models", params)
-    return (entry.exists() and cache.damage(entry) is None) or is_shipped(params)
+    return all(at_hand(params) for params in (model_parameters(ds, config),
+                                              shuffled_parameters(ds, config, seed)))

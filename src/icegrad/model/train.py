@@ -58,7 +58,7 @@ from icegrad.model.icenet import build_icenet, check_input_shape, temperature_la
 from icegrad.model.losses import LOSSES, make_loss
 from icegrad.model.progress import EpochProgress
 from icegrad.model.samples import CHUNK_STARTS, ArrayFile, SampleStore, build_store
-from icegrad.model.shipped import find_shipped
+from icegrad.model.shipped import find_shipped, is_shipped
 from icegrad.variables import CHANNEL_NAMES, N_LEADS
 
 log = logging.getLogger(__name__)
@@ -454,3 +454,10 @@ def cached_or_shipped(params: dict[str, Any], train: Callable[[], IceNetEnsemble
 
     return cache.cached("models", params, compute, load=IceNetEnsemble.load, save=IceNetEnsemble.save,
                         check=implausibility, refresh=refresh)
+
+
+def at_hand(params: dict[str, Any]) -> bool:
+    """Whether :func:`cached_or_shipped` would serve ``params`` without training: cached intact, or shipped
+    (files not read). Readers that must never train (the discussion) ask this first."""
+    entry = cache.entry_path("models", params)
+    return (entry.exists() and cache.damage(entry) is None) or is_shipped(params)

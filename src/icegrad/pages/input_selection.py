@@ -268,21 +268,20 @@ def section(run: Run, permutation: Any, setting: str, figure_dir: str) -> Page:
                 figures={"selection": detached(fig)}, notes=notes)
 
 
-NOT_RUN = (f"chapter 8 did not retrain on the gradient top {PLANS['coarse'].ks[0]} at its coarse setting "
-           "with these parameters (it ran at selection_setting 'reference' or not at all: its networks are "
-           "not in the cache), so this run leaves open whether gradient-chosen inputs keep more skill than "
-           "random ones")
-"""The discussion's line when ch. 8's coarse networks are not cached (the discussion never trains them)."""
+NOT_RUN = (f"chapter 8's networks retrained on the gradient top {PLANS['coarse'].ks[0]} at its coarse "
+           "setting are neither cached nor shipped for these parameters (chapter 8 ran at selection_setting "
+           "'reference' or not at all), so this run leaves open whether gradient-chosen inputs keep more "
+           "skill than random ones")
+"""The discussion's line when ch. 8's coarse networks cannot be had without training (it never trains)."""
 
 
-def is_trained(ds: Any, channels: Sequence[str], setting: Any) -> bool:
-    """Whether the ensemble :func:`icegrad.evaluation.selection.train_subset` would train is cached."""
-    from icegrad import cache
+def is_at_hand(ds: Any, channels: Sequence[str], setting: Any) -> bool:
+    """Whether the ensemble :func:`icegrad.evaluation.selection.train_subset` would train is cached intact
+    or shipped, so that it can be read without training."""
     from icegrad.evaluation.selection import train_config
-    from icegrad.model.train import model_parameters
+    from icegrad.model.train import at_hand, model_parameters
 
-    entry = cache.entry_path("models", model_parameters(ds, train_config(ds, channels, setting)))
-    return entry.exists() and cache.damage(entry) is None
+    return at_hand(model_parameters(ds, train_config(ds, channels, setting)))
 
 
 def discussion_line(table: pd.DataFrame) -> str:
@@ -297,10 +296,11 @@ def discussion_line(table: pd.DataFrame) -> str:
 
 
 def discussion_text(run: Run) -> str:
-    """Ch. 8's coarse verdict for the discussion, read from its cached networks; :data:`NOT_RUN` without them.
+    """Ch. 8's coarse verdict for the discussion, from its cached or shipped networks; :data:`NOT_RUN`
+    without them.
 
-    The discussion never trains: if chapter 8 did not retrain at the coarse setting with the same run
-    parameters, the line says so.
+    The discussion never trains: if neither the cache nor ``data/networks`` holds the networks chapter 8
+    retrains at the coarse setting for the same run parameters, the line says so.
     """
     from icegrad.evaluation import selection
 
@@ -308,7 +308,7 @@ def discussion_text(run: Run) -> str:
     scores = {"gradients": selection.gradient_scores(run.result, GRADIENT_RANKING), "random": None}
     ds, roi = training_data(run, setting.resolution_km)
     subsets = selection.subsets(channels, scores, plan.ks).values()
-    if not all(is_trained(ds, subset, setting) for subset in subsets):
+    if not all(is_at_hand(ds, subset, setting) for subset in subsets):
         return NOT_RUN
     with quietly():
         table = selection.input_selection(ds, roi, scores, channels, plan.ks, setting,
