@@ -288,14 +288,22 @@ def gradient_only(run: Run, table: pd.DataFrame, top_k: int, figure_dir: str,
 
 def page(run: Run, n_permutations: int, permutation_seed: int, top_k: int, show_leads: Sequence[int],
          figure_dir: str) -> Page:
-    """Everything chapter 8 shows for ``run`` (whose attributions are loaded)."""
+    """Everything chapter 8 shows for ``run``; its attributions are loaded into ``run.result`` if it has none.
+
+    The permutations come first: they need no attributions, and in a book build another chapter is
+    usually computing those meanwhile, so asking for them first would hold this chapter idle on the
+    cache's lock for that time.
+    """
     from icegrad import pipeline
     from icegrad.evaluation.permutation import importance_test, rank_correlation, side_by_side
 
-    c, result = run.config, run.result
+    c = run.config
     permutation, group_permutation = (pipeline.permutations(run.ds, run.ens, n_permutations, by=by,
                                                             seed=permutation_seed)
                                       for by in ("channel", "group"))
+    if run.result is None:
+        run.result = run.explain()
+    result = run.result
     seconds = sum(float(p.attrs["compute_seconds"]) for p in (permutation, group_permutation))
     n_forecasts = forecasts(permutation) + forecasts(group_permutation)
     starts = permutation["start"].to_index()
