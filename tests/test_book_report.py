@@ -18,6 +18,7 @@ import pytest
 
 from icegrad import book
 from icegrad.build_report import BOOK_REPORT, PROBE_MARKER, PROBE_SOURCE, RUN_REPORT, Recorder
+from icegrad.lanes import LaneError
 
 ALLOCATE = """\
 assert megabytes >= 0, "megabytes must be >= 0"
@@ -136,12 +137,24 @@ def test_chapters_in_lanes_each_measured_in_its_own_kernel_and_reported_in_book_
                for c in built["chapters"])
 
 
-def test_longest_first_orders_by_the_last_report_and_falls_back_to_the_toc(tmp_path: Path) -> None:
-    notebooks = [tmp_path / f"{name}.ipynb" for name in ("02_a", "03_b", "04_c")]
+def test_longest_first_orders_by_the_last_report_else_by_the_expected_times_else_the_toc(
+        tmp_path: Path) -> None:
+    notebooks = [tmp_path / f"{name}.ipynb" for name in ("02_a", "03_b", "04_c", "05_d")]
+    expected = {"02_a": 20, "03_b": None, "04_c": 476, "05_d": 20.5}
+    for nb in notebooks:
+        metadata = {"icegrad": {"expected_seconds": expected[nb.stem]}} if expected[nb.stem] else {}
+        nbformat.write(nbformat.v4.new_notebook(metadata=metadata), nb)
     report = tmp_path / BOOK_REPORT
-    assert book.longest_first(notebooks, report) == notebooks  # no report yet
+    # A first build: the metadata's times, longest first; a chapter without one keeps its place after them.
+    assert [nb.stem for nb in book.longest_first(notebooks, report)] == ["04_c", "05_d", "02_a", "03_b"]
     report.write_text(json.dumps({"chapters": [{"chapter": "03_b", "wall_seconds": 50},
                                                {"chapter": "04_c", "wall_seconds": 7}]}))
-    assert [nb.stem for nb in book.longest_first(notebooks, report)] == ["03_b", "04_c", "02_a"]
+    assert [nb.stem for nb in book.longest_first(notebooks, report)] == ["03_b", "04_c", "02_a", "05_d"]
     report.write_text("{not json")
-    assert book.longest_first(notebooks, report) == notebooks
+    assert [nb.stem for nb in book.longest_first(notebooks, report)] == ["04_c", "05_d", "02_a", "03_b"]
+    for nb in notebooks:
+        nbformat.write(nbformat.v4.new_notebook(), nb)
+    assert book.longest_first(notebooks, report) == notebooks  # no times anywhere: the table of contents'
+    nbformat.write(nbformat.v4.new_notebook(metadata={"icegrad": {"expected_seconds": "long"}}), notebooks[1])
+    with pytest.raises(LaneError, match=r"03_b.ipynb: icegrad.expected_seconds must be a number of seconds"):
+        book.longest_first(notebooks, report)

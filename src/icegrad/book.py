@@ -30,7 +30,7 @@ from icegrad.cache import parameter_key
 from icegrad.cores import share_cores, usable_cores
 from icegrad.errors import IcegradError
 from icegrad.files import write_text
-from icegrad.lanes import default_lanes, prerequisites, run_in_lanes
+from icegrad.lanes import default_lanes, expected_seconds, prerequisites, run_in_lanes
 from icegrad.writable import check_store_folder
 
 if TYPE_CHECKING:
@@ -263,9 +263,9 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
     memory allows), each kernel with its share of the cores (:func:`icegrad.cores.share_cores`); the
     cache's entry locks let chapters that need the same result compute it once, and a chapter whose
     metadata names chapters to wait for (``icegrad.after``) starts after them. Chapters start in the
-    order of the last build's wall times, longest first (table-of-contents order without one), so the
-    long ones do not end up alone at the end. Each chapter's wall time and its kernel's peak resident
-    memory, the total, the machine and the parameters go to ``<root>/_build/book_report.json``
+    order of the last build's wall times, longest first (a first build: the times the chapters' metadata
+    expect), so the long ones do not end up alone at the end. Each chapter's wall time and its kernel's
+    peak resident memory, the total, the machine and the parameters go to ``<root>/_build/book_report.json``
     (rewritten after every chapter) and are printed as a table at the end. Returns the HTML folder
     (``<root>/_build/html``), or the folder of executed notebooks without ``html``.
     """
@@ -313,12 +313,14 @@ def build_book(root: Path | None = None, *, parameters: Mapping[str, Any] | None
 
 
 def longest_first(notebooks: list[Path], report: Path) -> list[Path]:
-    """``notebooks`` by the wall time the last build report gives each, longest first (ties and
-    chapters it lacks keep their table-of-contents order; without a readable report, that order)."""
+    """``notebooks`` by the wall time the last build report gives each, longest first; without a readable
+    report (a first build), by the time each chapter's metadata expects
+    (:func:`icegrad.lanes.expected_seconds`). Ties and chapters without a time keep their
+    table-of-contents order."""
     try:
         walls = {c["chapter"]: float(c["wall_seconds"]) for c in json.loads(report.read_text())["chapters"]}
     except (OSError, ValueError, KeyError, TypeError):
-        return list(notebooks)
+        walls = expected_seconds(notebooks)
     return sorted(notebooks, key=lambda nb: -walls.get(nb.stem, 0.0))
 
 

@@ -7,6 +7,10 @@ retrained networks) must wait for them. Such a chapter names them in its noteboo
 
     "icegrad": {"after": ["05_gradient_attribution", "08_permute_and_predict"]}
 
+A chapter may also state the wall time it takes at its defaults, from a measured build
+(``"icegrad": {"expected_seconds": 476}``): a first build, which has no report of a previous one to
+order the chapters longest first, starts them in that order instead (:func:`expected_seconds`).
+
 The scheduler is the standard library's thread pool: each lane's thread only waits on its papermill
 kernel, a process of its own, so the threads never compete for the interpreter.
 """
@@ -26,6 +30,7 @@ R = TypeVar("R")
 
 METADATA_KEY = "icegrad"
 AFTER_KEY = "after"
+EXPECTED_KEY = "expected_seconds"
 LANE_MEMORY_MIB = 3072
 """Memory set aside per lane: a chapter's kernel peaks at 2.0-2.8 GiB at the defaults (its build report)."""
 
@@ -53,6 +58,19 @@ def prerequisites(notebooks: Sequence[Path]) -> dict[Path, set[Path]]:
         needs[nb] = {by_stem[name] for name in names}
     _check_acyclic(needs)
     return needs
+
+
+def expected_seconds(notebooks: Sequence[Path]) -> dict[str, float]:
+    """Each chapter's wall time at its defaults as its metadata ``icegrad.expected_seconds`` states it (0
+    where it states none), by notebook stem: only an order for the first build, never a reported figure."""
+    expected = {}
+    for nb in notebooks:
+        value = nbformat.read(nb, as_version=4).metadata.get(METADATA_KEY, {}).get(EXPECTED_KEY, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise LaneError(f"{nb.name}: {METADATA_KEY}.{EXPECTED_KEY} must be a number of seconds (0 or "
+                            f"more), got {value!r}; fix its notebook metadata")
+        expected[nb.stem] = float(value)
+    return expected
 
 
 def _check_acyclic(needs: Mapping[Path, set[Path]]) -> None:
