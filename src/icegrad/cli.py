@@ -161,36 +161,24 @@ def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[
     """Ship the networks a book run with ``config`` trains (``make networks``: at the defaults) to
     ``folder``, and return the release manifest (see :mod:`icegrad.model.shipped`).
 
-    The networks are those of :func:`release_runs`, each through the book's own recipe, read from the
-    cache or trained, never from shipped networks (nor from a cached copy of them); ``--refresh``
-    retrains even what the cache holds. Each is stored in float16 if that keeps its test-year binary
-    accuracy within :data:`~icegrad.model.shipped.MAX_ACCURACY_CHANGE` points at every lead (measured here
-    on the stored copy read back), else in float32; the release is read back and verified before
-    returning.
+    The networks are those of :func:`release_runs`, then those of :func:`selection_runs`, whose inputs are
+    chosen by explaining the run's ensemble as readers will load it: the copy this release stores
+    (written first to a scratch folder). Each comes through the book's own recipe, read from the cache or
+    trained, never from shipped networks (nor from a cached copy of them); ``--refresh`` retrains even
+    what the cache holds. Each is stored in float16 if that keeps its test-year binary accuracy within
+    :data:`~icegrad.model.shipped.MAX_ACCURACY_CHANGE` points at every lead (measured here on the stored
+    copy read back), else in float32. ``folder`` is replaced once, when every network is made, and the
+    release is read back and verified before returning.
     """
     from icegrad.model import shipped
-    from icegrad.model.skill import evaluate_skill
 
-    releases = []
-    for run in release_runs(config):
-        ens = run.make(False)
-        if "shipped" in ens.manifest:  # the cache holds a copy of shipped networks: never re-ship those
-            ens = run.make(True)
-        accuracy = evaluate_skill(ens, run.ds)["binary_accuracy"]
-        with tempfile.TemporaryDirectory(prefix="icegrad-release-") as scratch:
-            shipped.write_release(scratch, [shipped.Release(run.name, run.params, ens, "float16")])
-            half = evaluate_skill(shipped.find_shipped(run.params, scratch), run.ds)["binary_accuracy"]
-        icenet, icenet_half = accuracy.sel(model="icenet"), half.sel(model="icenet")
-        precision = shipped.choose_precision(icenet.values, icenet_half.values)
-        skill = {"years": _test_years(ens), "lead": accuracy["lead"].values.tolist(),
-                 "binary_accuracy_float32": {str(m): accuracy.sel(model=m).values.round(3).tolist()
-                                             for m in accuracy["model"].values},
-                 "binary_accuracy_float16": icenet_half.values.round(3).tolist(),
-                 "mean_float32": round(float(icenet.mean()), 3),
-                 "mean_float16": round(float(icenet_half.mean()), 3)}
-        print(f"{run.name}: test-year binary accuracy (mean over leads) {skill['mean_float32']:.3f} % in "
-              f"float32, {skill['mean_float16']:.3f} % with float16 kernels; ships in {precision}")
-        releases.append(shipped.Release(run.name, run.params, ens, precision, skill))
+    releases = [_release(run) for run in release_runs(config)]
+    with tempfile.TemporaryDirectory(prefix="icegrad-release-") as scratch:
+        shipped.write_release(scratch, releases[:1])
+        book = shipped.find_shipped(releases[0].params, scratch)
+        held = [shipped.normalised(release.params) for release in releases]
+        releases += [_release(run) for run in selection_runs(config, book)
+                     if shipped.normalised(run.params) not in held]
     manifest = shipped.write_release(folder, releases)
     for release in releases:
         if shipped.find_shipped(release.params, folder) is None:
@@ -200,15 +188,42 @@ def release_networks(config: RunConfig, folder: str | os.PathLike[str]) -> dict[
     return manifest
 
 
+def _release(run: ReleaseRun) -> Any:
+    """``run``'s ensemble made (cached or trained) and measured: its skill and its storage precision."""
+    from icegrad.model import shipped
+    from icegrad.model.skill import evaluate_skill
+
+    ens = run.make(False)
+    if "shipped" in ens.manifest:  # the cache holds a copy of shipped networks: never re-ship those
+        ens = run.make(True)
+    accuracy = evaluate_skill(ens, run.ds)["binary_accuracy"]
+    with tempfile.TemporaryDirectory(prefix="icegrad-release-") as scratch:
+        shipped.write_release(scratch, [shipped.Release(run.name, run.params, ens, "float16")])
+        half = evaluate_skill(shipped.find_shipped(run.params, scratch), run.ds)["binary_accuracy"]
+    icenet, icenet_half = accuracy.sel(model="icenet"), half.sel(model="icenet")
+    precision = shipped.choose_precision(icenet.values, icenet_half.values)
+    skill = {"years": _test_years(ens), "lead": accuracy["lead"].values.tolist(),
+             "binary_accuracy_float32": {str(m): accuracy.sel(model=m).values.round(3).tolist()
+                                         for m in accuracy["model"].values},
+             "binary_accuracy_float16": icenet_half.values.round(3).tolist(),
+             "mean_float32": round(float(icenet.mean()), 3),
+             "mean_float16": round(float(icenet_half.mean()), 3)}
+    print(f"{run.name}: test-year binary accuracy (mean over leads) {skill['mean_float32']:.3f} % in "
+          f"float32, {skill['mean_float16']:.3f} % with float16 kernels; ships in {precision}")
+    return shipped.Release(run.name, run.params, ens, precision, skill, run.chosen)
+
+
 @dataclass(frozen=True)
 class ReleaseRun:
     """One shipped ensemble: its name, the dataset it trains on, the parameters that name it (its cache
-    key and manifest entry) and how to make it (``make(refresh)``, never from shipped networks)."""
+    key and manifest entry), how to make it (``make(refresh)``, never from shipped networks) and, when
+    it trains on chosen inputs, how they were chosen."""
 
     name: str
     ds: Any
     params: dict[str, Any]
     make: Callable[[bool], Any]
+    chosen: dict[str, Any] | None = None
 
 
 def release_runs(config: RunConfig) -> list[ReleaseRun]:
@@ -239,6 +254,45 @@ def release_runs(config: RunConfig) -> list[ReleaseRun]:
                            functools.partial(_retrain, ds, train_config)))
     runs.append(ReleaseRun(f"{name}_shuffled", ds, randomisation.shuffled_parameters(ds, train_config, 0),
                            functools.partial(_retrain_shuffled, ds, coarse, channels)))
+    return runs
+
+
+def selection_runs(config: RunConfig, book: Any) -> list[ReleaseRun]:
+    """The networks ch. 8 retrains at its default selection setting ('coarse'): on the top k channels of
+    its gradient ranking and on k random ones, and on every channel (the reference, which is ch. 5's
+    coarse network of :func:`release_runs`).
+
+    The gradient ranking is the chapter's: ``book`` (the run's ensemble as readers load it) explains the
+    run's forecast with the run's method, baseline and leads (cached like the book's, so a book built in
+    the same cache reads it back). Each run says how its channels were chosen; the gradient-chosen one
+    names the weights it explained (:func:`icegrad.cache.model_digest` of each member), so a test can
+    tell when the book's ensemble changed under it.
+    """
+    from icegrad import pipeline
+    from icegrad.cache import model_digest
+    from icegrad.evaluation import selection
+    from icegrad.model.train import model_parameters
+    from icegrad.pages import input_selection
+    from icegrad.pages.common import Run
+
+    ds = pipeline.dataset(config.data_source, config.resolution_km)
+    roi = pipeline.region(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
+    run = Run(config, ds, roi, book)
+    run.result = run.explain()
+    plan, setting = input_selection.PLANS["coarse"], selection.SETTINGS["coarse"]
+    train_ds, _ = input_selection.training_data(run, setting.resolution_km)
+    subsets = selection.subsets(list(book.channels), input_selection.choosers(run, None, plan), plan.ks)
+    explained = {"weights_hash": [model_digest(member) for member in book.members],
+                 "target_month": config.target_month, "leads": list(config.leads), "method": config.method,
+                 "baseline": config.baseline, "steps": config.steps,
+                 "ranking": input_selection.GRADIENT_RANKING}
+    runs = []
+    for (chooser, k), channels in subsets.items():
+        train_config = selection.train_config(train_ds, channels, setting)
+        name = f"{config.data_source}_{setting.resolution_km}km_coarse_{chooser}{k}"
+        chosen = {"chooser": chooser, "k": k, **({"explained": explained} if chooser == "gradients" else {})}
+        runs.append(ReleaseRun(name, train_ds, model_parameters(train_ds, train_config),
+                               functools.partial(_retrain, train_ds, train_config), chosen))
     return runs
 
 
@@ -395,8 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(train, {**DATA_FLAGS, **MODEL_FLAGS})
     train.add_argument("--skill", action="store_true", help="print test-year skill against the baselines")
     train.add_argument("--release", metavar="DIR", default="",
-                       help="ship the trained ensembles (the run's and its observed comparison's) to DIR "
-                            "with a manifest (make networks: data/networks)")
+                       help="ship the trained ensembles (the run's, its observed comparison's and those of "
+                            "ch. 5's and ch. 8's coarse tests) to DIR with a manifest (make networks: "
+                            "data/networks)")
     _add_refresh_option(train)
     train.set_defaults(func=_cmd_train)
 

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import papermill
 import pytest
 
 from icegrad.cli import release_networks, release_runs
@@ -58,7 +59,8 @@ def test_shipped_networks_are_intact_and_made_by_this_code():
 @pytest.mark.slow  # builds the emulated Arctic at 100 km when the cache lacks it (~20 s of CPU)
 def test_shipped_networks_are_what_the_book_trains_at_its_defaults():
     manifest = _repository_manifest()
-    expected = {run.name: shipped._normalised(run.params) for run in release_runs(RunConfig())}
+    expected = {run.name: shipped.normalised(run.params) for run in release_runs(RunConfig())}
+    expected |= _selection_expected(manifest)
     assert sorted(manifest["ensembles"]) == sorted(expected), (
         f"the book at its defaults trains {sorted(expected)} but data/networks holds "
         f"{sorted(manifest['ensembles'])}; {REMAKE}")
@@ -68,6 +70,51 @@ def test_shipped_networks_are_what_the_book_trains_at_its_defaults():
         assert not changed, (f"the shipped {name} networks are stale: their training {' and '.join(changed)} "
                              "differ from what the book trains at its defaults (configuration, data "
                              f"fingerprint, TRAINING_RECIPE); {REMAKE}")
+
+
+def _selection_expected(manifest: dict) -> dict[str, dict]:
+    """What ch. 8 trains at its default selection setting for the channels each shipped network holds.
+
+    The random subset is drawn again here. The gradient subset's choice is not recomputed (it needs the
+    100 km ensemble's integrated gradients over six leads, minutes of CPU); the test checks instead that
+    it was chosen by explaining the shipped book ensemble (the weights' digests) at the run's defaults. An
+    attribution change that moves the top k shows as ch. 8 training in a build (its report's time).
+    """
+    from icegrad import book, pipeline
+    from icegrad.cache import model_digest
+    from icegrad.evaluation import selection
+    from icegrad.pages import input_selection
+
+    chapter = book.find_chapter(book.repository_root(), "08")
+    assert papermill.inspect_notebook(str(chapter))["selection_setting"]["default"] == '"coarse"', (
+        "ch. 8's default selection setting is no longer 'coarse', whose networks the release ships "
+        "(icegrad.cli.selection_runs)")
+    config, plan, setting = RunConfig(), input_selection.PLANS["coarse"], selection.SETTINGS["coarse"]
+    networks = find_shipped(release_runs(config)[0].params, REPOSITORY_RELEASE)
+    ds = pipeline.dataset(config.data_source, setting.resolution_km)
+    drawn = selection.subsets(list(networks.channels), {"random": None}, plan.ks)
+    expected = {}
+    for chooser in plan.choosers:
+        for k in plan.ks:
+            name = f"{config.data_source}_{setting.resolution_km}km_coarse_{chooser}{k}"
+            entry = manifest["ensembles"].get(name)
+            if entry is None:
+                expected[name] = {}
+                continue
+            if chooser == "random":
+                assert tuple(entry["channels"]) == drawn[("random", k)], (
+                    f"{name}: not the chapter's random draw; {REMAKE}")
+            else:
+                explained = entry["chosen"]["explained"]
+                assert explained["weights_hash"] == [model_digest(m) for m in networks.members], (
+                    f"{name}: chosen by explaining other weights than the shipped book ensemble's; {REMAKE}")
+                settings = ("target_month", "leads", "method", "baseline", "steps")
+                defaults = {key: getattr(config, key) for key in settings} | {"leads": list(config.leads)}
+                assert {key: explained[key] for key in settings} == defaults, (
+                    f"{name}: chosen by an attribution at other settings than the defaults; {REMAKE}")
+            params = model_parameters(ds, selection.train_config(ds, entry["channels"], setting))
+            expected[name] = shipped.normalised(params)
+    return expected
 
 
 def _ensemble(ds, seeds=(36, 37), factor=0.125) -> IceNetEnsemble:
@@ -221,12 +268,19 @@ def test_icenet_release_files_are_checked_against_sha256sums(tmp_path):
         verify_release(files)
 
 
-@pytest.mark.slow  # trains one member for one epoch at 200 km on the embedded NSIDC record
-def test_the_release_recipe_trains_ships_and_serves_a_coarse_ensemble(isolated_cache, tmp_path, capsys):
+@pytest.mark.slow  # trains at 200 km on the embedded NSIDC record: one member for one epoch, four coarse ones
+def test_the_release_recipe_trains_ships_and_serves_a_coarse_ensemble(isolated_cache, tmp_path, capsys,
+                                                                       monkeypatch):
+    from icegrad.cache import model_digest
+    from icegrad.pages import input_selection
+    from icegrad.pages.common import load_run
+
     config = RunConfig(data_source="nsidc", resolution_km=200, members=1, epochs=1)
-    manifest = release_networks(config, tmp_path / "networks")
-    names = ["nsidc_200km", "nsidc_200km_coarse", "nsidc_200km_coarse_shuffled"]
-    assert sorted(manifest["ensembles"]) == names
+    folder = tmp_path / "networks"
+    manifest = release_networks(config, folder)
+    names = ["nsidc_200km", "nsidc_200km_coarse", "nsidc_200km_coarse_gradients10",
+             "nsidc_200km_coarse_random10", "nsidc_200km_coarse_shuffled"]
+    assert sorted(manifest["ensembles"]) == names  # ch. 8's every-channel reference is ch. 5's coarse network
     for entry in manifest["ensembles"].values():
         assert entry["precision"] in ("float16", "float32")
         skill = entry["skill"]
@@ -235,10 +289,22 @@ def test_the_release_recipe_trains_ships_and_serves_a_coarse_ensemble(isolated_c
             entry["precision"] == "float32"
     assert 50 < manifest["ensembles"]["nsidc_200km"]["skill"]["mean_float32"]
     runs = {run.name: run for run in release_runs(config)}
-    ens = find_shipped(runs["nsidc_200km"].params, tmp_path / "networks")
+    ens = find_shipped(runs["nsidc_200km"].params, folder)
     assert len(ens) == 1 and ens.manifest["train_config"]["epochs"] == 1
-    shuffled = find_shipped(runs["nsidc_200km_coarse_shuffled"].params, tmp_path / "networks")
+    shuffled = find_shipped(runs["nsidc_200km_coarse_shuffled"].params, folder)
     assert shuffled.manifest["training"] == SHUFFLED_TARGETS and shuffled.manifest["shuffle_seed"] == 0
+    chosen = manifest["ensembles"]["nsidc_200km_coarse_gradients10"]["chosen"]
+    assert chosen["chooser"] == "gradients" and chosen["k"] == 10
+    assert chosen["explained"]["weights_hash"] == [model_digest(m) for m in ens.members], \
+        "the inputs were chosen by explaining the ensemble as shipped"
+    assert len(manifest["ensembles"]["nsidc_200km_coarse_random10"]["channels"]) == 10
     assert "ships in" in capsys.readouterr().out
     with pytest.raises(IcegradError, match="--weights"):
         release_runs(RunConfig(weights="somewhere"))
+
+    # From this release alone (an empty cache), ch. 8's section at its default setting trains nothing.
+    monkeypatch.setattr(shipped, "default_folder", lambda: folder)
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(train, "train_ensemble", lambda *args, **kwargs: pytest.fail("ch. 8 trained"))
+    section = input_selection.section(load_run(config), None, "coarse", str(tmp_path / "figures"))
+    assert "Gradient-chosen inputs" in section.values["selection_text"]

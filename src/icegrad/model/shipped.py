@@ -11,6 +11,7 @@ checking every file's SHA-256.
 Layout of a release folder::
 
     manifest.json              every ensemble: what it was trained with, fingerprints, skill, checksums
+                               (and, for one trained on chosen inputs, how they were chosen)
     <name>/member_seed36.npz   one member's weights (kernels in float16, the rest float32), compressed
     <name>/normalisation.nc    the normalisation statistics the members were trained with
 
@@ -100,13 +101,15 @@ class ShippedNetworksError(IcegradError):
 @dataclass
 class Release:
     """One ensemble to ship: its name (folder), the parameters that name it (the cache's, see
-    :func:`icegrad.model.train.model_cache_key`), the ensemble, its storage precision and its skill."""
+    :func:`icegrad.model.train.model_cache_key`), the ensemble, its storage precision, its skill and, for
+    a network trained on chosen inputs, how they were chosen (``chosen``, written to the manifest as is)."""
 
     name: str
     params: Mapping[str, Any]
     ensemble: IceNetEnsemble
     precision: str = "float16"
     skill: Mapping[str, Any] = field(default_factory=dict)
+    chosen: Mapping[str, Any] | None = None
 
 
 def default_folder() -> Path:
@@ -134,7 +137,7 @@ def code_fingerprint(package_dir: Path = _PACKAGE_DIR) -> str:
     return digest.hexdigest()
 
 
-def _normalised(params: Mapping[str, Any]) -> Any:
+def normalised(params: Mapping[str, Any]) -> Any:
     """``params`` as JSON reads them back (tuples become lists), so a request compares with a manifest."""
     return json.loads(json.dumps(params, sort_keys=True, default=str))
 
@@ -188,11 +191,13 @@ def write_release(folder: str | os.PathLike[str], releases: Sequence[Release]) -
             for name in [*member_files, stats_file]:
                 files[name] = {"bytes": (tmp / name).stat().st_size, "sha256": file_digest(tmp / name)}
             entries[release.name] = {
-                "parameters": _normalised(release.params), "precision": release.precision,
+                "parameters": normalised(release.params), "precision": release.precision,
                 "architecture": _architecture(release.ensemble), "channels": list(release.ensemble.channels),
                 "member_files": member_files, "stats_file": stats_file, "files": files,
-                "skill": _normalised(release.skill), "training": _normalised(release.ensemble.manifest),
+                "skill": normalised(release.skill), "training": normalised(release.ensemble.manifest),
             }
+            if release.chosen is not None:
+                entries[release.name]["chosen"] = normalised(release.chosen)
         manifest = {"format": FORMAT, "code_fingerprint": code_fingerprint(),
                     "code_files": [p.relative_to(_PACKAGE_DIR).as_posix() for p in code_files()],
                     "ensembles": entries}
@@ -238,7 +243,7 @@ def find_shipped(params: Mapping[str, Any],
     manifest = read_manifest(folder)
     if manifest is None:
         return None
-    wanted = _normalised(params)
+    wanted = normalised(params)
     for name, entry in manifest["ensembles"].items():
         if entry.get("parameters") == wanted:
             verify_files(folder, entry["files"])
@@ -254,7 +259,7 @@ def is_shipped(params: Mapping[str, Any], folder: str | os.PathLike[str] | None 
     """Whether the release lists an ensemble trained with exactly ``params`` (files not read: a reader that
     must not train asks this before :func:`find_shipped` loads and verifies it)."""
     manifest = read_manifest(Path(folder or default_folder()))
-    wanted = _normalised(params)
+    wanted = normalised(params)
     return manifest is not None and any(entry.get("parameters") == wanted
                                         for entry in manifest["ensembles"].values())
 
