@@ -6,6 +6,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -56,6 +57,21 @@ def test_cascading_randomisation_reports_each_stage(tiny_icenet: keras.Model, sa
     assert table[["spearman_sensitivity", "spearman_raw"]].abs().le(1).all().all()
     with pytest.raises(AttributionError, match=r"stages \[0\] outside 1"):
         cascading_randomisation(tiny_icenet, sample, roi, 1, "vanilla_gradient", stages=[0])
+
+
+def test_every_stage_and_method_of_a_cascade_shares_one_compiled_engine(
+        tiny_icenet: keras.Model, sample: xr.DataArray, roi: np.ndarray) -> None:
+    """Each stage is a copy of one architecture: an engine per stage traced the network again (seconds at
+    100 km, most of ch. 5's cascade). Shared, the tables are exactly those of engines of their own."""
+    from icegrad.attribution.methods import EngineCache
+
+    engines = EngineCache()
+    for method in ("vanilla_gradient", "integrated_gradients"):
+        options = {"stages": [1, 3], "steps": 4, "baseline": "zeros"}
+        shared = cascading_randomisation(tiny_icenet, sample, roi, 1, method, engines=engines, **options)
+        alone = cascading_randomisation(tiny_icenet, sample, roi, 1, method, engines=None, **options)
+        pd.testing.assert_frame_equal(shared, alone)
+    assert len(engines) == 1
 
 
 def test_data_randomisation_pairs_members(tiny_icenet: keras.Model, sample: xr.DataArray,

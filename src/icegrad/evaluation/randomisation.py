@@ -34,6 +34,7 @@ from scipy.stats import spearmanr
 
 from icegrad.attribution.api import attribute, check_sample
 from icegrad.attribution.errors import AttributionError
+from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import resolve_baseline
 from icegrad.attribution.targets import check_leads
 from icegrad.config import DEFAULTS
@@ -140,6 +141,7 @@ def cascading_randomisation(
                                "weighted layers; count re-initialised layers from the top")
     sample = check_sample(inputs_sample, models[0])
     reference = reference_input(sample, method, options)
+    options.setdefault("engines", EngineCache())  # every stage is the same architecture: one compiled engine
     trained = attribute(models, sample, roi, leads, method, **options)
     tables = []
     for stage in stages:
@@ -166,6 +168,7 @@ def data_randomisation(
                                "each member with one trained on shuffled targets")
     sample = check_sample(inputs_sample, models[0])
     reference = reference_input(sample, method, options)
+    options.setdefault("engines", EngineCache())  # twins of one architecture: one compiled engine
     trained = attribute(models, sample, roi, leads, method, **options)
     return similarity(trained, attribute(others, sample, roi, leads, method, **options),
                       reference).assign(method=method)

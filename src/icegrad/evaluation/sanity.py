@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 
 from icegrad.attribution.api import attribute, check_sample, land_for
 from icegrad.attribution.errors import AttributionError
-from icegrad.attribution.methods import Execution, GradientEngine
+from icegrad.attribution.methods import EngineCache, Execution, GradientEngine
 from icegrad.attribution.results import validate_result
 from icegrad.attribution.targets import roi_target
 from icegrad.memory import releases_memory
@@ -79,6 +79,7 @@ def parameter_randomisation(
     near zero pass the check, values near one mean the map does not depend on what the model learnt.
     """
     models = [members] if isinstance(members, keras.Model) else list(members)
+    options.setdefault("engines", EngineCache())  # a re-initialised copy has the same architecture
     trained = attribute(models, inputs_sample, roi, leads, method, **options)
     random = attribute([randomised_copy(m, seed + i) for i, m in enumerate(models)], inputs_sample, roi,
                        leads, method, **options)

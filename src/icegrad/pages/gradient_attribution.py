@@ -17,7 +17,7 @@ import xarray as xr
 
 from icegrad import pipeline
 from icegrad.attribution.aggregate import channel_summary, ensemble_summary, group_summary
-from icegrad.attribution.methods import METHODS
+from icegrad.attribution.methods import METHODS, EngineCache
 from icegrad.attribution.rankings import ranking
 from icegrad.attribution.targets import sample_for_forecast
 from icegrad.config import BASELINES, check_choice
@@ -256,11 +256,11 @@ def cascade_section(run: Run, lead: int, steps: int) -> Page:
     sample = check_sample(run, lead)
     layers = len(randomisation.weighted_layers(run.ens.members[0], [lead]))
     stages = sorted({*(s for s in CASCADE_STAGES if s < layers), layers})
-    tables = []
+    tables, engines = [], EngineCache()  # one compiled engine for every method and stage
     with quietly():
         for method in METHODS:
             tables.append(randomisation.cascading_randomisation(
-                run.ens.members[0], sample, run.roi, [lead], method=method, stages=stages,
+                run.ens.members[0], sample, run.roi, [lead], method=method, stages=stages, engines=engines,
                 **attribute_options(run, lead, method, steps)))
     table = pd.concat(tables, ignore_index=True)
     curve = table.pivot_table(index=["stage", "top_layer"], columns="method", values="spearman_sensitivity")
@@ -301,13 +301,13 @@ def data_similarity(run: Run, setting: Setting, lead: int, steps: int) -> pd.Dat
     :func:`icegrad.evaluation.randomisation.data_randomisation`), with the run's baseline and options.
     The maps are cached too: the discussion quotes this test and reads them back."""
     sample = check_sample(run, lead)
-    tables = []
+    tables, engines = [], EngineCache()  # one compiled engine for every method and both networks
     with quietly():
         shuffled = randomisation.shuffled_target_ensemble(run.ds, setting, channels=list(run.ens.channels))
         for method in METHODS:
             tables.append(randomisation.data_randomisation(
                 run.ens.members, shuffled.members, sample, run.roi, [lead], method=method, cache=True,
-                **attribute_options(run, lead, method, steps)))
+                engines=engines, **attribute_options(run, lead, method, steps)))
     return pd.concat(tables).groupby("method")[["spearman_sensitivity", "spearman_raw"]].mean()
 
 
