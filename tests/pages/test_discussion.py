@@ -246,3 +246,22 @@ def test_the_randomisation_check_quotes_the_test_chapter_5_ran(monkeypatch: pyte
     assert asked == [(1, check_steps)] == [(1, ch5.check_steps(steps))]
     row = table[table.iloc[:, 0] == "parameter randomisation"].iloc[0]
     assert "0.20" in row.iloc[2]
+
+
+def test_the_discussion_explains_every_year_method_and_baseline_through_one_engine_cache(
+        monkeypatch: pytest.MonkeyPatch, emulated_run) -> None:
+    """An engine cache per call compiled the network again for each of the eight runs."""
+    from icegrad.attribution.methods import EngineCache
+    from icegrad.pages.common import Run
+
+    caches: list[EngineCache] = []
+
+    def explain(self: Run, target_month: str | None = None, **kwargs: object) -> str:
+        caches.append(kwargs["engines"])
+        return f"{target_month} {kwargs.get('method')} {kwargs.get('baseline')}"
+
+    monkeypatch.setattr(Run, "explain", explain)
+    by_year, by_method, _ = page.explain_all(emulated_run("main"), [2012, 2014],
+                                             ["integrated_gradients", "vanilla_gradient"], 1)
+    assert by_year[2013] == "main" and by_year[2012].startswith("2012-09")
+    assert len(caches) == len(by_year) - 1 + len(by_method) and len({id(c) for c in caches}) == 1

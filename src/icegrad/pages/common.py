@@ -268,8 +268,9 @@ class Run:
 
     def explain(self, target_month: str | None = None, leads: Sequence[int] | None = None,
                 method: str | None = None, baseline: str | None = None,
-                steps: int | None = None) -> xr.Dataset:
-        """Attributions (cached by the pipeline, computed quietly) for this run, with choices replaced."""
+                steps: int | None = None, **options: Any) -> xr.Dataset:
+        """Attributions (cached by the pipeline, computed quietly) for this run, with choices replaced;
+        ``options`` go to :func:`icegrad.pipeline.attributions` (``engines`` shares compiled engines)."""
         from icegrad import pipeline
 
         c = self.config
@@ -277,7 +278,7 @@ class Run:
             return pipeline.attributions(self.ds, self.ens, self.roi, target_month or c.target_month,
                                          list(leads or c.leads), method=method or c.method,
                                          steps=steps or c.steps, baseline=baseline or c.baseline,
-                                         reference_year=c.reference_year)
+                                         reference_year=c.reference_year, **options)
 
     def glue(self) -> dict[str, Any]:
         """The glue values every analysis chapter states in its "emulated unless" box and captions."""
