@@ -35,6 +35,21 @@ def test_cascade_reinitialises_only_the_top_layers(tiny_icenet: keras.Model) -> 
             assert not same, name
 
 
+def test_cascade_draws_the_weights_two_clones_drew(tiny_icenet: keras.Model) -> None:
+    """The cascade once cloned twice (one fresh copy to take re-initialised layers from, one to keep the
+    trained ones); one clone under the same seed gives the same network, weight for weight."""
+    for n_layers, seed in ((1, 0), (3, 5), (len(weighted_layers(tiny_icenet)), 2)):
+        keras.utils.set_random_seed(seed)
+        fresh = keras.models.clone_model(tiny_icenet)
+        expected = keras.models.clone_model(tiny_icenet)
+        expected.set_weights(tiny_icenet.get_weights())
+        for name in weighted_layers(tiny_icenet)[:n_layers]:
+            expected.get_layer(name).set_weights(fresh.get_layer(name).get_weights())
+        got = cascade(tiny_icenet, n_layers, seed)
+        for a, b in zip(expected.get_weights(), got.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_sensitivity_removes_the_input_factor(tiny_icenet: keras.Model, sample: xr.DataArray,
                                               roi: np.ndarray) -> None:
     gxi = attribute(tiny_icenet, sample, roi, 1, "gradient_x_input")
