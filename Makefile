@@ -23,8 +23,9 @@ book: install
 	$(BIN)/icegrad book
 
 # The book's trained networks, shipped so that chapters at their defaults never train (a stale-networks
-# test names this target). Trains what the cache lacks (measured 2026-12-07 on 2 cores, light other work:
-# 31 min for all four, one after the other: ~18 min emulated, ~11 min NSIDC, ~1 min each coarse network).
+# test names this target). Trains what the cache lacks (measured 2026-12-07 on 2 cores with other work:
+# 36 min for all six, one after the other: ~20 min emulated, ~11 min NSIDC, ~1 min each coarse network,
+# and the integrated gradients that choose ch. 8's inputs).
 networks: install
 	$(BIN)/icegrad train --release data/networks
 
