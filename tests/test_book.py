@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ def test_chapter_is_parameterised_and_stored_without_outputs(notebook: Path) -> 
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), \
         "notebooks are committed without outputs"
+    stored = json.loads(notebook.read_text())["cells"]  # as stored: reading with nbformat fills missing ids
+    assert all("id" in c for c in stored), "every cell has an id (nbformat 4.5; papermill warns without)"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
