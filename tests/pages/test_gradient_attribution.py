@@ -324,6 +324,8 @@ def test_data_similarity_explains_one_sample_with_every_method_and_the_same_opti
     monkeypatch.setattr(page.randomisation, "data_randomisation", compare)
     final = page.data_similarity(run, page.SETTINGS["coarse"], 1, 8)
     assert [s[4] for s in seen] == list(page.METHODS)
+    engines = seen[0][5].pop("engines")
+    assert all(s[5].pop("engines") is engines for s in seen[1:]), "one engine cache for every method"
     assert all(s[:4] == (["trained"], ["shuffled"], "sample", [1])
                and s[5] == {"steps": 8, "for": s[4], "cache": True} for s in seen)
     assert final.loc["smoothgrad", "spearman_sensitivity"] == pytest.approx(0.95), "the member mean"
