@@ -305,7 +305,7 @@ def discussion_text(run: Run) -> str:
     from icegrad.evaluation import selection
 
     plan, setting, channels = PLANS["coarse"], coarse_setting(), list(run.ens.channels)
-    scores = {"gradients": selection.gradient_scores(run.result, GRADIENT_RANKING), "random": None}
+    scores = choosers(run, None, plan)  # as ch. 8 and the release choose (icegrad.cli.selection_runs)
     ds, roi = training_data(run, setting.resolution_km)
     subsets = selection.subsets(channels, scores, plan.ks).values()
     if not all(is_at_hand(ds, subset, setting) for subset in subsets):
