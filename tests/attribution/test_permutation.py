@@ -122,8 +122,18 @@ def test_attributes_say_what_was_done(copier_result: xr.Dataset) -> None:
     assert "Andersson" in attrs["method"] and "binary accuracy" in attrs["metric"]
     assert copier_result["importance"].attrs["units"] == "%"
     assert list(copier_result["group"].values) == ["sic", "climate", "sic", "static"]
+    orders = copier_result["start_order"]
+    assert orders.dims == ("member", "permutation", "start")
+    assert all(sorted(row) == list(range(12)) and (row != np.arange(12)).any()
+               for row in orders.values.reshape(-1, 12))
+
+
+def test_each_member_draws_its_own_orders_which_every_item_shares(copier_result: xr.Dataset) -> None:
+    """Draws spread over members and permutations; a member's orders do not depend on those after it."""
     orders = copier_result["start_order"].values
-    assert all(sorted(row) == list(range(12)) and (row != np.arange(12)).any() for row in orders)
+    assert not np.array_equal(orders[0], orders[1])
+    np.testing.assert_array_equal(baselines.draw_permutations(12, 3, seed=1), orders[:1])
+    np.testing.assert_array_equal(baselines.draw_permutations(12, 3, seed=1, n_members=2), orders)
 
 
 def test_same_seed_same_result_other_seed_other_draws(arctic: dict, copier: IceNetEnsemble,

@@ -17,9 +17,13 @@ Choices, and why
   accuracy, in percentage points, per member, permutation and lead.
 * **Start months**: by default the test years of the ensemble's splits (never seen in training),
   each with all its leads' targets in the data; any list of two or more can be given.
-* **Permutations**: drawn with a seeded :class:`numpy.random.Generator`, the same ``n_permutations``
-  orders for every channel (common random numbers: differences between channels are then not noise
-  from different draws), redrawn when a draw is the identity, which would measure nothing.
+* **Permutations**: drawn with a seeded :class:`numpy.random.Generator`, ``n_permutations`` orders per
+  member, the same for every channel (common random numbers: differences between channels are then not
+  noise from different draws), redrawn when a draw is the identity, which would measure nothing. Each
+  member draws its own orders, so the ``members x n_permutations`` draws of an importance sample both
+  the networks and the permutations: one permutation per member already spreads over five orders in the
+  book's ensemble, where shared orders would give five members one order and hide that source of
+  error.
 * **Groups**: ``by="group"`` permutes every channel of a group (:data:`icegrad.variables.GROUPS`)
   with the same order, keeping the group's channels consistent with one another, so the importance
   is that of the whole family (e.g. all twelve SIC lags at once).
@@ -67,7 +71,7 @@ from icegrad.variables import GROUPS, SIC_CLASSES, channel
 METHOD = "permute-and-predict (Andersson et al. 2021)"
 METRIC = "active-cell binary accuracy of P(SIC > 0.15) > 0.5 (icegrad.model.skill)"
 ITEM_KINDS = ("channel", "group")
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 """Part of the cache key: raise it when the computation changes, so old results are not reused."""
 MEMORY_BUDGET = 2**26
 """Bytes of permuted inputs per batch (64 MiB). At the book's defaults (5 members, 100 km) 256 MiB took
@@ -122,20 +126,24 @@ def item_channels(ensemble_channels: Sequence[str], by: str = "channel",
     return {item: available[item] for item in items}
 
 
-def draw_permutations(n_starts: int, n_permutations: int, seed: int) -> np.ndarray:
-    """``(n_permutations, n_starts)`` orders of the start months, none the identity (seeded)."""
+def draw_permutations(n_starts: int, n_permutations: int, seed: int, n_members: int = 1) -> np.ndarray:
+    """``(n_members, n_permutations, n_starts)`` orders of the start months, none the identity (seeded).
+
+    Member by member from one generator, so a member's orders do not depend on how many members follow.
+    """
     if n_starts < 2:
         raise PermutationError(f"permuting across start months needs at least 2 of them, got {n_starts}; "
                                "pass more start_months")
     if n_permutations < 1:
         raise PermutationError(f"n_permutations must be at least 1, got {n_permutations}")
     rng = np.random.default_rng(seed)
-    orders = np.empty((n_permutations, n_starts), dtype=np.int64)
-    for row in range(n_permutations):
-        order = rng.permutation(n_starts)
-        while np.array_equal(order, np.arange(n_starts)):
+    orders = np.empty((n_members, n_permutations, n_starts), dtype=np.int64)
+    for member in range(n_members):
+        for row in range(n_permutations):
             order = rng.permutation(n_starts)
-        orders[row] = order
+            while np.array_equal(order, np.arange(n_starts)):
+                order = rng.permutation(n_starts)
+            orders[member, row] = order
     return orders
 
 
@@ -164,14 +172,15 @@ def permutation_importance(
 
     Returns an ``xr.Dataset`` with ``importance`` and ``accuracy`` ``(member, permutation, lead, <by>)``,
     ``reference_accuracy`` ``(member, lead)`` and the permutation orders ``start_order``
-    ``(permutation, start)``; attributes record the method, metric, start months, seed and data source.
+    ``(member, permutation, start)``; attributes record the method, metric, start months, seed and data
+    source.
     """
     items_map = item_channels(ensemble.channels, by, items)
     starts = default_start_months(ensemble, ds) if start_months is None else as_start_months(start_months)
     if len(starts) < 2 or starts.has_duplicates:
         raise PermutationError(f"permuting across start months needs at least 2 distinct ones, got "
                                f"{[f'{s:%Y-%m}' for s in starts]}; pass more start_months")
-    orders = draw_permutations(len(starts), n_permutations, seed)
+    orders = draw_permutations(len(starts), n_permutations, seed, len(ensemble))
     n_leads = _n_leads(ensemble)
     inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
     targets = network_inputs.build_targets(ds, starts, n_leads, train_years=_train_years(ensemble))
@@ -208,7 +217,8 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     # The unpermuted forecast of each member is job (m, -1, -1). Each forecast is scored as soon as it is
     # made, so only one forecast set is held at a time, whatever the size of the ensemble.
     jobs = [(m, -1, -1) for m in range(len(members))]
-    jobs += [(m, p, i) for m in range(len(members)) for p in range(len(orders)) for i in range(len(names))]
+    n_perms = orders.shape[1]
+    jobs += [(m, p, i) for m in range(len(members)) for p in range(n_perms) for i in range(len(names))]
     columns = [np.array([index[c] for c in items_map[name]]) for name in names]
     observed = observed_ice(targets).transpose("time", "y", "x", "lead").values
     weight = targets["sample_weight"].transpose("time", "y", "x", "lead").values
@@ -218,15 +228,15 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
         return binary_accuracy(probabilities[..., ice, :].sum(axis=-2), observed, weight)
 
     reference = np.full((len(members), n_leads), np.nan)
-    accuracy = np.full((len(members), len(orders), len(names), n_leads), np.nan)
-    jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {len(orders)} "
+    accuracy = np.full((len(members), n_perms, len(names), n_leads), np.nan)
+    jobs_bar = progress_bar(jobs, desc=f"permute-and-predict: {len(members)} member(s) x {n_perms} "
                             f"permutation(s) x {len(names)} {by}(s)", unit="forecast set")
     for m, p, i in jobs_bar:
         predict = ensemble.forward.bind(ensemble.members[m])
         if p < 0:
             reference[m] = score(_forecast(predict, x, batch))
         else:
-            accuracy[m, p, i] = score(_forecast(predict, x, batch, orders[p], columns[i]))
+            accuracy[m, p, i] = score(_forecast(predict, x, batch, orders[m, p], columns[i]))
     accuracy = accuracy.transpose(0, 1, 3, 2)  # member, permutation, lead, item
     importance = reference[:, None, :, None] - accuracy
     return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
@@ -253,7 +263,7 @@ def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndar
     leads = np.arange(1, reference.shape[-1] + 1)
     coords: dict[str, object] = {
         "member": ("member", ensemble.member_names, {"long_name": "ensemble member"}),
-        "permutation": ("permutation", np.arange(len(orders)), {"long_name": "permutation draw"}),
+        "permutation": ("permutation", np.arange(orders.shape[1]), {"long_name": "permutation draw"}),
         "lead": ("lead", leads, {"long_name": "lead time", "units": "months"}),
         by: (by, names, {"long_name": f"permuted IceNet input {by}"}),
         "start": ("start", starts, {"long_name": "forecast start month"}),
@@ -272,7 +282,7 @@ def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndar
                                                                   f"{by} permuted"}),
             "reference_accuracy": (("member", "lead"), reference, {
                 "units": "%", "long_name": "binary accuracy without permutation"}),
-            "start_order": (("permutation", "start"), orders, {
+            "start_order": (("member", "permutation", "start"), orders, {
                 "long_name": "index of the start month each start takes the permuted input from"}),
         },
         coords=coords,
@@ -282,7 +292,7 @@ def _as_dataset(importance: np.ndarray, accuracy: np.ndarray, reference: np.ndar
         "method": METHOD, "metric": METRIC, "permuted_along": "forecast start month (time)",
         "items": by, "item_channels": "; ".join(f"{k}: {' '.join(v)}" for k, v in items_map.items()),
         "start_months": " ".join(f"{s:%Y-%m}" for s in starts), "n_start_months": len(starts),
-        "seed": seed, "n_permutations": len(orders),
+        "seed": seed, "n_permutations": orders.shape[1], "orders": "drawn per member, shared by the items",
         "members": len(ensemble), "model_id": f"IceNet ensemble {ensemble.manifest.get('created', '')}",
         "train_years": str(targets.attrs.get("train_years", "")),
         "data_source": source,
@@ -363,9 +373,11 @@ def importance_test(permutation: xr.Dataset, n_boot: int = 2000, interval: float
 
     The importance varies with the permutation drawn and with the member; both are resampled (a
     two-way bootstrap: members and permutations drawn with replacement, independently), so the
-    interval of the mean importance carries both sources of error. An item whose interval contains 0
-    is ``indistinguishable`` from an unused input at that confidence; with one member or one
-    permutation only the other source is counted, which the ``members``/``permutations`` columns show.
+    interval of the mean importance carries both sources of error. Each member draws its own orders
+    (:func:`draw_permutations`), so resampling the members resamples orders too, even with one
+    permutation per member; with one member only the permutations are resampled. An item whose interval
+    contains 0 is ``indistinguishable`` from an unused input at that confidence; the
+    ``members``/``permutations`` columns say how many draws it rests on.
     ``seconds`` is the computation's cost when it was measured (``compute_seconds`` attribute).
     """
     if n_boot < 1 or not 0 < interval < 1:
