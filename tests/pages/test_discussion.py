@@ -258,10 +258,12 @@ def test_the_discussion_explains_every_year_method_and_baseline_through_one_engi
 
     def explain(self: Run, target_month: str | None = None, **kwargs: object) -> str:
         caches.append(kwargs["engines"])
-        return f"{target_month} {kwargs.get('method')} {kwargs.get('baseline')}"
+        return f"{target_month} {kwargs.get('method')} {kwargs.get('baseline')} {kwargs.get('leads')}"
 
     monkeypatch.setattr(Run, "explain", explain)
     by_year, by_method, _ = page.explain_all(emulated_run("main"), [2012, 2014],
                                              ["integrated_gradients", "vanilla_gradient"], 1)
     assert by_year[2013] == "main" and by_year[2012].startswith("2012-09")
+    # the other years at the check lead only, as the methods: a year at every lead costs six
+    assert by_year[2012].endswith("[1]") and by_year[2014].endswith("[1]")
     assert len(caches) == len(by_year) - 1 + len(by_method) and len({id(c) for c in caches}) == 1
