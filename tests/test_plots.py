@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import cartopy
+import cartopy.crs as ccrs
 import cartopy.feature as cfeature
 import matplotlib.pyplot as plt
 import numpy as np
@@ -149,9 +150,18 @@ def test_maps_have_latitude_and_longitude_lines_once() -> None:
     plots.roi_fill(axes[0], mask)  # a second field on the same map adds no second set of lines
     plots.polar_map(axes[1], field(), gridlines=False)
     assert len(plots.basemap.gridliners(axes[0])) == 1 and not plots.basemap.gridliners(axes[1])
-    lines = plots.basemap.gridliners(axes[0])[0]
-    assert list(lines.ylocator.locs) == list(plots.basemap.GRID_LATITUDES)
-    assert len(lines.xlocator.locs) == 8
+    (lines,) = plots.basemap.gridliners(axes[0])
+    paths = lines.get_paths()
+    assert len(paths) == len(plots.basemap.GRID_LATITUDES) + 8
+    # Each circle lies on its latitude and each meridian on its longitude, back in geographic coordinates.
+    geodetic = ccrs.PlateCarree()
+    for path, lat in zip(paths, plots.basemap.GRID_LATITUDES, strict=False):
+        lonlat = geodetic.transform_points(axes[0].projection, path.vertices[:, 0], path.vertices[:, 1])
+        np.testing.assert_allclose(lonlat[:, 1], lat, atol=1e-6)
+    for path, lon in zip(paths[3:], plots.basemap.GRID_LONGITUDES, strict=True):
+        x, y = path.vertices[1:].T  # the pole's longitude is undefined
+        lonlat = geodetic.transform_points(axes[0].projection, x, y)
+        np.testing.assert_allclose((lonlat[:, 0] - lon + 180.0) % 360.0 - 180.0, 0.0, atol=1e-6)
 
 
 def test_colourbars_name_their_power_of_ten_in_the_label() -> None:

@@ -32,7 +32,7 @@ import matplotlib.path as mpath
 import matplotlib.pyplot as plt
 import numpy as np
 from cartopy.mpl.geoaxes import GeoAxes
-from cartopy.mpl.gridliner import Gridliner
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from icegrad.errors import IcegradError
@@ -49,6 +49,8 @@ COAST_COLOUR = "#3b3b3b"
 GRID_COLOUR = "#5f5f5f"
 GRID_LATITUDES = (60.0, 70.0, 80.0)
 GRID_LONGITUDES = tuple(float(lon) for lon in range(-180, 180, 45))
+GRIDLINES_GID = "icegrad-gridlines"
+"""Marks the line collection of :func:`add_gridlines`, so a map gets its lines once."""
 
 
 class PlotError(IcegradError):
@@ -103,19 +105,38 @@ def add_gridlines(ax: GeoAxes) -> None:
     """Thin latitude circles (60, 70, 80 N) and meridians every 45 deg, above the land, once per map.
 
     Unlabelled: on panels a few centimetres wide, labels would cover the ice; the circles are 10 deg apart
-    and the map's edge is :data:`DEFAULT_MIN_LAT` unless the caption says otherwise. Gridlines are
-    computed locally by cartopy and need no download.
+    and the map's edge is :data:`DEFAULT_MIN_LAT` unless the caption says otherwise.
+
+    Drawn as one line collection already in the map's projection, not with cartopy's gridliner: on a
+    pole-centred azimuthal map parallels are circles and meridians straight lines from the pole, so
+    nothing needs reprojecting. The gridliner reprojected every line at every draw (a saved figure is
+    drawn twice, a displayed one again): ch. 4's 50-panel input figure took 17.2 s with it and 11.6 s
+    without (measured 2026-12-07).
     """
     if gridliners(ax):
         return
-    ax.gridlines(crs=ccrs.PlateCarree(), xlocs=list(GRID_LONGITUDES), ylocs=list(GRID_LATITUDES),
-                 draw_labels=False, color=GRID_COLOUR, linewidth=0.5, linestyle=(0, (3, 2)), alpha=0.8,
-                 zorder=3.5)
+    lines = LineCollection(graticule(ax.projection), colors=GRID_COLOUR, linewidths=0.5,
+                           linestyles=[(0, (3, 2))], alpha=0.8, zorder=3.5, gid=GRIDLINES_GID)
+    ax.add_collection(lines, autolim=False)  # clipped to the map's disc like any artist of the axes
 
 
-def gridliners(ax: GeoAxes) -> list[Gridliner]:
-    """The latitude/longitude line sets drawn on ``ax`` (cartopy keeps them among its artists)."""
-    return [artist for artist in ax.artists if isinstance(artist, Gridliner)]
+def graticule(projection: ccrs.Projection, points: int = 361) -> list[np.ndarray]:
+    """The :data:`GRID_LATITUDES` circles and :data:`GRID_LONGITUDES` meridians (pole to equator) in the
+    coordinates of a pole-centred azimuthal ``projection``, as ``(n, 2)`` vertex arrays."""
+    geodetic = ccrs.PlateCarree()
+    theta = np.linspace(0.0, 2.0 * np.pi, points)
+    circles = []
+    for lat in GRID_LATITUDES:
+        radius = float(np.hypot(*projection.transform_point(0.0, lat, geodetic)))
+        circles.append(np.column_stack([radius * np.cos(theta), radius * np.sin(theta)]))
+    meridians = [np.array([[0.0, 0.0], projection.transform_point(lon, 0.0, geodetic)])
+                 for lon in GRID_LONGITUDES]
+    return circles + meridians
+
+
+def gridliners(ax: GeoAxes) -> list[LineCollection]:
+    """The latitude/longitude line sets :func:`add_gridlines` drew on ``ax``."""
+    return [c for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == GRIDLINES_GID]
 
 
 def set_polar_extent(ax: GeoAxes, min_lat: float = DEFAULT_MIN_LAT) -> None:
