@@ -404,3 +404,31 @@ def test_a_lock_whose_file_was_removed_while_waiting_is_taken_again(isolated_cac
     waiter.join(timeout=30)
     assert not waiter.is_alive()
     assert path.exists() and inodes == [os.stat(path).st_ino]
+
+
+def test_a_models_architecture_is_read_once_and_its_weights_at_every_digest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras rebuilds a model's JSON from every layer at each call; the weights may change in place."""
+    import keras
+
+    from icegrad.model.ensemble import architecture
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    calls = {"to_json": 0, "get_config": 0}
+    for name in calls:
+        original = getattr(model, name)
+
+        def counted(*args: object, _name: str = name, _original=original, **kwargs: object) -> object:
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(model, name, counted)
+    first, key = cache.model_digest(model), architecture(model)
+    read = dict(calls)
+    assert read["to_json"] == 1 and read["get_config"] >= 1
+    assert (cache.model_digest(model), architecture(model)) == (first, key)
+    assert calls == read  # the second digest and key read nothing of the model's configuration
+    model.set_weights([w + 1.0 for w in model.get_weights()])
+    assert cache.model_digest(model) != first and architecture(model) == key
+    twin = keras.models.clone_model(model)  # another object of the same architecture
+    assert architecture(twin) == key

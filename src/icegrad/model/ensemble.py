@@ -44,6 +44,7 @@ import tensorflow as tf
 import xarray as xr
 
 import icegrad
+from icegrad.cache import once_per_model
 from icegrad.errors import IcegradError
 from icegrad.files import read_netcdf, write_netcdf
 from icegrad.model.icenet import ModelShapeError, TemperatureScale, check_input_shape
@@ -80,11 +81,16 @@ def base_manifest(**fields: Any) -> dict[str, Any]:
 def architecture(model: keras.Model) -> str | None:
     """A digest of ``model``'s Keras configuration (None when Keras cannot give one): two models with the
     same one compute the same function of their weights (an ensemble's members do), so one compiled
-    function can serve both."""
+    function can serve both. Read once per model (:func:`icegrad.cache.once_per_model`)."""
+    digest = once_per_model(model, "architecture", _configuration_digest)
+    return digest or None
+
+
+def _configuration_digest(model: keras.Model) -> str:
     try:
         config = json.dumps(model.get_config(), sort_keys=True, default=str)
     except NotImplementedError:  # a subclassed model without get_config
-        return None
+        return ""
     return hashlib.sha256(config.encode()).hexdigest()
 
 
@@ -100,24 +106,17 @@ class SharedForward:
 
     def __init__(self) -> None:
         self._forwards: dict[str, tuple[keras.Model, Callable[[tf.Tensor], tf.Tensor]] | None] = {}
-        self._keys: dict[int, tuple[keras.Model, str | None]] = {}
 
     def bind(self, model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
         """``model``'s forward pass on a batch. Its weights are copied now, so the function forecasts with
         the weights ``model`` has at this call, until the next ``bind`` of a network of its architecture."""
-        key = self._key(model)
+        key = architecture(model)
         forward = None if key is None else self._forward(key, model)
         if forward is None:
             return lambda x: np.asarray(model.predict_on_batch(x))
         network, function = forward
         network.set_weights(model.get_weights())
         return lambda x: function(tf.constant(x)).numpy()
-
-    def _key(self, model: keras.Model) -> str | None:
-        known = self._keys.get(id(model))
-        if known is None or known[0] is not model:  # the configuration is read once per model
-            known = self._keys[id(model)] = (model, architecture(model))
-        return known[1]
 
     def _forward(self, key: str, model: keras.Model) -> tuple[keras.Model, Callable] | None:
         if key not in self._forwards:
