@@ -67,6 +67,12 @@ def test_indistinct_text_calls_an_interval_of_few_draws_rough(members: int, perm
                                                              rough: bool) -> None:
     text = page.indistinct_text(importance_test([0.5, -0.5], members, permutations), 1)
     assert ("the interval is itself rough" in text) is rough
+    assert f"over the {members} members × {permutations} permutations (each member its own)" in text
+
+
+def test_counts_are_singular_only_for_one() -> None:
+    assert [page.counted(n, "permutation") for n in (0, 1, 2)] == \
+        ["0 permutations", "1 permutation", "2 permutations"]
 
 
 def permutation_result(members: int = 2, permutations: int = 2, items: int = 50, starts: int = 31,
@@ -91,11 +97,13 @@ def test_permutations_text_estimates_ten_only_when_the_run_used_fewer() -> None:
     done = 2 * 31 * 101 + 2 * 31 * 11
     text = page.permutations_text([channels, groups], seconds=done / 1000)  # 1 ms per forecast
     needed = 2 * 31 * 501 + 2 * 31 * 51
-    assert text.startswith("This run used 2 permutations, fewer than the 10 of the IceNet paper")
+    assert text.startswith("This run used 2 permutations per member, fewer than the 10 of the IceNet paper")
     assert f"10 would take {needed:,} forecasts, about {needed / 1000:.0f} s" in text
     assert text.endswith("(run the chapter with -p n_permutations 10)")
     enough = page.permutations_text([permutation_result(permutations=10)], seconds=1.0)
     assert enough == "This run used 10 permutations, at least the 10 of the IceNet paper"
+    one = page.permutations_text([permutation_result(permutations=1)], seconds=1.0)
+    assert one.startswith("This run used 1 permutation per member, fewer than the 10")
 
 
 def test_seasonal_text_with_no_month_inputs() -> None:

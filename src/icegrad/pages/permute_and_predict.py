@@ -93,13 +93,18 @@ def indistinct_text(test: pd.DataFrame, lead: int, interval: float = 0.95) -> st
     at_lead = test[test["lead"] == lead]
     members, permutations = int(at_lead["members"].iloc[0]), int(at_lead["permutations"].iloc[0])
     text = (f"{indistinct(test, lead)} of the {len(at_lead)} channels have a permutation importance at lead "
-            f"{lead} whose {100 * interval:.0f} % bootstrap interval over the {members} members × "
-            f"{permutations} permutations contains zero: this run cannot tell them from an input the "
-            "network ignores")
+            f"{lead} whose {100 * interval:.0f} % bootstrap interval over the {counted(members, 'member')} × "
+            f"{counted(permutations, 'permutation')} (each member its own) contains zero: this run cannot "
+            "tell them from an input the network ignores")
     if members * permutations < ROUGH_DRAWS:
         text += (f". With {members * permutations} draws the interval is itself rough (a bootstrap of so "
                  "few values has few distinct resamples), so more permutations or members would sharpen it")
     return text
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is one: "1 permutation", "5 members"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def forecasts(permutation: xr.Dataset, n_permutations: int | None = None) -> int:
@@ -126,10 +131,11 @@ def permutations_text(results: Sequence[xr.Dataset], seconds: float,
     """
     used = int(results[0].sizes["permutation"])
     if used >= target:
-        return f"This run used {used} permutations, at least the {target} of the IceNet paper"
+        return f"This run used {counted(used, 'permutation')}, at least the {target} of the IceNet paper"
     needed = sum(forecasts(r, target) for r in results)
     per_forecast = seconds / sum(forecasts(r) for r in results)
-    return (f"This run used {used} permutations, fewer than the {target} of the IceNet paper; at the "
+    return (f"This run used {counted(used, 'permutation')} per member, fewer than the {target} of the "
+            "IceNet paper; at the "
             f"measured {1000 * per_forecast:.2f} ms per forecast, {target} would take {needed:,} forecasts, "
             f"about {needed * per_forecast:.0f} s on this machine at these settings "
             f"(run the chapter with -p n_permutations {target})")
