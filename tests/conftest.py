@@ -19,6 +19,32 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 share_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
+LONGEST_GROUPS = ("book", "book-real")
+"""The xdist groups that take longest, longest first: the coarse book (every chapter, then the rendered
+HTML; ~8 of ``make test``'s minutes) and the chapters on the real NSIDC record (~3)."""
+
+
+def grouped_first(items: list[pytest.Item]) -> None:
+    """Put :data:`LONGEST_GROUPS` first, then the other grouped tests, in place; every other order is kept.
+
+    Under ``--dist loadgroup`` a group is one unit of work, run whole on one worker. Collected in file
+    order, the coarse book was handed out about half-way through the run and went on after the other
+    worker had finished; handed out first, the rest of the suite runs beside it.
+    """
+    def rank(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("xdist_group")
+        group = None if marker is None else (marker.args[0] if marker.args else marker.kwargs.get("name"))
+        if group in LONGEST_GROUPS:
+            return LONGEST_GROUPS.index(group)
+        return len(LONGEST_GROUPS) + (group is None)
+
+    items.sort(key=rank)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    grouped_first(items)
+
+
 @pytest.fixture(scope="session")
 def shared_reference() -> Path:
     """The shared reference folder (../shared/reference); tests using it skip when it is absent."""
