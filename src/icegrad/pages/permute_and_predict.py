@@ -323,6 +323,7 @@ def page(run: Run, n_permutations: int, permutation_seed: int, top_k: int, show_
     unclear = test.loc[(test["lead"] == c.leads[0]) & test["indistinguishable"], "channel"].tolist()
     example_glue, leading = gradient_only(run, table, top_k, figure_dir, unclear)
     glue = {**run.glue(), "n_permutations": int(permutation.sizes["permutation"]),
+            "orders_per_member": counted(int(permutation.sizes["permutation"]), "order"),
             "n_draws": int(permutation.sizes["permutation"] * permutation.sizes["member"]),
             "n_starts": len(starts), "starts_span": f"{starts[0]:%B %Y} to {starts[-1]:%B %Y}",
             "reference_text": reference_text(reference), "top_k": top_k, "rho_text": rho_text(correlations),
