@@ -162,6 +162,12 @@ def test_maps_have_latitude_and_longitude_lines_once() -> None:
         x, y = path.vertices[1:].T  # the pole's longitude is undefined
         lonlat = geodetic.transform_points(axes[0].projection, x, y)
         np.testing.assert_allclose((lonlat[:, 0] - lon + 180.0) % 360.0 - 180.0, 0.0, atol=1e-6)
+    # Off a pole-centred map the lines are cartopy's, reprojected.
+    other = plt.figure().add_subplot(projection=ccrs.PlateCarree())
+    plots.basemap.add_gridlines(other)
+    plots.basemap.add_gridlines(other)
+    assert not plots.basemap.pole_centred(other.projection) and len(plots.basemap.gridliners(other)) == 1
+    assert plots.basemap.pole_centred(plots.basemap.map_crs(45.0))
 
 
 def test_colourbars_name_their_power_of_ten_in_the_label() -> None:

@@ -32,6 +32,7 @@ import matplotlib.path as mpath
 import matplotlib.pyplot as plt
 import numpy as np
 from cartopy.mpl.geoaxes import GeoAxes
+from cartopy.mpl.gridliner import Gridliner
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
@@ -115,9 +116,22 @@ def add_gridlines(ax: GeoAxes) -> None:
     """
     if gridliners(ax):
         return
-    lines = LineCollection(graticule(ax.projection), colors=GRID_COLOUR, linewidths=0.5,
-                           linestyles=[(0, (3, 2))], alpha=0.8, zorder=3.5, gid=GRIDLINES_GID)
+    style = {"linewidth": 0.5, "linestyle": (0, (3, 2)), "alpha": 0.8, "zorder": 3.5}
+    if not pole_centred(ax.projection):  # another projection: cartopy's gridliner reprojects the lines
+        ax.gridlines(crs=ccrs.PlateCarree(), xlocs=list(GRID_LONGITUDES), ylocs=list(GRID_LATITUDES),
+                     draw_labels=False, color=GRID_COLOUR, **style)
+        return
+    lines = LineCollection(graticule(ax.projection), colors=GRID_COLOUR, linewidths=style["linewidth"],
+                           linestyles=[style["linestyle"]], alpha=style["alpha"], zorder=style["zorder"],
+                           gid=GRIDLINES_GID)
     ax.add_collection(lines, autolim=False)  # clipped to the map's disc like any artist of the axes
+
+
+def pole_centred(projection: ccrs.Projection) -> bool:
+    """Whether ``projection`` is azimuthal about the North Pole, where parallels are circles about the
+    origin and meridians straight lines from it (the book's maps: :func:`map_crs`)."""
+    params = projection.proj4_params
+    return params.get("proj") in ("laea", "stere", "aeqd") and float(params.get("lat_0", 0.0)) == 90.0
 
 
 def graticule(projection: ccrs.Projection, points: int = 361) -> list[np.ndarray]:
@@ -134,9 +148,10 @@ def graticule(projection: ccrs.Projection, points: int = 361) -> list[np.ndarray
     return circles + meridians
 
 
-def gridliners(ax: GeoAxes) -> list[LineCollection]:
+def gridliners(ax: GeoAxes) -> list[LineCollection | Gridliner]:
     """The latitude/longitude line sets :func:`add_gridlines` drew on ``ax``."""
-    return [c for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == GRIDLINES_GID]
+    return [*(c for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == GRIDLINES_GID),
+            *(a for a in ax.artists if isinstance(a, Gridliner))]
 
 
 def set_polar_extent(ax: GeoAxes, min_lat: float = DEFAULT_MIN_LAT) -> None:
