@@ -88,10 +88,13 @@ def test_any_seed_gives_physical_fields(seed: int) -> None:
     assert (ds["rsus"].values <= ds["rsds"].values + 1e-3).all()
     assert (ds["rsds"].values >= 0).all()
     # the SST anomaly's spread fades toward the freezing point under the climatological pack, not the
-    # month's actual ice: a few tenths of a kelvin below freezing remain possible where they differ
+    # month's actual ice: a few tenths of a kelvin either side of freezing remain possible where they
+    # differ (60 seeds of 1990 at 200 km: at most 0.63 K under SIC > 0.9; seed 237715 put one cell of
+    # 3,329 at 0.604 K, past the 0.6 K this test first allowed). Open water's SST under the ice would be
+    # kelvins off.
     assert np.nanmin(ds["tos"].values) >= 271.35 - 1.0
     ice = sic > 0.9
-    assert np.allclose(ds["tos"].values[ice], 271.35, atol=0.6)
+    assert np.allclose(ds["tos"].values[ice], 271.35, atol=1.0)
 
 
 def test_load_caches_atomically_and_returns_the_same_data(isolated_cache) -> None:
