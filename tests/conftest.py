@@ -55,6 +55,13 @@ def shared_reference() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_book_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache of the runs on the real NSIDC record, in their own xdist group beside the coarse book's:
+    the SIC-only network they share (200 km, two members, one epoch) trains once."""
+    return tmp_path_factory.mktemp("real-book-cache")
+
+
+@pytest.fixture(scope="session")
 def uncopyable_layer() -> type:
     """A Keras layer whose configuration lacks its argument, so Keras cannot copy a network holding it
     (``Layer(factor)(x)`` scales ``x``): what the shared compiled functions must fall back for."""

@@ -135,12 +135,6 @@ def test_cli_reports_bad_parameter_with_exit_code_2() -> None:
     assert "resolution_km=30 is not allowed" in result.stderr
 
 
-@pytest.fixture(scope="session")
-def real_book_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real-data runs' own cache: they run in their own xdist group, beside the coarse book's."""
-    return tmp_path_factory.mktemp("real-book-cache")
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("book")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

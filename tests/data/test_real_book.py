@@ -155,7 +155,10 @@ def test_observed_roi_is_nonempty_ocean_where_the_ice_changed(
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_sic_only_icenet_end_to_end_on_the_real_record(real_nsidc: Path) -> None:
+@pytest.mark.xdist_group("book-real")  # with ch. 5 on the real record (tests/test_book.py): one training
+def test_sic_only_icenet_end_to_end_on_the_real_record(real_nsidc: Path, real_book_cache: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ICEGRAD_CACHE_DIR", str(real_book_cache))
     ds = pipeline.dataset("nsidc", 200)
     assert list(ds.data_vars) == ["siconca"]
     assert f"{pd.Timestamp(ds.time.values[0]):%Y-%m}..{pd.Timestamp(ds.time.values[-1]):%Y-%m}" == \
