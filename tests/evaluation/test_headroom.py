@@ -103,3 +103,28 @@ def test_the_script_prints_one_line_per_tuning_in_its_format(default: Headroom, 
         attainable, low, high = (float(m.group(i)) for i in (2, 3, 4))
         per_lead = [float(v) for v in m.group(5).split()]
         assert low <= attainable <= high and attainable == pytest.approx(sum(per_lead) / 6, abs=0.006)
+
+
+def test_several_seeds_give_a_line_each_and_one_over_them(capsys) -> None:
+    assert load_script().main([*COARSE_ARGS, "--seed", "0", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" | ")[0] for line in lines[:2]] == ["seed 0", "seed 1"]
+    gains = [float(LINE.fullmatch(line.split(" | ", 1)[1]).group(2)) for line in lines[:2]]
+    summary = re.fullmatch(rf"tuning default over 2 realisations: attainable mean {NUMBER} min {NUMBER} max "
+                           rf"{NUMBER}, at least 1 in (\d) \| extent rmse optimal below trend in (\d) "
+                           rf"\(mean optimal {NUMBER} trend {NUMBER}\)", lines[2])
+    assert summary, lines[2]
+    assert float(summary.group(1)) == pytest.approx(sum(gains) / 2, abs=0.006)
+    assert (float(summary.group(2)), float(summary.group(3))) == \
+        pytest.approx((min(gains), max(gains)), abs=0.006)
+    assert int(summary.group(4)) == sum(g >= 1 for g in gains)
+
+
+def test_a_summary_needs_one_tuning(default: Headroom) -> None:
+    from icegrad.evaluation.headroom import across_realisations
+
+    assert across_realisations([default]).startswith("tuning default over 1 realisation: attainable mean")
+    with pytest.raises(ValueError, match="one tuning"):
+        across_realisations([])
+    with pytest.raises(ValueError, match="one tuning"):
+        across_realisations([default, headroom(TUNED, **COARSE)])

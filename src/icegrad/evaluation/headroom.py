@@ -26,7 +26,15 @@ from icegrad.data.emulator.tuning import DEFAULT, Tuning
 from icegrad.data.emulator.validation import ExtentComparison, compare_extents, sea_ice_index_folder
 from icegrad.inputs.build import build_targets, fit_normalisation
 from icegrad.inputs.splits import Splits
-from icegrad.model.skill import OPTIMAL, Ceiling, HeldOut, ceiling, headline, reference_forecasts
+from icegrad.model.skill import (
+    OPTIMAL,
+    TARGET_GAIN,
+    Ceiling,
+    HeldOut,
+    ceiling,
+    headline,
+    reference_forecasts,
+)
 
 N_LEADS = 6
 REALISM_MONTHS = (9, 3)
@@ -60,6 +68,28 @@ class Headroom:
         return (f"tuning {self.tuning.label()}: attainable {c.attainable:.2f} ci {low:.2f} {high:.2f} | per "
                 f"lead {' '.join(f'{v:+.2f}' for v in self.per_lead.values)} | extent rmse optimal "
                 f"{rmse[OPTIMAL]:.3f} trend {rmse['linear_trend']:.3f} | {realism}")
+
+
+def across_realisations(results: Sequence[Headroom]) -> str:
+    """One line on the headroom of one tuning over several realisations (weather seeds) of its Arctic.
+
+    The book's test years are three Septembers of one realisation, so whether even the optimal forecast
+    beats the trend there is partly luck; other seeds draw other weather under the same rule. The line
+    gives the attainable gain's mean, range and how often it reaches :data:`~icegrad.model.skill.TARGET_GAIN`
+    points, and in how many realisations the optimal forecast's September-extent RMSE is below the trend's.
+    """
+    if not results or len({r.tuning for r in results}) != 1:
+        raise ValueError("pass the headroom of one tuning at one or more seeds")
+    gains = [r.ceiling.attainable for r in results]
+    optimal = [r.ceiling.extent_rmse[OPTIMAL] for r in results]
+    trend = [r.ceiling.extent_rmse["linear_trend"] for r in results]
+    below = sum(o < t for o, t in zip(optimal, trend, strict=True))
+    n = len(results)
+    noun = "realisation" if n == 1 else "realisations"
+    return (f"tuning {results[0].tuning.label()} over {n} {noun}: attainable mean {sum(gains) / n:.2f}"
+            f" min {min(gains):.2f} max {max(gains):.2f}, at least {TARGET_GAIN:g} in "
+            f"{sum(g >= TARGET_GAIN for g in gains)} | extent rmse optimal below trend in {below} "
+            f"(mean optimal {sum(optimal) / n:.3f} trend {sum(trend) / n:.3f})")
 
 
 def headroom(tuning: Tuning = DEFAULT, resolution_km: int = 100, *, seed: int = 0, start: str = BOOK_START,
