@@ -27,9 +27,10 @@ HTML; ~8 of ``make test``'s minutes) and the chapters on the real NSIDC record (
 def grouped_first(items: list[pytest.Item]) -> None:
     """Put :data:`LONGEST_GROUPS` first, then the other grouped tests, in place; every other order is kept.
 
-    Under ``--dist loadgroup`` a group is one unit of work, run whole on one worker. Collected in file
-    order, the coarse book was handed out about half-way through the run and went on after the other
-    worker had finished; handed out first, the rest of the suite runs beside it.
+    Under ``--dist loadgroup`` a group is one unit of work, run whole on one worker, and units are handed
+    out in collection order. In file order the coarse book waited until the workers reached
+    ``tests/test_book.py`` and could then run on alone at the end; handed out first, the rest of the suite
+    runs beside it.
     """
     def rank(item: pytest.Item) -> int:
         marker = item.get_closest_marker("xdist_group")
