@@ -71,7 +71,9 @@ def test_indistinct_text_calls_an_interval_of_few_draws_rough(members: int, perm
 
 
 def test_counts_are_singular_only_for_one() -> None:
-    assert [page.counted(n, "permutation") for n in (0, 1, 2)] == \
+    from icegrad.pages.common import counted
+
+    assert [counted(n, "permutation") for n in (0, 1, 2)] == \
         ["0 permutations", "1 permutation", "2 permutations"]
 
 

@@ -174,6 +174,11 @@ def sign_mark(value: float) -> str:
     return "+" if value > 0 else "−" if value < 0 else "0"
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is one: "1 permutation", "5 members"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def lead_list(leads: Iterable[int]) -> str:
     """``"lead 3"`` or ``"leads 1, 2"``."""
     values = [int(v) for v in leads]

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from icegrad.pages.common import Page, Run, method_name, sign_colours
+from icegrad.pages.common import Page, Run, counted, method_name, sign_colours
 
 NUMBER_FORMATS = {"permutation_importance": "{:.3f}", "permutation_std": "{:.3f}", "permutation_rank": "{:g}",
                   "gradient_importance": "{:.3g}", "gradient_rank": "{:g}", "roi_net": "{:+.3g}",
@@ -100,11 +100,6 @@ def indistinct_text(test: pd.DataFrame, lead: int, interval: float = 0.95) -> st
         text += (f". With {members * permutations} draws the interval is itself rough (a bootstrap of so "
                  "few values has few distinct resamples), so more permutations or members would sharpen it")
     return text
-
-
-def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is one: "1 permutation", "5 members"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def forecasts(permutation: xr.Dataset, n_permutations: int | None = None) -> int:
