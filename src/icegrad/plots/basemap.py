@@ -137,15 +137,18 @@ def pole_centred(projection: ccrs.Projection) -> bool:
 def graticule(projection: ccrs.Projection, points: int = 361) -> list[np.ndarray]:
     """The :data:`GRID_LATITUDES` circles and :data:`GRID_LONGITUDES` meridians (pole to equator) in the
     coordinates of a pole-centred azimuthal ``projection``, as ``(n, 2)`` vertex arrays."""
-    geodetic = ccrs.PlateCarree()
     theta = np.linspace(0.0, 2.0 * np.pi, points)
-    circles = []
-    for lat in GRID_LATITUDES:
-        radius = float(np.hypot(*projection.transform_point(0.0, lat, geodetic)))
-        circles.append(np.column_stack([radius * np.cos(theta), radius * np.sin(theta)]))
-    meridians = [np.array([[0.0, 0.0], projection.transform_point(lon, 0.0, geodetic)])
+    circles = [parallel_radius(projection, lat) * np.column_stack([np.cos(theta), np.sin(theta)])
+               for lat in GRID_LATITUDES]
+    meridians = [np.array([[0.0, 0.0], projection.transform_point(lon, 0.0, ccrs.PlateCarree())])
                  for lon in GRID_LONGITUDES]
     return circles + meridians
+
+
+def parallel_radius(projection: ccrs.Projection, lat: float) -> float:
+    """The radius of the ``lat`` parallel on a pole-centred map: the projected distance of one of its
+    points from the pole (the map's origin)."""
+    return float(np.hypot(*projection.transform_point(0.0, lat, ccrs.PlateCarree())))
 
 
 def gridliners(ax: GeoAxes) -> list[LineCollection | Gridliner]:
@@ -158,11 +161,9 @@ def set_polar_extent(ax: GeoAxes, min_lat: float = DEFAULT_MIN_LAT) -> None:
     """Show the cap north of ``min_lat`` inside a circular frame (the familiar Arctic 'disc')."""
     if not 0.0 <= min_lat < 90.0:
         raise PlotError(f"min_lat={min_lat!r} must be in [0, 90) degrees north")
-    # The cap is a disc centred on the pole in any polar projection: its radius is the projected
-    # distance of one point on the min_lat parallel. (set_extent with lon -180..180 degenerates to a
-    # quadrant, since both ends are the same meridian.)
-    x, y = ax.projection.transform_point(0.0, min_lat, ccrs.PlateCarree())
-    radius = float(np.hypot(x, y))
+    # The cap is a disc centred on the pole in any polar projection. (set_extent with lon -180..180
+    # degenerates to a quadrant, since both ends are the same meridian.)
+    radius = parallel_radius(ax.projection, min_lat)
     ax.set_xlim(-radius, radius)
     ax.set_ylim(-radius, radius)
     theta = np.linspace(0.0, 2.0 * np.pi, 181)
