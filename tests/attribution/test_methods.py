@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import keras
@@ -106,35 +105,27 @@ def test_xla_does_not_change_results_on_a_linear_model(linear: keras.Model, roi:
     _assert_same(_ig_runs(linear, roi, [Execution(batch_size=5), Execution(batch_size=5, jit_compile=True)]))
 
 
-@pytest.fixture
-def op_determinism_off() -> Iterator[None]:
-    """TensorFlow's op determinism off for one test, as it was after: training switches it on for the whole
-    process (model.train), and XLA has no deterministic max-pool gradient, so an XLA test that ran after a
-    training test in the same worker failed with UnimplementedError (seen once the suite's order changed)."""
-    from tensorflow.python.framework import config as tf_config
-
-    was = tf_config.is_op_determinism_enabled()
-    tf_config.disable_op_determinism()
-    yield
-    (tf_config.enable_op_determinism if was else tf_config.disable_op_determinism)()
-
-
 @pytest.mark.slow
-def test_xla_does_not_change_results_on_icenet(tiny_icenet: keras.Model, roi: np.ndarray,
-                                              op_determinism_off: None) -> None:
+def test_xla_does_not_change_results_on_icenet(tiny_icenet: keras.Model, roi: np.ndarray) -> None:
     runs = [Execution(batch_size=6), Execution(batch_size=6, jit_compile=True)]
     _assert_same(_ig_runs(tiny_icenet, roi, runs))
 
 
 @pytest.mark.slow
-def test_xla_after_training_in_the_same_process_needs_op_determinism_off(
-        tiny_icenet: keras.Model, roi: np.ndarray, op_determinism_off: None) -> None:
-    """What the fixture above guards against, reproduced: with op determinism on, as training leaves it."""
+def test_xla_fails_under_op_determinism_so_training_switches_it_back_off(tiny_icenet: keras.Model,
+                                                                          roi: np.ndarray) -> None:
+    """XLA has no deterministic max-pool gradient: while training's op determinism is on, an XLA attribution
+    fails; once training is over it works again in the same process (before, it stayed on for good)."""
     import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
 
-    tf.config.experimental.enable_op_determinism()
-    with pytest.raises(tf.errors.UnimplementedError, match="deterministic XLA"):
-        _ig_runs(tiny_icenet, roi, [Execution(batch_size=6, jit_compile=True)])
+    from icegrad.model.train import deterministic_ops
+
+    xla = [Execution(batch_size=6, jit_compile=True)]
+    with deterministic_ops(), pytest.raises(tf.errors.UnimplementedError, match="deterministic XLA"):
+        _ig_runs(tiny_icenet, roi, xla)
+    assert not tf_config.is_op_determinism_enabled()
+    assert np.isfinite(_ig_runs(tiny_icenet, roi, xla)[0].attribution).all()
 
 
 def test_smoothgrad_is_deterministic_and_independent_of_batching(

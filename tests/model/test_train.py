@@ -31,13 +31,13 @@ from icegrad.model.skill import evaluate_skill
 from icegrad.model.train import (
     TrainConfig,
     TrainingError,
-    fit_member,
     fit_temperature,
     learning_rate,
     load_or_train,
     model_cache_key,
     split_store,
     train_ensemble,
+    train_members,
 )
 from icegrad.variables import SIC_ONLY_CHANNEL_NAMES
 
@@ -152,12 +152,14 @@ def test_training_is_deterministic_learns_and_early_stops(tiny_arrays, tiny_stor
     val = SampleStore(tmp_path / "val")
     val.append(tiny_arrays["x"][:4], tiny_arrays["y"][:4], tiny_arrays["w"][:4])
     config = TrainConfig(filters_factor=0.0625, epochs=4, batch_size=4, patience=1, verbose=0,
-                         learning_rate=5e-3)
-    model_a, summary_a = fit_member(train, val, config, seed=7)
-    model_b, summary_b = fit_member(train, val, config, seed=7)
+                         learning_rate=5e-3, seed_base=6, members=2)
+    # Seed 7 trained second, in a network its ensemble's first member trained in, and trained alone:
+    # the same member bit for bit.
+    (_, model_a), (_, summary_a) = train_members(train, val, config)
+    (model_b,), (summary_b,) = train_members(train, val, dataclasses.replace(config, seed_base=7, members=1))
     for wa, wb in zip(model_a.get_weights(), model_b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
-    assert summary_a == summary_b
+    assert summary_a == summary_b and summary_a["seed"] == 7
     assert "epoch" not in capsys.readouterr().err  # verbose=0: no progress line
     assert 1 <= summary_a["epochs_run"] <= 4
     assert summary_a["temperature"] > 0
