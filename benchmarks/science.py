@@ -14,6 +14,14 @@ overrides as in ``icegrad run``) it prints one line per figure:
     fidelity lead L method M: rho R map M2            rank correlation of channel importance and mean
                                                       map correlation with the matched truth
 
+With ``--realisations S ...`` (emulated data only) the ensemble is also scored on the test years of other
+realisations of the emulated Arctic (weather seeds; the book's is 0), one line each, then one over them
+all (:mod:`icegrad.evaluation.realisations`): three test Septembers of one realisation decide little.
+
+    skill realisation S: ensemble A trend B optimal O gain G ci LO HI extent rmse ensemble E trend T
+    skill realisations: N | gain mean G min a max b | ci above zero in K, below zero in J | extent rmse
+        ensemble below trend in R (mean ensemble E trend T)
+
 ``M`` is the method, with integrated gradients' baseline after a slash (``integrated_gradients/zeros``).
 The stages come from the pipeline's cache (``ICEGRAD_CACHE_DIR``, the Makefile's ``.cache/icegrad``
 when unset): the ensemble ``make book`` trained is loaded, and trained first when absent, like the
@@ -22,6 +30,7 @@ attributions. Fidelity and the ceiling need the emulated Arctic's truth; for oth
 
     python benchmarks/science.py                                  # the book's defaults (trains if needed)
     python benchmarks/science.py -p resolution_km 200 -p members 2 -p epochs 1 -p steps 8 -p leads '[1, 3]'
+    python benchmarks/science.py --realisations $(seq 1 10)       # and ten other realisations' test years
 """
 
 from __future__ import annotations
@@ -42,16 +51,22 @@ from icegrad.config import RunConfig
 from icegrad.model.skill import Ceiling, Headline
 
 
-def parse(argv: Sequence[str] | None = None) -> RunConfig:
-    """The run configuration: RunConfig's defaults with the ``-p name value`` overrides, checked."""
+def parse(argv: Sequence[str] | None = None) -> tuple[RunConfig, list[int]]:
+    """The run configuration (RunConfig's defaults with the ``-p name value`` overrides, checked) and the
+    other realisations to score."""
     from icegrad.run_checks import check_settings
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a run parameter (repeatable), e.g. -p resolution_km 200")
+    parser.add_argument("--realisations", type=int, nargs="+", default=[], metavar="SEED",
+                        help="also score the ensemble on these realisations of the emulated Arctic")
     args = parser.parse_args(argv)
-    return check_settings(RunConfig.from_parameters(dict(args.parameter)))
+    config = check_settings(RunConfig.from_parameters(dict(args.parameter)))
+    if args.realisations and config.data_source != "emulated":
+        parser.error(f"--realisations needs the emulated Arctic; data_source is {config.data_source!r}")
+    return config, args.realisations
 
 
 def method_name(label: str) -> str:
@@ -93,8 +108,9 @@ def fidelity_lines(scores: pd.DataFrame) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config = parse(argv)
+    config, seeds = parse(argv)
     from icegrad import pipeline
+    from icegrad.evaluation.realisations import skill_on_realisation, summary
     from icegrad.model.skill import ceiling, headline, held_out_forecasts
     from icegrad.pages.common import quietly
 
@@ -108,6 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with quietly():
         top = headline(held_out_forecasts(ens, ds, optimal=True))
     print("\n".join(skill_lines(top) + ceiling_lines(ceiling(top), config.data_source)), flush=True)
+    if seeds:
+        others = []
+        for seed in seeds:
+            with quietly():
+                others.append(skill_on_realisation(ens, ds, seed))
+            print(others[-1].line(), flush=True)
+        print(summary(others), flush=True)
     scored = time.perf_counter()
     if config.data_source == "emulated":
         with quietly():

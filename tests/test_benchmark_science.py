@@ -28,7 +28,13 @@ LINES = {"skill lead": rf"skill lead (\d): ensemble {NUMBER} trend {NUMBER} pers
          "ceiling lead": rf"ceiling lead (\d): optimal {NUMBER} trend {NUMBER} ensemble {NUMBER}",
          "ceiling mean": rf"ceiling mean: optimal {NUMBER} trend {NUMBER} ensemble {NUMBER} attainable "
                          rf"{NUMBER} ci {NUMBER} {NUMBER}",
-         "fidelity": rf"fidelity lead (\d) method ([a-z_]+(?:/[a-z]+)?): rho {NUMBER} map {NUMBER}"}
+         "fidelity": rf"fidelity lead (\d) method ([a-z_]+(?:/[a-z]+)?): rho {NUMBER} map {NUMBER}",
+         "skill realisation ": rf"skill realisation (\d+): ensemble {NUMBER} trend {NUMBER} optimal "
+                               rf"{NUMBER} gain {NUMBER} ci {NUMBER} {NUMBER} extent rmse ensemble {NUMBER} "
+                               rf"trend {NUMBER}",
+         "skill realisations:": r"skill realisations: (\d+) \| gain mean .* \| ci above zero in \d+, "
+                                r"below zero in \d+ \| extent rmse ensemble below trend in \d+ \(mean "
+                                r"ensemble .*\)"}
 
 
 def untrained(ds, members: int = 2, **_: object):
@@ -53,8 +59,9 @@ def load_script():
     return module
 
 
-def check_lines(lines: list[str], leads: tuple[int, ...]) -> None:
-    """Every promised line once, in its format, with numbers (not NaN) where a number is promised."""
+def check_lines(lines: list[str], leads: tuple[int, ...], realisations: tuple[int, ...] = ()) -> None:
+    """Every promised line once, in its format, with numbers (not NaN) where a number is promised; a line per
+    realisation asked for and one over them, when any."""
     matched = {kind: [re.fullmatch(pattern, line) for line in lines if line.startswith(kind)]
                for kind, pattern in LINES.items()}
     assert all(m is not None for found in matched.values() for m in found), lines
@@ -64,7 +71,10 @@ def check_lines(lines: list[str], leads: tuple[int, ...]) -> None:
     expected = {(lead, fidelity.spec_label(*spec).replace(" (", "/").removesuffix(")"))
                 for lead in leads for spec in fidelity.METHOD_SPECS}
     assert {(int(m.group(1)), m.group(2)) for m in matched["fidelity"]} == expected
-    assert len(lines) == 6 + 2 + 6 + 1 + len(expected)
+    assert [int(m.group(1)) for m in matched["skill realisation "]] == list(realisations)
+    summaries = [int(m.group(1)) for m in matched["skill realisations:"]]
+    assert summaries == [len(realisations)] * bool(realisations)
+    assert len(lines) == 6 + 2 + 6 + 1 + len(expected) + len(realisations) + bool(realisations)
     for found in matched.values():
         for m in found:
             assert all(value != "nan" for value in m.groups()[-2:])
@@ -104,8 +114,23 @@ def test_coarse_run_prints_every_promised_line(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(pipeline, "ensemble", untrained)
     monkeypatch.setattr(pipeline, "attributions", _uncached(pipeline.attributions))
-    assert load_script().main(COARSE) == 0
-    check_lines(capsys.readouterr().out.splitlines(), (1,))
+    assert load_script().main([*COARSE, "--realisations", "0", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    check_lines(lines, (1,), (0, 1))
+    # Realisation 0, regenerated, is the book's own: its line repeats the mean skill and the extent error.
+    def line(kind: str, start: str) -> re.Match:
+        return re.fullmatch(LINES[kind], next(x for x in lines if x.startswith(start)))
+
+    own = line("skill realisation ", "skill realisation 0")
+    assert own.group(2, 3, 8, 9) == line("skill mean", "skill mean").group(1, 2) + \
+        line("extent rmse", "extent rmse").group(1, 2)
+    assert line("skill realisation ", "skill realisation 1").group(3) != own.group(3)  # other weather
+
+
+def test_realisations_need_the_emulated_arctic(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load_script().parse(["-p", "data_source", "nsidc", "--realisations", "1"])
+    assert "--realisations needs the emulated Arctic" in capsys.readouterr().err
 
 
 def _uncached(attributions):
