@@ -12,10 +12,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from icegrad.cache import dataset_fingerprint
 from icegrad.inputs.build import build_inputs, build_targets, fit_normalisation
 from icegrad.inputs.checks import InputError
 from icegrad.model.icenet import build_icenet, icenet_layer_order, temperature_layer
@@ -35,6 +37,7 @@ from icegrad.model.train import (
     learning_rate,
     load_or_train,
     model_cache_key,
+    model_parameters,
     split_store,
     train_ensemble,
     train_members,
@@ -303,6 +306,49 @@ def test_pretraining_on_a_control_dataset_then_fine_tuning(sic_dataset, sic_data
     assert 1 <= summary["pretrain"]["epochs_run"] <= 2 and summary["epochs_run"] == 1
     assert len(summary["pretrain"]["history"]["val_loss"]) == summary["pretrain"]["epochs_run"]
     assert (isolated_cache / "models" / model_cache_key(sic_dataset, config, control)).is_dir()
+
+
+def test_pretraining_realisations_are_checked_before_any_work_and_keyed_by_their_seeds(sic_dataset):
+    pretrained = TrainConfig(pretrain_epochs=1, pretrain_years=(1980, 2011))
+    with pytest.raises(TrainingError, match="need pre-training"):
+        TrainConfig(pretrain_realisations=(1, 2))
+    for bad in ((1, 1), (-1,)):
+        with pytest.raises(TrainingError, match="distinct non-negative"):
+            dataclasses.replace(pretrained, pretrain_realisations=bad)
+    emulated = xr.Dataset(attrs={"data_source": "emulated", "seed": 0})
+    with pytest.raises(TrainingError, match="own weather"):
+        train_ensemble(emulated, dataclasses.replace(pretrained, pretrain_realisations=(0, 1)))
+    with pytest.raises(TrainingError, match="not both"):
+        train_ensemble(emulated, dataclasses.replace(pretrained, pretrain_realisations=(1,)),
+                       pretrain=emulated)
+    real = xr.Dataset(attrs={"data_source": "nsidc"})
+    with pytest.raises(TrainingError, match="realisations of the emulated Arctic"):
+        train_ensemble(real, dataclasses.replace(pretrained, data_source="nsidc", pretrain_realisations=(1,)))
+    # Without realisations the key is what it was before they existed; with them, their seeds name it.
+    assert "pretrain_realisations" not in model_parameters(sic_dataset, pretrained)["config"]
+    assert "pretrain_realisations" not in model_parameters(sic_dataset, TrainConfig())["config"]
+    params = model_parameters(sic_dataset, dataclasses.replace(pretrained, pretrain_realisations=(1, 2)))
+    assert params["config"]["pretrain_realisations"] == (1, 2)
+    assert params["pretrain_data"] == "emulated realisations"
+    assert len({model_cache_key(sic_dataset, dataclasses.replace(pretrained, pretrain_realisations=seeds))
+                for seeds in ((1,), (2,), (1, 2))}) == 3
+
+
+@pytest.mark.slow  # generates two short realisations and trains one tiny member on 200 km emulated data
+def test_pretraining_on_other_realisations_of_the_emulated_arctic(isolated_cache):
+    from icegrad.data import emulator
+
+    ds = emulator.generate(200, "1979-01", "1985-12", seed=0)
+    config = TrainConfig(members=1, epochs=1, filters_factor=0.0625, batch_size=6, verbose=0,
+                         pretrain_epochs=1, pretrain_years=(1980, 1982), pretrain_realisations=(3, 4),
+                         **SMALL_SPLITS)
+    manifest = train_ensemble(ds, config).manifest
+    assert manifest["n_pretrain_samples"] == 2 * manifest["n_train_samples"] == 72  # 36 starts a realisation
+    fingerprints = manifest["pretrain_data_fingerprint"]
+    others = [emulator.generate(200, "1979-01", "1985-12", seed=seed) for seed in (3, 4)]
+    assert fingerprints == [dataset_fingerprint(other) for other in others] != [dataset_fingerprint(ds)] * 2
+    assert len(manifest["pretrain_source"]) == 2 and "SYNTHETIC" in manifest["pretrain_source"][0]
+    assert manifest["members_summary"][0]["pretrain"]["epochs_run"] == 1
 
 
 def test_samples_built_a_chunk_at_a_time_equal_one_build_of_the_whole_split(sic_dataset, tmp_path):

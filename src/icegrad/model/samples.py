@@ -163,14 +163,16 @@ class SampleStore:
         return indices.batch(batch_size).map(load).prefetch(2)
 
 
-def build_store(ds: xr.Dataset, starts: pd.DatetimeIndex, stats: xr.Dataset, directory: Path, *,
-                channels: Sequence[str], n_leads: int, train_years: tuple[int, int],
+def build_store(ds: xr.Dataset, starts: pd.DatetimeIndex, stats: xr.Dataset, destination: Path | SampleStore,
+                *, channels: Sequence[str], n_leads: int, train_years: tuple[int, int],
                 label: str = "", verbose: bool = False) -> SampleStore:
-    """A store of the samples of ``starts``, built ``CHUNK_STARTS`` at a time (a progress bar if ``verbose``).
+    """The samples of ``starts`` in a new store in directory ``destination``, or appended to the store
+    ``destination`` (several datasets' samples in one), built ``CHUNK_STARTS`` at a time (a progress bar
+    if ``verbose``).
 
     ``train_years`` defines the targets' active-cell masks: the years the network is trained on.
     """
-    store = SampleStore(directory)
+    store = destination if isinstance(destination, SampleStore) else SampleStore(destination)
     first_chunks = range(0, len(starts), CHUNK_STARTS)
     for first in tqdm(first_chunks, desc=f"building {label} samples".replace("  ", " "), unit="chunk",
                       disable=not verbose, leave=False):

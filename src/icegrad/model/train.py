@@ -37,7 +37,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,10 @@ import xarray as xr
 from scipy.optimize import minimize_scalar
 from tensorflow.python.framework import config as tf_config  # the public API has no off switch
 
-from icegrad import cache
+from icegrad import cache, grid
 from icegrad.cache import dataset_fingerprint
+from icegrad.data import emulator
+from icegrad.data.emulator.tuning import tuning_of
 from icegrad.errors import IcegradError
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs.splits import Splits
@@ -107,6 +109,9 @@ class TrainConfig:
     Pre-training (off by default): ``pretrain_epochs`` epochs on the starts of ``pretrain_years`` of a
     pre-training dataset (see :func:`train_ensemble`), early-stopped on the same validation years, before
     the ``epochs`` of fine-tuning on ``train_years``; each stage has its own learning-rate schedule.
+    ``pretrain_realisations`` pre-trains instead on those realisations (weather seeds) of the emulated
+    Arctic the training data come from, as IceNet pre-trained on CMIP6 runs: ``pretrain_years`` of each,
+    generated one at a time, so memory does not grow with their number.
     """
 
     members: int = 5
@@ -129,6 +134,7 @@ class TrainConfig:
     verbose: int = 2
     pretrain_epochs: int = 0
     pretrain_years: tuple[int, int] | None = None
+    pretrain_realisations: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -150,6 +156,13 @@ class TrainConfig:
                                 f"pretrain_years={self.pretrain_years}")
         if self.pretrain_years is not None and self.pretrain_years[0] > self.pretrain_years[1]:
             raise TrainingError(f"pretrain_years {self.pretrain_years} are reversed; pass (first, last)")
+        seeds = self.pretrain_realisations
+        if seeds and not self.pretrains:
+            raise TrainingError(f"pretrain_realisations={seeds} need pre-training: set pretrain_epochs and "
+                                "pretrain_years too")
+        if any(not isinstance(seed, int) or seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+            raise TrainingError(f"pretrain_realisations must be distinct non-negative weather seeds, got "
+                                f"{seeds}")
 
     @property
     def pretrains(self) -> bool:
@@ -344,12 +357,13 @@ def train_members(train: SampleStore, val: SampleStore, config: TrainConfig, *,
     return models, summaries
 
 
-def split_store(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConfig, directory: Path, *,
-                years: tuple[int, int] | None = None,
+def split_store(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConfig,
+                destination: Path | SampleStore, *, years: tuple[int, int] | None = None,
                 mask_years: tuple[int, int] | None = None) -> SampleStore:
     """Inputs, targets and sample weights of every start month of split ``kind`` that ``ds`` serves,
-    written to ``directory``; ``years`` overrides the split's years (pre-training), ``mask_years`` the
-    years of the targets' active-cell masks (default the training years)."""
+    written to a new store in directory ``destination`` or appended to the store ``destination``;
+    ``years`` overrides the split's years (pre-training), ``mask_years`` the years of the targets'
+    active-cell masks (default the training years)."""
     years = years or config.splits.years(kind)
     starts = available_start_months(ds, config.n_leads)
     starts = starts[(starts.year >= years[0]) & (starts.year <= years[1])]
@@ -358,7 +372,7 @@ def split_store(ds: xr.Dataset, kind: str, stats: xr.Dataset, config: TrainConfi
                             f"{pd.Timestamp(ds.time.values[-1]):%Y-%m}) has no forecast start month in "
                             f"{years[0]}-{years[1]} ({kind}); adjust the TrainConfig years to the data's "
                             "years")
-    return build_store(ds, starts, stats, directory, channels=config.channels, n_leads=config.n_leads,
+    return build_store(ds, starts, stats, destination, channels=config.channels, n_leads=config.n_leads,
                        train_years=mask_years or config.train_years, label=kind, verbose=bool(config.verbose))
 
 
@@ -369,30 +383,38 @@ def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None, *,
     Normalisation statistics are fitted on the training years only; the ensemble carries them, the
     channel list and a manifest of data source, splits, seeds and per-member training summaries.
     With ``config.pretrain_epochs``, members are pre-trained on the starts of ``config.pretrain_years``
-    in ``pretrain`` (a separate dataset, e.g. a long emulated control run; by default ``ds`` itself,
-    whose years must then end before the training years), normalised with the same statistics, then
-    fine-tuned on ``ds``. The samples live in a scratch directory for the duration of the training.
+    in ``pretrain`` (a separate dataset, e.g. a long emulated control run), or in each of
+    ``config.pretrain_realisations`` of the emulated Arctic, or else in ``ds`` itself (whose years must
+    then end before the training years), normalised with the same statistics, then fine-tuned on ``ds``.
+    The samples live in a scratch directory for the duration of the training.
     """
     config = config or TrainConfig()
     if ds.attrs.get("data_source") != config.data_source:
         raise TrainingError(f"the dataset's data_source is {ds.attrs.get('data_source')!r} but the "
                             f"TrainConfig says {config.data_source!r}; pass "
                             f"TrainConfig(data_source={ds.attrs.get('data_source')!r}) or load that source")
-    pretrain_ds = _pretraining_data(ds, config, pretrain)
+    sources = _pretraining_data(ds, config, pretrain)
     stats = network_inputs.fit_normalisation(ds, config.train_years)
+    extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="icegrad-samples-") as scratch:
         train = split_store(ds, "train", stats, config, Path(scratch) / "train")
         val = split_store(ds, "validate", stats, config, Path(scratch) / "validate")
-        pre = None if pretrain_ds is None else split_store(
-            pretrain_ds, "pre-training", stats, config, Path(scratch) / "pretrain",
-            years=config.pretrain_years, mask_years=config.pretrain_years)
+        pre = None
+        if sources is not None:
+            pre, names, fingerprints = SampleStore(Path(scratch) / "pretrain"), [], []
+            for source in sources:  # one at a time: a generated realisation is dropped once stored
+                split_store(source, "pre-training", stats, config, pre, years=config.pretrain_years,
+                            mask_years=config.pretrain_years)
+                names.append(str(source.attrs.get("source", "")))
+                fingerprints.append(dataset_fingerprint(source))
+            one = len(names) == 1
+            extra = {"n_pretrain_samples": len(pre), "pretrain_source": names[0] if one else names,
+                     "pretrain_data_fingerprint": fingerprints[0] if one else fingerprints}
         log.info("training on %d samples, validating on %d%s", len(train), len(val),
                  f", pre-training on {len(pre)}" if pre is not None else "")
         models, summaries = train_members(train, val, config, pretrain=pre)
-        n_train, n_val, n_pre = len(train), len(val), None if pre is None else len(pre)
-    manifest = trained_manifest(ds, config, summaries, n_train, n_val, **({} if pretrain_ds is None else {
-        "n_pretrain_samples": n_pre, "pretrain_source": str(pretrain_ds.attrs.get("source", "")),
-        "pretrain_data_fingerprint": dataset_fingerprint(pretrain_ds)}))
+        n_train, n_val = len(train), len(val)
+    manifest = trained_manifest(ds, config, summaries, n_train, n_val, **extra)
     return IceNetEnsemble(models, stats, config.channels, manifest)
 
 
@@ -410,39 +432,72 @@ def trained_manifest(ds: xr.Dataset, config: TrainConfig, summaries: list[dict[s
         n_train_samples=n_train, n_val_samples=n_val, **extra)
 
 
-def _pretraining_data(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | None) -> xr.Dataset | None:
-    """The dataset to pre-train on (None without pre-training), checked against ``config``."""
+def _pretraining_data(ds: xr.Dataset, config: TrainConfig,
+                      pretrain: xr.Dataset | None) -> Iterable[xr.Dataset] | None:
+    """The datasets to pre-train on (None without pre-training), checked against ``config`` before any
+    work; emulated realisations are generated as they are iterated."""
     if not config.pretrains:
         if pretrain is not None:
             raise TrainingError("a pre-training dataset was given but TrainConfig.pretrain_epochs is 0; "
                                 "set pretrain_epochs and pretrain_years to use it, or drop it")
         return None
+    if config.pretrain_realisations:
+        return _realisations(ds, config, pretrain)
     if pretrain is None:
         if config.pretrain_years[1] >= config.train_years[0]:
             raise TrainingError(f"pretrain_years {config.pretrain_years} reach into the training years "
                                 f"{config.train_years} of the same dataset; end them before "
                                 f"{config.train_years[0]} or pass a separate pre-training dataset")
-        return ds
+        return [ds]
     missing = [v for v in ds.data_vars if v not in pretrain]
     if missing or pretrain.sizes.get("y") != ds.sizes["y"] or pretrain.sizes.get("x") != ds.sizes["x"]:
         raise TrainingError(f"the pre-training dataset must hold the training data's variables on its grid "
                             f"({ds.sizes['y']}x{ds.sizes['x']}); it lacks {missing} or is "
                             f"{pretrain.sizes.get('y')}x{pretrain.sizes.get('x')}: load it at the same "
                             "resolution")
-    return pretrain
+    return [pretrain]
+
+
+def _realisations(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | None) -> Iterator[xr.Dataset]:
+    """``config.pretrain_realisations`` of the emulated Arctic ``ds`` comes from (its resolution, months and
+    tuning; other weather), generated one at a time; the checks run before the first is generated."""
+    if pretrain is not None:
+        raise TrainingError("pass either a pre-training dataset or TrainConfig.pretrain_realisations, "
+                            "not both")
+    if ds.attrs.get("data_source") != "emulated":
+        raise TrainingError(f"pretrain_realisations are realisations of the emulated Arctic, but the "
+                            f"training data's data_source is {ds.attrs.get('data_source')!r}; pass a "
+                            "pre-training dataset instead")
+    if ds.attrs.get("seed") in config.pretrain_realisations:
+        raise TrainingError(f"realisation {ds.attrs['seed']} is the training data's own weather; pre-train "
+                            "on other seeds")
+    times = pd.DatetimeIndex(ds["time"].values)
+    first, last = f"{times[0]:%Y-%m}", f"{times[-1]:%Y-%m}"
+    resolution, tuning = grid.resolution_of(ds), tuning_of(ds)
+
+    def generated() -> Iterator[xr.Dataset]:
+        for seed in config.pretrain_realisations:
+            yield emulator.generate(resolution, first, last, seed, tuning=tuning)
+
+    return generated()
 
 
 def model_parameters(ds: xr.Dataset, config: TrainConfig,
                       pretrain: xr.Dataset | None = None) -> dict[str, Any]:
     """What decides the ensemble ``config`` trains on ``ds`` (the ``verbose`` setting excluded).
 
-    Without pre-training its fields are left out, so the keys of ensembles trained before pre-training
-    existed still name them.
+    Without pre-training its fields are left out, and without pre-training realisations theirs, so the
+    keys of ensembles trained before these existed still name them. Realisations are named by their seeds
+    alone: the rest (generator, tuning, resolution, months) is the training data's, whose fingerprint
+    covers it.
     """
-    skip = {"verbose"} | (set() if config.pretrains else {"pretrain_epochs", "pretrain_years"})
+    skip = ({"verbose"} | (set() if config.pretrains else {"pretrain_epochs", "pretrain_years"})
+            | (set() if config.pretrain_realisations else {"pretrain_realisations"}))
     params: dict[str, Any] = {"config": {k: v for k, v in config.as_dict().items() if k not in skip},
                               "data": dataset_fingerprint(ds), "recipe": TRAINING_RECIPE}
-    if config.pretrains:
+    if config.pretrain_realisations:
+        params["pretrain_data"] = "emulated realisations"
+    elif config.pretrains:
         params["pretrain_data"] = "training data" if pretrain is None else dataset_fingerprint(pretrain)
     return params
 
