@@ -65,7 +65,8 @@ def parse(argv: Sequence[str] | None = None) -> tuple[RunConfig, list[int]]:
     args = parser.parse_args(argv)
     config = check_settings(RunConfig.from_parameters(dict(args.parameter)))
     if args.realisations and config.data_source != "emulated":
-        parser.error(f"--realisations needs the emulated Arctic; data_source is {config.data_source!r}")
+        parser.error(f"--realisations needs the emulated Arctic, but data_source is {config.data_source!r}: "
+                     "drop --realisations or pass -p data_source emulated")
     return config, args.realisations
 
 
