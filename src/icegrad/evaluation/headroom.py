@@ -24,6 +24,7 @@ from icegrad.data import emulator
 from icegrad.data.emulator.dataset import BOOK_END, BOOK_START
 from icegrad.data.emulator.tuning import DEFAULT, Tuning
 from icegrad.data.emulator.validation import ExtentComparison, compare_extents, sea_ice_index_folder
+from icegrad.evaluation.realisations import extent_rmse_against_trend, spread
 from icegrad.inputs.build import build_targets, fit_normalisation
 from icegrad.inputs.splits import Splits
 from icegrad.model.skill import (
@@ -81,15 +82,11 @@ def across_realisations(results: Sequence[Headroom]) -> str:
     if not results or len({r.tuning for r in results}) != 1:
         raise ValueError("pass the headroom of one tuning at one or more seeds")
     gains = [r.ceiling.attainable for r in results]
-    optimal = [r.ceiling.extent_rmse[OPTIMAL] for r in results]
-    trend = [r.ceiling.extent_rmse["linear_trend"] for r in results]
-    below = sum(o < t for o, t in zip(optimal, trend, strict=True))
     n = len(results)
     noun = "realisation" if n == 1 else "realisations"
-    return (f"tuning {results[0].tuning.label()} over {n} {noun}: attainable mean {sum(gains) / n:.2f}"
-            f" min {min(gains):.2f} max {max(gains):.2f}, at least {TARGET_GAIN:g} in "
-            f"{sum(g >= TARGET_GAIN for g in gains)} | extent rmse optimal below trend in {below} "
-            f"(mean optimal {sum(optimal) / n:.3f} trend {sum(trend) / n:.3f})")
+    return (f"tuning {results[0].tuning.label()} over {n} {noun}: attainable {spread(gains)}, at least "
+            f"{TARGET_GAIN:g} in {sum(g >= TARGET_GAIN for g in gains)} | "
+            f"{extent_rmse_against_trend('optimal', [r.ceiling.extent_rmse for r in results], OPTIMAL)}")
 
 
 def headroom(tuning: Tuning = DEFAULT, resolution_km: int = 100, *, seed: int = 0, start: str = BOOK_START,

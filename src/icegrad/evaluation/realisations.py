@@ -20,7 +20,7 @@ resolution, years and tuning) and scores ``ens`` on its test years; ``.line()`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -69,13 +69,25 @@ def summary(results: Sequence[RealisationSkill]) -> str:
     interval lies above or below zero, and how often its September-extent RMSE is below the trend's."""
     if not results:
         raise SkillError("pass the skill on one or more realisations")
-    gains = [r.headline.gain for r in results]
     above = sum(r.headline.ci[0] > 0 for r in results)
     below = sum(r.headline.ci[1] < 0 for r in results)
-    ensemble = [r.headline.extent_rmse["icenet"] for r in results]
-    trend = [r.headline.extent_rmse["linear_trend"] for r in results]
-    lower = sum(e < t for e, t in zip(ensemble, trend, strict=True))
-    n = len(results)
-    return (f"skill realisations: {n} | gain mean {sum(gains) / n:.2f} min {min(gains):.2f} max "
-            f"{max(gains):.2f} | ci above zero in {above}, below zero in {below} | extent rmse ensemble "
-            f"below trend in {lower} (mean ensemble {sum(ensemble) / n:.3f} trend {sum(trend) / n:.3f})")
+    return (f"skill realisations: {len(results)} | gain {spread([r.headline.gain for r in results])} | ci "
+            f"above zero in {above}, below zero in {below} | "
+            f"{extent_rmse_against_trend('ensemble', [r.headline.extent_rmse for r in results], 'icenet')}")
+
+
+def spread(values: Sequence[float]) -> str:
+    """``mean M min A max B`` of per-realisation figures (points)."""
+    return f"mean {sum(values) / len(values):.2f} min {min(values):.2f} max {max(values):.2f}"
+
+
+def extent_rmse_against_trend(label: str, rmses: Sequence[Mapping[str, float]], model: str) -> str:
+    """In how many realisations ``model``'s September-extent RMSE is below the trend's, and both means:
+    ``extent rmse LABEL below trend in K (mean LABEL E trend T)``; ``rmses`` are the realisations'
+    RMSEs by model."""
+    own = [r[model] for r in rmses]
+    trend = [r["linear_trend"] for r in rmses]
+    below = sum(o < t for o, t in zip(own, trend, strict=True))
+    n = len(rmses)
+    return (f"extent rmse {label} below trend in {below} (mean {label} {sum(own) / n:.3f} trend "
+            f"{sum(trend) / n:.3f})")
