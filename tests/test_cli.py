@@ -117,6 +117,11 @@ def one_line_error(err: str) -> str:
     (["attribute", "--target-month", "2013-9x"], "target_month='2013-9x' is not a month like '2013-09'"),
     (["attribute", "--sweep", "s", "--target-month", "2013-09", "2013-13"], "target_month='2013-13'"),
     (["train", "--weights", "no/such/folder"], "weights='no/such/folder' is not a folder"),
+    (["train", "--pretrain-realisations", "0"], "names realisation 0, the book's own weather"),
+    (["attribute", "--source", "nsidc", "--pretrain-realisations", "1", "2"],
+     "pretrain_realisations are other realisations of the emulated Arctic, but data_source='nsidc'"),
+    (["train", "--pretrain-realisations", "one"],
+     "argument --pretrain-realisations: invalid int value: 'one'"),
     (["attribute", "--leads", "one"],
      "argument --leads: invalid int value: 'one'; see 'icegrad attribute --help'"),
     (["data", "--resolution", "30"], "argument --resolution: invalid choice: 30"),
@@ -322,11 +327,11 @@ def test_sweep_gets_the_run_configuration(monkeypatch: pytest.MonkeyPatch, tmp_p
     store = tmp_path / "store"
     assert main(["attribute", "--sweep", str(store), "--target-month", "2012-09", "2013-09", "--method",
                  "vanilla_gradient", "smoothgrad", "--leads", "1", "3", "--steps", "8", "--members", "2",
-                 "--resolution", "200", "--quiet"]) == 0
+                 "--resolution", "200", "--pretrain-realisations", "3", "1", "--quiet"]) == 0
     (where, config, options), = calls
     assert where == str(store)
     assert config == RunConfig(resolution_km=200, members=2, leads=(1, 3), steps=8, target_month="2012-09",
-                               method="vanilla_gradient")
+                               method="vanilla_gradient", pretrain_realisations=(3, 1))
     assert options == {"target_months": ["2012-09", "2013-09"], "methods": ["vanilla_gradient", "smoothgrad"],
                        "scheduler": None, "progress": False}
     assert "sweep of 16 job(s)" in capsys.readouterr().out

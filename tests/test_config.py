@@ -77,7 +77,8 @@ def _library_defaults() -> Iterator[tuple[str, str, Any]]:
         "reference_year": "reference_year", "target_year": "target_year", "month": "month",
         "roi_rule": "roi_rule"})
     yield from _signature_defaults("pipeline.ensemble", pipeline.ensemble, {
-        "members": "members", "width": "width", "epochs": "epochs", "weights": "weights"})
+        "members": "members", "width": "width", "epochs": "epochs", "weights": "weights",
+        "pretrain_realisations": "pretrain_realisations"})
     yield from _signature_defaults("pipeline.attributions", pipeline.attributions, {
         "target_month": "target_month", "leads": "leads", "method": "method", "steps": "steps",
         "baseline": "baseline"})
@@ -93,7 +94,8 @@ def _library_defaults() -> Iterator[tuple[str, str, Any]]:
     train = TrainConfig()
     for field, value in {"members": train.members, "width": train.filters_factor, "epochs": train.epochs,
                          "train_years": train.train_years, "val_years": train.val_years,
-                         "test_years": train.test_years}.items():
+                         "test_years": train.test_years,
+                         "pretrain_realisations": train.pretrain_realisations}.items():
         yield f"TrainConfig.{field}", field, value
     splits = Splits()
     for field, value in {"train_years": splits.train, "val_years": splits.validate,
@@ -150,6 +152,13 @@ def test_help_names_each_default() -> None:
     ({"width": 0.0}, "width=0.0 is out of range"),
     ({"train_years": (2011, 1980)}, "train_years=.* must be .* years in order"),
     ({"val_years": (2010, 2017)}, "must start after train_years"),
+    ({"pretrain_realisations": (0,)}, r"names realisation 0, the book's own weather, .* \(e\.g\. \(1,\)\)"),
+    ({"pretrain_realisations": (1, 1)}, "must be distinct weather seeds"),
+    ({"pretrain_realisations": (-2,)}, "must be distinct weather seeds, whole numbers from 1"),
+    ({"pretrain_realisations": (True,)}, "must be distinct weather seeds"),
+    ({"pretrain_realisations": (1,), "data_source": "nsidc"},
+     "other realisations of the emulated Arctic, but data_source='nsidc'; drop them"),
+    ({"pretrain_realisations": (1,), "weights": "release"}, "drop pretrain_realisations or weights"),
 ])
 def test_bad_values_fail_in_one_line_naming_value_and_fix(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
@@ -158,9 +167,16 @@ def test_bad_values_fail_in_one_line_naming_value_and_fix(changes: dict[str, Any
     assert isinstance(caught.value, IcegradError)
 
 
+def test_the_books_realisation_is_the_emulators_default_weather() -> None:
+    from icegrad.data import emulator
+
+    assert inspect.signature(emulator.generate).parameters["seed"].default == config.BOOK_REALISATION
+
+
 def test_from_parameters_reads_command_line_strings() -> None:
     made = RunConfig.from_parameters({"steps": "16", "leads": "[1, 2]", "width": "1", "roi_rule": "5"})
     assert (made.steps, made.leads, made.width, made.roi_rule) == (16, (1, 2), 1.0, "5")
+    assert RunConfig.from_parameters({"pretrain_realisations": "[1, 2]"}).pretrain_realisations == (1, 2)
     assert RunConfig.from_parameters({"steps": 8}, made).leads == (1, 2)  # the base's other values stay
     with pytest.raises(ConfigError, match="steps='many' is not an int like its default 64"):
         RunConfig.from_parameters({"steps": "many"})

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 from icegrad import cache, config, pipeline
 from icegrad.attribution import attribute
+from icegrad.errors import ConfigError
 from icegrad.model import train
 
 
@@ -91,3 +95,36 @@ def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.Monk
     table, results = pipeline.baseline_gallery(ds, ens, roi, "2013-09", leads=(1, 2), steps=8, n_boot=10)
     assert set(table["baseline"]) == set(config.BASELINES) == set(results)
     assert table["question"].str.len().min() > 20 and np.isfinite(table["change"]).all()
+
+
+def _record(data_source: str = "emulated") -> xr.Dataset:
+    """A SIC-only record over IceNet's years on a 2 x 2 grid (SYNTHETIC: zeros), enough to name a training."""
+    times = pd.date_range("1979-01-01", "2020-12-01", freq="MS")
+    return xr.Dataset({"siconca": (("time", "y", "x"), np.zeros((len(times), 2, 2), "float32"))},
+                      coords={"time": times}, attrs={"data_source": data_source})
+
+
+def test_pretraining_realisations_run_as_many_epochs_over_the_training_years() -> None:
+    ds = _record()
+    plain = pipeline.train_config(ds, 2, 0.25, 3)
+    assert not plain.pretrains and plain.pretrain_realisations == ()
+    pre = pipeline.train_config(ds, 2, 0.25, 3, pretrain_realisations=[1, 4])
+    assert (pre.pretrain_epochs, pre.pretrain_years, pre.pretrain_realisations) == \
+        (3, plain.train_years, (1, 4))
+    assert dataclasses.replace(pre, pretrain_epochs=0, pretrain_years=None, pretrain_realisations=()) == plain
+    assert pipeline.train_config(ds, 2, 0.25, None, pretrain_realisations=[1]).pretrain_epochs == 8
+
+
+def test_a_run_configuration_names_its_ensembles_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    trained: list[train.TrainConfig] = []
+    monkeypatch.setattr(pipeline, "load_or_train", lambda ds, config: trained.append(config))
+    run = config.RunConfig(members=2, width=0.5, epochs=3, pretrain_realisations=(2,))
+    pipeline.run_ensemble(_record(), run)
+    assert (trained[0].members, trained[0].filters_factor, trained[0].epochs) == (2, 0.5, 3)
+    assert (trained[0].pretrain_realisations, trained[0].pretrain_epochs) == ((2,), 3)
+
+
+def test_released_weights_are_not_pre_trained() -> None:
+    with pytest.raises(ConfigError, match="loads IceNet's released networks, which train nothing here; drop "
+                                          "pretrain_realisations or weights"):
+        pipeline.ensemble(_record(), weights="release", pretrain_realisations=(1,))

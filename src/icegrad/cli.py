@@ -2,6 +2,7 @@
 
     icegrad data --source emulated --resolution 100     build (or load) and summarise a dataset
     icegrad train --members 5 --width 0.25              train (or load) the cached IceNet ensemble
+    icegrad train --pretrain-realisations 1             pre-train each member on emulated weather seed 1 first
     icegrad train --release data/networks               ship the book's ensembles (make networks)
     icegrad attribute --target-month 2013-09 --method integrated_gradients --output ig.nc
     icegrad attribute --sweep sweeps/sept --target-month 2012-09 2013-09 --method integrated_gradients \
@@ -39,7 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 # Run parameters as CLI flags: RunConfig field -> flag. Defaults and help come from the configuration.
 DATA_FLAGS = {"data_source": "--source", "resolution_km": "--resolution"}
-MODEL_FLAGS = {"members": "--members", "width": "--width", "epochs": "--epochs", "weights": "--weights"}
+MODEL_FLAGS = {"members": "--members", "width": "--width", "epochs": "--epochs", "weights": "--weights",
+               "pretrain_realisations": "--pretrain-realisations"}
 ATTRIBUTION_FLAGS = {"leads": "--leads", "steps": "--steps", "baseline": "--baseline",
                      "reference_year": "--reference-year", "target_year": "--target-year", "month": "--month",
                      "roi_rule": "--roi-rule"}
@@ -68,8 +70,9 @@ def _add_run_options(parser: argparse.ArgumentParser, flags: dict[str, str]) -> 
     for name, flag in flags.items():
         default = getattr(DEFAULTS, name)
         options: dict[str, Any] = {"dest": name, "help": run_config.help_text(name)}
-        if isinstance(default, tuple):
-            options.update(nargs="+", type=type(default[0]), default=list(default))
+        if isinstance(default, tuple):  # an empty default is a tuple of whole numbers (seeds)
+            options.update(nargs="+" if default else "*", type=type(default[0]) if default else int,
+                           default=list(default))
         else:
             options.update(type=type(default), default=default)
         if name in CHOICES:
@@ -149,8 +152,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from icegrad.model.skill import evaluate_skill, skill_table
 
     ds = pipeline.dataset(config.data_source, config.resolution_km)
-    ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
-                            weights=config.weights)
+    ens = pipeline.run_ensemble(ds, config)
     print(ens)
     if args.skill:
         print(skill_table(evaluate_skill(ens, ds)).to_string())
@@ -241,7 +243,8 @@ def release_runs(config: RunConfig) -> list[ReleaseRun]:
     runs = []
     for run in [config, *filter(None, [observed_config(config)])]:
         ds = pipeline.dataset(run.data_source, run.resolution_km)
-        train_config = pipeline.train_config(ds, run.members, run.width, run.epochs)
+        train_config = pipeline.train_config(ds, run.members, run.width, run.epochs,
+                                             pretrain_realisations=run.pretrain_realisations)
         name = f"{run.data_source}_{run.resolution_km}km"
         runs.append(ReleaseRun(name, ds, model_parameters(ds, train_config),
                                functools.partial(_retrain, ds, train_config)))
@@ -345,8 +348,7 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     from icegrad.attribution.results import save_result
 
     roi = pipeline.region(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
-    ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
-                            weights=config.weights)
+    ens = pipeline.run_ensemble(ds, config)
     result = pipeline.attributions(ds, ens, roi, config.target_month, leads=config.leads,
                                    method=config.method, steps=config.steps, baseline=config.baseline,
                                    reference_year=config.reference_year)

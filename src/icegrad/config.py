@@ -99,6 +99,9 @@ class RunConfig:
                            bounds=(1 / 64, 4.0))
     epochs: int = _option(8, "maximum training epochs per member", bounds=(1, 1000))
     weights: str = _option("", "folder of IceNet release .h5 networks; empty: the book's networks")
+    pretrain_realisations: tuple[int, ...] = _option(
+        (), "weather seeds of other emulated Arctics the ensemble pre-trains on (its epochs, the training "
+        "years) before fine-tuning, as IceNet pre-trained on CMIP6; empty: no pre-training")
     train_years: tuple[int, int] = _option((1980, 2011), "first and last training years")
     val_years: tuple[int, int] = _option((2012, 2017), "first and last validation years")
     test_years: tuple[int, int] = _option((2018, 2020), "first and last test years")
@@ -109,6 +112,7 @@ class RunConfig:
         _check_target_month(self.target_month)
         _check_leads(self.leads)
         _check_years(self)
+        _check_realisations(self)
         if self.reference_year == self.target_year:
             raise ConfigError(f"reference_year and target_year are both {self.target_year}: the ROI "
                               "compares two different years (e.g. reference_year=2007, target_year=2013)")
@@ -241,6 +245,30 @@ def _check_years(config: RunConfig) -> None:
         if span_b[0] <= span_a[1]:
             raise ConfigError(f"{name_b}={span_b!r} must start after {name_a}={span_a!r} ends: the splits "
                               "are in time order without overlap")
+
+
+BOOK_REALISATION = 0
+"""The weather seed of the book's emulated Arctic (:func:`icegrad.data.emulator.generate`'s default)."""
+
+
+def _check_realisations(config: RunConfig) -> None:
+    seeds = config.pretrain_realisations
+    if not seeds:
+        return
+    if any(isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 for seed in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"pretrain_realisations={seeds!r} must be distinct weather seeds, whole numbers "
+                          "from 1 (e.g. (1,))")
+    if BOOK_REALISATION in seeds:
+        raise ConfigError(f"pretrain_realisations={seeds!r} names realisation {BOOK_REALISATION}, the book's "
+                          "own weather, which the ensemble fine-tunes and is tested on; pre-train on other "
+                          "seeds (e.g. (1,))")
+    if config.data_source != "emulated":
+        raise ConfigError(f"pretrain_realisations are other realisations of the emulated Arctic, but "
+                          f"data_source={config.data_source!r}; drop them, or use data_source='emulated'")
+    if config.weights:
+        raise ConfigError(f"weights={config.weights!r} loads IceNet's released networks, which train "
+                          "nothing here; drop pretrain_realisations or weights")
 
 
 DEFAULTS = RunConfig()

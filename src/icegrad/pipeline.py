@@ -40,8 +40,9 @@ from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import streamed_climatology
 from icegrad.attribution.results import ResultsOnLookup
 from icegrad.attribution.targets import check_count, check_leads, forecast_start, sample_for_forecast
-from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, paired_month
+from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, RunConfig, paired_month
 from icegrad.data import load_dataset
+from icegrad.errors import ConfigError
 from icegrad.evaluation import fidelity
 from icegrad.evaluation.baselines import gallery_table
 from icegrad.evaluation.permutation import permutation_importance
@@ -73,7 +74,8 @@ def region(ds: xr.Dataset, reference_year: int = DEFAULTS.reference_year,
 
 def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | None = DEFAULTS.width,
              epochs: int | None = DEFAULTS.epochs, weights: str | Path | None = DEFAULTS.weights,
-             seed_base: int = 36) -> IceNetEnsemble:
+             seed_base: int = 36,
+             pretrain_realisations: Sequence[int] = DEFAULTS.pretrain_realisations) -> IceNetEnsemble:
     """The trained IceNet ensemble for ``ds``: from the cache, trained once, or the original release.
 
     ``weights`` names a folder holding the IceNet release's ``network_tempscaled_<seed>.h5`` files;
@@ -82,23 +84,39 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
     ``width`` and ``epochs`` given as None take :class:`~icegrad.model.train.TrainConfig`'s defaults.
     Data without ERA5 fields (``data_source="nsidc"``) train the same network on the 21 SIC-only
     channels, and a record ending before 2020 gets test years inside it
-    (:mod:`icegrad.inputs.real_record`).
+    (:mod:`icegrad.inputs.real_record`). ``pretrain_realisations`` pre-trains each member on those
+    weather seeds of the emulated Arctic first (see :func:`train_config`).
     """
     check_count("members", members)
     if epochs is not None:
         check_count("epochs", epochs)
+    if weights and pretrain_realisations:
+        raise ConfigError(f"weights={str(weights)!r} loads IceNet's released networks, which train nothing "
+                          "here; drop pretrain_realisations or weights")
     if weights:
         release = load_icenet_release(weights, range(seed_base, seed_base + members),
                                       height=ds.sizes["y"], width=ds.sizes["x"])
         stats = network_inputs.fit_normalisation(ds)
         return IceNetEnsemble(release.members, stats, release.channels, release.manifest)
-    return load_or_train(ds, train_config(ds, members, width, epochs, seed_base))
+    return load_or_train(ds, train_config(ds, members, width, epochs, seed_base, pretrain_realisations))
+
+
+def run_ensemble(ds: xr.Dataset, config: RunConfig) -> IceNetEnsemble:
+    """The ensemble run configuration ``config`` names on ``ds``: its members, width, epochs, released
+    weights (if any) and pre-training realisations, passed to :func:`ensemble`."""
+    return ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
+                    weights=config.weights or None, pretrain_realisations=config.pretrain_realisations)
 
 
 def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | None = DEFAULTS.width,
-                 epochs: int | None = DEFAULTS.epochs, seed_base: int = 36) -> TrainConfig:
+                 epochs: int | None = DEFAULTS.epochs, seed_base: int = 36,
+                 pretrain_realisations: Sequence[int] = DEFAULTS.pretrain_realisations) -> TrainConfig:
     """The training configuration :func:`ensemble` trains ``ds`` with (the book's recipe, also the one
-    ``icegrad train --release`` ships networks with): channels and splits follow the data's record."""
+    ``icegrad train --release`` ships networks with): channels and splits follow the data's record.
+
+    With ``pretrain_realisations``, each member first trains for as many epochs, on the same training
+    years of those realisations (other weather, same rule), then fine-tunes on ``ds``'s: IceNet's CMIP6
+    pre-training, with one knob. :class:`~icegrad.model.train.TrainConfig` sets the stages apart."""
     options: dict[str, object] = {"members": members, "seed_base": seed_base,
                                   "data_source": str(ds.attrs.get("data_source"))}
     channels, splits = real_record.channels_for(ds), real_record.splits_for(ds)
@@ -110,6 +128,10 @@ def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float |
         options["filters_factor"] = width
     if epochs is not None:
         options["epochs"] = epochs
+    if pretrain_realisations:
+        options.update(pretrain_epochs=epochs or TrainConfig.epochs,
+                       pretrain_years=options.get("train_years", TrainConfig.train_years),
+                       pretrain_realisations=tuple(pretrain_realisations))
     return TrainConfig(**options)
 
 

@@ -30,6 +30,23 @@ def test_epochs_and_temperature_prose() -> None:
         "The fitted temperatures range from 0.89 to 1.20")
 
 
+def test_pretraining_prose_names_the_realisations_and_is_silent_without_pretraining() -> None:
+    members = [{"pretrain": {"epochs_run": 8}}, {"pretrain": {"epochs_run": 6}}]
+    manifest = {"train_config": {"pretrain_epochs": 8, "pretrain_years": [1980, 2011],
+                                 "pretrain_realisations": [1]}, "members_summary": members}
+    assert icenet.pretraining_text(manifest) == (
+        "Each member was first pre-trained for 6-8 of at most 8 epochs on the 1980-2011 starts of 1 other "
+        "realisation of the emulated Arctic (weather seed 1: the same rule, other weather), as IceNet was on "
+        "CMIP6 simulations, then trained on this run's own training years, the stage shown here. ")
+    manifest["train_config"]["pretrain_realisations"] = [1, 6]
+    assert "for 6-8 of at most 8 epochs on the 1980-2011 starts of 2 other realisations of the emulated " \
+        "Arctic (weather seeds 1 and 6:" in icenet.pretraining_text(manifest)
+    manifest["train_config"]["pretrain_realisations"] = []
+    assert "starts of a pre-training dataset, as IceNet" in icenet.pretraining_text(manifest)
+    assert icenet.pretraining_text({"train_config": {"pretrain_epochs": 0}, "members_summary": []}) == ""
+    assert icenet.pretraining_text({"train_config": {"epochs": 8}, "members_summary": []}) == ""
+
+
 def test_schedule_and_span_prose() -> None:
     assert icenet.schedule_text({"learning_rate": 0.001, "lr_schedule": "cosine", "batch_size": 4}) == \
         "step 0.001, cosine-decayed to zero over the epochs, batch 4"

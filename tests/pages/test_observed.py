@@ -126,3 +126,8 @@ def test_first_groups_and_sic_lags_on_a_synthetic_result(result_factory) -> None
 def test_the_comparison_never_takes_the_runs_release_weights(tmp_path) -> None:
     made = page.observed_config(RunConfig(weights=str(tmp_path)))  # IceNet's networks read 50 channels
     assert made is not None and made.weights == ""
+
+
+def test_the_comparison_is_not_pre_trained_on_emulated_realisations() -> None:
+    made = page.observed_config(RunConfig(pretrain_realisations=(1, 2)))  # the record alone trains it
+    assert made is not None and made.data_source == "nsidc" and made.pretrain_realisations == ()

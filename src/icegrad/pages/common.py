@@ -310,8 +310,7 @@ def load_run(config: RunConfig, attributions: bool = True) -> Run:
     with quietly():
         ds = pipeline.dataset(config.data_source, config.resolution_km)
         roi = pipeline.region(ds, config.reference_year, config.target_year, config.month, config.roi_rule)
-        ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
-                                weights=config.weights or None)
+        ens = pipeline.run_ensemble(ds, config)
     run = Run(config, ds, roi, ens)
     if attributions:
         run.result = run.explain()

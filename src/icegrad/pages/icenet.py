@@ -21,6 +21,7 @@ import xarray as xr
 
 from icegrad import pipeline
 from icegrad.attribution.targets import forecast_start
+from icegrad.config import DEFAULTS
 from icegrad.evaluation.cost import icenet_counts
 from icegrad.inputs import real_record
 from icegrad.memory import releases_memory
@@ -36,7 +37,7 @@ from icegrad.model.skill import (
     skill_of,
     skill_table,
 )
-from icegrad.pages.common import Page, detached, month_label, quietly, run_config
+from icegrad.pages.common import Page, counted, detached, listing, month_label, quietly, run_config
 from icegrad.plots import save_figure, source_label
 from icegrad.plots.channels import channel_panels
 from icegrad.plots.training import skill_curves, training_curves, training_summary
@@ -65,12 +66,13 @@ def provenance_text(manifest: Mapping[str, Any]) -> str:
 
 
 def ensemble_section(data_source: str, resolution_km: int, members: int, width: float, epochs: int,
-                     weights: str) -> tuple[xr.Dataset, IceNetEnsemble, Page]:
+                     weights: str, pretrain_realisations: Sequence[int] = DEFAULTS.pretrain_realisations,
+                     ) -> tuple[xr.Dataset, IceNetEnsemble, Page]:
     """The dataset and the trained (or loaded) ensemble, and the values the chapter's prose names."""
-    run_config(locals())  # every parameter checked before any work
+    config = run_config(locals())  # every parameter checked before any work
     with quietly():
         ds = pipeline.dataset(data_source, resolution_km)
-        ens = pipeline.ensemble(ds, members=members, width=width, epochs=epochs, weights=weights or None)
+        ens = pipeline.run_ensemble(ds, config)
     values = {"source_label": source_label(ds.attrs["data_source"]),
               "inputs_note": real_record.inputs_note(ens.channels), "n_members": len(ens),
               "provenance_text": provenance_text(ens.manifest),
@@ -175,6 +177,24 @@ def epochs_text(epochs_run: Sequence[int], max_epochs: int, best_val_loss: float
             f"{best_val_loss:.4f}. ")
 
 
+def pretraining_text(manifest: Mapping[str, Any]) -> str:
+    """How a trained ensemble's members were pre-trained before the training the figure shows, if they
+    were: the stage IceNet ran on CMIP6 simulations, here on other realisations of the emulated Arctic."""
+    config = manifest["train_config"]
+    if not config.get("pretrain_epochs"):
+        return ""
+    first, last = config["pretrain_years"]
+    ran = [int(member["pretrain"]["epochs_run"]) for member in manifest["members_summary"]]
+    span = f"{min(ran)}" if min(ran) == max(ran) else f"{min(ran)}-{max(ran)}"
+    seeds = [str(seed) for seed in config.get("pretrain_realisations") or []]
+    source = (f"{counted(len(seeds), 'other realisation')} of the emulated Arctic (weather "
+              f"{'seed' if len(seeds) == 1 else 'seeds'} {listing(seeds)}: the same rule, other weather)"
+              if seeds else "a pre-training dataset")
+    return (f"Each member was first pre-trained for {span} of at most {config['pretrain_epochs']} epochs "
+            f"on the {first}-{last} starts of {source}, as IceNet was on CMIP6 simulations, then trained "
+            "on this run's own training years, the stage shown here. ")
+
+
 def temperature_text(temperatures: pd.Series) -> str:
     """The range of the fitted temperatures and what a value above or below 1 means."""
     return (f"The fitted temperatures range from {temperatures.min():.2f} to {temperatures.max():.2f}: a "
@@ -202,7 +222,8 @@ def training_section(ds: xr.Dataset, ens: IceNetEnsemble, epochs: int, resolutio
         caption = ("Training (solid, dots) and validation (dashed, squares) loss per epoch of each member. "
                    if histories else "Last training loss (circles) and best validation loss (crosses) of "
                    "each member; this ensemble's manifest records no per-epoch history. ")
-        text = epochs_text(summary.epochs_run, epochs, float(summary.best_val_loss.mean()))
+        text = pretraining_text(ens.manifest) + epochs_text(summary.epochs_run, epochs,
+                                                            float(summary.best_val_loss.mean()))
     else:
         summary, fig = release_temperatures(ens)
         caption = ("Fitted temperature of each network of the IceNet release; the release records no "

@@ -49,9 +49,10 @@ def observed_config(config: RunConfig) -> RunConfig | None:
     if not config.observed_source or config.observed_source == config.data_source:
         return None
     resolution = config.resolution_km if config.resolution_km in MONTHLY_RESOLUTIONS_KM else 100
-    # always the book's own SIC-only networks: IceNet's released networks read all 50 channels
+    # always the book's own SIC-only networks, trained on the record alone: IceNet's released networks read
+    # all 50 channels, and pre-training on other realisations is for the emulated Arctic
     return dataclasses.replace(config, data_source=config.observed_source, resolution_km=resolution,
-                               weights="")
+                               weights="", pretrain_realisations=())
 
 
 def load_observed(config: RunConfig, attributions: bool = True) -> Run | None:

@@ -331,8 +331,7 @@ def sweep_command(store: str | os.PathLike[str], config: RunConfig, *, target_mo
     ds = pipeline.dataset(config.data_source, config.resolution_km)
     for month in dict.fromkeys(job.target_month for job in jobs):  # before training: every month's starts,
         pipeline.check_run(dataclasses.replace(config, target_month=month), ds)  # a paired baseline's too
-    ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
-                            weights=config.weights or None)
+    ens = pipeline.run_ensemble(ds, config)
     store = open_store(store, store_settings(config), ensemble_identity(ens.manifest))
     ensemble_dir = store / ENSEMBLE_DIR
     if ensemble_dir.exists() and not (ensemble_dir / MANIFEST_FILE).is_file():  # not written by a sweep
