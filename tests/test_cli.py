@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 
 from icegrad import cli
-from icegrad.cli import main
+from icegrad.cli import build_parser, main
 from icegrad.config import RunConfig
 from icegrad.errors import IcegradError
 
@@ -120,6 +120,7 @@ def one_line_error(err: str) -> str:
     (["train", "--pretrain-realisations", "0"], "names realisation 0, the book's own weather"),
     (["attribute", "--source", "nsidc", "--pretrain-realisations", "1", "2"],
      "pretrain_realisations are other realisations of the emulated Arctic, but data_source='nsidc'"),
+    (["attribute", "--leads"], "argument --leads: expected at least one argument"),
     (["train", "--pretrain-realisations", "one"],
      "argument --pretrain-realisations: invalid int value: 'one'"),
     (["attribute", "--leads", "one"],
@@ -353,3 +354,9 @@ def test_quiet_silences_every_progress_bar_of_the_command_and_only_of_it(
     assert main(["run", "05", "--quiet"]) == 0 and main(["run", "05"]) == 0
     assert seen == ["1", None]
     assert "TQDM_DISABLE" not in os.environ  # the caller's own bars are untouched afterwards
+
+
+def test_the_pre_training_flag_alone_means_none() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["train", "--pretrain-realisations"]).pretrain_realisations == []
+    assert parser.parse_args(["attribute", "--pretrain-realisations", "2", "5"]).pretrain_realisations == [2, 5]

@@ -70,8 +70,8 @@ def _add_run_options(parser: argparse.ArgumentParser, flags: dict[str, str]) -> 
     for name, flag in flags.items():
         default = getattr(DEFAULTS, name)
         options: dict[str, Any] = {"dest": name, "help": run_config.help_text(name)}
-        if isinstance(default, tuple):  # an empty default is a tuple of whole numbers (seeds)
-            options.update(nargs="+" if default else "*", type=type(default[0]) if default else int,
+        if isinstance(default, tuple):  # every tuple run parameter holds whole numbers (leads, seeds)
+            options.update(nargs="*" if run_config.may_be_empty(name) else "+", type=int,
                            default=list(default))
         else:
             options.update(type=type(default), default=default)

@@ -101,7 +101,8 @@ class RunConfig:
     weights: str = _option("", "folder of IceNet release .h5 networks; empty: the book's networks")
     pretrain_realisations: tuple[int, ...] = _option(
         (), "weather seeds of other emulated Arctics the ensemble pre-trains on (its epochs, the training "
-        "years) before fine-tuning, as IceNet pre-trained on CMIP6; empty: no pre-training")
+        "years) before fine-tuning, as IceNet pre-trained on CMIP6; empty: no pre-training",
+        may_be_empty=True)
     train_years: tuple[int, int] = _option((1980, 2011), "first and last training years")
     val_years: tuple[int, int] = _option((2012, 2017), "first and last validation years")
     test_years: tuple[int, int] = _option((2018, 2020), "first and last test years")
@@ -168,6 +169,12 @@ def help_text(name: str) -> str:
         raise ConfigError(f"unknown run parameter {name!r}")
     default = getattr(DEFAULTS, name)
     return f"{spec.metadata['help']} (default {default!r})"
+
+
+def may_be_empty(name: str) -> bool:
+    """Whether run parameter ``name`` (a tuple) may hold nothing: the CLI then takes its flag alone."""
+    spec = next(s for s in dataclasses.fields(RunConfig) if s.name == name)
+    return bool(spec.metadata.get("may_be_empty"))
 
 
 def coerce(name: str, value: Any, default: Any) -> Any:
