@@ -359,4 +359,5 @@ def test_quiet_silences_every_progress_bar_of_the_command_and_only_of_it(
 def test_the_pre_training_flag_alone_means_none() -> None:
     parser = build_parser()
     assert parser.parse_args(["train", "--pretrain-realisations"]).pretrain_realisations == []
-    assert parser.parse_args(["attribute", "--pretrain-realisations", "2", "5"]).pretrain_realisations == [2, 5]
+    seeds = parser.parse_args(["attribute", "--pretrain-realisations", "2", "5"]).pretrain_realisations
+    assert seeds == [2, 5]
