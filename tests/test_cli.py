@@ -45,7 +45,7 @@ def test_bad_roi_rule_is_named(isolated_cache: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.slow
 def test_train_then_attribute_writes_a_result(isolated_cache: Path, tmp_path: Path) -> None:
-    common = ["--resolution", "200", "--members", "1", "--epochs", "1"]
+    common = ["--resolution", "200", "--members", "1", "--epochs", "1", "--pretrain-realisations"]  # none
     assert main(["train", *common]) == 0
     output = tmp_path / "ig.nc"
     assert main(["attribute", *common, "--leads", "1", "--steps", "4", "--output", str(output)]) == 0
@@ -75,7 +75,7 @@ def test_sweep_on_a_dask_cluster_then_a_rerun_finishes_only_the_missing_job(
 
     store = tmp_path / "store"
     common = ["attribute", "--sweep", str(store), "--resolution", "200", "--members", "1", "--epochs", "1",
-              "--width", "0.125", "--target-month", "2013-09", "--leads", "1", "3",
+              "--pretrain-realisations", "--width", "0.125", "--target-month", "2013-09", "--leads", "1", "3",
               "--method", "vanilla_gradient", "--quiet"]
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                                   host="127.0.0.1", dashboard_address=None) as cluster:
@@ -358,6 +358,7 @@ def test_quiet_silences_every_progress_bar_of_the_command_and_only_of_it(
 
 def test_the_pre_training_flag_alone_means_none() -> None:
     parser = build_parser()
+    assert parser.parse_args(["train"]).pretrain_realisations is None  # the book's choice for the data
     assert parser.parse_args(["train", "--pretrain-realisations"]).pretrain_realisations == []
     seeds = parser.parse_args(["attribute", "--pretrain-realisations", "2", "5"]).pretrain_realisations
     assert seeds == [2, 5]

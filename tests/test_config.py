@@ -94,8 +94,7 @@ def _library_defaults() -> Iterator[tuple[str, str, Any]]:
     train = TrainConfig()
     for field, value in {"members": train.members, "width": train.filters_factor, "epochs": train.epochs,
                          "train_years": train.train_years, "val_years": train.val_years,
-                         "test_years": train.test_years,
-                         "pretrain_realisations": train.pretrain_realisations}.items():
+                         "test_years": train.test_years}.items():
         yield f"TrainConfig.{field}", field, value
     splits = Splits()
     for field, value in {"train_years": splits.train, "val_years": splits.validate,
@@ -177,6 +176,10 @@ def test_from_parameters_reads_command_line_strings() -> None:
     made = RunConfig.from_parameters({"steps": "16", "leads": "[1, 2]", "width": "1", "roi_rule": "5"})
     assert (made.steps, made.leads, made.width, made.roi_rule) == (16, (1, 2), 1.0, "5")
     assert RunConfig.from_parameters({"pretrain_realisations": "[1, 2]"}).pretrain_realisations == (1, 2)
+    assert RunConfig.from_parameters({"pretrain_realisations": "[]"}).pretrain_realisations == ()
+    assert RunConfig.from_parameters({"pretrain_realisations": "None"}, made).pretrain_realisations is None
+    with pytest.raises(ConfigError, match="pretrain_realisations=3 should be a tuple"):
+        RunConfig.from_parameters({"pretrain_realisations": "3"})
     assert RunConfig.from_parameters({"steps": 8}, made).leads == (1, 2)  # the base's other values stay
     with pytest.raises(ConfigError, match="steps='many' is not an int like its default 64"):
         RunConfig.from_parameters({"steps": "many"})

@@ -35,10 +35,10 @@ def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[s
 def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     trainings = _counting(monkeypatch, train, "train_ensemble")
     stored = _counting(monkeypatch, cache, "store")  # every computed entry is stored, once
-    ds = pipeline.dataset("emulated", 200)
+    ds = pipeline.dataset("emulated", 200)  # the ensemble without pre-training: the stages are under test
     roi = pipeline.region(ds)
     assert roi.attrs["n_cells"] > 0
-    ens = pipeline.ensemble(ds, members=1, epochs=1)
+    ens = pipeline.ensemble(ds, members=1, epochs=1, pretrain_realisations=())
     result = pipeline.attributions(ds, ens, roi, "2013-09", leads=(1, 2), steps=8)
     assert list(result["member"].values) == ens.member_names
     assert result.attrs["data_source"] == "emulated"
@@ -56,8 +56,8 @@ def test_stages_connect_and_cache(isolated_cache: Path, monkeypatch: pytest.Monk
     builds = _counting(monkeypatch, pipeline.network_inputs, "build_inputs")
 
     again = pipeline.attributions(pipeline.dataset("emulated", 200),
-                                  pipeline.ensemble(ds, members=1, epochs=1), roi, "2013-09", leads=(1, 2),
-                                  steps=8)
+                                  pipeline.ensemble(ds, members=1, epochs=1, pretrain_realisations=()), roi,
+                                  "2013-09", leads=(1, 2), steps=8)
     assert len(trainings) == 1, "the cached ensemble was retrained"
     assert len(stored) == 6, f"cached stages were recomputed: {stored[6:]}"
     assert {entry: Path(entry).stat().st_mtime_ns for entry in stored} == entries
@@ -106,13 +106,19 @@ def _record(data_source: str = "emulated") -> xr.Dataset:
 
 def test_pretraining_realisations_run_as_many_epochs_over_the_training_years() -> None:
     ds = _record()
-    plain = pipeline.train_config(ds, 2, 0.25, 3)
+    plain = pipeline.train_config(ds, 2, 0.25, 3, pretrain_realisations=())
     assert not plain.pretrains and plain.pretrain_realisations == ()
     pre = pipeline.train_config(ds, 2, 0.25, 3, pretrain_realisations=[1, 4])
     assert (pre.pretrain_epochs, pre.pretrain_years, pre.pretrain_realisations) == \
         (3, plain.train_years, (1, 4))
     assert dataclasses.replace(pre, pretrain_epochs=0, pretrain_years=None, pretrain_realisations=()) == plain
     assert pipeline.train_config(ds, 2, 0.25, None, pretrain_realisations=[1]).pretrain_epochs == 8
+
+
+def test_by_default_the_emulated_arctic_pre_trains_on_the_books_realisations_and_a_record_on_none() -> None:
+    assert pipeline.train_config(_record(), 2, 0.25, 3).pretrain_realisations == config.PRETRAIN_REALISATIONS
+    assert pipeline.train_config(_record("nsidc"), 2, 0.25, 3) == \
+        pipeline.train_config(_record("nsidc"), 2, 0.25, 3, pretrain_realisations=())
 
 
 def test_a_run_configuration_names_its_ensembles_training(monkeypatch: pytest.MonkeyPatch) -> None:

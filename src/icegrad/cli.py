@@ -70,9 +70,9 @@ def _add_run_options(parser: argparse.ArgumentParser, flags: dict[str, str]) -> 
     for name, flag in flags.items():
         default = getattr(DEFAULTS, name)
         options: dict[str, Any] = {"dest": name, "help": run_config.help_text(name)}
-        if isinstance(default, tuple):  # every tuple run parameter holds whole numbers (leads, seeds)
+        if run_config.is_sequence(name):  # every sequence run parameter holds whole numbers (leads, seeds)
             options.update(nargs="*" if run_config.may_be_empty(name) else "+", type=int,
-                           default=list(default))
+                           default=None if default is None else list(default))
         else:
             options.update(type=type(default), default=default)
         if name in CHOICES:

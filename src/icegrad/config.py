@@ -3,9 +3,10 @@
 A *run* of icegrad is one question asked of one model: which data (source, resolution), which region
 (the two years and the month whose SIC difference draws the ROI, and the rule that draws it), which
 forecast (target month, leads), which attribution (method, steps, baseline) and which network
-(members, width, epochs, or released weights). :class:`RunConfig` holds all of them. The CLI flags,
-the chapters' ``parameters`` cells, ``icegrad run``'s checks, the sweep's jobs and the pipeline take
-their defaults from it, and ``tests/test_config.py`` fails if any of them states a default of its own.
+(members, width, epochs, the realisations it pre-trains on, or released weights). :class:`RunConfig`
+holds all of them. The CLI flags, the chapters' ``parameters`` cells, ``icegrad run``'s checks, the
+sweep's jobs and the pipeline take their defaults from it, and ``tests/test_config.py`` fails if any of
+them states a default of its own.
 
 Checks that need no data happen when a :class:`RunConfig` is made, so a typo fails in
 microseconds with one line naming the value and the fix (:class:`~icegrad.errors.ConfigError`).
@@ -61,6 +62,12 @@ RANDOMISATION_SETTINGS = ("coarse", "full", "cached")
 """Chapter 5's data randomisation (:func:`icegrad.pages.gradient_attribution.data_randomisation_section`):
 train the true- and shuffled-target networks at the coarse setting, at the run's setting, or train nothing
 and read the coarse networks from the cache (the section says when they are not there)."""
+PRETRAIN_REALISATIONS = (1,)
+"""The book's pre-training for the emulated Arctic: one other realisation (weather seed 1; the book's own
+is 0), as IceNet pre-trained on CMIP6 runs before fine-tuning on observations. Measured on the test years
+of realisations 0 and 2-10 (100 km, five members, ``benchmarks/science.py --realisations``): the
+ensemble's mean gain over the linear trend rose from -0.19 to +0.47 points of binary accuracy, and it
+rose in each of the eleven realisations 0-10 (see ``docs/EMULATOR.md``)."""
 CHAPTER_CHOICES = {"selection_setting": SELECTION_SETTINGS, "randomisation_setting": RANDOMISATION_SETTINGS}
 """Chapter parameters that are not run fields but take one of a few values: checked before any work by
 ``icegrad run`` (:func:`icegrad.book.check_parameters`) and by the chapter itself (:func:`check_choice`)."""
@@ -99,10 +106,11 @@ class RunConfig:
                            bounds=(1 / 64, 4.0))
     epochs: int = _option(8, "maximum training epochs per member", bounds=(1, 1000))
     weights: str = _option("", "folder of IceNet release .h5 networks; empty: the book's networks")
-    pretrain_realisations: tuple[int, ...] = _option(
-        (), "weather seeds of other emulated Arctics the ensemble pre-trains on (its epochs, the training "
-        "years) before fine-tuning, as IceNet pre-trained on CMIP6; empty: no pre-training",
-        may_be_empty=True)
+    pretrain_realisations: tuple[int, ...] | None = _option(
+        None, "weather seeds of other emulated Arctics the ensemble pre-trains on (its epochs, the training "
+        "years) before fine-tuning, as IceNet pre-trained on CMIP6; empty: none; None: the book's, "
+        f"{list(PRETRAIN_REALISATIONS)} for the emulated Arctic and none for an observed record",
+        type=tuple, may_be_empty=True)
     train_years: tuple[int, int] = _option((1980, 2011), "first and last training years")
     val_years: tuple[int, int] = _option((2012, 2017), "first and last validation years")
     test_years: tuple[int, int] = _option((2018, 2020), "first and last test years")
@@ -164,17 +172,25 @@ def defaults() -> dict[str, Any]:
 
 def help_text(name: str) -> str:
     """The one-line help of run parameter ``name`` with its default (for CLI flags and docs)."""
-    spec = next((s for s in dataclasses.fields(RunConfig) if s.name == name), None)
-    if spec is None:
-        raise ConfigError(f"unknown run parameter {name!r}")
-    default = getattr(DEFAULTS, name)
-    return f"{spec.metadata['help']} (default {default!r})"
+    return f"{_field(name).metadata['help']} (default {getattr(DEFAULTS, name)!r})"
+
+
+def is_sequence(name: str) -> bool:
+    """Whether run parameter ``name`` holds a tuple (the CLI takes several values for its flag)."""
+    spec = _field(name)
+    return spec.metadata.get("type") is tuple or isinstance(getattr(DEFAULTS, name), tuple)
 
 
 def may_be_empty(name: str) -> bool:
     """Whether run parameter ``name`` (a tuple) may hold nothing: the CLI then takes its flag alone."""
-    spec = next(s for s in dataclasses.fields(RunConfig) if s.name == name)
-    return bool(spec.metadata.get("may_be_empty"))
+    return bool(_field(name).metadata.get("may_be_empty"))
+
+
+def _field(name: str) -> dataclasses.Field[Any]:
+    spec = next((s for s in dataclasses.fields(RunConfig) if s.name == name), None)
+    if spec is None:
+        raise ConfigError(f"unknown run parameter {name!r}")
+    return spec
 
 
 def coerce(name: str, value: Any, default: Any) -> Any:
@@ -185,8 +201,8 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         except (ValueError, SyntaxError):
             raise ConfigError(f"{name}={value!r} is not {_a(type(default).__name__)} like its default "
                               f"{default!r}") from None
-    if isinstance(default, tuple) and isinstance(value, list | tuple):
-        return tuple(value)
+    if (default is None or isinstance(default, tuple)) and isinstance(value, list | tuple):
+        return tuple(value)  # every sequence run parameter is a tuple
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -207,7 +223,9 @@ def _a(noun: str) -> str:
 
 def _check_field(spec: dataclasses.Field[Any], value: Any) -> None:
     default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()  # type: ignore[misc]
-    expected = float if isinstance(default, float) else type(default)
+    if value is None and default is None:  # "the book's choice", resolved where the data are known
+        return
+    expected = spec.metadata.get("type") or (float if isinstance(default, float) else type(default))
     wrong_type = isinstance(value, bool) or not isinstance(value, expected)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         wrong_type = False
@@ -256,6 +274,19 @@ def _check_years(config: RunConfig) -> None:
 
 BOOK_REALISATION = 0
 """The weather seed of the book's emulated Arctic (:func:`icegrad.data.emulator.generate`'s default)."""
+
+
+def pretraining_for(data_source: str, realisations: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The realisations a run on ``data_source`` pre-trains on: ``realisations`` as given, or for None the
+    book's: :data:`PRETRAIN_REALISATIONS` for the emulated Arctic, none for an observed record (its
+    networks see the record alone, and the realisations are the emulator's).
+
+    >>> pretraining_for("emulated", None), pretraining_for("nsidc", None), pretraining_for("emulated", ())
+    ((1,), (), ())
+    """
+    if realisations is None:
+        return PRETRAIN_REALISATIONS if data_source == "emulated" else ()
+    return tuple(realisations)
 
 
 def _check_realisations(config: RunConfig) -> None:

@@ -40,7 +40,7 @@ from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import streamed_climatology
 from icegrad.attribution.results import ResultsOnLookup
 from icegrad.attribution.targets import check_count, check_leads, forecast_start, sample_for_forecast
-from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, RunConfig, paired_month
+from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, RunConfig, paired_month, pretraining_for
 from icegrad.data import load_dataset
 from icegrad.errors import ConfigError
 from icegrad.evaluation import fidelity
@@ -75,7 +75,7 @@ def region(ds: xr.Dataset, reference_year: int = DEFAULTS.reference_year,
 def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | None = DEFAULTS.width,
              epochs: int | None = DEFAULTS.epochs, weights: str | Path | None = DEFAULTS.weights,
              seed_base: int = 36,
-             pretrain_realisations: Sequence[int] = DEFAULTS.pretrain_realisations) -> IceNetEnsemble:
+             pretrain_realisations: Sequence[int] | None = DEFAULTS.pretrain_realisations) -> IceNetEnsemble:
     """The trained IceNet ensemble for ``ds``: from the cache, trained once, or the original release.
 
     ``weights`` names a folder holding the IceNet release's ``network_tempscaled_<seed>.h5`` files;
@@ -85,7 +85,8 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
     Data without ERA5 fields (``data_source="nsidc"``) train the same network on the 21 SIC-only
     channels, and a record ending before 2020 gets test years inside it
     (:mod:`icegrad.inputs.real_record`). ``pretrain_realisations`` pre-trains each member on those
-    weather seeds of the emulated Arctic first (see :func:`train_config`).
+    weather seeds of the emulated Arctic first; None, the book's choice for the data
+    (:func:`icegrad.config.pretraining_for`; see :func:`train_config`).
     """
     check_count("members", members)
     if epochs is not None:
@@ -110,7 +111,7 @@ def run_ensemble(ds: xr.Dataset, config: RunConfig) -> IceNetEnsemble:
 
 def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | None = DEFAULTS.width,
                  epochs: int | None = DEFAULTS.epochs, seed_base: int = 36,
-                 pretrain_realisations: Sequence[int] = DEFAULTS.pretrain_realisations) -> TrainConfig:
+                 pretrain_realisations: Sequence[int] | None = DEFAULTS.pretrain_realisations) -> TrainConfig:
     """The training configuration :func:`ensemble` trains ``ds`` with (the book's recipe, also the one
     ``icegrad train --release`` ships networks with): channels and splits follow the data's record.
 
@@ -128,10 +129,12 @@ def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float |
         options["filters_factor"] = width
     if epochs is not None:
         options["epochs"] = epochs
-    if pretrain_realisations:
+    realisations = pretraining_for(str(ds.attrs.get("data_source")),
+                                   None if pretrain_realisations is None else tuple(pretrain_realisations))
+    if realisations:
         options.update(pretrain_epochs=epochs or TrainConfig.epochs,
                        pretrain_years=options.get("train_years", TrainConfig.train_years),
-                       pretrain_realisations=tuple(pretrain_realisations))
+                       pretrain_realisations=realisations)
     return TrainConfig(**options)
 
 

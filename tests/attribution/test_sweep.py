@@ -547,7 +547,7 @@ def test_cli_entry_saves_the_ensemble_into_the_store_and_resumes(setting: dict, 
     summary = sweep.sweep_command(store, CONFIG, target_months=[MONTH], methods=[METHOD], progress=False)
     assert f"0 job(s) run, {len(jobs)} already done, 0 failed" in summary
     assert asked == [{"members": CONFIG.members, "width": CONFIG.width, "epochs": CONFIG.epochs,
-                      "weights": None, "pretrain_realisations": ()}]
+                      "weights": None, "pretrain_realisations": CONFIG.pretrain_realisations}]
     assert IceNetEnsemble.load(store / "ensemble").member_names == ["seed36", "seed37"]
     retrained = IceNetEnsemble(setting["ensemble"].members, setting["ensemble"].stats, CHANNEL_NAMES,
                                {**setting["ensemble"].manifest, "created": "later"})

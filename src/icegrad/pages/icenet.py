@@ -66,7 +66,8 @@ def provenance_text(manifest: Mapping[str, Any]) -> str:
 
 
 def ensemble_section(data_source: str, resolution_km: int, members: int, width: float, epochs: int,
-                     weights: str, pretrain_realisations: Sequence[int] = DEFAULTS.pretrain_realisations,
+                     weights: str,
+                     pretrain_realisations: Sequence[int] | None = DEFAULTS.pretrain_realisations,
                      ) -> tuple[xr.Dataset, IceNetEnsemble, Page]:
     """The dataset and the trained (or loaded) ensemble, and the values the chapter's prose names."""
     config = run_config(locals())  # every parameter checked before any work
