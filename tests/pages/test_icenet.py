@@ -43,6 +43,10 @@ def test_pretraining_prose_names_the_realisations_and_is_silent_without_pretrain
         "Arctic (weather seeds 1 and 6:" in icenet.pretraining_text(manifest)
     manifest["train_config"]["pretrain_realisations"] = []
     assert "starts of a pre-training dataset, as IceNet" in icenet.pretraining_text(manifest)
+    manifest["members_summary"] = [{"pretrain": {"epochs_run": 8}}] * 2
+    assert icenet.pretraining_text(manifest).startswith("Each member was first pre-trained for all 8 epochs")
+    manifest["members_summary"] = [{"pretrain": {"epochs_run": 5}}] * 2
+    assert icenet.pretraining_text(manifest).startswith("Each member was first pre-trained for 5 of at most 8")
     assert icenet.pretraining_text({"train_config": {"pretrain_epochs": 0}, "members_summary": []}) == ""
     assert icenet.pretraining_text({"train_config": {"epochs": 8}, "members_summary": []}) == ""
 

@@ -186,12 +186,16 @@ def pretraining_text(manifest: Mapping[str, Any]) -> str:
         return ""
     first, last = config["pretrain_years"]
     ran = [int(member["pretrain"]["epochs_run"]) for member in manifest["members_summary"]]
-    span = f"{min(ran)}" if min(ran) == max(ran) else f"{min(ran)}-{max(ran)}"
+    low, high, most = min(ran), max(ran), int(config["pretrain_epochs"])
+    if low == high == most:
+        span = f"all {most}"
+    else:
+        span = (f"{low}" if low == high else f"{low}-{high}") + f" of at most {most}"
     seeds = [str(seed) for seed in config.get("pretrain_realisations") or []]
     source = (f"{counted(len(seeds), 'other realisation')} of the emulated Arctic (weather "
               f"{'seed' if len(seeds) == 1 else 'seeds'} {listing(seeds)}: the same rule, other weather)"
               if seeds else "a pre-training dataset")
-    return (f"Each member was first pre-trained for {span} of at most {config['pretrain_epochs']} epochs "
+    return (f"Each member was first pre-trained for {span} epochs "
             f"on the {first}-{last} starts of {source}, as IceNet was on CMIP6 simulations, then trained "
             "on this run's own training years, the stage shown here. ")
 
