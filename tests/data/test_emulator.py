@@ -246,3 +246,14 @@ def test_true_sensitivity_rejects_what_it_cannot_answer(sens_setup) -> None:
         emulator.true_sensitivity(ds, "2012-09", roi & False)
     with pytest.raises(emulator.EmulatorError, match="emulated"):
         emulator.true_sensitivity(ds.assign_attrs(data_source="observed"), "2012-09", roi)
+
+
+def test_a_realisation_keeps_the_months_grid_and_tuning_and_changes_the_weather() -> None:
+    tuned = emulator.Tuning(link_scale=0.5)
+    ds = emulator.generate(200, "2010-01", "2011-06", 0, tuning=tuned)
+    xr.testing.assert_equal(emulator.realisation(ds, 0), ds)  # its own seed gives it back
+    other = emulator.realisation(ds, 3)
+    assert other.attrs["seed"] == 3 and other.attrs["emulator_tuning"] == ds.attrs["emulator_tuning"]
+    xr.testing.assert_identical(other["time"], ds["time"])
+    assert other.sizes == ds.sizes
+    assert not np.allclose(other["siconca"].fillna(0), ds["siconca"].fillna(0))

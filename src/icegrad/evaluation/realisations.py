@@ -23,12 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
 import xarray as xr
 
-from icegrad import grid
 from icegrad.data import emulator
-from icegrad.data.emulator.tuning import tuning_of
 from icegrad.model.ensemble import IceNetEnsemble
 from icegrad.model.skill import OPTIMAL, Headline, SkillError, headline, held_out_forecasts
 
@@ -58,9 +55,7 @@ def skill_on_realisation(ensemble: IceNetEnsemble, ds: xr.Dataset, seed: int) ->
     if ds.attrs.get("data_source") != "emulated":
         raise SkillError(f"only the emulated Arctic has other realisations; this dataset's data_source is "
                          f"{ds.attrs.get('data_source')!r}: drop the realisations, or use the emulated data")
-    times = pd.DatetimeIndex(ds["time"].values)
-    other = emulator.generate(grid.resolution_of(ds), f"{times[0]:%Y-%m}", f"{times[-1]:%Y-%m}", seed,
-                              tuning=tuning_of(ds))
+    other = emulator.realisation(ds, seed)
     return RealisationSkill(seed, headline(held_out_forecasts(ensemble, other, optimal=True)))
 
 

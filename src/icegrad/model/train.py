@@ -49,10 +49,9 @@ import xarray as xr
 from scipy.optimize import minimize_scalar
 from tensorflow.python.framework import config as tf_config  # the public API has no off switch
 
-from icegrad import cache, grid
+from icegrad import cache
 from icegrad.cache import dataset_fingerprint
 from icegrad.data import emulator
-from icegrad.data.emulator.tuning import tuning_of
 from icegrad.errors import IcegradError
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs.splits import Splits
@@ -402,7 +401,7 @@ def train_ensemble(ds: xr.Dataset, config: TrainConfig | None = None, *,
         pre = None
         if sources is not None:
             pre, names, fingerprints = SampleStore(Path(scratch) / "pretrain"), [], []
-            for source in sources:  # one at a time: a generated realisation is dropped once stored
+            for source in sources:  # generated one at a time, each once the last is stored: two at most
                 split_store(source, "pre-training", stats, config, pre, years=config.pretrain_years,
                             mask_years=config.pretrain_years)
                 names.append(str(source.attrs.get("source", "")))
@@ -471,15 +470,7 @@ def _realisations(ds: xr.Dataset, config: TrainConfig, pretrain: xr.Dataset | No
     if ds.attrs.get("seed") in config.pretrain_realisations:
         raise TrainingError(f"realisation {ds.attrs['seed']} is the training data's own weather; pre-train "
                             "on other seeds")
-    times = pd.DatetimeIndex(ds["time"].values)
-    first, last = f"{times[0]:%Y-%m}", f"{times[-1]:%Y-%m}"
-    resolution, tuning = grid.resolution_of(ds), tuning_of(ds)
-
-    def generated() -> Iterator[xr.Dataset]:
-        for seed in config.pretrain_realisations:
-            yield emulator.generate(resolution, first, last, seed, tuning=tuning)
-
-    return generated()
+    return (emulator.realisation(ds, seed) for seed in config.pretrain_realisations)
 
 
 def model_parameters(ds: xr.Dataset, config: TrainConfig,

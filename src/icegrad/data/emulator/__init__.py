@@ -53,7 +53,7 @@ Example
 2      tas    0    all    -1
 """
 
-from icegrad.data.emulator.dataset import coverage, generate, load
+from icegrad.data.emulator.dataset import coverage, generate, load, realisation
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.geography import REGION_NAMES, regions
 from icegrad.data.emulator.links import LINKED_DRIVERS, UNLINKED_VARIABLES, true_links
@@ -71,6 +71,7 @@ __all__ = [
     "coverage",
     "generate",
     "load",
+    "realisation",
     "regions",
     "true_links",
     "true_sensitivity",

@@ -15,7 +15,7 @@ from icegrad import cache, grid
 from icegrad.data.emulator.drivers import EPOCH
 from icegrad.data.emulator.errors import EmulatorError
 from icegrad.data.emulator.simulate import Perturbation, simulate
-from icegrad.data.emulator.tuning import ATTRIBUTE, DEFAULT, Tuning
+from icegrad.data.emulator.tuning import ATTRIBUTE, DEFAULT, Tuning, tuning_of
 from icegrad.data.land import land_mask
 from icegrad.data.schema import month_starts
 from icegrad.variables import MONTHLY_VARIABLES
@@ -122,6 +122,15 @@ def _global_attrs(resolution_km: int, first: pd.Timestamp, last: pd.Timestamp,
 def code_fingerprint() -> str:
     """Hash of the emulator's source, part of the cache key: an edited rule never serves stale data."""
     return cache.source_fingerprint(Path(__file__).parent)
+
+
+def realisation(ds: xr.Dataset, seed: int) -> xr.Dataset:
+    """The emulated Arctic ``ds`` with weather ``seed``: its resolution, months and tuning, so the same rule
+    and statistics with other weather. Training pre-trains on such realisations, and an ensemble's skill is
+    judged on them (:mod:`icegrad.evaluation.realisations`)."""
+    times = pd.DatetimeIndex(ds["time"].values)
+    return generate(grid.resolution_of(ds), f"{times[0]:%Y-%m}", f"{times[-1]:%Y-%m}", seed,
+                    tuning=tuning_of(ds))
 
 
 def coverage(resolution_km: int = 100) -> pd.DatetimeIndex:
