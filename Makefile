@@ -23,9 +23,10 @@ book: install
 	$(BIN)/icegrad book
 
 # The book's trained networks, shipped so that chapters at their defaults never train (a stale-networks
-# test names this target). Trains what the cache lacks (measured 2026-12-07 on 2 cores, the first half
-# beside other work: 34.5 min for all six, one after the other: ~19 min emulated, ~12 min NSIDC, ~1 min
-# each coarse network, and the integrated gradients that choose ch. 8's inputs).
+# test names this target). Trains what the cache lacks (measured 2026-12-07 on 2 cores: the emulated
+# ensemble, pre-trained on realisation 1 then trained, 27 min beside other work; then 12.5 min for the
+# other five, one after the other: most of it the NSIDC ensemble, ~1 min each coarse network, and the
+# integrated gradients that choose ch. 8's inputs).
 networks: install
 	$(BIN)/icegrad train --release data/networks
 
