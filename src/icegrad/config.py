@@ -304,9 +304,15 @@ def _check_realisations(config: RunConfig) -> None:
     if config.data_source != "emulated":
         raise ConfigError(f"pretrain_realisations are other realisations of the emulated Arctic, but "
                           f"data_source={config.data_source!r}; drop them, or use data_source='emulated'")
-    if config.weights:
-        raise ConfigError(f"weights={config.weights!r} loads IceNet's released networks, which train "
-                          "nothing here; drop pretrain_realisations or weights")
+    check_not_pretraining_weights(config.weights, seeds)
+
+
+def check_not_pretraining_weights(weights: object, realisations: object) -> None:
+    """IceNet's released networks (``weights``) are loaded, not trained, so they cannot pre-train: a
+    one-line :class:`ConfigError` when both are given."""
+    if weights and realisations:
+        raise ConfigError(f"weights={str(weights)!r} loads IceNet's released networks, which train nothing "
+                          "here; drop pretrain_realisations or weights")
 
 
 DEFAULTS = RunConfig()

@@ -40,9 +40,16 @@ from icegrad.attribution.methods import EngineCache
 from icegrad.attribution.references import streamed_climatology
 from icegrad.attribution.results import ResultsOnLookup
 from icegrad.attribution.targets import check_count, check_leads, forecast_start, sample_for_forecast
-from icegrad.config import BASELINES, DEFAULTS, PAIRED_BASELINES, RunConfig, paired_month, pretraining_for
+from icegrad.config import (
+    BASELINES,
+    DEFAULTS,
+    PAIRED_BASELINES,
+    RunConfig,
+    check_not_pretraining_weights,
+    paired_month,
+    pretraining_for,
+)
 from icegrad.data import load_dataset
-from icegrad.errors import ConfigError
 from icegrad.evaluation import fidelity
 from icegrad.evaluation.baselines import gallery_table
 from icegrad.evaluation.permutation import permutation_importance
@@ -91,9 +98,7 @@ def ensemble(ds: xr.Dataset, members: int = DEFAULTS.members, width: float | Non
     check_count("members", members)
     if epochs is not None:
         check_count("epochs", epochs)
-    if weights and pretrain_realisations:
-        raise ConfigError(f"weights={str(weights)!r} loads IceNet's released networks, which train nothing "
-                          "here; drop pretrain_realisations or weights")
+    check_not_pretraining_weights(weights, pretrain_realisations)
     if weights:
         release = load_icenet_release(weights, range(seed_base, seed_base + members),
                                       height=ds.sizes["y"], width=ds.sizes["x"])
