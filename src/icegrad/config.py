@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -276,7 +276,7 @@ BOOK_REALISATION = 0
 """The weather seed of the book's emulated Arctic (:func:`icegrad.data.emulator.generate`'s default)."""
 
 
-def pretraining_for(data_source: str, realisations: tuple[int, ...] | None) -> tuple[int, ...]:
+def pretraining_for(data_source: str, realisations: Sequence[int] | None) -> tuple[int, ...]:
     """The realisations a run on ``data_source`` pre-trains on: ``realisations`` as given, or for None the
     book's: :data:`PRETRAIN_REALISATIONS` for the emulated Arctic, none for an observed record (its
     networks see the record alone, and the realisations are the emulator's).

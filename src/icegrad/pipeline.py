@@ -134,8 +134,7 @@ def train_config(ds: xr.Dataset, members: int = DEFAULTS.members, width: float |
         options["filters_factor"] = width
     if epochs is not None:
         options["epochs"] = epochs
-    realisations = pretraining_for(str(ds.attrs.get("data_source")),
-                                   None if pretrain_realisations is None else tuple(pretrain_realisations))
+    realisations = pretraining_for(str(ds.attrs.get("data_source")), pretrain_realisations)
     if realisations:
         options.update(pretrain_epochs=epochs or TrainConfig.epochs,
                        pretrain_years=options.get("train_years", TrainConfig.train_years),
