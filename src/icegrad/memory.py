@@ -16,12 +16,6 @@ instead of 1534 and peaked at 1612 MiB instead of 1767, for about 5 % more time 
 gradients (measured 2026-12-06 on the 2-core reference machine). In a fresh build the first-run peaks
 of ch. 4, 6, 8, 10 and 11 fell by 120-210 MiB while ch. 5's rose by 90 and ch. 9's by 24: the C
 library's allocator reaches higher during one computation, oneDNN's pool keeps more after it.
-
-glibc also decides by size which blocks get a memory mapping of their own, given back the moment they are
-freed: those above its threshold, 128 KiB at first. But each time such a block is freed it raises the
-threshold to that block's size, up to 32 MiB, so after the first batch of integrated gradients the
-batch-sized arrays that follow come from the heaps, where they stay resident after they are freed and
-fragment them. :func:`map_large_blocks` fixes the threshold instead.
 """
 
 from __future__ import annotations
@@ -38,50 +32,28 @@ ONEDNN_SYSTEM_ALLOCATOR = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
 """The variable TensorFlow reads, once, before its first oneDNN kernel allocates: "1" for the C library's
 allocator, "0" (TensorFlow's default) for oneDNN's own pool."""
 
-M_MMAP_THRESHOLD = -3
-"""``mallopt``'s parameter for the size from which glibc gives a block its own mapping (``malloc.h``)."""
-
-OWN_MAPPING_BYTES = 16 * 2**20
-"""Blocks of 16 MiB or more get their own mapping. Ch. 9's attributions at its defaults, run by
-``benchmarks/chapter_memory.py 09`` on a first-run cache, peaked at 1779 MiB with it against 1813 without,
-and held 1045 MiB instead of 1329 once its attributions were done, in the same time. A 1 MiB threshold
-lowered the peak further (1721 MiB) but made integrated gradients 1.6-1.8 times as slow: every activation
-was mapped and zeroed afresh (measured 2026-12-08 on the 2-core reference machine)."""
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 @functools.cache
-def _libc_function(name: str) -> Callable[..., int] | None:
-    """The C library's function ``name``, or None where the library or the function is not there."""
-    library = ctypes.util.find_library("c")
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(library) if library else None
+        libc = ctypes.CDLL(name) if name else None
     except OSError:
         return None
-    return getattr(libc, name, None)
+    return getattr(libc, "malloc_trim", None)
 
 
 def release_freed_memory() -> bool:
     """Collect garbage and return free heap pages to the system; True if the C library could."""
     gc.collect()
-    trim = _libc_function("malloc_trim")
+    trim = _malloc_trim()
     if trim is None:
         return False
     trim(0)
     return True
-
-
-def map_large_blocks(threshold: int = OWN_MAPPING_BYTES) -> bool:
-    """Give every block of ``threshold`` bytes or more a mapping of its own from now on, returned to the
-    system when the block is freed, whatever blocks were freed before (see the module's docstring); True
-    if the C library took the setting (glibc does, up to 32 MiB).
-
-    Chapters call it on import of :mod:`icegrad.pages.common`, like :func:`use_system_allocator`.
-    """
-    mallopt = _libc_function("mallopt")
-    return mallopt is not None and mallopt(M_MMAP_THRESHOLD, int(threshold)) == 1
 
 
 def releases_memory(function: Callable[P, R]) -> Callable[P, R]:

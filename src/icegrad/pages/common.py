@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 
 from icegrad.config import RunConfig
 from icegrad.cores import share_cores
-from icegrad.memory import map_large_blocks, releases_memory, use_system_allocator
+from icegrad.memory import releases_memory, use_system_allocator
 
 RELATIVE_TOLERANCE = 1e-6
 """Values smaller than this fraction of the largest value they are shown beside are float32 rounding
@@ -53,10 +53,8 @@ logger = logging.getLogger(__name__)
 # held to two cores of a 64-core host would otherwise pay 64 threads' buffers (icegrad.cores). Chapters
 # import this module before TensorFlow starts; a count already in the environment (a build's lanes) wins.
 share_cores(1)
-# It also hands TensorFlow's oneDNN buffers to the C library's allocator, and has that allocator give
-# large blocks back as soon as they are freed (icegrad.memory).
+# It also hands TensorFlow's oneDNN buffers to the C library's allocator, which returns them (icegrad.memory).
 use_system_allocator()
-map_large_blocks()
 
 
 @dataclass
