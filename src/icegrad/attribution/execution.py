@@ -40,7 +40,8 @@ TensorFlow's runtime (~610 MiB) and the data (~300 MiB at 100 km) are already re
 batch buys no speed: integrated gradients of the book's 100 km network (~52 MiB a sample), two leads of
 five members on one core, took 31.2 s in batches of 2, 28.5 s in batches of 4 (this budget) and
 29.3-30.4 s in batches of 8 (512 MiB), while the process peaked at 1228, 1273 and 1364-1389 MiB
-(measured 2026-12-08 on the 2-core reference machine). Raise it on a GPU (e.g. 60e9 on an 80 GB card)."""
+(measured 2026-12-08 on the 2-core reference machine, ``benchmarks/batch_budgets.py``). Raise it on a
+GPU (e.g. 60e9 on an 80 GB card)."""
 
 
 def select_device(device: str | None = None) -> str:

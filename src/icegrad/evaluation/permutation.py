@@ -73,11 +73,12 @@ METRIC = "active-cell binary accuracy of P(SIC > 0.15) > 0.5 (icegrad.model.skil
 ITEM_KINDS = ("channel", "group")
 ALGORITHM_VERSION = 2
 """Part of the cache key: raise it when the computation changes, so old results are not reused."""
-MEMORY_BUDGET = 2**26
-"""Bytes of permuted inputs per batch (64 MiB). At the book's defaults (5 members, 100 km) 256 MiB took
-permute-and-predict 1188 MiB above its start and 64 MiB 799 MiB, with the same importances and no loss of
-speed (measured 2026-12-06, when forecasts were still scored in groups of up to the same size; each is now
-scored on its own, which holds less): a batch of 28 samples forecasts as fast as one of 32."""
+MEMORY_BUDGET = 2**24
+"""Bytes of permuted inputs per batch (16 MiB: 7 samples at the book's 100 km). On CPU a bigger batch
+buys no speed and holds more: one member's forecasts of 36 starts, 15 times over on one core, took 11.3-11.7 s
+in batches of 7 and 12.2-12.3 s in batches of 28 (64 MiB), the process peaking at 1289-1302 and 1625-1632 MiB
+(measured 2026-12-08 by ``benchmarks/batch_budgets.py``; on 2026-12-06, 256 MiB had held 1188 MiB above
+the start, 64 MiB 799)."""
 MAX_BATCH = 32
 
 
