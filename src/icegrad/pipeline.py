@@ -336,7 +336,9 @@ def score_methods(ds: xr.Dataset, ens: IceNetEnsemble, roi: xr.DataArray,
                   "truth": fidelity.TRUTH_NAMES[method]}
         scores.append(fidelity.summarise(per_channel).assign(**labels))
         channels.append(per_channel.assign(**labels))
-        truths[label] = truth
+        # scored above in float64; kept for the page's maps in float32: five truths of ~28 MiB at 100 km are
+        # held together through the faithfulness curves, ch. 9's peak
+        truths[label] = truth.astype("float32")
         del result, reference  # one method's maps at a time (see ResultsOnLookup)
     if own_engines:  # the loaders keep the cache; their results are cached, so a lookup compiles nothing
         options["engines"].clear()  # their compiled graphs (~46 MiB per engine at 100 km, measured)

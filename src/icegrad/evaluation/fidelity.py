@@ -386,7 +386,8 @@ class FidelityRun:
     """The attribution results by label (:func:`spec_label`); :func:`icegrad.pipeline.score_methods` gives
     a mapping that reads each from the cache when looked up (hold one at a time)."""
     truths: Mapping[str, xr.DataArray]
-    """The truth each label was scored against (:func:`matched_truth`), ``(lead, channel, y, x)``."""
+    """The truth each label was scored against (:func:`matched_truth`), ``(lead, channel, y, x)``; kept in
+    float32 by :func:`icegrad.pipeline.score_methods`, which scores each in float64 first."""
 
 
 def ranking(scores: pd.DataFrame) -> pd.DataFrame:
