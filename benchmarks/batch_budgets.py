@@ -63,7 +63,7 @@ from icegrad.inputs import build
 starts = pd.date_range("2012-01", "2014-12", freq="MS")
 x = np.ascontiguousarray(build.build_inputs(run.ds, starts, run.ens.stats, list(run.ens.channels))
                          .transpose("time", "y", "x", "channel").values, dtype=np.float32)
-batch = max(1, min(permutation.MAX_BATCH, len(x), budget // x[0].nbytes))  # as permute-and-predict sizes it
+batch = permutation.forecast_batch(x, budget)
 predict = run.ens.forward.bind(run.ens.members[0])
 before = high_water_mib()
 permutation._forecast(predict, x, batch)  # traced once, outside the timing

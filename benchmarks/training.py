@@ -2,9 +2,8 @@
 
 Trains the book's recipe (:func:`icegrad.pipeline.train_config`: five narrow members at 100 km on the
 embedded emulated Arctic, each pre-trained on another realisation first, by default) in a fresh temporary
-cache and prints wall-clock times: data loading,
-input building, every member, and the total, with the skill of the result on the test years so the
-number is never the time of a network that learnt nothing.
+cache and prints wall-clock times: data loading, input building, every member, and the total, with the
+skill of the result on the test years so the number is never the time of a network that learnt nothing.
 
 On a machine shared with other jobs the wall-clock time measures the neighbours as much as the
 training, so it also prints the process's CPU time (all threads) and the load average: on an idle
@@ -50,7 +49,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from icegrad import pipeline
-    from icegrad.config import DEFAULTS
     from icegrad.data import load_dataset
     from icegrad.model import skill
     from icegrad.model.train import load_or_train
@@ -60,10 +58,9 @@ def main() -> None:
     t_data = time.perf_counter() - t0
     print(f"data: emulated Arctic (synthetic) at {args.resolution} km, {ds.sizes['time']} months, "
           f"loaded in {t_data:.1f} s; peak resident memory so far {peak_rss_mib():.0f} MiB")
-    recipe = pipeline.train_config(ds, members=args.members or DEFAULTS.members,
-                                   width=args.filters_factor or DEFAULTS.width,
-                                   epochs=args.epochs or DEFAULTS.epochs,
-                                   pretrain_realisations=args.pretrain_realisations)
+    given = {"members": args.members, "width": args.filters_factor, "epochs": args.epochs}
+    recipe = pipeline.train_config(ds, pretrain_realisations=args.pretrain_realisations,
+                                   **{k: v for k, v in given.items() if v is not None})
     overrides = {"learning_rate": args.learning_rate, "loss": args.loss}
     config = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     print(f"config: {config}")

@@ -387,3 +387,11 @@ def test_importance_test_separates_used_from_ignored_channels(copier_result: xr.
     assert (table["seconds"] > 0).all() and (table["permutations"] == 3).all()
     with pytest.raises(baselines.PermutationError, match="n_boot=0"):
         importance_test(copier_result, n_boot=0)
+
+
+def test_forecast_batches_hold_the_budget_within_one_and_the_cap() -> None:
+    x = np.zeros((36, 108, 108, 50), dtype=np.float32)  # the book's 100 km inputs: 2.3 MB a start
+    assert baselines.forecast_batch(x) == baselines.MEMORY_BUDGET // x[0].nbytes == 7
+    assert baselines.forecast_batch(x, budget=1) == 1
+    assert baselines.forecast_batch(x, budget=2**40) == baselines.MAX_BATCH
+    assert baselines.forecast_batch(x[:3], budget=2**40) == 3

@@ -209,8 +209,7 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
              batch_size: int | None) -> xr.Dataset:
     x = np.ascontiguousarray(inputs.transpose("time", "y", "x", "channel").values, dtype=np.float32)
     index = {name: i for i, name in enumerate(inputs["channel"].values)}
-    n_starts = x.shape[0]
-    batch = batch_size or max(1, min(MAX_BATCH, n_starts, MEMORY_BUDGET // x[0].nbytes))
+    batch = batch_size or forecast_batch(x)
     names = list(items_map)
     members = ensemble.member_names
 
@@ -242,6 +241,12 @@ def _compute(ensemble: IceNetEnsemble, inputs: xr.DataArray, targets: xr.Dataset
     importance = reference[:, None, :, None] - accuracy
     return _as_dataset(importance, accuracy, reference, names, items_map, by, orders, seed,
                        ensemble, inputs, targets)
+
+
+def forecast_batch(x: np.ndarray, budget: int = MEMORY_BUDGET) -> int:
+    """Starts per forecast batch of the inputs ``x`` ``(start, y, x, channel)``: as many as ``budget`` bytes
+    hold, at least one, at most :data:`MAX_BATCH` and the number of starts."""
+    return max(1, min(MAX_BATCH, x.shape[0], budget // x[0].nbytes))
 
 
 def _forecast(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch: int,
