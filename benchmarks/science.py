@@ -22,6 +22,11 @@ all (:mod:`icegrad.evaluation.realisations`): three test Septembers of one reali
     skill realisations: N | gain mean G min a max b | ci above zero in K, below zero in J | extent rmse
         ensemble below trend in R (mean ensemble E trend T)
 
+With ``--years FIRST LAST`` the skill and ceiling lines score those years of the book's realisation instead
+of the test split, after a line ``# skill and ceiling on FIRST-LAST, not the test years``. Scored on the
+training years, they tell underfitting from overfitting: a network that also trails the optimal forecast on
+the years it was fitted to lacks fit, not data (the realisation lines keep the test years).
+
 ``M`` is the method, with integrated gradients' baseline after a slash (``integrated_gradients/zeros``).
 The stages come from the pipeline's cache (``ICEGRAD_CACHE_DIR``, the Makefile's ``.cache/icegrad``
 when unset): the ensemble ``make book`` trained is loaded, and trained first when absent, like the
@@ -31,6 +36,7 @@ attributions. Fidelity and the ceiling need the emulated Arctic's truth; for oth
     python benchmarks/science.py                                  # the book's defaults (trains if needed)
     python benchmarks/science.py -p resolution_km 200 -p members 2 -p epochs 1 -p steps 8 -p leads '[1, 3]'
     python benchmarks/science.py --realisations $(seq 1 10)       # and ten other realisations' test years
+    python benchmarks/science.py --years 2005 2010                # skill on training years: the fit
 """
 
 from __future__ import annotations
@@ -51,9 +57,9 @@ from icegrad.config import RunConfig
 from icegrad.model.skill import Ceiling, Headline
 
 
-def parse(argv: Sequence[str] | None = None) -> tuple[RunConfig, list[int]]:
-    """The run configuration (RunConfig's defaults with the ``-p name value`` overrides, checked) and the
-    other realisations to score."""
+def parse(argv: Sequence[str] | None = None) -> tuple[RunConfig, list[int], tuple[int, int] | None]:
+    """The run configuration (RunConfig's defaults with the ``-p name value`` overrides, checked), the
+    other realisations to score and the years the skill lines score (None: the test split)."""
     from icegrad.run_checks import check_settings
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -62,12 +68,17 @@ def parse(argv: Sequence[str] | None = None) -> tuple[RunConfig, list[int]]:
                         help="set a run parameter (repeatable), e.g. -p resolution_km 200")
     parser.add_argument("--realisations", type=int, nargs="+", default=[], metavar="SEED",
                         help="also score the ensemble on these realisations of the emulated Arctic")
+    parser.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"),
+                        help="score skill and ceiling on these years instead of the test split")
     args = parser.parse_args(argv)
     config = check_settings(RunConfig.from_parameters(dict(args.parameter)))
     if args.realisations and config.data_source != "emulated":
         parser.error(f"--realisations needs the emulated Arctic, but data_source is {config.data_source!r}: "
                      "drop --realisations or pass -p data_source emulated")
-    return config, args.realisations
+    if args.years and args.years[0] > args.years[1]:
+        parser.error(f"--years {args.years[0]} {args.years[1]} are reversed: pass the first year, then "
+                     "the last")
+    return config, args.realisations, tuple(args.years) if args.years else None
 
 
 def method_name(label: str) -> str:
@@ -109,7 +120,7 @@ def fidelity_lines(scores: pd.DataFrame) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config, seeds = parse(argv)
+    config, seeds, years = parse(argv)
     from icegrad import pipeline
     from icegrad.evaluation.realisations import skill_on_realisation, summary
     from icegrad.model.skill import ceiling, headline, held_out_forecasts
@@ -123,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 weights=config.weights or None)
     ready = time.perf_counter()
     with quietly():
-        top = headline(held_out_forecasts(ens, ds, optimal=True))
+        top = headline(held_out_forecasts(ens, ds, years, optimal=True))
+    if years:
+        print(f"# skill and ceiling on {years[0]}-{years[1]}, not the test years", flush=True)
     print("\n".join(skill_lines(top) + ceiling_lines(ceiling(top), config.data_source)), flush=True)
     if seeds:
         others = []

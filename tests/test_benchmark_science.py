@@ -139,3 +139,37 @@ def _uncached(attributions):
     def call(*args: object, **options: object):
         return attributions(*args, **{**options, "cache": False, "samples": 2})
     return call
+
+
+def test_years_score_the_skill_lines_on_other_years(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``--years`` reaches the skill and ceiling lines (the forecasts of those years are what is scored) and
+    says so in a first line; the fidelity stage is stubbed out, as it does not depend on the years."""
+    import types
+
+    import pandas as pd
+
+    from icegrad.model import skill
+
+    asked, original = [], skill.held_out_forecasts
+
+    def held_out(ens, ds, years=None, **options):
+        asked.append(years)
+        return original(ens, ds, years, **options)
+
+    monkeypatch.setattr(pipeline, "ensemble", untrained)
+    monkeypatch.setattr(skill, "held_out_forecasts", held_out)
+    monkeypatch.setattr(pipeline, "score_methods", lambda *_, **__: types.SimpleNamespace(
+        scores=pd.DataFrame(columns=["lead", "label", "spearman", "spatial_correlation"])))
+    assert load_script().main([*COARSE, "--years", "2008", "2010"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert asked == [(2008, 2010)]
+    assert lines[0] == "# skill and ceiling on 2008-2010, not the test years"
+    assert re.fullmatch(LINES["skill mean"], lines[7])
+
+
+def test_reversed_years_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load_script().parse(["--years", "2010", "2005"])
+    assert "--years 2010 2005 are reversed" in capsys.readouterr().err
+    assert load_script().parse(["--years", "2005", "2010"])[2] == (2005, 2010)
