@@ -123,13 +123,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, seeds, years = parse(argv)
     from icegrad import pipeline
     from icegrad.evaluation.realisations import skill_on_realisation, summary
-    from icegrad.model.skill import ceiling, headline, held_out_forecasts
+    from icegrad.model.skill import SkillError, ceiling, headline, held_out_forecasts, held_out_starts
     from icegrad.pages.common import quietly
 
     began = time.perf_counter()
     with quietly():
         ds = pipeline.dataset(config.data_source, config.resolution_km)
         pipeline.check_run(config, ds)
+    if years:
+        try:  # before the ensemble, which may have to be trained
+            held_out_starts(ds, years)
+        except SkillError as err:
+            raise SystemExit(f"error: --years {years[0]} {years[1]}: {err}") from None
+    with quietly():
         ens = pipeline.ensemble(ds, members=config.members, width=config.width, epochs=config.epochs,
                                 weights=config.weights or None)
     ready = time.perf_counter()

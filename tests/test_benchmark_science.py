@@ -173,3 +173,13 @@ def test_reversed_years_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
         load_script().parse(["--years", "2010", "2005"])
     assert "--years 2010 2005 are reversed" in capsys.readouterr().err
     assert load_script().parse(["--years", "2005", "2010"])[2] == (2005, 2010)
+
+
+def test_years_the_data_lack_are_refused_before_the_ensemble(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_ensemble(*_: object, **__: object) -> None:
+        raise AssertionError("the ensemble was loaded before the years were checked")
+
+    monkeypatch.setattr(pipeline, "ensemble", no_ensemble)
+    with pytest.raises(SystemExit, match=r"--years 1900 1901: no forecast start month in 1900-1901 .* "
+                                         "choose years the data covers"):
+        load_script().main([*COARSE, "--years", "1900", "1901"])

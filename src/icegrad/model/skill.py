@@ -55,7 +55,7 @@ from icegrad.errors import IcegradError
 from icegrad.inputs import build as network_inputs
 from icegrad.inputs.splits import Splits
 from icegrad.model.ensemble import IceNetEnsemble
-from icegrad.variables import SIC_CLASSES
+from icegrad.variables import N_LEADS, SIC_CLASSES
 
 ICE_CLASSES = list(SIC_CLASSES[1:])
 PROBABILITY_THRESHOLD = 0.5
@@ -176,17 +176,25 @@ def held_out_forecasts(ensemble: IceNetEnsemble, ds: xr.Dataset, years: tuple[in
     train_years = tuple(splits.get("train", Splits().train))
     years = tuple(years or splits.get("test", Splits().test))
     n_leads = ensemble.members[0].output_shape[-1]
-    starts = network_inputs.available_start_months(ds, n_leads)
-    starts = starts[(starts.year >= years[0]) & (starts.year <= years[1])]
-    if len(starts) == 0:
-        raise SkillError(f"no forecast start month in {years[0]}-{years[1]} has {n_leads} months of "
-                         "observations in the dataset; choose years the data covers")
+    starts = held_out_starts(ds, years, n_leads)
     inputs = network_inputs.build_inputs(ds, starts, ensemble.stats, list(ensemble.channels))
     targets = network_inputs.build_targets(ds, starts, n_leads, train_years=train_years)
     probabilities = ensemble.predict(inputs, mean=True, batch_size=batch_size)
     forecasts = {"icenet": sea_ice_probability(probabilities),
                  **reference_forecasts(ds, starts, ensemble.stats, n_leads, optimal=optimal)}
     return HeldOut(forecasts, targets, (int(years[0]), int(years[1])), len(ensemble))
+
+
+def held_out_starts(ds: xr.Dataset, years: tuple[int, int], n_leads: int = N_LEADS) -> pd.DatetimeIndex:
+    """The start months of ``years`` (first, last) whose ``n_leads`` targets all lie in ``ds``; a
+    :class:`SkillError` naming the fix when there are none, so a caller can check years before it loads a
+    network."""
+    starts = network_inputs.available_start_months(ds, n_leads)
+    starts = starts[(starts.year >= years[0]) & (starts.year <= years[1])]
+    if len(starts) == 0:
+        raise SkillError(f"no forecast start month in {years[0]}-{years[1]} has {n_leads} months of "
+                         "observations in the dataset; choose years the data covers")
+    return starts
 
 
 def reference_forecasts(ds: xr.Dataset, starts: pd.DatetimeIndex, stats: xr.Dataset, n_leads: int, *,
